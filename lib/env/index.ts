@@ -1,0 +1,10 @@
+export * from './assert.js';
+export * from './bytes.js';
+export type * from './clock.js';
+export type * from './env.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './logger.js';
+export * from './random.js';
+export type * from './storage.js';
+export type * from './transport.js';

@@ -1,0 +1,3 @@
+export * from './constants.js';
+export * from './env/index.js';
+export * from './core/index.js';

@@ -19,8 +19,8 @@ export const pendingCallsMaxDefault = 65_536;
 /** Messages a paused GenServer keeps; beyond it a call gets QUEUE_FULL. */
 export const mailboxLengthMaxDefault = 4096;
 
-/** Virtual nodes per unit of weight on the hash ring (Clusterluck used 3; see hash-ring.ts). */
-export const ringVnodesPerWeightDefault = 1024;
+/** Virtual nodes per unit of weight on the hash ring (Clusterluck used 3; 2,048 keeps ten equal members within ~1.09 max/min). */
+export const ringVnodesPerWeightDefault = 2048;
 
 /** Largest member weight on the hash ring. */
 export const ringWeightMax = 64;
@@ -33,3 +33,86 @@ export const reconnectDelayMsMin = 50;
 
 /** How long a dial may take before it is abandoned. */
 export const dialTimeoutMsDefault = 10_000;
+
+/** Largest `vnodesPerWeight` a hash ring accepts. */
+export const ringVnodesPerWeightMax = 4096;
+
+/**
+ * Most points (virtual nodes) one hash ring holds: 8,192 members at weight 1 with the default
+ * 1,024 per weight, about 100 MB of positions and owners.
+ */
+export const ringPointsMax = 8 * 1024 * 1024;
+
+/** Most entries one vector clock holds (also the bound `VectorClock.parse` enforces). */
+export const vectorClockEntriesMax = 8192;
+
+/** `VectorClock.trim`: entries always kept (Riak's `small_vclock`, Clusterluck's `lowerBound`). */
+export const vectorClockLowerBoundDefault = 10;
+
+/** `VectorClock.trim`: entries kept at most, unless younger than the young bound (Riak's `big_vclock`). */
+export const vectorClockUpperBoundDefault = 50;
+
+/** `VectorClock.trim`: an entry updated less than this long ago is never dropped (Riak's `young_vclock`). */
+export const vectorClockYoungBoundMsDefault = 20_000;
+
+/** `VectorClock.trim`: an entry not updated for longer than this is dropped above the lower bound (Riak's `old_vclock`). */
+export const vectorClockOldBoundMsDefault = 86_400_000;
+
+/** Longest semaphore id, in UTF-16 code units. */
+export const semaphoreIdLengthMax = 1024;
+
+/** Longest holder id, in UTF-16 code units. */
+export const holderLengthMax = 1024;
+
+/** Largest concurrency limit `n` of a semaphore. */
+export const semaphoreLimitMax = 1_000_000;
+
+/** Longest lease a post may ask for: 30 days (leases of any length are timed exactly). */
+export const leaseMsMax = 30 * 24 * 3600 * 1000;
+
+/** Semaphores one DSMServer owns at most; a create beyond it fails QUEUE_FULL. */
+export const semaphoresMax = 10_000_000;
+
+/** Times a request is re-routed after a NOT_OWNER answer (rings converging). */
+export const notOwnerRetriesMax = 3;
+
+// ---- gossip membership (lib/core/membership.ts, lib/gossip/) ----
+
+/**
+ * Most entries of a membership table, tombstones included; new ids beyond it are not taken from
+ * gossip. At ~80 bytes an entry on the wire, a full table stays well under `frameBytesMaxDefault`.
+ */
+export const membersMax = 4096;
+
+/** Most tombstones (left or removed members) a membership table keeps; the oldest go first. */
+export const tombstonesMax = 1024;
+
+/**
+ * How long a tombstone is kept before it is forgotten (Serf's 24 h reconnect/tombstone timeout).
+ * A failure-removed member is re-tried for healing for this long.
+ */
+export const tombstoneTtlMsDefault = 86_400_000;
+
+/** Time between gossip rounds (Clusterluck's default). */
+export const gossipIntervalMsDefault = 1000;
+
+/** Peers each gossip round contacts (Serf's and memberlist's default). */
+export const gossipFanoutDefault = 3;
+
+/** Time between failure-detector probes (memberlist's LAN default). */
+export const probeIntervalMsDefault = 1000;
+
+/** How long a direct probe waits for its ack (memberlist's LAN default). */
+export const probeTimeoutMsDefault = 500;
+
+/** Members asked to probe on our behalf when a direct probe fails (SWIM's k; memberlist's 3). */
+export const indirectProbesDefault = 3;
+
+/** Suspicion timeout multiplier: suspicionMult × max(1, log10(N + 1)) × probe interval (memberlist's 4). */
+export const suspicionMultDefault = 4;
+
+/** Time between attempts to gossip with one down or failure-removed member, so partitions heal. */
+export const healIntervalMsDefault = 10_000;
+
+/** Longest ring id, in UTF-16 code units. */
+export const ringIdLengthMax = 256;

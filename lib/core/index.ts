@@ -1,1 +1,3 @@
 export * from './node-id.js';
+export * from './hash-ring.js';
+export * from './vector-clock.js';

@@ -26,7 +26,8 @@ export type ConnectionStatus = 'open' | 'closing' | 'closed';
  *
  * Contract (checked by the transport compliance suite in `test/`):
  * - frames arrive whole, in the order sent, each as one `message` event, never synchronously
- *   inside `send`;
+ *   inside `send`; none is dispatched before the dialer's `await dial()` has resumed and the
+ *   listener's `connection` handlers have run, so frames a side sends at once are never lost;
  * - `send` returns false once `bufferedBytes` reaches the transport's high-water mark; `drain`
  *   follows when it falls below; a frame larger than `frameBytesMax` throws MESSAGE_TOO_LARGE;
  *   `send` on a connection that is not open throws CONNECTION_CLOSED;

@@ -1,0 +1,125 @@
+// Kernel frames: pure read/write functions, no I/O (the y-protocols shape).
+//
+//   0      u8   version (frameVersion)
+//   1      u8   type: hello | data
+//   2..5   u32  sequence number, big-endian (hello: 0; data: 1, 2, 3, ... per connection)
+//   6..37  32 B HMAC-SHA256 over the cluster cookie
+//   38..   body
+//
+// The MAC covers version, type, sequence, body and, for data frames, the *receiver's* random
+// connection nonce (sent in its hello). So a captured frame is worthless on any other
+// connection, and the strict sequence makes it worthless a second time on the same one:
+// Clusterluck's replayable, unbound signatures (a replayed `destroy`) cannot happen here.
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
+
+/** The frame format version this kernel speaks. */
+export const frameVersion = 1;
+/** Bytes before the body. */
+export const frameHeaderBytes = 38;
+/** Bytes of a connection nonce. */
+export const nonceBytes = 16;
+
+const macBytes = 32;
+
+/** Frame types. */
+export const FrameType = { hello: 1, data: 2 } as const;
+/** A value of {@link FrameType}. */
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Computes and checks MACs under one cluster cookie. */
+export class FrameSigner {
+  readonly #base;
+
+  constructor(cookie: string) {
+    this.#base = hmac.create(sha256, utf8(cookie));
+  }
+
+  /** The MAC of a frame's signed parts. */
+  mac(type: FrameType, seq: number, binding: Uint8Array | undefined, body: Uint8Array): Uint8Array {
+    const h = this.#base.clone();
+    const head = new Uint8Array(6);
+    head[0] = frameVersion;
+    head[1] = type;
+    new DataView(head.buffer).setUint32(2, seq);
+    h.update(head);
+    if (binding !== undefined) h.update(binding);
+    return h.update(body).digest();
+  }
+}
+
+/** Builds a signed frame. */
+export function writeFrame(
+  signer: FrameSigner,
+  type: FrameType,
+  seq: number,
+  binding: Uint8Array | undefined,
+  body: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(frameHeaderBytes + body.byteLength);
+  out[0] = frameVersion;
+  out[1] = type;
+  new DataView(out.buffer).setUint32(2, seq);
+  out.set(signer.mac(type, seq, binding, body), 6);
+  out.set(body, frameHeaderBytes);
+  return out;
+}
+
+/** A frame whose header parsed; its MAC is not yet checked. */
+export interface RawFrame {
+  readonly type: FrameType;
+  readonly seq: number;
+  readonly mac: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+/** Parses a frame's header, or returns undefined for anything malformed or of another version. */
+export function readFrame(bytes: Uint8Array): RawFrame | undefined {
+  if (bytes.byteLength < frameHeaderBytes || bytes[0] !== frameVersion) return undefined;
+  const type = bytes[1];
+  if (type !== FrameType.hello && type !== FrameType.data) return undefined;
+  const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(2);
+  return { type, seq, mac: bytes.subarray(6, 6 + macBytes), body: bytes.subarray(frameHeaderBytes) };
+}
+
+/** True when the frame's MAC is right for `binding` (compared in constant time). */
+export function verifyFrame(signer: FrameSigner, frame: RawFrame, binding: Uint8Array | undefined): boolean {
+  return constantTimeEqual(frame.mac, signer.mac(frame.type, frame.seq, binding, frame.body));
+}
+
+/** What a hello announces: who the sender is and the nonce it expects in our MACs. */
+export interface Hello {
+  readonly id: string;
+  readonly address: string;
+  readonly nonce: Uint8Array;
+}
+
+/** Hello body: nonce, then UTF-8 JSON `[id, address]`. */
+export function writeHello(hello: Hello): Uint8Array {
+  const who = utf8(JSON.stringify([hello.id, hello.address]));
+  const out = new Uint8Array(nonceBytes + who.byteLength);
+  out.set(hello.nonce, 0);
+  out.set(who, nonceBytes);
+  return out;
+}
+
+/** Parses a hello body; undefined when malformed. */
+export function readHello(body: Uint8Array, idLengthMax: number): Hello | undefined {
+  if (body.byteLength <= nonceBytes) return undefined;
+  const who = parseJson(body.subarray(nonceBytes));
+  if (!Array.isArray(who) || who.length !== 2) return undefined;
+  const [id, address] = who as unknown[];
+  if (typeof id !== 'string' || id.length === 0 || id.length > idLengthMax) return undefined;
+  if (typeof address !== 'string' || address.length > idLengthMax) return undefined;
+  return { id, address, nonce: body.slice(0, nonceBytes) };
+}
+
+/** Parses UTF-8 JSON; undefined on any error (never throws). */
+export function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(fromUtf8(bytes)) as unknown;
+  } catch {
+    return undefined;
+  }
+}

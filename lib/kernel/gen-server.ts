@@ -1,0 +1,246 @@
+import { mailboxLengthMaxDefault } from '../constants.js';
+import { fromUtf8 } from '../env/bytes.js';
+import { ClusterluckError, show } from '../env/errors.js';
+import { TypedEventTarget } from '../env/events.js';
+import type { CallOptions, Actor, DeliveryKind, Dest } from './actor.js';
+import { From } from './actor.js';
+import { randomName, type NetKernel } from './net-kernel.js';
+
+/** A decoded message: the event name and its data. */
+export interface Job {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** Handles one event; its return value (or resolved value) is the reply, a throw the error reply. */
+export type Handler = (data: unknown, from: From) => unknown;
+
+/** Return this from a handler that will answer later with `reply(from, ...)` itself. */
+export const noReply: unique symbol = Symbol('noReply');
+
+/** Options of a {@link GenServer}. */
+export interface GenServerOptions {
+  /** Messages kept while paused; a call beyond it is answered QUEUE_FULL. @default 4096 */
+  readonly mailboxLengthMax?: number;
+}
+
+/**
+ * Lifecycle events of a {@link GenServer}. They live on `lifecycle`, apart from message events,
+ * so a remote event named `stop` or `error` is just another message (Clusterluck shared one
+ * EventEmitter, and a remote `pause` detached the server).
+ */
+export interface GenServerEvents {
+  start: CustomEvent<string>;
+  stop: CustomEvent<string>;
+  pause: Event;
+  resume: Event;
+  idle: Event;
+}
+
+interface Delivery {
+  readonly kind: DeliveryKind;
+  readonly from: From;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * A named actor on a {@link NetKernel} with handlers by event name (Clusterluck's GenServer).
+ * Every message passes `decodeJob` → `decodeSingleton` before any handler runs; a subclass
+ * overrides `decodeSingleton` to validate, and an invalid message gets an error reply.
+ */
+export class GenServer implements Actor {
+  readonly kernel: NetKernel;
+  /** Lifecycle events, apart from message events. */
+  readonly lifecycle = new TypedEventTarget<GenServerEvents>();
+  readonly #handlers = new Map<string, Handler>();
+  readonly #mailbox: Delivery[] = [];
+  readonly #mailboxLengthMax: number;
+  #name: string | undefined;
+  #paused = false;
+  #stopping = false;
+  #inFlight = 0;
+  readonly #deferred = new Set<From>();
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(kernel: NetKernel, options: GenServerOptions = {}) {
+    this.kernel = kernel;
+    this.#mailboxLengthMax = options.mailboxLengthMax ?? mailboxLengthMaxDefault;
+  }
+
+  /** The registered name, or undefined when not started. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** Registers on the kernel under `name` (a random one by default); ALREADY_EXISTS when taken. */
+  start(name?: string): this {
+    if (this.#name !== undefined) throw new ClusterluckError('ALREADY_EXISTS', `already started as ${show(this.#name)}`);
+    const chosen = name ?? randomName(this.kernel.env.random);
+    this.kernel.register(chosen, this);
+    this.#name = chosen;
+    this.#stopping = false;
+    this.lifecycle.emit('start', chosen);
+    return this;
+  }
+
+  /** Stops taking new messages (they get NOT_RUNNING), waits until idle, then unregisters. */
+  async stop(): Promise<void> {
+    const name = this.#name;
+    if (name === undefined || this.#stopping) return;
+    this.#stopping = true;
+    this.resume();
+    await this.whenIdle();
+    this.kernel.unregister(name, this);
+    this.#name = undefined;
+    this.lifecycle.emit('stop', name);
+  }
+
+  /** Holds incoming messages in the mailbox until `resume()`. */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.lifecycle.emit('pause');
+  }
+
+  /** Handles the held messages, then new ones as they come. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.lifecycle.emit('resume');
+    for (const d of this.#mailbox.splice(0)) this.#dispatch(d);
+    this.#checkIdle();
+  }
+
+  /** True when no message is being handled or waiting in the mailbox. */
+  idle(): boolean {
+    return this.#inFlight === 0 && this.#mailbox.length === 0;
+  }
+
+  /** Resolves once `idle()` is true. */
+  whenIdle(): Promise<void> {
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Calls an actor through the kernel. */
+  call(dest: Dest, event: string, data: unknown, options?: CallOptions): Promise<unknown> {
+    return this.kernel.call(dest, event, data, options);
+  }
+
+  /** Casts to an actor through the kernel. */
+  cast(dest: Dest, event: string, data: unknown): void {
+    this.kernel.cast(dest, event, data);
+  }
+
+  /** Answers a call whose handler returned {@link noReply}. */
+  reply(from: From, data: unknown): void {
+    this.kernel.reply(from, data);
+    if (this.#deferred.delete(from)) this.#done();
+  }
+
+  /** Answers a call whose handler returned {@link noReply} with an error. */
+  replyError(from: From, error: unknown): void {
+    this.kernel.replyError(from, error);
+    if (this.#deferred.delete(from)) this.#done();
+  }
+
+  /** Decodes a raw job (UTF-8 JSON `{event, data}`), then validates it with `decodeSingleton`. */
+  decodeJob(buf: Uint8Array): Job | Error {
+    let value: unknown;
+    try {
+      value = JSON.parse(fromUtf8(buf));
+    } catch {
+      return new ClusterluckError('BAD_MESSAGE', 'message is not UTF-8 JSON');
+    }
+    if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)['event'] !== 'string') {
+      return new ClusterluckError('BAD_MESSAGE', 'message is not an { event, data } object');
+    }
+    const v = value as Record<string, unknown>;
+    return this.decodeSingleton({ event: v['event'] as string, data: v['data'] });
+  }
+
+  /** Validates a decoded job; override to check each event's data. @returns the job or an Error. */
+  decodeSingleton(job: Job): Job | Error {
+    return job;
+  }
+
+  /** Registers the handler of one event (replacing any earlier one). */
+  protected handle(event: string, handler: Handler): void {
+    this.#handlers.set(event, handler);
+  }
+
+  /** @internal Called by the kernel, asynchronously, for each message to this actor. */
+  deliver(kind: DeliveryKind, from: From, payload: Uint8Array): void {
+    const delivery = { kind, from, payload };
+    if (this.#stopping) return this.#refuse(delivery, new ClusterluckError('NOT_RUNNING', `${show(this.#name)} is stopping`));
+    if (!this.#paused) return this.#dispatch(delivery);
+    if (this.#mailbox.length >= this.#mailboxLengthMax) {
+      return this.#refuse(delivery, new ClusterluckError('QUEUE_FULL', `mailbox of ${show(this.#name)} is full (${this.#mailboxLengthMax})`));
+    }
+    this.#mailbox.push(delivery);
+  }
+
+  #refuse(d: Delivery, error: Error): void {
+    if (d.kind === 'call') this.kernel.replyError(d.from, error);
+  }
+
+  #dispatch(d: Delivery): void {
+    const job = this.#decode(d.payload);
+    if (job instanceof Error) return this.#refuse(d, job);
+    const handler = this.#handlers.get(job.event);
+    if (handler === undefined) {
+      return this.#refuse(d, new ClusterluckError('NOT_FOUND', `${show(this.#name)} has no handler for event ${show(job.event)}`));
+    }
+    this.#inFlight++;
+    let result: unknown;
+    try {
+      result = handler.call(this, job.data, d.from);
+    } catch (err) {
+      return this.#finish(d, err, undefined);
+    }
+    if (result === noReply) return this.#defer(d);
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => (value === noReply ? this.#defer(d) : this.#finish(d, undefined, value)),
+        (err: unknown) => this.#finish(d, err ?? new Error('rejected'), undefined),
+      );
+      return;
+    }
+    this.#finish(d, undefined, result);
+  }
+
+  #defer(d: Delivery): void {
+    // A cast has no one to answer: it is done when its handler is.
+    if (d.kind === 'call') this.#deferred.add(d.from);
+    else this.#done();
+  }
+
+  #decode(payload: Uint8Array): Job | Error {
+    try {
+      return this.decodeJob(payload);
+    } catch (err) {
+      return err instanceof Error ? err : new ClusterluckError('BAD_MESSAGE', 'undecodable message');
+    }
+  }
+
+  #finish(d: Delivery, error: unknown, value: unknown): void {
+    if (d.kind === 'call') {
+      if (error !== undefined) this.kernel.replyError(d.from, error);
+      else this.kernel.reply(d.from, value);
+    } else if (error !== undefined) {
+      this.kernel.env.logger.warn('cast handler failed', { actor: this.#name, error: String(error) });
+    }
+    this.#done();
+  }
+
+  #done(): void {
+    this.#inFlight = Math.max(0, this.#inFlight - 1);
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (!this.idle()) return;
+    this.lifecycle.emit('idle');
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './actor.js';
+export * from './gen-server.js';
+export * from './net-kernel.js';

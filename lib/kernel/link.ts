@@ -1,0 +1,137 @@
+import type { Clock, TimerHandle } from '../env/clock.js';
+import { ClusterluckError } from '../env/errors.js';
+import { utf8 } from '../env/bytes.js';
+import type { Connection } from '../env/transport.js';
+import type { NodeId } from '../core/node-id.js';
+import {
+  FrameSigner,
+  FrameType,
+  frameHeaderBytes,
+  parseJson,
+  readFrame,
+  readHello,
+  verifyFrame,
+  writeFrame,
+  writeHello,
+  type Hello,
+} from './frame.js';
+import { MessageKind, readMessage, writeMessage, type Message } from './message.js';
+
+/** Why the kernel dropped an inbound frame; each is counted in the kernel's stats. */
+export type DropReason = 'tooLarge' | 'malformed' | 'badSignature' | 'outOfOrder' | 'unexpected';
+
+/** What a {@link Link} tells its kernel. */
+export interface LinkHandlers {
+  ready(link: Link): void;
+  message(link: Link, message: Message): void;
+  closed(link: Link, error: Error | undefined): void;
+  drop(reason: DropReason): void;
+  drain(link: Link): void;
+}
+
+/** Per-link settings. */
+export interface LinkOptions {
+  readonly self: NodeId;
+  readonly signer: FrameSigner;
+  readonly nonce: Uint8Array;
+  readonly clock: Clock;
+  readonly frameBytesMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idLengthMax: number;
+}
+
+/**
+ * One transport connection as the kernel sees it: the hello/auth handshake, then signed,
+ * strictly sequenced frames. A link is ready once the peer proved, with a frame MACed over our
+ * fresh nonce, that it holds the cookie; nothing reaches an actor before that.
+ */
+export class Link {
+  readonly conn: Connection;
+  /** The peer's hello, once received. */
+  peer: Hello | undefined;
+  /** True once the peer authenticated. */
+  ready = false;
+  readonly #opts: LinkOptions;
+  readonly #handlers: LinkHandlers;
+  #sendSeq = 0;
+  #recvSeq = 0;
+  #handshakeTimer: TimerHandle | undefined;
+
+  constructor(conn: Connection, opts: LinkOptions, handlers: LinkHandlers) {
+    this.conn = conn;
+    this.#opts = opts;
+    this.#handlers = handlers;
+    conn.addEventListener('message', (e) => this.#receive(e.detail));
+    conn.addEventListener('drain', () => handlers.drain(this));
+    conn.addEventListener('close', (e) => {
+      this.#clearHandshakeTimer();
+      handlers.closed(this, e.detail.error);
+    });
+    this.#handshakeTimer = opts.clock.setTimer(opts.handshakeTimeoutMs, () => {
+      this.#handshakeTimer = undefined;
+      if (!this.ready) this.conn.abort(new ClusterluckError('TIMEOUT', `handshake with ${conn.remoteAddress} timed out`));
+    });
+    const hello = writeHello({ id: opts.self.id, address: opts.self.address, nonce: opts.nonce });
+    this.#sendRaw(writeFrame(opts.signer, FrameType.hello, 0, undefined, hello));
+  }
+
+  /** True while frames may be sent. */
+  get open(): boolean {
+    return this.conn.status === 'open';
+  }
+
+  /** Signs and sends one message; returns the transport's backpressure answer. */
+  send(kind: MessageKind, tag: number, name: string, payload: Uint8Array): boolean {
+    const peer = this.peer;
+    if (peer === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
+    this.#sendSeq = (this.#sendSeq + 1) >>> 0;
+    const body = writeMessage(kind, tag, name, payload);
+    return this.#sendRaw(writeFrame(this.#opts.signer, FrameType.data, this.#sendSeq, peer.nonce, body));
+  }
+
+  /** Bytes a message of this size takes on the wire. */
+  static frameBytes(name: string, payloadBytes: number): number {
+    return frameHeaderBytes + 7 + utf8(name).byteLength + payloadBytes;
+  }
+
+  #sendRaw(frame: Uint8Array): boolean {
+    return this.conn.send(frame);
+  }
+
+  #receive(bytes: Uint8Array): void {
+    if (bytes.byteLength > this.#opts.frameBytesMax) return this.#handlers.drop('tooLarge');
+    const frame = readFrame(bytes);
+    if (frame === undefined) return this.#handlers.drop('malformed');
+    if (frame.type === FrameType.hello) return this.#receiveHello(frame);
+    if (this.peer === undefined) return this.#handlers.drop('unexpected');
+    if (frame.seq !== ((this.#recvSeq + 1) >>> 0)) return this.#handlers.drop('outOfOrder');
+    if (!verifyFrame(this.#opts.signer, frame, this.#opts.nonce)) return this.#handlers.drop('badSignature');
+    this.#recvSeq = frame.seq;
+    const message = readMessage(frame.body);
+    if (message === undefined) return this.#handlers.drop('malformed');
+    if (message.kind === MessageKind.auth) return this.#receiveAuth(message);
+    if (!this.ready) return this.#handlers.drop('unexpected');
+    this.#handlers.message(this, message);
+  }
+
+  #receiveHello(frame: NonNullable<ReturnType<typeof readFrame>>): void {
+    if (this.peer !== undefined) return this.#handlers.drop('unexpected');
+    if (!verifyFrame(this.#opts.signer, frame, undefined)) return this.#handlers.drop('badSignature');
+    const hello = readHello(frame.body, this.#opts.idLengthMax);
+    if (hello === undefined) return this.#handlers.drop('malformed');
+    this.peer = hello;
+    this.send(MessageKind.auth, 0, '', utf8(JSON.stringify(this.#opts.self.id)));
+  }
+
+  #receiveAuth(message: Message): void {
+    if (this.ready || parseJson(message.payload) !== this.peer?.id) return this.#handlers.drop('unexpected');
+    this.ready = true;
+    this.#clearHandshakeTimer();
+    this.#handlers.ready(this);
+  }
+
+  #clearHandshakeTimer(): void {
+    if (this.#handshakeTimer !== undefined) this.#opts.clock.cancelTimer(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+  }
+}

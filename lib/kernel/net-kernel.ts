@@ -1,0 +1,552 @@
+import { actorNameLengthMax, dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax, pendingCallsMaxDefault,
+  reconnectDelayMsMax, reconnectDelayMsMin, sendQueueLengthMaxDefault } from '../constants.js';
+import type { NodeId } from '../core/node-id.js';
+import { parseNodeId } from '../core/node-id.js';
+import { assert } from '../env/assert.js';
+import { toHex, utf8 } from '../env/bytes.js';
+import type { TimerHandle } from '../env/clock.js';
+import type { Env } from '../env/env.js';
+import { ClusterluckError, fromWireError, invalidArgument, show, toWireError } from '../env/errors.js';
+import { TypedEventTarget } from '../env/events.js';
+import type { Connection, Listener } from '../env/transport.js';
+import { From, type Actor, type CallOptions, type Dest } from './actor.js';
+import { FrameSigner, nonceBytes, parseJson } from './frame.js';
+import { Link, type DropReason, type LinkHandlers } from './link.js';
+import { MessageKind, type Message } from './message.js';
+
+/** Options of a {@link NetKernel}. */
+export interface NetKernelOptions {
+  /** Clock, randomness, transport and logger. */
+  readonly env: Pick<Env, 'clock' | 'random' | 'transport' | 'logger'>;
+  /** This node's cluster-unique id. */
+  readonly id: string;
+  /** The address to listen on (`127.0.0.1:0` for TCP picks a port; `self.address` tells which). */
+  readonly address: string;
+  /** The shared secret every frame is signed with (HMAC-SHA256). */
+  readonly cookie: string;
+  /** Largest frame sent or accepted. @default min(1 MiB, the transport's own bound) */
+  readonly frameBytesMax?: number;
+  /** Messages kept per destination while its connection is down or congested. @default 1024 */
+  readonly sendQueueLengthMax?: number;
+  /** Calls awaiting replies at once. @default 65536 */
+  readonly pendingCallsMax?: number;
+  /** How long a new connection may take to authenticate. @default 5000 */
+  readonly handshakeTimeoutMs?: number;
+  /** How long one dial may take. @default 10000 */
+  readonly dialTimeoutMs?: number;
+}
+
+/** Events of a {@link NetKernel}. */
+export interface NetKernelEvents {
+  /** The first authenticated connection to a node opened. */
+  connect: CustomEvent<NodeId>;
+  /** The last connection to a node closed. */
+  disconnect: CustomEvent<NodeId>;
+}
+
+/** Counters for what the kernel did and refused; all only grow. */
+export interface KernelStats {
+  framesSent: number;
+  messagesReceived: number;
+  dropped: Record<DropReason, number>;
+  /** Queued messages dropped (oldest first) because a destination's queue was full. */
+  queueDropped: number;
+  /** Replies for calls that had already ended (timeout, abort) or came on another link. */
+  repliesUnmatched: number;
+  /** Replies that could not be sent because the request's connection had closed. */
+  repliesUndeliverable: number;
+  /** `reply` calls for a cast, which has no one to answer. */
+  repliesWithoutTag: number;
+  /** Casts to an actor that is not registered. */
+  castsUnrouted: number;
+}
+
+interface Outbound {
+  readonly kind: typeof MessageKind.call | typeof MessageKind.cast;
+  readonly tag: number;
+  readonly name: string;
+  readonly payload: Uint8Array;
+}
+
+interface Peer {
+  node: NodeId;
+  /** True after `connect()`: keep re-dialling until `disconnect()`. */
+  wanted: boolean;
+  readonly links: Link[];
+  readonly queue: Outbound[];
+  congested: boolean;
+  failures: number;
+  redial: TimerHandle | undefined;
+  dialing: AbortController | undefined;
+}
+
+interface Pending {
+  readonly peerId: string;
+  link: Link | undefined;
+  queued: Outbound | undefined;
+  settle(error: Error | undefined, value?: unknown): void;
+}
+
+/**
+ * The network kernel: connections to other nodes through the injected transport, signed
+ * frames, and routing of calls, casts and replies to named actors. Calls between actors of the
+ * same node never touch the network but still go through the same encoding, asynchronously.
+ */
+export class NetKernel extends TypedEventTarget<NetKernelEvents> {
+  /** This node; `address` is the bound one after `start()`. */
+  self: NodeId;
+  /** What the kernel did and refused. */
+  readonly stats: KernelStats = {
+    framesSent: 0, messagesReceived: 0, queueDropped: 0, repliesUnmatched: 0, repliesUndeliverable: 0,
+    repliesWithoutTag: 0, castsUnrouted: 0,
+    dropped: { tooLarge: 0, malformed: 0, badSignature: 0, outOfOrder: 0, unexpected: 0 },
+  };
+  readonly env: NetKernelOptions['env'];
+  readonly frameBytesMax: number;
+  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax'>>;
+  readonly #signer: FrameSigner;
+  readonly #actors = new Map<string, Actor>();
+  readonly #peers = new Map<string, Peer>();
+  readonly #links = new Set<Link>();
+  readonly #dialFor = new Map<Link, string>();
+  readonly #pending = new Map<number, Pending>();
+  #nextTag = 1;
+  #listener: Listener | undefined;
+  #running = false;
+
+  constructor(options: NetKernelOptions) {
+    super();
+    const o = options as Partial<NetKernelOptions> | undefined;
+    if (typeof o !== 'object' || o === null) throw invalidArgument('options', o, 'an options object');
+    if (typeof o.env !== 'object' || o.env === null) throw invalidArgument('options.env', o.env, 'an Env');
+    this.self = parseNodeId({ id: o.id, address: o.address }, 'options');
+    if (typeof o.cookie !== 'string') throw invalidArgument('options.cookie', o.cookie, 'a string');
+    this.env = o.env;
+    const transportMax = o.env.transport.frameBytesMax;
+    this.frameBytesMax = positiveInt('options.frameBytesMax', o.frameBytesMax ?? Math.min(frameBytesMaxDefault, transportMax));
+    this.#opts = {
+      sendQueueLengthMax: positiveInt('options.sendQueueLengthMax', o.sendQueueLengthMax ?? sendQueueLengthMaxDefault),
+      pendingCallsMax: positiveInt('options.pendingCallsMax', o.pendingCallsMax ?? pendingCallsMaxDefault),
+      handshakeTimeoutMs: positiveInt('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000),
+      dialTimeoutMs: positiveInt('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault),
+    };
+    this.#signer = new FrameSigner(o.cookie);
+  }
+
+  /** True between `start()` and `stop()`. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Listens on the configured address. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const listener = await this.env.transport.listen(this.self.address);
+    listener.addEventListener('connection', (e) => this.#adopt(e.detail, undefined));
+    this.#listener = listener;
+    this.self = Object.freeze({ id: this.self.id, address: listener.address });
+    this.#running = true;
+    for (const peer of this.#peers.values()) if (peer.wanted) this.#dial(peer);
+  }
+
+  /** Closes every connection and the listener; pending calls fail with NOT_RUNNING. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    const closing = [...this.#links].map((link) => link.conn.close());
+    for (const peer of this.#peers.values()) this.#forget(peer, new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
+    for (const p of [...this.#pending.values()]) p.settle(new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
+    await this.#listener?.close();
+    this.#listener = undefined;
+    await Promise.all(closing);
+  }
+
+  /** Registers an actor under `name`; ALREADY_EXISTS when the name is taken. */
+  register(name: string, actor: Actor): void {
+    checkName('name', name);
+    if (this.#actors.has(name)) throw new ClusterluckError('ALREADY_EXISTS', `an actor named ${show(name)} is already registered`);
+    this.#actors.set(name, actor);
+  }
+
+  /** Removes the actor registered under `name` (only if it is `actor`, when given). */
+  unregister(name: string, actor?: Actor): void {
+    if (actor === undefined || this.#actors.get(name) === actor) this.#actors.delete(name);
+  }
+
+  /** Keeps a connection to `node`, re-dialling with backoff until `disconnect`. Idempotent. */
+  connect(node: NodeId): void {
+    const target = parseNodeId(node);
+    if (target.id === this.self.id) return;
+    let peer = this.#peers.get(target.id);
+    if (peer === undefined) {
+      peer = { node: target, wanted: true, links: [], queue: [], congested: false, failures: 0, redial: undefined, dialing: undefined };
+      this.#peers.set(target.id, peer);
+    }
+    peer.wanted = true;
+    peer.node = target;
+    if (this.#running && peer.links.length === 0 && peer.dialing === undefined && peer.redial === undefined) this.#dial(peer);
+  }
+
+  /** Closes the connections to a node and stops re-dialling; its queued calls fail. */
+  disconnect(node: NodeId | string): void {
+    const id = typeof node === 'string' ? node : parseNodeId(node).id;
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return;
+    this.#forget(peer, new ClusterluckError('CONNECTION_CLOSED', `disconnected from ${show(id)}`));
+    for (const link of peer.links) void link.conn.close();
+    if (peer.links.length === 0) this.#peers.delete(id);
+  }
+
+  /** True when an authenticated connection to the node is open. */
+  isConnected(id: string): boolean {
+    return (this.#peers.get(id)?.links.length ?? 0) > 0;
+  }
+
+  /** Nodes with an authenticated connection open. */
+  connectedNodes(): NodeId[] {
+    return [...this.#peers.values()].filter((p) => p.links.length > 0).map((p) => p.node);
+  }
+
+  /** Sends `event` with `data` to an actor and resolves with its reply. */
+  call(dest: Dest, event: string, data: unknown, options: CallOptions = {}): Promise<unknown> {
+    try {
+      const { nodeId, name, payload } = this.#prepare(dest, event, data);
+      const timeoutMs = options.timeoutMs ?? Infinity;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('timeoutMs', timeoutMs, 'a positive number of ms');
+      const signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('signal', signal, 'an AbortSignal');
+      if (signal?.aborted) return Promise.reject(signal.reason as Error);
+      if (this.#pending.size >= this.#opts.pendingCallsMax) {
+        throw new ClusterluckError('QUEUE_FULL', `${this.#pending.size} calls are already awaiting replies`);
+      }
+      const peer = nodeId === this.self.id ? undefined : this.#peerFor(dest.node);
+      return new Promise((resolve, reject) => {
+        const tag = this.#newTag();
+        const item: Outbound = { kind: MessageKind.call, tag, name, payload };
+        let timer: TimerHandle | undefined;
+        const onAbort = (): void => pending.settle(signal?.reason as Error);
+        const pending: Pending = {
+          peerId: nodeId, link: undefined, queued: undefined,
+          settle: (error, value) => {
+            if (this.#pending.get(tag) !== pending) return;
+            this.#pending.delete(tag);
+            if (timer !== undefined) this.env.clock.cancelTimer(timer);
+            signal?.removeEventListener('abort', onAbort);
+            if (pending.queued !== undefined) this.#unqueue(pending.peerId, pending.queued);
+            if (error === undefined) resolve(value);
+            else reject(error);
+          },
+        };
+        this.#pending.set(tag, pending);
+        if (Number.isFinite(timeoutMs)) {
+          timer = this.env.clock.setTimer(timeoutMs, () => {
+            timer = undefined;
+            pending.settle(new ClusterluckError('TIMEOUT', `call ${show(event)} to ${show(name)} on ${show(nodeId)} got no reply within ${timeoutMs} ms`));
+          });
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+        if (peer === undefined) queueMicrotask(() => this.#deliverLocal(item));
+        else this.#send(peer, item, pending);
+      });
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** Sends `event` with `data` to an actor without waiting for anything. */
+  cast(dest: Dest, event: string, data: unknown): void {
+    const { nodeId, name, payload } = this.#prepare(dest, event, data);
+    const item: Outbound = { kind: MessageKind.cast, tag: 0, name, payload };
+    if (nodeId === this.self.id) queueMicrotask(() => this.#deliverLocal(item));
+    else this.#send(this.#peerFor(dest.node), item, undefined);
+  }
+
+  /** Answers a call with `data`. Replying to a cast is counted and ignored, never a crash. */
+  reply(from: From, data: unknown): void {
+    let payload: Uint8Array;
+    try {
+      payload = encodeJson(data, 'reply');
+    } catch (err) {
+      return this.replyError(from, err);
+    }
+    if (from instanceof From && from.link !== undefined && Link.frameBytes('', payload.byteLength) > this.frameBytesMax) {
+      return this.replyError(from, new ClusterluckError('MESSAGE_TOO_LARGE', `reply of ${payload.byteLength} bytes exceeds ${this.frameBytesMax}`));
+    }
+    this.#answer(from, MessageKind.replyOk, payload);
+  }
+
+  /** Answers a call with an error: its code and message cross the wire, never its stack. */
+  replyError(from: From, error: unknown): void {
+    this.#answer(from, MessageKind.replyError, utf8(JSON.stringify(toWireError(error))));
+  }
+
+  #answer(from: From, kind: MessageKind, payload: Uint8Array): void {
+    if (!(from instanceof From)) throw invalidArgument('from', from, 'the From of a delivered message');
+    const tag = from.tag;
+    if (tag === undefined) {
+      this.stats.repliesWithoutTag++;
+      return;
+    }
+    const link = from.link;
+    if (link === undefined) {
+      queueMicrotask(() => this.#settleReply(tag, undefined, kind, payload));
+    } else if (link.open) {
+      link.send(kind, tag, '', payload);
+      this.stats.framesSent++;
+    } else {
+      this.stats.repliesUndeliverable++;
+    }
+  }
+
+  #prepare(dest: Dest, event: string, data: unknown): { nodeId: string; name: string; payload: Uint8Array } {
+    if (typeof dest !== 'object' || dest === null) throw invalidArgument('dest', dest, 'a { node, name } object');
+    const node: unknown = dest.node;
+    const nodeId = typeof node === 'string' ? node : parseNodeId(node, 'dest.node').id;
+    if (nodeId.length === 0 || nodeId.length > nodeIdLengthMax) throw invalidArgument('dest.node', node, 'a node id or NodeId');
+    checkName('dest.name', dest.name);
+    checkName('event', event);
+    const payload = encodeJson({ event, data }, 'data');
+    const bytes = Link.frameBytes(dest.name, payload.byteLength);
+    if (bytes > this.frameBytesMax) {
+      throw new ClusterluckError('MESSAGE_TOO_LARGE', `message of ${bytes} bytes exceeds frameBytesMax ${this.frameBytesMax}`);
+    }
+    if (nodeId !== this.self.id && !this.#running) throw new ClusterluckError('NOT_RUNNING', 'kernel is not started');
+    return { nodeId, name: dest.name, payload };
+  }
+
+  #peerFor(node: NodeId | string): Peer {
+    if (typeof node !== 'string') this.connect(node);
+    const id = typeof node === 'string' ? node : node.id;
+    const peer = this.#peers.get(id);
+    if (peer === undefined) throw new ClusterluckError('NOT_CONNECTED', `node ${show(id)} is unknown: connect it first`);
+    return peer;
+  }
+
+  #newTag(): number {
+    do this.#nextTag = this.#nextTag >= 0xffffffff ? 1 : this.#nextTag + 1;
+    while (this.#pending.has(this.#nextTag));
+    return this.#nextTag;
+  }
+
+  #deliverLocal(item: Outbound): void {
+    const actor = this.#actors.get(item.name);
+    const tag = item.kind === MessageKind.call ? item.tag : undefined;
+    if (actor === undefined) {
+      if (tag === undefined) this.stats.castsUnrouted++;
+      else this.#pending.get(tag)?.settle(noActor(item.name, this.self.id));
+      return;
+    }
+    actor.deliver(tag === undefined ? 'cast' : 'call', new From(this.self, tag, undefined), item.payload);
+  }
+
+  #send(peer: Peer, item: Outbound, pending: Pending | undefined): void {
+    const link = peer.links[0];
+    if (link !== undefined && !peer.congested && peer.queue.length === 0) return this.#transmit(peer, link, item);
+    if (pending !== undefined) pending.queued = item;
+    peer.queue.push(item);
+    if (peer.queue.length > this.#opts.sendQueueLengthMax) {
+      const dropped = peer.queue.shift() as Outbound;
+      this.stats.queueDropped++;
+      if (dropped.kind === MessageKind.call) {
+        const p = this.#pending.get(dropped.tag);
+        if (p !== undefined) p.queued = undefined;
+        p?.settle(new ClusterluckError('QUEUE_FULL', `send queue to ${show(peer.node.id)} is full (${this.#opts.sendQueueLengthMax}); oldest message dropped`));
+      }
+    }
+  }
+
+  #transmit(peer: Peer, link: Link, item: Outbound): void {
+    const pending = item.kind === MessageKind.call ? this.#pending.get(item.tag) : undefined;
+    if (pending !== undefined) {
+      pending.link = link;
+      pending.queued = undefined;
+    }
+    this.stats.framesSent++;
+    if (!link.send(item.kind, item.tag, item.name, item.payload)) peer.congested = true;
+  }
+
+  #flush(peer: Peer): void {
+    let link = peer.links[0];
+    while (link !== undefined && !peer.congested && peer.queue.length > 0) {
+      this.#transmit(peer, link, peer.queue.shift() as Outbound);
+      link = peer.links[0];
+    }
+  }
+
+  #unqueue(peerId: string, item: Outbound): void {
+    const queue = this.#peers.get(peerId)?.queue;
+    const at = queue?.indexOf(item) ?? -1;
+    if (at >= 0) queue?.splice(at, 1);
+  }
+
+  #forget(peer: Peer, reason: Error): void {
+    peer.wanted = false;
+    if (peer.redial !== undefined) this.env.clock.cancelTimer(peer.redial);
+    peer.redial = undefined;
+    peer.dialing?.abort(reason);
+    for (const item of peer.queue.splice(0)) if (item.kind === MessageKind.call) this.#pending.get(item.tag)?.settle(reason);
+  }
+
+  #dial(peer: Peer): void {
+    const controller = new AbortController();
+    peer.dialing = controller;
+    const timer = this.env.clock.setTimer(this.#opts.dialTimeoutMs, () =>
+      controller.abort(new ClusterluckError('TIMEOUT', `dial to ${peer.node.address} timed out`)));
+    this.env.transport.dial(peer.node.address, { signal: controller.signal }).then(
+      (conn) => {
+        if (!this.#running || !peer.wanted || controller.signal.aborted) return conn.abort();
+        this.#dialFor.set(this.#adopt(conn, peer.node.id), peer.node.id);
+      },
+      (err: unknown) => {
+        this.env.logger.debug('dial failed', { node: peer.node.id, error: String(err) });
+        this.#scheduleRedial(peer);
+      },
+    ).finally(() => {
+      this.env.clock.cancelTimer(timer);
+      if (peer.dialing === controller) peer.dialing = undefined;
+    });
+  }
+
+  #scheduleRedial(peer: Peer): void {
+    if (!this.#running || !peer.wanted || peer.redial !== undefined || peer.links.length > 0) return;
+    const base = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** Math.min(peer.failures, 20));
+    peer.failures++;
+    const delay = base / 2 + (this.env.random.next() * base) / 2;
+    peer.redial = this.env.clock.setTimer(delay, () => {
+      peer.redial = undefined;
+      if (this.#running && peer.wanted && peer.links.length === 0 && peer.dialing === undefined) this.#dial(peer);
+    });
+  }
+
+  #adopt(conn: Connection, _expected: string | undefined): Link {
+    const link = new Link(conn, {
+      self: this.self, signer: this.#signer, nonce: this.env.random.bytes(nonceBytes), clock: this.env.clock,
+      frameBytesMax: this.frameBytesMax, handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, idLengthMax: nodeIdLengthMax,
+    }, this.#handlers);
+    this.#links.add(link);
+    return link;
+  }
+
+  readonly #handlers: LinkHandlers = {
+    ready: (link) => this.#linkReady(link),
+    message: (link, message) => this.#receive(link, message),
+    closed: (link, error) => this.#linkClosed(link, error),
+    drop: (reason) => {
+      this.stats.dropped[reason]++;
+    },
+    drain: (link) => {
+      const peer = link.peer === undefined ? undefined : this.#peers.get(link.peer.id);
+      if (peer?.links[0] !== link) return;
+      peer.congested = false;
+      this.#flush(peer);
+    },
+  };
+
+  #linkReady(link: Link): void {
+    const hello = link.peer;
+    assert(hello !== undefined, 'a ready link has a peer');
+    const expected = this.#dialFor.get(link);
+    if (!this.#running || hello.id === this.self.id || (expected !== undefined && expected !== hello.id)) {
+      this.env.logger.warn('refusing connection', { peer: hello.id, expected, address: link.conn.remoteAddress });
+      return link.conn.abort(new ClusterluckError('CONNECTION_REFUSED', `expected ${show(expected)}, reached ${show(hello.id)}`));
+    }
+    let peer = this.#peers.get(hello.id);
+    if (peer === undefined) {
+      peer = { node: { id: hello.id, address: hello.address }, wanted: false, links: [], queue: [], congested: false, failures: 0, redial: undefined, dialing: undefined };
+      this.#peers.set(hello.id, peer);
+    }
+    if (!link.conn.outbound && peer.node.address !== hello.address) peer.node = Object.freeze({ id: hello.id, address: hello.address });
+    peer.links.push(link);
+    peer.failures = 0;
+    if (peer.links.length === 1) {
+      peer.congested = false;
+      this.emit('connect', peer.node);
+      this.#flush(peer);
+    }
+  }
+
+  #receive(link: Link, message: Message): void {
+    this.stats.messagesReceived++;
+    const peerId = (link.peer as NonNullable<Link['peer']>).id;
+    switch (message.kind) {
+      case MessageKind.call:
+      case MessageKind.cast: {
+        const node = this.#peers.get(peerId)?.node ?? { id: peerId, address: link.conn.remoteAddress };
+        const tag = message.kind === MessageKind.call ? message.tag : undefined;
+        const from = new From(node, tag, link);
+        const actor = this.#actors.get(message.name);
+        if (actor !== undefined) actor.deliver(tag === undefined ? 'cast' : 'call', from, message.payload);
+        else if (tag === undefined) this.stats.castsUnrouted++;
+        else this.replyError(from, noActor(message.name, this.self.id));
+        return;
+      }
+      case MessageKind.replyOk:
+      case MessageKind.replyError:
+        return this.#settleReply(message.tag, link, message.kind, message.payload);
+      default:
+        this.stats.dropped.unexpected++;
+    }
+  }
+
+  #settleReply(tag: number, link: Link | undefined, kind: MessageKind, payload: Uint8Array): void {
+    const pending = this.#pending.get(tag);
+    if (pending === undefined || pending.link !== link) {
+      this.stats.repliesUnmatched++;
+      return;
+    }
+    if (kind === MessageKind.replyError) return pending.settle(fromWireError(parseJson(payload)));
+    const value = payload.byteLength === 0 ? undefined : parseJson(payload);
+    if (value === undefined && payload.byteLength > 0) return pending.settle(new ClusterluckError('BAD_MESSAGE', 'reply is not JSON'));
+    pending.settle(undefined, value);
+  }
+
+  #linkClosed(link: Link, error: Error | undefined): void {
+    this.#links.delete(link);
+    const id = this.#dialFor.get(link) ?? link.peer?.id;
+    this.#dialFor.delete(link);
+    const peer = id === undefined ? undefined : this.#peers.get(id);
+    const closed = new ClusterluckError('CONNECTION_CLOSED', `connection to ${show(id ?? link.conn.remoteAddress)} closed before the reply`, error === undefined ? undefined : { cause: error });
+    for (const p of [...this.#pending.values()]) if (p.link === link) p.settle(closed);
+    if (peer === undefined) return;
+    const at = peer.links.indexOf(link);
+    if (at < 0) return this.#scheduleRedial(peer);
+    peer.links.splice(at, 1);
+    if (at === 0) peer.congested = false;
+    if (peer.links.length > 0) return this.#flush(peer);
+    this.emit('disconnect', peer.node);
+    if (peer.wanted && this.#running) return this.#scheduleRedial(peer);
+    this.#forget(peer, closed);
+    this.#peers.delete(peer.node.id);
+  }
+}
+
+function noActor(name: string, nodeId: string): ClusterluckError {
+  return new ClusterluckError('NOT_FOUND', `no actor named ${show(name)} on node ${show(nodeId)}`);
+}
+
+function checkName(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > actorNameLengthMax) {
+    throw invalidArgument(field, value, `a non-empty string of at most ${actorNameLengthMax} chars`);
+  }
+}
+
+function positiveInt(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw invalidArgument(field, value, 'a positive integer');
+  return value;
+}
+
+/** UTF-8 JSON of a value; INVALID_ARGUMENT naming `field` when it cannot be serialised. */
+export function encodeJson(value: unknown, field: string): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw invalidArgument(field, value, `JSON-serialisable (${err instanceof Error ? err.message : 'unknown'})`);
+  }
+  return text === undefined ? new Uint8Array(0) : utf8(text);
+}
+
+/** A random actor name. */
+export function randomName(random: NetKernelOptions['env']['random']): string {
+  return toHex(random.bytes(8));
+}

@@ -1,0 +1,3 @@
+export * from './console-logger.js';
+export * from './crypto-random.js';
+export * from './system-clock.js';

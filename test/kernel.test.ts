@@ -1,0 +1,281 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterluckError } from '../lib/env/errors.js';
+import type { Connection } from '../lib/env/transport.js';
+import type { From } from '../lib/kernel/actor.js';
+import { GenServer, noReply } from '../lib/kernel/gen-server.js';
+import type { NetKernel } from '../lib/kernel/net-kernel.js';
+import { kernelWorld, until, type KernelWorld } from './support/kernels.js';
+
+class Echo extends GenServer {
+  calls = 0;
+  casts: unknown[] = [];
+  held: From[] = [];
+  constructor(kernel: NetKernel) {
+    super(kernel);
+    this.handle('echo', (data) => {
+      this.calls++;
+      return data;
+    });
+    this.handle('note', (data) => void this.casts.push(data));
+    this.handle('hold', (_data, from) => {
+      this.held.push(from);
+      return noReply;
+    });
+    this.handle('fail', () => {
+      throw new ClusterluckError('SEMAPHORE_FULL', 'no room');
+    });
+  }
+}
+
+let world: KernelWorld;
+afterEach(async () => {
+  await world.stopAll();
+});
+
+async function pair(options = {}): Promise<[NetKernel, NetKernel, Echo]> {
+  world = kernelWorld();
+  const [a, b] = (await world.mesh(['a', 'b'], options)) as [NetKernel, NetKernel];
+  return [a, b, new Echo(b).start('echo')];
+}
+
+describe('NetKernel', () => {
+  it('a call across nodes resolves with the remote reply', async () => {
+    const [a, , echo] = await pair();
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', { x: [1, 'two'] })).resolves.toEqual({ x: [1, 'two'] });
+    expect(echo.calls).toBe(1);
+  });
+
+  it('a cast reaches the remote actor and expects nothing back', async () => {
+    const [a, , echo] = await pair();
+    a.cast({ node: 'b', name: 'echo' }, 'note', 42);
+    await until(() => echo.casts.length === 1);
+    expect(echo.casts).toEqual([42]);
+  });
+
+  it('a handler error comes back as a ClusterluckError with its code, without a stack', async () => {
+    const [a] = await pair();
+    const err = await a.call({ node: 'b', name: 'echo' }, 'fail', null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterluckError);
+    expect((err as ClusterluckError).code).toBe('SEMAPHORE_FULL');
+    expect((err as ClusterluckError).stack).not.toContain('gen-server');
+  });
+
+  it('a call to an unknown actor gets a clear NOT_FOUND error', async () => {
+    const [a] = await pair();
+    await expect(a.call({ node: 'b', name: 'nobody' }, 'echo', 1)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'no actor named "nobody" on node "b"',
+    });
+  });
+
+  it('a call to a node that was never connected fails NOT_CONNECTED', async () => {
+    const [a] = await pair();
+    await expect(a.call({ node: 'zed', name: 'echo' }, 'echo', 1)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+  });
+
+  it('calls between actors on one node never touch the network and never answer synchronously', async () => {
+    const [, b, echo] = await pair();
+    const sent = b.stats.framesSent;
+    let settled = false;
+    const p = b.call({ node: 'b', name: 'echo' }, 'echo', { deep: { v: 1 } }).then((v) => {
+      settled = true;
+      return v;
+    });
+    expect(settled).toBe(false);
+    expect(echo.calls).toBe(0);
+    await expect(p).resolves.toEqual({ deep: { v: 1 } });
+    expect(b.stats.framesSent).toBe(sent);
+  });
+
+  it('a call times out with TIMEOUT when no reply comes', async () => {
+    const [a] = await pair();
+    const p = a.call({ node: 'b', name: 'echo' }, 'hold', 1, { timeoutMs: 500 });
+    const outcome = p.catch((e: unknown) => e);
+    await world.clock.advance(499);
+    await world.clock.advance(2);
+    expect(await outcome).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('a late reply after a timeout is counted and dropped', async () => {
+    const [a, , echo] = await pair();
+    const outcome = a.call({ node: 'b', name: 'echo' }, 'hold', 1, { timeoutMs: 100 }).catch((e: unknown) => e);
+    await until(() => echo.held.length === 1);
+    await world.clock.advance(101);
+    expect(await outcome).toMatchObject({ code: 'TIMEOUT' });
+    echo.reply(echo.held[0] as From, 'late');
+    await until(() => a.stats.repliesUnmatched === 1);
+  });
+
+  it('an aborted call rejects with the signal reason, before or after sending', async () => {
+    const [a] = await pair();
+    const early = new AbortController();
+    early.abort(new Error('early'));
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 1, { signal: early.signal })).rejects.toThrow('early');
+    const late = new AbortController();
+    const p = a.call({ node: 'b', name: 'echo' }, 'hold', 1, { signal: late.signal });
+    late.abort(new Error('late'));
+    await expect(p).rejects.toThrow('late');
+  });
+
+  it('a message larger than frameBytesMax is refused on send with MESSAGE_TOO_LARGE', async () => {
+    const [a] = await pair({ frameBytesMax: 4096 });
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'x'.repeat(5000))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    expect(() => a.cast({ node: 'b', name: 'echo' }, 'note', 'x'.repeat(5000))).toThrow(/exceeds frameBytesMax/);
+  });
+
+  it('bad arguments throw INVALID_ARGUMENT naming the field and value', async () => {
+    const [a] = await pair();
+    await expect(a.call({ node: 'b', name: '' }, 'echo', 1)).rejects.toThrow('dest.name must be');
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 1, { timeoutMs: -5 })).rejects.toThrow('timeoutMs must be a positive number of ms, got -5');
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 10n)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('pending calls fail with CONNECTION_CLOSED when their connection closes', async () => {
+    const [a, b, echo] = await pair();
+    const outcome = a.call({ node: 'b', name: 'echo' }, 'hold', 1).catch((e: unknown) => e);
+    await until(() => echo.held.length === 1);
+    await b.stop();
+    expect(await outcome).toMatchObject({ code: 'CONNECTION_CLOSED' });
+  });
+
+  it('emits connect and disconnect, and re-dials a node that comes back', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a');
+    const events: string[] = [];
+    a.addEventListener('connect', (e) => events.push(`+${e.detail.id}`));
+    a.addEventListener('disconnect', (e) => events.push(`-${e.detail.id}`));
+    await a.start();
+    const b1 = world.kernel('b');
+    await b1.start();
+    a.connect(b1.self);
+    await until(() => a.isConnected('b'));
+    await b1.stop();
+    await until(() => !a.isConnected('b'));
+    const b2 = world.kernel('b');
+    await b2.start();
+    new Echo(b2).start('echo');
+    for (let i = 0; i < 50 && !a.isConnected('b'); i++) await world.clock.advance(1000);
+    expect(events).toEqual(['+b', '-b', '+b']);
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'again')).resolves.toBe('again');
+  });
+
+  it('queues messages while a node is down and delivers them once it is up', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a');
+    await a.start();
+    a.connect({ id: 'b', address: 'b' });
+    const reply = a.call({ node: 'b', name: 'echo' }, 'echo', 'queued');
+    const b = world.kernel('b');
+    new Echo(b).start('echo');
+    await b.start();
+    for (let i = 0; i < 50 && !a.isConnected('b'); i++) await world.clock.advance(1000);
+    await expect(reply).resolves.toBe('queued');
+  });
+
+  it('the queue to a down node is bounded: the oldest message is dropped and its call fails QUEUE_FULL', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a', { sendQueueLengthMax: 3 });
+    await a.start();
+    a.connect({ id: 'b', address: 'b' });
+    const calls = [1, 2, 3, 4, 5].map((i) => a.call({ node: 'b', name: 'echo' }, 'echo', i).catch((e: unknown) => e));
+    const first = await Promise.all(calls.slice(0, 2));
+    expect(first.map((e) => (e as ClusterluckError).code)).toEqual(['QUEUE_FULL', 'QUEUE_FULL']);
+    expect(a.stats.queueDropped).toBe(2);
+    const b = world.kernel('b');
+    new Echo(b).start('echo');
+    await b.start();
+    for (let i = 0; i < 50 && !a.isConnected('b'); i++) await world.clock.advance(1000);
+    expect(await Promise.all(calls.slice(2))).toEqual([3, 4, 5]);
+  });
+
+  it('property: concurrent calls from many nodes each get their own reply', async () => {
+    world = kernelWorld('prop');
+    const ks = await world.mesh(['n0', 'n1', 'n2']);
+    for (const k of ks) new Echo(k).start('echo');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat(2), fc.nat(2), fc.jsonValue()), { maxLength: 40 }), async (plan) => {
+        const replies = await Promise.all(
+          plan.map(([from, to, v]) => (ks[from] as NetKernel).call({ node: `n${to}`, name: 'echo' }, 'echo', v)),
+        );
+        expect(replies).toEqual(plan.map(([, , v]) => JSON.parse(JSON.stringify(v)) as unknown));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe('NetKernel authentication', () => {
+  it('a node with the wrong cookie never connects and never reaches an actor', async () => {
+    world = kernelWorld();
+    const b = world.kernel('b');
+    const echo = new Echo(b).start('echo');
+    await b.start();
+    const mallory = world.kernel('m', { cookie: 'wrong' });
+    await mallory.start();
+    mallory.connect(b.self);
+    const outcome = mallory.call({ node: 'b', name: 'echo' }, 'note', 'evil', { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await until(() => b.stats.dropped.badSignature > 0);
+    await world.clock.advance(6000);
+    expect(b.connectedNodes()).toEqual([]);
+    expect(echo.casts).toEqual([]);
+    expect(await outcome).toBeInstanceOf(ClusterluckError);
+  });
+
+  async function rawConnection(): Promise<{ conn: Connection; received: Uint8Array[] }> {
+    const conn = await world.network.transport().dial('b', { signal: new AbortController().signal });
+    const received: Uint8Array[] = [];
+    conn.addEventListener('message', (e) => received.push(e.detail));
+    return { conn, received };
+  }
+
+  it('garbage, oversized and unauthenticated frames are dropped and counted, and the node keeps serving', async () => {
+    const [a, b, echo] = await pair({ frameBytesMax: 4096 });
+    const { conn } = await rawConnection();
+    conn.send(new TextEncoder().encode('{"type":"message","data":null}'));
+    conn.send(new Uint8Array(5000));
+    const fake = new Uint8Array(64);
+    fake[0] = 1;
+    fake[1] = 2;
+    fake[5] = 1;
+    conn.send(fake);
+    await until(() => b.stats.dropped.malformed + b.stats.dropped.tooLarge + b.stats.dropped.unexpected >= 3);
+    expect(b.stats.dropped.tooLarge).toBe(1);
+    expect(echo.calls + echo.casts.length).toBe(0);
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'still here')).resolves.toBe('still here');
+  });
+
+  it('a captured signed frame replayed on a new connection is dropped as a bad signature', async () => {
+    world = kernelWorld();
+    const captured: Uint8Array[] = [];
+    const base = world.network.transport();
+    const tapping = {
+      ...base,
+      name: base.name,
+      frameBytesMax: base.frameBytesMax,
+      listen: base.listen.bind(base),
+      async dial(address: string, options: { signal: AbortSignal }) {
+        const conn = await base.dial(address, options);
+        const send = conn.send.bind(conn);
+        conn.send = (frame: Uint8Array) => {
+          captured.push(frame.slice());
+          return send(frame);
+        };
+        return conn;
+      },
+    };
+    const a = world.kernel('a', { transport: tapping });
+    const b = world.kernel('b');
+    const echo = new Echo(b).start('echo');
+    await Promise.all([a.start(), b.start()]);
+    a.connect(b.self);
+    a.cast({ node: 'b', name: 'echo' }, 'note', 'once');
+    await until(() => echo.casts.length === 1);
+    const { conn } = await rawConnection();
+    for (const frame of captured) conn.send(frame);
+    await until(() => Object.values(b.stats.dropped).reduce((x, y) => x + y, 0) >= captured.length - 1);
+    expect(b.stats.dropped.badSignature).toBeGreaterThan(0);
+    await world.clock.advance(10);
+    expect(echo.casts).toEqual(['once']);
+  });
+});

@@ -1,3 +1,4 @@
 export * from './constants.js';
 export * from './env/index.js';
 export * from './core/index.js';
+export * from './transports/index.js';

@@ -33,10 +33,11 @@ export type ConnectionStatus = 'open' | 'closing' | 'closed';
  *   `send` on a connection that is not open throws CONNECTION_CLOSED;
  * - `close()` is graceful: frames already sent are delivered, then both sides see `close`
  *   without error; `abort(err)` is immediate: buffered frames are dropped, the local side
- *   sees `close` with `err`, the remote side with a CONNECTION_CLOSED error.
+ *   sees `close` with `err`, the remote side with a CONNECTION_CLOSED error; `status` changes at
+ *   once, the `close` event fires asynchronously; a pending `close()` promise resolves.
  */
 export interface Connection extends TypedEventTarget<ConnectionEvents> {
-  /** Unique among the connections of one process. */
+  /** Unique among the connections of one transport (or network): for logs. */
   readonly id: string;
   readonly localAddress: Address;
   readonly remoteAddress: Address;

@@ -1,0 +1,196 @@
+import type { Clock, TimerHandle } from '../lib/env/clock.js';
+import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+
+/** The wall clock a {@link VirtualClock} starts at: 2025-01-01T00:00:00Z. */
+export const virtualWallEpochMsDefault = Date.UTC(2025, 0, 1);
+
+/** Timers one `advance` or `runUntilIdle` may fire; beyond it a timer loop is assumed and it throws. */
+export const virtualTimersPerRunMax = 1_000_000;
+
+/** Microtask turns {@link settle} yields: enough for a few hops of promise chains between timers. */
+export const settleTurnsDefault = 50;
+
+/** The longest delay `setTimeout` honours; {@link VirtualClock} maps non-finite delays to it, as the system clock does. */
+const timeoutMsMax = 2 ** 31 - 1;
+
+/** Lets pending microtasks (promise continuations, queued deliveries) run for `turns` turns. */
+export async function settle(turns = settleTurnsDefault): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+}
+
+interface VirtualTimer {
+  readonly deadline: number;
+  readonly sequence: number;
+  readonly fn: () => void;
+  live: boolean;
+}
+
+/** Options of a {@link VirtualClock}. */
+export interface VirtualClockOptions {
+  /** `wallNow()` when `now()` is 0. @default virtualWallEpochMsDefault (2025-01-01) */
+  readonly wallEpochMs?: number;
+}
+
+/**
+ * A {@link Clock} that only moves when told to. Timers fire in (deadline, sequence) order, so
+ * equal deadlines keep the order they were set in, and a run is the same every time.
+ */
+export class VirtualClock implements Clock {
+  #now = 0;
+  #wallOffsetMs: number;
+  #sequence = 0;
+  #live = 0;
+  /** Cancelled timers still in the heap; rebuilt without them when they outnumber the live ones. */
+  #dead = 0;
+  #running = false;
+  /** A binary min-heap by (deadline, sequence); cancelled timers stay until they reach the top. */
+  #heap: VirtualTimer[] = [];
+
+  constructor(options: VirtualClockOptions = {}) {
+    const epoch = options.wallEpochMs ?? virtualWallEpochMsDefault;
+    if (!Number.isFinite(epoch)) throw invalidArgument('options.wallEpochMs', epoch, 'a finite number');
+    this.#wallOffsetMs = epoch;
+  }
+
+  /** Virtual milliseconds since the clock was made. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** The wall clock: its epoch offset plus `now()`, moved by {@link jumpWall}. */
+  wallNow(): number {
+    return this.#wallOffsetMs + this.#now;
+  }
+
+  /** Moves the wall clock (not the monotonic one) by `ms`, backwards when negative. */
+  jumpWall(ms: number): void {
+    if (!Number.isFinite(ms)) throw invalidArgument('ms', ms, 'a finite number');
+    this.#wallOffsetMs += ms;
+  }
+
+  /** Calls `fn` when virtual time reaches now + `delayMs` (negative: at once; non-finite: 2^31−1, as the system clock). */
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    if (typeof fn !== 'function') throw invalidArgument('fn', fn, 'a function');
+    const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : timeoutMsMax;
+    const timer: VirtualTimer = { deadline: this.#now + delay, sequence: this.#sequence++, fn, live: true };
+    this.#push(timer);
+    this.#live++;
+    return timer as unknown as TimerHandle;
+  }
+
+  /** Stops a timer from firing; a no-op when it already fired or was cancelled. */
+  cancelTimer(handle: TimerHandle): void {
+    const timer = handle as unknown as VirtualTimer;
+    if (!timer.live) return;
+    timer.live = false;
+    this.#live--;
+    if (++this.#dead > 1024 && this.#dead > this.#live) {
+      // A sorted array is a valid heap.
+      const kept = this.#heap.filter((t) => t.live).sort((a, b) => (before(a, b) ? -1 : 1));
+      this.#heap = kept;
+      this.#dead = 0;
+    }
+  }
+
+  /** Timers set and neither fired nor cancelled. */
+  pending(): number {
+    return this.#live;
+  }
+
+  /** The deadline of the next timer to fire, or undefined when none is pending. */
+  nextDeadline(): number | undefined {
+    return this.#peek()?.deadline;
+  }
+
+  /**
+   * Moves time forward by exactly `ms`, firing every timer due on the way in order (timers they
+   * set inside the window too), letting microtasks settle before and after each one.
+   * A timer that throws stops the run there and rejects with its error.
+   */
+  async advance(ms: number): Promise<void> {
+    if (!Number.isFinite(ms) || ms < 0) throw invalidArgument('ms', ms, 'a finite number ≥ 0');
+    await this.#run(this.#now + ms, 'advance');
+  }
+
+  /**
+   * Jumps from timer to timer while any is pending and due within `limitMs` of now; when timers
+   * remain past the limit, time stops at the limit. Returns how many timers fired.
+   */
+  async runUntilIdle(limitMs = 86_400_000): Promise<number> {
+    if (Number.isNaN(limitMs) || limitMs < 0) throw invalidArgument('limitMs', limitMs, 'a number ≥ 0');
+    return this.#run(this.#now + limitMs, 'idle');
+  }
+
+  async #run(until: number, mode: 'advance' | 'idle'): Promise<number> {
+    if (this.#running) throw new ClusterluckError('INTERNAL', 'VirtualClock is already advancing');
+    this.#running = true;
+    let fired = 0;
+    try {
+      await settle();
+      for (let next = this.#peek(); next !== undefined && next.deadline <= until; next = this.#peek()) {
+        if (++fired > virtualTimersPerRunMax) {
+          throw new ClusterluckError('INTERNAL', `more than ${virtualTimersPerRunMax} timers in one run: a timer loop?`);
+        }
+        this.#pop();
+        next.live = false;
+        this.#live--;
+        this.#now = Math.max(this.#now, next.deadline);
+        next.fn();
+        await settle();
+      }
+      // `advance` always ends at `until`; `runUntilIdle` only when it stopped at its limit.
+      if ((mode === 'advance' || this.#live > 0) && Number.isFinite(until)) {
+        this.#now = Math.max(this.#now, until);
+        await settle();
+      }
+      return fired;
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** The first live timer, dropping cancelled ones from the top. */
+  #peek(): VirtualTimer | undefined {
+    let top = this.#heap[0];
+    while (top !== undefined && !top.live) {
+      this.#pop();
+      this.#dead--;
+      top = this.#heap[0];
+    }
+    return top;
+  }
+
+  #push(timer: VirtualTimer): void {
+    const heap = this.#heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(timer, heap[parent] as VirtualTimer)) break;
+      heap[i] = heap[parent] as VirtualTimer;
+      i = parent;
+    }
+    heap[i] = timer;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && before(heap[right] as VirtualTimer, heap[left] as VirtualTimer) ? right : left;
+      if (!before(heap[child] as VirtualTimer, last)) break;
+      heap[i] = heap[child] as VirtualTimer;
+      i = child;
+    }
+    heap[i] = last;
+  }
+}
+
+function before(a: VirtualTimer, b: VirtualTimer): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.sequence < b.sequence);
+}

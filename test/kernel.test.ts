@@ -160,6 +160,20 @@ describe('NetKernel', () => {
     await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'again')).resolves.toBe('again');
   });
 
+  it('connectAddress finds the node at an address, then keeps it connected; a wrong cookie is refused', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a');
+    const b = world.kernel('b');
+    const m = world.kernel('m', { cookie: 'wrong' });
+    new Echo(b).start('echo');
+    await Promise.all([a.start(), b.start(), m.start()]);
+    await expect(a.connectAddress('b')).resolves.toEqual({ id: 'b', address: 'b' });
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'found')).resolves.toBe('found');
+    const refused = m.connectAddress('b').catch((e: unknown) => e);
+    await world.clock.advance(5001);
+    expect(await refused).toMatchObject({ code: 'CONNECTION_CLOSED', message: expect.stringContaining('cookie') as unknown });
+  });
+
   it('queues messages while a node is down and delivers them once it is up', async () => {
     world = kernelWorld();
     const a = world.kernel('a');

@@ -1,3 +1,4 @@
 export * from './node-id.js';
 export * from './hash-ring.js';
 export * from './vector-clock.js';
+export * from './membership.js';

@@ -137,9 +137,13 @@ export function parseMemberEntry(value: unknown, field = 'entry'): MemberEntry {
  *   content `(admin in < removed < left, weight, address)` so even a writer that lost its
  *   state cannot make two nodes disagree;
  * - liveness register: the larger `(incarnation, alive < suspect < down < removed)` wins, as in
- *   SWIM. Only the member raises its own incarnation, which refutes any rumour at the old one.
- * An id known to one side only is taken as is. Tombstones (left/removed) are kept until
- * {@link prune} forgets them, by local age and count.
+ *   SWIM. Only the member raises its own incarnation, which refutes any rumour at the old one
+ *   (one exception: an operator `insert` of a failure-removed member re-admits it at its
+ *   incarnation + 1, vouching for it).
+ * An id known to one side only is taken as is. The ring holds the members whose operator
+ * register says `in` and whose liveness is not `removed`: so a failure-removed member returns
+ * by refuting, while a removed or left one returns only by a later operator write.
+ * Tombstones (left/removed) are kept until {@link prune} forgets them, by local age and count.
  */
 export class Membership {
   readonly #entries = new Map<string, MemberEntry>();

@@ -110,6 +110,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   readonly #links = new Set<Link>();
   readonly #dialFor = new Map<Link, string>();
   readonly #pending = new Map<number, Pending>();
+  readonly #identifying = new Map<Link, { resolve(node: NodeId): void; reject(error: Error): void }>();
   #nextTag = 1;
   #listener: Listener | undefined;
   #running = false;
@@ -185,6 +186,21 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     peer.wanted = true;
     peer.node = target;
     if (this.#running && peer.links.length === 0 && peer.dialing === undefined && peer.redial === undefined) this.#dial(peer);
+  }
+
+  /**
+   * Dials an address whose node id is not known yet, authenticates, and from then on keeps a
+   * connection to that node as `connect` would. @returns the node found there.
+   */
+  async connectAddress(address: string, options: { signal?: AbortSignal } = {}): Promise<NodeId> {
+    if (typeof address !== 'string' || address.length === 0) throw invalidArgument('address', address, 'a transport address');
+    if (!this.#running) throw new ClusterluckError('NOT_RUNNING', 'kernel is not started');
+    const signal = options.signal ?? new AbortController().signal;
+    const conn = await this.env.transport.dial(address, { signal });
+    const link = this.#adopt(conn, undefined);
+    const node = await new Promise<NodeId>((resolve, reject) => this.#identifying.set(link, { resolve, reject }));
+    this.connect(node);
+    return node;
   }
 
   /** Closes the connections to a node and stops re-dialling; its queued calls fail. */
@@ -463,6 +479,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       this.emit('connect', peer.node);
       this.#flush(peer);
     }
+    this.#identifying.get(link)?.resolve(peer.node);
+    this.#identifying.delete(link);
   }
 
   #receive(link: Link, message: Message): void {
@@ -502,6 +520,9 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
 
   #linkClosed(link: Link, error: Error | undefined): void {
     this.#links.delete(link);
+    this.#identifying.get(link)?.reject(new ClusterluckError('CONNECTION_CLOSED',
+      `connection to ${link.conn.remoteAddress} closed before it authenticated (is the cookie right?)`, error === undefined ? undefined : { cause: error }));
+    this.#identifying.delete(link);
     const id = this.#dialFor.get(link) ?? link.peer?.id;
     this.#dialFor.delete(link);
     const peer = id === undefined ? undefined : this.#peers.get(id);

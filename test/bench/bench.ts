@@ -1,11 +1,13 @@
 // `npm run bench`: prints the figures the issues ask for. Benchmarks, not tests: these machines
 // are shared and noisy, so compare ratios taken in one run rather than absolute numbers.
+import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
 
 const sections: Record<string, (print: (line: string) => void) => Promise<void>> = {
   ring: ringBench,
   kernel: (print) => kernelBench(print),
+  gossip: gossipBench,
 };
 
 const help = `usage: npm run bench [-- --only NAME[,NAME...]]

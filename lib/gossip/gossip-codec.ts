@@ -1,0 +1,139 @@
+// The gossip protocol's message bodies: pure write/read functions, no I/O. Every `read*` checks
+// every field and returns an Error (never throws) for anything malformed, so a bad body changes
+// nothing. Members travel as tuples to keep a 4,096-member table well under one frame:
+//
+//   [id, address, weight, admin, version, writer, incarnation, liveness]
+import { membersMax } from '../constants.js';
+import { parseMemberEntry, type MemberEntry, type Membership } from '../core/membership.js';
+import { parseNodeId, type NodeId } from '../core/node-id.js';
+import { ClusterluckError, show } from '../env/errors.js';
+import { checkRingId } from './gossip-options.js';
+
+/** Event names of the gossip protocol (the GenServer handler names). */
+export const GossipEvent = { gossip: 'gossip', sync: 'sync', ping: 'ping', pingReq: 'ping-req' } as const;
+/** A value of {@link GossipEvent}. */
+export type GossipEvent = (typeof GossipEvent)[keyof typeof GossipEvent];
+
+/** A digest (no `members`) or a full table, with the sender's checksum. */
+export interface GossipMessage {
+  readonly ring: string;
+  /** The sender's table checksum (after its own merge). */
+  readonly sum: string;
+  /** The sender's whole table; undefined for a digest. */
+  readonly members: readonly MemberEntry[] | undefined;
+  /** The sender wants our table back if it differs from `sum`. */
+  readonly reply: boolean;
+  /** Sent by `meet`: a node in no ring joins the sender's. */
+  readonly meet: boolean;
+}
+
+/** A direct probe. Its ack is a {@link PingMessage} too (the acking ring's id). */
+export interface PingMessage {
+  readonly ring: string;
+}
+
+/** An indirect probe request: probe `target` for me. */
+export interface PingReqMessage {
+  readonly ring: string;
+  readonly target: NodeId;
+}
+
+/** The answer to a ping-req. */
+export interface PingReqReply {
+  readonly ok: boolean;
+}
+
+const sumPattern = /^[0-9a-f]{16}$/;
+
+/** The body of a gossip message; `members` makes it a full table rather than a digest. */
+export function writeGossip(ring: string, table: Membership, full: boolean, reply: boolean, meet = false): unknown {
+  const body: Record<string, unknown> = { ring, sum: table.checksum(), reply };
+  if (meet) body['meet'] = true;
+  if (full) {
+    body['members'] = table.entries().map((e) =>
+      [e.node.id, e.node.address, e.weight, e.admin, e.version, e.writer, e.incarnation, e.liveness]);
+  }
+  return body;
+}
+
+/** Reads a gossip body (a `gossip` cast, a `sync` call or a `sync` reply). */
+export function readGossip(data: unknown): GossipMessage | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  if (ring instanceof Error) return ring;
+  const sum = o['sum'];
+  if (typeof sum !== 'string' || !sumPattern.test(sum)) return bad('sum', sum);
+  const reply = o['reply'];
+  if (typeof reply !== 'boolean') return bad('reply', reply);
+  const meet = o['meet'] ?? false;
+  if (typeof meet !== 'boolean') return bad('meet', meet);
+  const list = o['members'];
+  if (list === undefined) return { ring, sum, members: undefined, reply, meet };
+  const members = readMembers(list);
+  return members instanceof Error ? members : { ring, sum, members, reply, meet };
+}
+
+function readMembers(list: unknown): MemberEntry[] | Error {
+  if (!Array.isArray(list) || list.length > membersMax) return bad('members', list);
+  const seen = new Set<string>();
+  const out: MemberEntry[] = [];
+  for (const [i, item] of list.entries()) {
+    if (!Array.isArray(item) || item.length !== 8) return bad(`members[${i}]`, item);
+    const [id, address, weight, admin, version, writer, incarnation, liveness] = item as unknown[];
+    let entry: MemberEntry;
+    try {
+      entry = parseMemberEntry({ node: { id, address }, weight, admin, version, writer, incarnation, liveness }, `members[${i}]`);
+    } catch (err) {
+      return err instanceof Error ? err : bad(`members[${i}]`, item);
+    }
+    if (seen.has(entry.node.id)) return bad(`members[${i}].id`, entry.node.id);
+    seen.add(entry.node.id);
+    out.push(entry);
+  }
+  return out;
+}
+
+/** Reads a ping or an ack. */
+export function readPing(data: unknown): PingMessage | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  return ring instanceof Error ? ring : { ring };
+}
+
+/** Reads a ping-req. */
+export function readPingReq(data: unknown): PingReqMessage | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  if (ring instanceof Error) return ring;
+  try {
+    return { ring, target: parseNodeId(o['target'], 'target') };
+  } catch (err) {
+    return err instanceof Error ? err : bad('target', o['target']);
+  }
+}
+
+/** Reads a ping-req's reply. */
+export function readPingReqReply(data: unknown): PingReqReply | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  return typeof o['ok'] === 'boolean' ? { ok: o['ok'] } : bad('ok', o['ok']);
+}
+
+function object(data: unknown): Record<string, unknown> | Error {
+  return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : bad('data', data);
+}
+
+function ringOf(o: Record<string, unknown>): string | Error {
+  try {
+    return checkRingId(o['ring'], 'ring');
+  } catch (err) {
+    return err instanceof Error ? err : bad('ring', o['ring']);
+  }
+}
+
+function bad(field: string, value: unknown): ClusterluckError {
+  return new ClusterluckError('BAD_MESSAGE', `malformed gossip field ${field}: ${show(value)}`);
+}

@@ -1,0 +1,181 @@
+import {
+  gossipFanoutDefault, gossipIntervalMsDefault, healIntervalMsDefault, indirectProbesDefault, probeIntervalMsDefault,
+  probeTimeoutMsDefault, ringIdLengthMax, ringVnodesPerWeightDefault, ringWeightMax, suspicionMultDefault,
+  tombstoneTtlMsDefault, tombstonesMax,
+} from '../constants.js';
+import type { MemberEntry, MemberStatus } from '../core/membership.js';
+import type { NodeId } from '../core/node-id.js';
+import { invalidArgument } from '../env/errors.js';
+import type { GenServerOptions } from '../kernel/gen-server.js';
+
+/** Options of a {@link GossipRing}. Every duration is in milliseconds of the injected clock. */
+export interface GossipRingOptions extends GenServerOptions {
+  /** Ring to join when started; without it, call `join(ringId)` (or be met by a member). */
+  readonly ringId?: string;
+  /** Time between gossip rounds. @default 1000 */
+  readonly intervalMs?: number;
+  /** Members each gossip round sends its digest to. @default 3 */
+  readonly fanout?: number;
+  /** Time between failure-detector probes; one member is probed per interval. @default 1000 */
+  readonly probeIntervalMs?: number;
+  /**
+   * How long a direct probe waits for its ack; at most half of `probeIntervalMs` (the indirect
+   * probes get the rest of the interval). @default min(500, probeIntervalMs / 2)
+   */
+  readonly probeTimeoutMs?: number;
+  /** Members asked to probe indirectly when a direct probe fails (SWIM's k). @default 3 */
+  readonly indirectProbes?: number;
+  /**
+   * Suspicion lasts `suspicionMult × max(1, log10(N + 1)) × probeIntervalMs` (N: members on the
+   * ring) before the member is declared down, as in memberlist. @default 4
+   */
+  readonly suspicionMult?: number;
+  /**
+   * A member down this long is removed from the ring (it comes back by refuting when heard
+   * again). Undefined: never (an operator decides, as in Node clusters). @default undefined
+   */
+  readonly autoRemoveAfterMs?: number;
+  /** Time between attempts to reach one down or failure-removed member, so partitions heal. @default 10000 */
+  readonly healIntervalMs?: number;
+  /** How long a tombstone (left/removed member) is kept. @default tombstoneTtlMsDefault (24 h) */
+  readonly tombstoneTtlMs?: number;
+  /** Most tombstones kept. @default tombstonesMax (1024) */
+  readonly tombstonesMax?: number;
+  /** This node's own weight when it joins. @default 1 */
+  readonly weight?: number;
+  /** Points per unit of weight of the derived hash ring. @default ringVnodesPerWeightDefault (1024) */
+  readonly vnodesPerWeight?: number;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedGossipOptions {
+  readonly ringId: string | undefined;
+  readonly intervalMs: number;
+  readonly fanout: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly indirectProbes: number;
+  readonly suspicionMult: number;
+  readonly autoRemoveAfterMs: number | undefined;
+  readonly healIntervalMs: number;
+  readonly tombstoneTtlMs: number;
+  readonly tombstonesMax: number;
+  readonly weight: number;
+  readonly vnodesPerWeight: number;
+}
+
+/** A member's state change: `previous`/`status` are undefined when it was unknown/forgotten. */
+export interface MemberEventDetail {
+  readonly id: string;
+  readonly node: NodeId;
+  readonly previous: MemberStatus | undefined;
+  readonly status: MemberStatus | undefined;
+  readonly entry: MemberEntry | undefined;
+}
+
+/** The ring changed (members, weights or addresses): its new local version and members. */
+export interface RingChangeDetail {
+  readonly version: number;
+  readonly members: readonly NodeId[];
+}
+
+/** Events of a {@link GossipRing} (on `gossip.events`). */
+export interface GossipRingEvents {
+  /** The derived hash ring changed. */
+  change: CustomEvent<RingChangeDetail>;
+  /** Any member's status changed (also fired as the status-named event below). */
+  member: CustomEvent<MemberEventDetail>;
+  alive: CustomEvent<MemberEventDetail>;
+  suspect: CustomEvent<MemberEventDetail>;
+  down: CustomEvent<MemberEventDetail>;
+  removed: CustomEvent<MemberEventDetail>;
+  left: CustomEvent<MemberEventDetail>;
+  /** This node joined a ring (detail: the ring id). */
+  join: CustomEvent<string>;
+  /** This node left its ring gracefully. */
+  leave: CustomEvent<NodeId>;
+}
+
+/** One member as `GossipRing.inspect()` shows it. */
+export interface MemberInfo extends MemberEntry {
+  readonly status: MemberStatus;
+}
+
+/** Counters of a `GossipRing`; all only grow. */
+export interface GossipStats {
+  /** Checksum-only gossip messages sent (one per fanout target per round). */
+  digestsSent: number;
+  /** Whole tables sent (answers to differing digests, meets, suspicion notices). */
+  tablesSent: number;
+  pingsSent: number;
+  pingReqsSent: number;
+  /** Heal attempts and leave notices (calls carrying the table). */
+  syncsSent: number;
+  probes: number;
+  probesFailed: number;
+  /** Messages of another ring id, ignored. */
+  foreign: number;
+}
+
+/** What `GossipRing.inspect()` returns, for the CLI and the demo. */
+export interface GossipInspection {
+  readonly self: NodeId;
+  readonly ringId: string | undefined;
+  /** Local count of ring changes since the ring was made (not comparable across nodes). */
+  readonly ringVersion: number;
+  /** `HashRing.checksum()` of the derived ring: equal on nodes that agree on the ring. */
+  readonly ringChecksum: string;
+  /** Checksum of the whole membership table, tombstones and liveness included. */
+  readonly tableChecksum: string;
+  readonly members: readonly MemberInfo[];
+  readonly stats: Readonly<GossipStats>;
+}
+
+/** Validates options and fills in defaults (INVALID_ARGUMENT naming the bad field). */
+export function resolveGossipOptions(options: GossipRingOptions): ResolvedGossipOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an object');
+  const o = options;
+  const probeIntervalMs = positive('probeIntervalMs', o.probeIntervalMs ?? probeIntervalMsDefault);
+  const probeTimeoutMs = positive('probeTimeoutMs', o.probeTimeoutMs ?? Math.min(probeTimeoutMsDefault, probeIntervalMs / 2));
+  if (probeTimeoutMs > probeIntervalMs / 2) throw invalidArgument('probeTimeoutMs', probeTimeoutMs, `at most probeIntervalMs / 2 (${probeIntervalMs / 2})`);
+  return {
+    ringId: o.ringId === undefined ? undefined : checkRingId(o.ringId),
+    intervalMs: positive('intervalMs', o.intervalMs ?? gossipIntervalMsDefault),
+    fanout: integer('fanout', o.fanout ?? gossipFanoutDefault, 1, 64),
+    probeIntervalMs,
+    probeTimeoutMs,
+    indirectProbes: integer('indirectProbes', o.indirectProbes ?? indirectProbesDefault, 0, 64),
+    suspicionMult: positive('suspicionMult', o.suspicionMult ?? suspicionMultDefault),
+    autoRemoveAfterMs: o.autoRemoveAfterMs === undefined ? undefined : nonNegative('autoRemoveAfterMs', o.autoRemoveAfterMs),
+    healIntervalMs: positive('healIntervalMs', o.healIntervalMs ?? healIntervalMsDefault),
+    tombstoneTtlMs: nonNegative('tombstoneTtlMs', o.tombstoneTtlMs ?? tombstoneTtlMsDefault),
+    tombstonesMax: integer('tombstonesMax', o.tombstonesMax ?? tombstonesMax, 0, tombstonesMax),
+    weight: integer('weight', o.weight ?? 1, 1, ringWeightMax),
+    vnodesPerWeight: integer('vnodesPerWeight', o.vnodesPerWeight ?? ringVnodesPerWeightDefault, 1, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** Validates a ring id: a non-empty string of at most {@link ringIdLengthMax} chars. */
+export function checkRingId(value: unknown, field = 'ringId'): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > ringIdLengthMax) {
+    throw invalidArgument(field, value, `a non-empty string of at most ${ringIdLengthMax} chars`);
+  }
+  return value;
+}
+
+function positive(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidArgument(field, value, 'a positive finite number');
+  return value;
+}
+
+function nonNegative(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidArgument(field, value, 'a finite number ≥ 0');
+  return value;
+}
+
+function integer(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidArgument(field, value, `an integer in [${min}, ${max}]`);
+  }
+  return value;
+}

@@ -1,0 +1,186 @@
+// What a gossip ring says and answers: the message handlers, the gossip and heal rounds, and the
+// probes the failure detector runs. State (the table, the ring id) stays with the GossipRing,
+// reached through a small host interface.
+import type { MemberEntry, Membership, MembershipChange } from '../core/membership.js';
+import type { NodeId } from '../core/node-id.js';
+import { ClusterluckError } from '../env/errors.js';
+import { randomInt, sample } from '../env/random.js';
+import type { NetKernel } from '../kernel/net-kernel.js';
+import type { ProbeHost } from './failure-detector.js';
+import { GossipEvent, readGossip, readPing, readPingReqReply, writeGossip, type GossipMessage, type PingReqMessage } from './gossip-codec.js';
+import type { GossipStats, ResolvedGossipOptions } from './gossip-options.js';
+import type { GossipSender } from './gossip-sender.js';
+
+/** What the protocol needs of its ring. */
+export interface ProtocolHost {
+  readonly kernel: NetKernel;
+  readonly stats: GossipStats;
+  readonly send: GossipSender;
+  readonly options: ResolvedGossipOptions;
+  /** The joined ring id, or undefined. */
+  ringId(): string | undefined;
+  table(): Membership;
+  /** Applies table changes: events, failure timers, refutation. */
+  apply(changes: MembershipChange[]): void;
+  /** Joins `ringId` because a member met this node. */
+  joinByMeet(ringId: string): void;
+}
+
+/** True for a member this node gossips with and probes: admitted, alive or suspect. */
+export function reachable(e: MemberEntry): boolean {
+  return e.admin === 'in' && (e.liveness === 'alive' || e.liveness === 'suspect');
+}
+
+/**
+ * The gossip protocol. Rounds: every interval a digest (the table checksum) goes to `fanout`
+ * random reachable members; a peer whose table differs answers with its whole table and asks
+ * for ours back, so both end with the merge (push-pull, three messages at most). Every heal
+ * interval one down or failure-removed member gets our table in a call, so it can refute and
+ * partitions merge once the network heals.
+ */
+export class GossipProtocol {
+  readonly #h: ProtocolHost;
+
+  /** The protocol of one ring. */
+  constructor(host: ProtocolHost) {
+    this.#h = host;
+  }
+
+  /** A `gossip` cast: merge a table, answer a differing digest or table with ours. */
+  onGossip(m: GossipMessage, from: NodeId): void {
+    const h = this.#h;
+    if (m.ring !== h.ringId()) {
+      if (!m.meet || h.ringId() !== undefined) return void h.stats.foreign++;
+      h.joinByMeet(m.ring);
+    }
+    const table = h.table();
+    if (m.members !== undefined) h.apply(table.merge(m.members));
+    if ((m.reply || m.members === undefined) && table.checksum() !== m.sum) {
+      this.#sendTable(from.id, writeGossip(m.ring, table, true, m.members === undefined));
+    }
+  }
+
+  /** A `sync` call (heal attempt, leave notice): merge, and reply with our table if it differs. */
+  onSync(m: GossipMessage): unknown {
+    this.#checkRing(m.ring);
+    const table = this.#h.table();
+    if (m.members !== undefined) this.#h.apply(table.merge(m.members));
+    return m.reply && table.checksum() !== m.sum ? writeGossip(m.ring, table, true, false) : null;
+  }
+
+  /** A direct probe: ack with the ring id. */
+  onPing(m: { ring: string }): unknown {
+    this.#checkRing(m.ring);
+    return { ring: m.ring };
+  }
+
+  /** An indirect probe request: probe the target ourselves and say whether it acked. */
+  async onPingReq(m: PingReqMessage): Promise<unknown> {
+    this.#checkRing(m.ring);
+    return { ok: await this.#ping(m.target, this.#h.options.probeTimeoutMs) };
+  }
+
+  /** A connection opened: if it is to a member we gave up on, exchange tables now so it can refute. */
+  onConnect(node: NodeId): void {
+    const ringId = this.#h.ringId();
+    const e = this.#h.table().get(node.id);
+    if (ringId === undefined || e === undefined || e.admin !== 'in' || (e.liveness !== 'down' && e.liveness !== 'removed')) return;
+    this.#sendTable(node.id, writeGossip(ringId, this.#h.table(), true, true));
+  }
+
+  /** Sends our table to `node` (a meet, or a notice to a member we suspect). */
+  sendTable(node: NodeId, meet: boolean): void {
+    const ringId = this.#h.ringId();
+    if (ringId !== undefined) this.#sendTable(node, writeGossip(ringId, this.#h.table(), true, meet, meet));
+  }
+
+  /** One gossip round: our digest to `fanout` random reachable members. */
+  gossipRound(): void {
+    const ringId = this.#h.ringId();
+    if (ringId === undefined) return;
+    const body = writeGossip(ringId, this.#h.table(), false, true);
+    for (const p of sample(this.#h.kernel.env.random, this.live(), this.#h.options.fanout)) {
+      if (this.#h.send.cast(p.node, GossipEvent.gossip, body)) this.#h.stats.digestsSent++;
+    }
+  }
+
+  /** One heal round: prune tombstones, let go of unreachable peers, try one lost member. */
+  healRound(): void {
+    const h = this.#h;
+    const ringId = h.ringId();
+    if (ringId === undefined) return;
+    const selfId = h.kernel.self.id;
+    const pruned = h.table().prune(h.kernel.env.clock.now(), h.options).filter((c) => c.id !== selfId);
+    h.apply(pruned);
+    for (const c of pruned) this.#letGo(c.id);
+    const others = h.table().entries().filter((e) => e.node.id !== selfId);
+    // Stop the kernel re-dialling members we no longer talk to (late, so queued gossip got out).
+    for (const e of others) if (!reachable(e)) this.#letGo(e.node.id);
+    const lost = others.filter((e) => e.admin === 'in' && (e.liveness === 'down' || e.liveness === 'removed'));
+    const target = lost[randomInt(h.kernel.env.random, lost.length)];
+    if (target === undefined) return;
+    h.stats.syncsSent++;
+    const body = writeGossip(ringId, h.table(), true, true);
+    void h.send.call(target.node, GossipEvent.sync, body, h.options.healIntervalMs / 2).then((reply) => {
+      const m = reply === undefined || reply === null ? undefined : readGossip(reply);
+      if (m !== undefined && !(m instanceof Error) && m.ring === h.ringId() && m.members !== undefined) h.apply(h.table().merge(m.members));
+      const now = h.table().get(target.node.id);
+      if (now === undefined || !reachable(now)) this.#letGo(target.node.id);
+    });
+  }
+
+  /** Tells up to `fanout` reachable members our table (after our leave), waiting at most `timeoutMs`. */
+  async announce(timeoutMs: number): Promise<void> {
+    const ringId = this.#h.ringId();
+    if (ringId === undefined) return;
+    const body = writeGossip(ringId, this.#h.table(), true, false);
+    const peers = sample(this.#h.kernel.env.random, this.live(), this.#h.options.fanout);
+    this.#h.stats.syncsSent += peers.length;
+    await Promise.all(peers.map((p) => this.#h.send.call(p.node, GossipEvent.sync, body, timeoutMs)));
+  }
+
+  /** Members to gossip with and probe: reachable, not this node. */
+  live(): MemberEntry[] {
+    const selfId = this.#h.kernel.self.id;
+    return this.#h.table().entries().filter((e) => reachable(e) && e.node.id !== selfId);
+  }
+
+  /** The failure detector's view of this ring. */
+  probeHost(onSuspect: (id: string, incarnation: number) => void, onExpire: ProbeHost['expire']): ProbeHost {
+    return {
+      probeTargets: () => this.live(),
+      relays: () => this.live().filter((e) => e.liveness === 'alive'),
+      ping: (target, timeoutMs) => this.#ping(target, timeoutMs),
+      pingReq: async (relay, target, timeoutMs) => {
+        this.#h.stats.pingReqsSent++;
+        const answer = readPingReqReply(await this.#h.send.call(relay, GossipEvent.pingReq, { ring: this.#h.ringId(), target }, timeoutMs));
+        return !(answer instanceof Error) && answer.ok;
+      },
+      suspect: onSuspect,
+      expire: onExpire,
+    };
+  }
+
+  async #ping(target: NodeId, timeoutMs: number): Promise<boolean> {
+    const ringId = this.#h.ringId();
+    if (ringId === undefined) return false;
+    this.#h.stats.pingsSent++;
+    const ack = readPing(await this.#h.send.call(target, GossipEvent.ping, { ring: ringId }, timeoutMs));
+    return !(ack instanceof Error) && ack.ring === ringId;
+  }
+
+  #sendTable(node: NodeId | string, body: unknown): void {
+    if (this.#h.send.cast(node, GossipEvent.gossip, body)) this.#h.stats.tablesSent++;
+  }
+
+  /** Stops re-dialling a node that has no open connection (a live link is left to its owner). */
+  #letGo(id: string): void {
+    if (!this.#h.kernel.isConnected(id)) this.#h.kernel.disconnect(id);
+  }
+
+  #checkRing(ring: string): void {
+    if (ring === this.#h.ringId()) return;
+    this.#h.stats.foreign++;
+    throw new ClusterluckError('INVALID_ARGUMENT', 'not a member of that ring');
+  }
+}

@@ -1,0 +1,95 @@
+// The commands of `clusterluck cli`: their usage, help, and parsing from words into the job the
+// node's admin actor serves. Pure: the CLI and the admin server share this one table.
+import type { NodeId } from '../core/node-id.js';
+import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
+
+/** One admin command. */
+export interface AdminCommand {
+  readonly usage: string;
+  readonly help: string;
+  /** Words after the command name → the job sent to the admin actor. */
+  parse(words: readonly string[]): Record<string, unknown>;
+}
+
+/** Parses `id@host:port` (or `id host:port`) into a NodeId. */
+export function parseNodeWord(word: string | undefined, field = 'node'): NodeId {
+  const at = word?.indexOf('@') ?? -1;
+  if (word === undefined || at <= 0 || at === word.length - 1) throw invalidArgument(field, word, 'id@host:port');
+  return { id: word.slice(0, at), address: word.slice(at + 1) };
+}
+
+function arity(name: string, words: readonly string[], min: number, max = min): void {
+  if (words.length < min || words.length > max) {
+    const want = min === max ? `${min}` : `${min} to ${max === Infinity ? 'any' : max}`;
+    throw new ClusterluckError('INVALID_ARGUMENT', `${name} takes ${want} argument(s), got ${words.length}; usage: ${commands[name]?.usage ?? name}`);
+  }
+}
+
+function number(field: string, word: string | undefined, integer: boolean): number {
+  const value = Number(word);
+  if (word === undefined || word.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw invalidArgument(field, word, integer ? 'an integer' : 'a number');
+  }
+  return value;
+}
+
+const none = (name: string) => (w: readonly string[]) => (arity(name, w, 0), {});
+const oneId = (name: string) => (w: readonly string[]) => (arity(name, w, 1), { id: w[0] });
+
+/** Every command the admin actor serves, by name. */
+export const commands: Readonly<Record<string, AdminCommand>> = {
+  inspect: { usage: 'inspect', help: 'This node: members with state, incarnation and weight; ring version and checksum; counters.', parse: none('inspect') },
+  nodes: { usage: 'nodes', help: 'The members on the hash ring, as id@address.', parse: none('nodes') },
+  ping: { usage: 'ping', help: 'Checks that the node answers; prints its id and the round trip.', parse: none('ping') },
+  get: { usage: 'get <id>', help: 'The ring member with this id (its address).', parse: oneId('get') },
+  has: { usage: 'has <id>', help: 'Whether a member with this id is on the ring.', parse: oneId('has') },
+  weight: { usage: 'weight <id>', help: 'The weight of one ring member.', parse: oneId('weight') },
+  weights: { usage: 'weights', help: 'Every ring member with its weight.', parse: none('weights') },
+  join: { usage: 'join <ringId>', help: 'Joins the node to a ring (when it is in none).', parse: (w) => (arity('join', w, 1), { ringId: w[0] }) },
+  meet: { usage: 'meet <id@host:port>', help: 'Introduces a node, which then learns this ring.', parse: (w) => (arity('meet', w, 1), { node: parseNodeWord(w[0]) }) },
+  leave: { usage: 'leave', help: 'Makes the node leave its ring gracefully.', parse: none('leave') },
+  insert: {
+    usage: 'insert <id@host:port> [weight]', help: 'Adds a member to the ring (default weight 1).',
+    parse: (w) => (arity('insert', w, 1, 2), { node: parseNodeWord(w[0]), weight: w[1] === undefined ? 1 : number('weight', w[1], true) }),
+  },
+  minsert: {
+    usage: 'minsert <id@host:port>... ', help: 'Adds several members with weight 1.',
+    parse: (w) => (arity('minsert', w, 1, Infinity), { nodes: w.map((x, i) => parseNodeWord(x, `nodes[${i}]`)) }),
+  },
+  update: {
+    usage: 'update <id> <weight>', help: "Sets a member's weight.",
+    parse: (w) => (arity('update', w, 2), { id: w[0], weight: number('weight', w[1], true) }),
+  },
+  remove: { usage: 'remove <id>', help: 'Removes a member from the ring.', parse: oneId('remove') },
+  mremove: { usage: 'mremove <id>...', help: 'Removes several members.', parse: (w) => (arity('mremove', w, 1, Infinity), { ids: [...w] }) },
+  create: {
+    usage: 'create <semaphore> <n>', help: 'Creates a semaphore with concurrency limit n.',
+    parse: (w) => (arity('create', w, 2), { id: w[0], n: number('n', w[1], true) }),
+  },
+  read: { usage: 'read <semaphore>', help: 'The limit n and the number of active holders.', parse: oneId('read') },
+  post: {
+    usage: 'post <semaphore> <holder> <timeoutMs> [retries]', help: 'Takes a slot for holder for timeoutMs (retries while full; default 0).',
+    parse: (w) => (arity('post', w, 3, 4), {
+      id: w[0], holder: w[1], timeout: number('timeoutMs', w[2], false), retries: w[3] === undefined ? 0 : number('retries', w[3], true),
+    }),
+  },
+  close: { usage: 'close <semaphore> <holder>', help: "Gives back holder's slot.", parse: (w) => (arity('close', w, 2), { id: w[0], holder: w[1] }) },
+  destroy: { usage: 'destroy <semaphore>', help: 'Destroys a semaphore and drops its holders.', parse: oneId('destroy') },
+};
+
+/** Splits a command line into words, honouring "double" and 'single' quotes. */
+export function splitWords(line: string): string[] {
+  const words: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (const m of line.matchAll(re)) words.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return words;
+}
+
+/** Parses a command line into `[command, job]`; INVALID_ARGUMENT for an unknown command or bad arguments. */
+export function parseCommandLine(line: string): [string, Record<string, unknown>] {
+  const [name, ...rest] = splitWords(line);
+  if (name === undefined) throw new ClusterluckError('INVALID_ARGUMENT', 'empty command');
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (command === undefined) throw new ClusterluckError('INVALID_ARGUMENT', `unknown command ${show(name)}; try "help"`);
+  return [name, command.parse(rest)];
+}

@@ -1,0 +1,94 @@
+import type { NodeId } from '../core/node-id.js';
+import { DSMServer, type DSMServerOptions } from '../dsm/dsm-server.js';
+import type { Env } from '../env/env.js';
+import { invalidArgument } from '../env/errors.js';
+import { GossipRing } from '../gossip/gossip-ring.js';
+import type { GossipRingOptions } from '../gossip/gossip-options.js';
+import { NetKernel, type NetKernelOptions } from '../kernel/net-kernel.js';
+import { AdminServer, adminServerName } from './admin-server.js';
+
+/** The ring id nodes join unless told otherwise. */
+export const ringIdDefault = 'clusterluck';
+
+/** Options of a {@link ClusterNode}. */
+export interface ClusterNodeOptions {
+  /** Clock, randomness, transport, logger and (for `dsm.disk`) storage. */
+  readonly env: Env;
+  /** This node's cluster-unique id. */
+  readonly id: string;
+  /** The transport address to listen on. */
+  readonly address: string;
+  /** The cluster's shared secret. */
+  readonly cookie: string;
+  /** The ring to join. @default 'clusterluck' */
+  readonly ringId?: string;
+  /** Kernel limits. */
+  readonly kernel?: Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie'>;
+  /** Gossip options (interval, fanout, failure detection, auto-remove). */
+  readonly gossip?: Omit<GossipRingOptions, 'ringId'>;
+  /** DSMServer options; with `disk: true` the table lives in `env.storage`. */
+  readonly dsm?: DSMServerOptions;
+}
+
+/**
+ * One member of a cluster: its kernel, its GossipRing and a started DSMServer, plus the admin
+ * actor the `clusterluck cli` talks to. Works wherever its Env does (Node, browsers, the simulator).
+ */
+export class ClusterNode {
+  readonly kernel: NetKernel;
+  readonly gossip: GossipRing;
+  readonly dsm: DSMServer;
+  readonly admin: AdminServer;
+  readonly #ringId: string;
+  #started = false;
+
+  constructor(options: ClusterNodeOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
+    this.kernel = new NetKernel({ ...options.kernel, env: options.env, id: options.id, address: options.address, cookie: options.cookie });
+    this.gossip = new GossipRing(this.kernel, options.gossip ?? {});
+    const storage = options.env.storage;
+    this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm });
+    this.admin = new AdminServer(this);
+    this.#ringId = options.ringId ?? ringIdDefault;
+  }
+
+  /** This node's id and bound address. */
+  get self(): NodeId {
+    return this.kernel.self;
+  }
+
+  /** Listens, joins the ring, loads persisted semaphores and starts serving. */
+  async start(): Promise<this> {
+    if (this.#started) return this;
+    await this.kernel.start();
+    this.gossip.start();
+    this.gossip.join(this.#ringId);
+    this.dsm.start();
+    await this.dsm.load();
+    this.admin.start(adminServerName);
+    this.#started = true;
+    return this;
+  }
+
+  /** Joins the cluster that `seed` belongs to. */
+  meet(seed: NodeId): this {
+    this.gossip.meet(seed);
+    return this;
+  }
+
+  /** Leaves the ring gracefully (unless `leave` is false), then stops every server and the kernel. */
+  async stop(options: { leave?: boolean } = {}): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    if (options.leave !== false) await this.gossip.leave();
+    await this.admin.stop();
+    await this.dsm.stop();
+    await this.gossip.stop();
+    await this.kernel.stop();
+  }
+
+  /** `await using node = ...` stops it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

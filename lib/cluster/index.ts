@@ -1,0 +1,3 @@
+export * from './admin-commands.js';
+export * from './admin-server.js';
+export * from './cluster-node.js';

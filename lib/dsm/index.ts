@@ -1,0 +1,3 @@
+export * from './dsm-server.js';
+export { parseJob, dsmCommands, type DsmCommand, type DsmJobs } from './job.js';
+export type { SemaphoreInfo } from './semaphores.js';

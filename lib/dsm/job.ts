@@ -1,0 +1,86 @@
+import { holderLengthMax, leaseMsMax, semaphoreIdLengthMax, semaphoreLimitMax } from '../constants.js';
+import { ClusterluckError, show } from '../env/errors.js';
+
+/** The commands a DSMServer serves. */
+export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close'] as const;
+/** One of {@link dsmCommands}. */
+export type DsmCommand = (typeof dsmCommands)[number];
+
+/** The job of each command, as it crosses the wire. */
+export interface DsmJobs {
+  create: { id: string; n: number };
+  read: { id: string };
+  destroy: { id: string };
+  post: { id: string; holder: string; timeout: number };
+  close: { id: string; holder: string };
+}
+
+type Check = (value: unknown) => string | undefined;
+
+const id: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= semaphoreIdLengthMax
+    ? undefined
+    : `must be a non-empty string of at most ${semaphoreIdLengthMax} chars, got ${show(v)}`;
+const holder: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= holderLengthMax
+    ? undefined
+    : `must be a non-empty string of at most ${holderLengthMax} chars, got ${show(v)}`;
+const limit: Check = (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= semaphoreLimitMax
+    ? undefined
+    : `must be an integer from 1 to ${semaphoreLimitMax}, got ${show(v)}`;
+const lease: Check = (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= leaseMsMax
+    ? undefined
+    : `must be a positive finite number of ms up to ${leaseMsMax}, got ${show(v)}`;
+
+const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], Check>> } = {
+  create: { id, n: limit },
+  read: { id },
+  destroy: { id },
+  post: { id, holder, timeout: lease },
+  close: { id, holder },
+};
+
+const commandSet: ReadonlySet<string> = new Set(dsmCommands);
+
+/** True when `value` names a DSM command. */
+export function isDsmCommand(value: unknown): value is DsmCommand {
+  return typeof value === 'string' && commandSet.has(value);
+}
+
+/**
+ * Validates a job for `command`: the job with exactly the command's fields, or an INVALID_ARGUMENT
+ * error whose `fails` maps each bad field to why (Clusterluck's static `parseJob`).
+ */
+export function parseJob<C extends DsmCommand>(job: unknown, command: C): DsmJobs[C] | ClusterluckError;
+export function parseJob(job: unknown, command: unknown): unknown;
+export function parseJob(job: unknown, command: unknown): unknown {
+  if (!isDsmCommand(command)) {
+    return new ClusterluckError('INVALID_ARGUMENT', `unknown command ${show(command)}`, {
+      fails: { command: `must be one of ${dsmCommands.join(', ')}, got ${show(command)}` },
+    });
+  }
+  if (typeof job !== 'object' || job === null || Array.isArray(job)) {
+    return new ClusterluckError('INVALID_ARGUMENT', `${command} job must be an object, got ${show(job)}`, {
+      fails: { job: `must be an object, got ${show(job)}` },
+    });
+  }
+  const fails: Record<string, string> = {};
+  const out: Record<string, unknown> = {};
+  for (const [field, check] of Object.entries(schemas[command]) as [string, Check][]) {
+    const value = Object.hasOwn(job, field) ? (job as Record<string, unknown>)[field] : undefined;
+    const why = check(value);
+    if (why === undefined) out[field] = value;
+    else fails[field] = why;
+  }
+  const bad = Object.keys(fails);
+  if (bad.length === 0) return out;
+  const detail = bad.map((f) => `${f} ${fails[f]}`).join('; ');
+  return new ClusterluckError('INVALID_ARGUMENT', `bad ${command} job: ${detail}`, { fails });
+}
+
+/** A wait in [min, max) ms before retrying a post (Clusterluck's `calculateWaitTime`). */
+export function calculateWaitTime(min: number, max: number, random: () => number): number {
+  return min + Math.floor(random() * Math.max(0, max - min));
+}

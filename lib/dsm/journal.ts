@@ -1,0 +1,93 @@
+import type { Clock } from '../env/clock.js';
+import type { Logger } from '../env/logger.js';
+import type { Storage } from '../env/storage.js';
+import { DTable } from '../table/dtable.js';
+import type { SemaphoreJournal } from './semaphores.js';
+
+/** A semaphore as stored: its limit and each holder's wall-clock lease expiry. */
+export interface StoredSemaphore {
+  readonly id: string;
+  readonly n: number;
+  readonly leases: [string, number][];
+}
+
+/** Table options a DSMServer passes through (Clusterluck's names). */
+export interface JournalOptions {
+  readonly name?: string;
+  readonly writeThreshold?: number;
+  readonly autoSave?: number;
+  readonly fsyncInterval?: number;
+  readonly compress?: boolean;
+}
+
+// Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds n,
+// ["h", id, holder] a lease's wall-clock expiry.
+const semKey = (id: string): string => JSON.stringify(['s', id]);
+const leaseKey = (id: string, holder: string): string => JSON.stringify(['h', id, holder]);
+
+/** Persists a DSMServer's semaphores and leases in a DTable. */
+export class DsmJournal implements SemaphoreJournal {
+  readonly #table: DTable<number>;
+  readonly #logger: Logger;
+
+  constructor(storage: Storage, clock: Clock, logger: Logger, opts: JournalOptions) {
+    this.#logger = logger;
+    const table = { storage, clock, name: opts.name ?? 'dsm' };
+    this.#table = new DTable<number>({
+      ...table,
+      ...(opts.writeThreshold === undefined ? {} : { writeThreshold: opts.writeThreshold }),
+      ...(opts.autoSave === undefined ? {} : { autoSave: opts.autoSave }),
+      ...(opts.fsyncInterval === undefined ? {} : { fsyncInterval: opts.fsyncInterval }),
+      ...(opts.compress === undefined ? {} : { compress: opts.compress }),
+    });
+  }
+
+  created(id: string, n: number): void {
+    this.#write(this.#table.set(semKey(id), n));
+  }
+
+  granted(id: string, holder: string, expiresWallMs: number): void {
+    this.#write(this.#table.set(leaseKey(id, holder), expiresWallMs));
+  }
+
+  released(id: string, holder: string): void {
+    this.#write(this.#table.delete(leaseKey(id, holder)));
+  }
+
+  destroyed(id: string, holders: readonly string[]): void {
+    for (const holder of holders) this.released(id, holder);
+    this.#write(this.#table.delete(semKey(id)));
+  }
+
+  /** True when nothing is being written. */
+  idle(): boolean {
+    return this.#table.idle();
+  }
+
+  /** Reads the table back; leases whose semaphore is gone are dropped from it. */
+  async load(): Promise<StoredSemaphore[]> {
+    await this.#table.load();
+    const sems = new Map<string, StoredSemaphore>();
+    const leases: [string, string, number][] = [];
+    for (const [key, value] of this.#table.entries()) {
+      const k = JSON.parse(key) as unknown[];
+      if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: value, leases: [] });
+      else leases.push([k[1] as string, k[2] as string, value]);
+    }
+    for (const [id, holder, expires] of leases) {
+      const s = sems.get(id);
+      if (s === undefined) this.#write(this.#table.delete(leaseKey(id, holder)));
+      else s.leases.push([holder, expires]);
+    }
+    return [...sems.values()];
+  }
+
+  /** Syncs and closes the table; its state stays on storage. */
+  async stop(): Promise<void> {
+    await this.#table.stop();
+  }
+
+  #write(done: Promise<unknown>): void {
+    done.catch((err: unknown) => this.#logger.error('semaphore table write failed', { error: String(err) }));
+  }
+}

@@ -1,0 +1,145 @@
+import { semaphoresMax } from '../constants.js';
+import type { Clock, TimerHandle } from '../env/clock.js';
+import { ClusterluckError, show } from '../env/errors.js';
+
+/** What a semaphore looks like from outside: its limit and how many hold it now. */
+export interface SemaphoreInfo {
+  readonly n: number;
+  readonly active: number;
+}
+
+/** Where owner-side changes go to be persisted; every call is fire-and-forget. */
+export interface SemaphoreJournal {
+  created(id: string, n: number): void;
+  granted(id: string, holder: string, expiresWallMs: number): void;
+  released(id: string, holder: string): void;
+  destroyed(id: string, holders: readonly string[]): void;
+}
+
+interface Lease {
+  timer: TimerHandle;
+  expiresWallMs: number;
+}
+
+interface Semaphore {
+  readonly n: number;
+  /** Created on first grant: most idle semaphores never pay for a Map. */
+  holders: Map<string, Lease> | undefined;
+}
+
+/**
+ * The owner's semaphores. Leases are timed on this node's monotonic clock; the wall-clock expiry
+ * is kept only so a restart can restore the time that remains. State lives in Maps, so any
+ * string is an ordinary id.
+ */
+export class SemaphoreStore {
+  readonly #clock: Clock;
+  readonly #journal: SemaphoreJournal | undefined;
+  readonly #semaphores = new Map<string, Semaphore>();
+
+  constructor(clock: Clock, journal?: SemaphoreJournal) {
+    this.#clock = clock;
+    this.#journal = journal;
+  }
+
+  /** Semaphores held. */
+  get size(): number {
+    return this.#semaphores.size;
+  }
+
+  /** Creates `id` with limit `n`; a no-op for the same `n`, ALREADY_EXISTS for another. */
+  create(id: string, n: number): void {
+    const existing = this.#semaphores.get(id);
+    if (existing !== undefined) {
+      if (existing.n === n) return;
+      throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
+    }
+    if (this.#semaphores.size >= semaphoresMax) {
+      throw new ClusterluckError('QUEUE_FULL', `this node already owns ${semaphoresMax} semaphores`);
+    }
+    this.#semaphores.set(id, { n, holders: undefined });
+    this.#journal?.created(id, n);
+  }
+
+  /** The limit and active holders of `id`; NOT_FOUND when unknown. */
+  read(id: string): SemaphoreInfo {
+    const s = this.#get(id);
+    return { n: s.n, active: s.holders?.size ?? 0 };
+  }
+
+  /** Drops `id` with all its holders and timers; unknown ids are fine. */
+  destroy(id: string): void {
+    const s = this.#semaphores.get(id);
+    if (s === undefined) return;
+    this.#semaphores.delete(id);
+    const holders = [...(s.holders?.keys() ?? [])];
+    for (const lease of s.holders?.values() ?? []) this.#clock.cancelTimer(lease.timer);
+    this.#journal?.destroyed(id, holders);
+  }
+
+  /**
+   * Grants `holder` a lease of `timeoutMs` if it already holds (the lease is refreshed to the new
+   * timeout) or fewer than `n` hold. @returns whether it was granted.
+   */
+  post(id: string, holder: string, timeoutMs: number): boolean {
+    const s = this.#get(id);
+    const holders = (s.holders ??= new Map());
+    const lease = holders.get(holder);
+    if (lease === undefined && holders.size >= s.n) return false;
+    if (lease !== undefined) this.#clock.cancelTimer(lease.timer);
+    this.#lease(id, s, holders, holder, timeoutMs, this.#clock.wallNow() + timeoutMs);
+    return true;
+  }
+
+  /** Releases `holder`'s lease; not holding (or an unknown semaphore) is not an error. */
+  close(id: string, holder: string): void {
+    const s = this.#semaphores.get(id);
+    const lease = s?.holders?.get(holder);
+    if (s === undefined || lease === undefined) return;
+    this.#clock.cancelTimer(lease.timer);
+    this.#release(id, s, holder);
+  }
+
+  /** Restores a semaphore and its leases from storage; leases already over are dropped. */
+  restore(id: string, n: number, leases: Iterable<readonly [string, number]>): void {
+    const s: Semaphore = { n, holders: undefined };
+    this.#semaphores.set(id, s);
+    const nowWall = this.#clock.wallNow();
+    for (const [holder, expiresWallMs] of leases) {
+      const remaining = expiresWallMs - nowWall;
+      if (remaining <= 0) this.#journal?.released(id, holder);
+      else this.#lease(id, s, (s.holders ??= new Map()), holder, remaining, expiresWallMs, false);
+    }
+  }
+
+  /** Every semaphore id, for inspection. */
+  ids(): IterableIterator<string> {
+    return this.#semaphores.keys();
+  }
+
+  /** Cancels every lease timer and forgets all state (storage is left alone). */
+  clear(): void {
+    for (const s of this.#semaphores.values()) for (const lease of s.holders?.values() ?? []) this.#clock.cancelTimer(lease.timer);
+    this.#semaphores.clear();
+  }
+
+  #get(id: string): Semaphore {
+    const s = this.#semaphores.get(id);
+    if (s === undefined) throw new ClusterluckError('NOT_FOUND', `semaphore ${show(id)} does not exist`);
+    return s;
+  }
+
+  #lease(id: string, s: Semaphore, holders: Map<string, Lease>, holder: string, ms: number, expiresWallMs: number, journal = true): void {
+    const timer = this.#clock.setTimer(ms, () => {
+      if (this.#semaphores.get(id) === s && holders.get(holder)?.timer === timer) this.#release(id, s, holder);
+    });
+    holders.set(holder, { timer, expiresWallMs });
+    if (journal) this.#journal?.granted(id, holder, expiresWallMs);
+  }
+
+  #release(id: string, s: Semaphore, holder: string): void {
+    s.holders?.delete(holder);
+    if (s.holders?.size === 0) s.holders = undefined;
+    this.#journal?.released(id, holder);
+  }
+}

@@ -1,0 +1,102 @@
+// A simulated disk (FoundationDB style): writes and appends are visible at once but durable only
+// after sync(key); crash() destroys everything unsynced and, optionally, tears the last unsynced
+// append in half. Deterministic: any randomness comes from the injected Random.
+import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+import type { Random } from '../lib/env/random.js';
+import type { Storage } from '../lib/env/storage.js';
+
+const keyPattern = /^[A-Za-z0-9._-]+$/;
+
+/** Options of a {@link SimDisk}. */
+export interface SimDiskOptions {
+  /** Decides torn appends on crash. */
+  readonly random: Random;
+  /** Chance that a crash keeps a random prefix of the last unsynced append of a key. @default 0 */
+  readonly tornWriteProbability?: number;
+}
+
+/** One node's disk: survives crashes of the node (not its unsynced data). */
+export class SimDisk {
+  /** What sync made durable. */
+  readonly #durable = new Map<string, Uint8Array>();
+  /** What the running process sees (durable plus unsynced). */
+  readonly #visible = new Map<string, Uint8Array>();
+  /** For each key with unsynced appends: the visible length before the last one. */
+  readonly #lastAppendAt = new Map<string, number>();
+  readonly #opts: SimDiskOptions;
+  #generation = 0;
+  /** Counters. */
+  readonly stats = { crashes: 0, tornWrites: 0, bytesLost: 0 };
+
+  constructor(options: SimDiskOptions) {
+    this.#opts = options;
+  }
+
+  /** A Storage view for the process running now; a crash closes it. */
+  storage(): Storage {
+    const generation = this.#generation;
+    const live = (key?: string): void => {
+      if (generation !== this.#generation) throw new ClusterluckError('NOT_RUNNING', 'the process that opened this storage crashed');
+      if (key !== undefined && (typeof key !== 'string' || !keyPattern.test(key))) throw invalidArgument('key', key, 'a name of [A-Za-z0-9._-]');
+    };
+    let closed = false;
+    const open = (key?: string): void => {
+      live(key);
+      if (closed) throw new ClusterluckError('NOT_RUNNING', 'storage is closed');
+    };
+    return {
+      read: async (key) => (open(key), this.#visible.get(key)?.slice()),
+      write: async (key, bytes) => {
+        open(key);
+        this.#visible.set(key, bytes.slice());
+        this.#lastAppendAt.delete(key);
+      },
+      append: async (key, bytes) => {
+        open(key);
+        const old = this.#visible.get(key) ?? new Uint8Array(0);
+        const out = new Uint8Array(old.byteLength + bytes.byteLength);
+        out.set(old);
+        out.set(bytes, old.byteLength);
+        this.#visible.set(key, out);
+        this.#lastAppendAt.set(key, old.byteLength);
+      },
+      delete: async (key) => {
+        open(key);
+        this.#visible.delete(key);
+        this.#lastAppendAt.delete(key);
+      },
+      list: async (prefix = '') => (open(), [...this.#visible.keys()].filter((k) => k.startsWith(prefix)).sort()),
+      sync: async (key) => {
+        open(key);
+        const v = this.#visible.get(key);
+        if (v === undefined) this.#durable.delete(key);
+        else this.#durable.set(key, v.slice());
+        this.#lastAppendAt.delete(key);
+      },
+      close: async () => {
+        closed = true;
+      },
+    };
+  }
+
+  /** The process died: unsynced data is lost (the last unsynced append may survive torn). */
+  crash(): void {
+    this.#generation++;
+    this.stats.crashes++;
+    const p = this.#opts.tornWriteProbability ?? 0;
+    for (const [key, visible] of this.#visible) {
+      const durable = this.#durable.get(key);
+      const at = this.#lastAppendAt.get(key);
+      if (p > 0 && at !== undefined && durable !== undefined && at >= durable.byteLength && this.#opts.random.next() < p) {
+        // Keep everything up to the last append plus a random part of it: a torn record.
+        const cut = at + Math.floor(this.#opts.random.next() * (visible.byteLength - at));
+        this.#durable.set(key, visible.slice(0, cut));
+        this.stats.tornWrites++;
+      }
+      this.stats.bytesLost += Math.max(0, visible.byteLength - (this.#durable.get(key)?.byteLength ?? 0));
+    }
+    this.#visible.clear();
+    for (const [key, bytes] of this.#durable) this.#visible.set(key, bytes.slice());
+    this.#lastAppendAt.clear();
+  }
+}

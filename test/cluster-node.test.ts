@@ -1,0 +1,67 @@
+// DSMServer on real GossipRings: five ClusterNodes that found each other by gossip serve every
+// semaphore from its owner, whichever node is asked.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterNode } from '../lib/cluster/cluster-node.js';
+import { silentLogger } from '../lib/env/logger.js';
+import { MemoryNetwork } from '../lib/transports/memory-network.js';
+import { seededRandom } from '../sim/seeded-random.js';
+import { VirtualClock } from '../sim/virtual-clock.js';
+
+let nodes: ClusterNode[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.stop({ leave: false })));
+  nodes = [];
+});
+
+async function cluster(size: number): Promise<{ clock: VirtualClock; nodes: ClusterNode[] }> {
+  const clock = new VirtualClock();
+  const network = new MemoryNetwork();
+  const random = seededRandom('cluster-node');
+  for (let i = 0; i < size; i++) {
+    const id = `n${i}`;
+    const node = new ClusterNode({ id, address: id, cookie: 'c', env: { clock, random: random.fork(id), transport: network.transport(), logger: silentLogger } });
+    await node.start();
+    if (i > 0) node.meet((nodes[0] as ClusterNode).self);
+    nodes.push(node);
+  }
+  for (let t = 0; t < 30_000; t += 100) {
+    await clock.advance(100);
+    const sums = new Set(nodes.map((n) => n.gossip.ring().checksum()));
+    if (sums.size === 1 && nodes.every((n) => n.gossip.ring().size() === size)) return { clock, nodes };
+  }
+  throw new Error('ring did not converge');
+}
+
+describe('ClusterNode', () => {
+  it('five nodes that met by gossip serve create/post/read/close for 30 semaphores from every node', async () => {
+    const { clock } = await cluster(5);
+    const ids = Array.from({ length: 30 }, (_, i) => `sem-${i}`);
+    for (const [i, id] of ids.entries()) await nodes[i % 5]?.dsm.create(id, 2);
+    for (const [i, id] of ids.entries()) {
+      await nodes[(i + 1) % 5]?.dsm.post(id, 'h1', 10_000);
+      await nodes[(i + 2) % 5]?.dsm.post(id, 'h2', 10_000);
+      for (const n of nodes) await expect(n.dsm.read(id)).resolves.toEqual({ n: 2, active: 2 });
+    }
+    const owned = nodes.map((n) => n.dsm.ownedCount());
+    expect(owned.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(owned.filter((c) => c > 0).length).toBeGreaterThan(2);
+    await nodes[4]?.dsm.close('sem-0', 'h1');
+    await expect(nodes[3]?.dsm.read('sem-0')).resolves.toEqual({ n: 2, active: 1 });
+    await clock.advance(10_000);
+    await expect(nodes[2]?.dsm.read('sem-1')).resolves.toEqual({ n: 2, active: 0 });
+  });
+
+  it('the admin actor answers the CLI commands', async () => {
+    await cluster(3);
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    const call = (event: string, data: unknown) => b.kernel.call({ node: a.self.id, name: 'admin' }, event, data);
+    expect(await call('nodes', {})).toHaveLength(3);
+    expect(await call('has', { id: 'n2' })).toBe(true);
+    expect(await call('weight', { id: 'n1' })).toBe(1);
+    expect(await call('create', { id: 'x', n: 1 })).toBe('ok');
+    expect(await call('read', { id: 'x' })).toEqual({ n: 1, active: 0 });
+    await expect(call('get', { id: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(call('explode', {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(call('create', { id: 'x', n: 'many' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});

@@ -1,0 +1,66 @@
+// DSMServer with disk: a node dropped without stop() and restarted on the same storage gets its
+// semaphores and live holders back with the lease time that remains.
+import { describe, expect, it } from 'vitest';
+import { HashRing } from '../lib/core/hash-ring.js';
+import { DSMServer } from '../lib/dsm/dsm-server.js';
+import type { Storage } from '../lib/env/storage.js';
+import { SimDisk } from '../sim/sim-disk.js';
+import { seededRandom } from '../sim/seeded-random.js';
+import { kernelWorld } from './support/kernels.js';
+
+describe('DSMServer persistence', () => {
+  it('a dropped owner restarted on its storage has its semaphores and live holders back, expired ones gone', async () => {
+    const world = kernelWorld('persist');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing();
+    ring.insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('persist-disk') });
+    const owner = new DSMServer(source, a!, { disk: true, storage: disk.storage(), fsyncInterval: 0 }).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    await client.create('jobs', 3);
+    await client.create('__proto__', 1);
+    await client.post('jobs', 'long', 10_000);
+    await client.post('jobs', 'short', 1_000);
+    await client.post('__proto__', 'h', 5_000);
+    await client.create('doomed', 1);
+    await client.post('doomed', 'x', 60_000);
+    await client.destroy('doomed');
+    await world.clock.advance(500);
+
+    // The process dies: no stop(), nothing unsynced survives, and 2 s pass before it is back.
+    disk.crash();
+    a!.unregister('dsm');
+    await world.clock.advance(2_000);
+    const again = new DSMServer(source, a!, { disk: true, storage: disk.storage(), fsyncInterval: 0 }).start();
+    await again.load();
+
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
+    await expect(client.read('__proto__')).resolves.toEqual({ n: 1, active: 1 });
+    await expect(client.read('doomed')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await world.clock.advance(7_499);
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
+    await world.clock.advance(2);
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 0 });
+    await world.stopAll();
+  });
+
+  it('a graceful stop() keeps everything for the next load (Clusterluck logged a clear)', async () => {
+    const world = kernelWorld('persist-stop');
+    const [a] = await world.mesh(['a']);
+    const ring = new HashRing().insert(a!.self);
+    const disk = new SimDisk({ random: seededRandom('stop-disk') });
+    const storage: Storage = disk.storage();
+    const first = new DSMServer({ ring: () => ring }, a!, { disk: true, storage, compress: true }).start();
+    await first.load();
+    await first.create('kept', 2);
+    await first.post('kept', 'h', 60_000);
+    await first.stop();
+    const second = new DSMServer({ ring: () => ring }, a!, { disk: true, storage, compress: true }).start();
+    await second.load();
+    await expect(second.read('kept')).resolves.toEqual({ n: 2, active: 1 });
+    await second.stop();
+    await world.stopAll();
+  });
+});

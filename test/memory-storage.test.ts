@@ -1,0 +1,7 @@
+import { memoryStorage } from '../lib/table/memory-storage.js';
+import { storageCompliance } from './storage-compliance.js';
+
+storageCompliance('memory storage', {
+  setup: async () => memoryStorage(),
+  teardown: async () => undefined,
+});

@@ -115,7 +115,8 @@ describe.each(backends)('DTable on %s storage', (_name, make) => {
     await a.set('c', 3);
     const log = (await storage.read('t.log')) as Uint8Array;
     const recordBytes = log.byteLength / 3;
-    log[Math.floor(recordBytes * 1.5)] ^= 0x40;
+    const at = Math.floor(recordBytes * 1.5);
+    log[at] = (log[at] as number) ^ 0x40;
     await storage.write('t.log', log);
     const b = table(storage);
     await b.load();
@@ -129,7 +130,7 @@ describe.each(backends)('DTable on %s storage', (_name, make) => {
     await a.set('a', 1);
     await a.stop();
     const snap = (await storage.read('t.snap')) as Uint8Array;
-    snap[snap.byteLength - 2] ^= 0xff;
+    snap[snap.byteLength - 2] = (snap[snap.byteLength - 2] as number) ^ 0xff;
     await storage.write('t.snap', snap);
     await expect(table(storage).load()).rejects.toMatchObject({ code: 'STORAGE_CORRUPT' });
   });

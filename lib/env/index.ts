@@ -8,3 +8,4 @@ export * from './logger.js';
 export * from './random.js';
 export type * from './storage.js';
 export type * from './transport.js';
+export type * from './crypto.js';

@@ -13,6 +13,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
+import type { Hmac, HmacFactory } from '../env/crypto.js';
 
 /** The frame format version this kernel speaks. */
 export const frameVersion = 1;
@@ -28,24 +29,33 @@ export const FrameType = { hello: 1, data: 2 } as const;
 /** A value of {@link FrameType}. */
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
+/** HMAC-SHA256 in plain JavaScript (@noble/hashes): synchronous, the same in every runtime. */
+export const portableHmac: HmacFactory = (key) => {
+  const base = hmac.create(sha256, key);
+  return (parts) => {
+    const h = base.clone();
+    for (const p of parts) h.update(p);
+    return h.digest();
+  };
+};
+
 /** Computes and checks MACs under one cluster cookie. */
 export class FrameSigner {
-  readonly #base;
+  readonly #mac: Hmac;
+  readonly #head = new Uint8Array(6);
+  readonly #headView = new DataView(this.#head.buffer);
 
-  constructor(cookie: string) {
-    this.#base = hmac.create(sha256, utf8(cookie));
+  constructor(cookie: string, factory: HmacFactory = portableHmac) {
+    this.#mac = factory(utf8(cookie));
   }
 
   /** The MAC of a frame's signed parts. */
   mac(type: FrameType, seq: number, binding: Uint8Array | undefined, body: Uint8Array): Uint8Array {
-    const h = this.#base.clone();
-    const head = new Uint8Array(6);
+    const head = this.#head;
     head[0] = frameVersion;
     head[1] = type;
-    new DataView(head.buffer).setUint32(2, seq);
-    h.update(head);
-    if (binding !== undefined) h.update(binding);
-    return h.update(body).digest();
+    this.#headView.setUint32(2, seq);
+    return this.#mac(binding === undefined ? [head, body] : [head, binding, body]);
   }
 }
 

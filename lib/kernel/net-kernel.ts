@@ -10,6 +10,7 @@ import { ClusterluckError, fromWireError, invalidArgument, show, toWireError } f
 import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
 import { From, type Actor, type CallOptions, type Dest } from './actor.js';
+import type { HmacFactory } from '../env/crypto.js';
 import { FrameSigner, nonceBytes, parseJson } from './frame.js';
 import { Link, type DropReason, type LinkHandlers } from './link.js';
 import { MessageKind, type Message } from './message.js';
@@ -34,6 +35,8 @@ export interface NetKernelOptions {
   readonly handshakeTimeoutMs?: number;
   /** How long one dial may take. @default 10000 */
   readonly dialTimeoutMs?: number;
+  /** HMAC-SHA256 implementation; Node's entry passes its native one. @default portableHmac */
+  readonly hmac?: HmacFactory;
 }
 
 /** Events of a {@link NetKernel}. */
@@ -103,7 +106,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   };
   readonly env: NetKernelOptions['env'];
   readonly frameBytesMax: number;
-  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax'>>;
+  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax' | 'hmac'>>;
   readonly #signer: FrameSigner;
   readonly #actors = new Map<string, Actor>();
   readonly #peers = new Map<string, Peer>();
@@ -131,7 +134,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       handshakeTimeoutMs: positiveInt('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000),
       dialTimeoutMs: positiveInt('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault),
     };
-    this.#signer = new FrameSigner(o.cookie);
+    this.#signer = new FrameSigner(o.cookie, o.hmac);
   }
 
   /** True between `start()` and `stop()`. */

@@ -1,25 +1,37 @@
 // `npm run bench`: prints the figures the issues ask for. Benchmarks, not tests: these machines
 // are shared and noisy, so compare ratios taken in one run rather than absolute numbers.
+import { dsmBench } from './dsm-bench.js';
 import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
+
+let seconds = 10;
 
 const sections: Record<string, (print: (line: string) => void) => Promise<void>> = {
   ring: ringBench,
   kernel: (print) => kernelBench(print),
   gossip: gossipBench,
+  dsm: (print) => dsmBench(print, seconds),
 };
 
-const help = `usage: npm run bench [-- --only NAME[,NAME...]]
+const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S]
 
 Runs the benchmarks and prints their figures.
 Sections: ${Object.keys(sections).join(', ')}.
 
   --only NAMES   run just these sections
+  --seconds S    length of each timed DSM workload (default 10)
   --help         this text`;
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) return void console.log(help);
+  const secondsAt = argv.indexOf('--seconds');
+  if (secondsAt >= 0) seconds = Number(argv[secondsAt + 1]);
+  if (!(seconds > 0)) {
+    console.error(`--seconds must be a positive number, got ${String(argv[secondsAt + 1])}`);
+    process.exitCode = 2;
+    return;
+  }
   const at = argv.indexOf('--only');
   const only = at >= 0 ? (argv[at + 1] ?? '').split(',') : Object.keys(sections);
   const unknown = only.filter((name) => !(name in sections));

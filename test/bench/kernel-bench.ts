@@ -3,6 +3,9 @@ import { silentLogger } from '../../lib/env/logger.js';
 import { GenServer } from '../../lib/kernel/gen-server.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
 import { cryptoRandom } from '../../lib/platform/crypto-random.js';
+import { nodeHmac } from '../../lib/platform/hmac.node.js';
+import type { HmacFactory } from '../../lib/env/crypto.js';
+import { portableHmac } from '../../lib/kernel/frame.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 
@@ -15,10 +18,16 @@ class Echo extends GenServer {
 
 /** Prints kernel round trips per second, one call in flight and 64 in flight. */
 export async function kernelBench(print: (line: string) => void, seconds = 2): Promise<void> {
+  for (const [name, hmac] of [['native HMAC', nodeHmac], ['portable HMAC', portableHmac]] as [string, HmacFactory][]) {
+    await kernelRun(print, seconds, name, hmac);
+  }
+}
+
+async function kernelRun(print: (line: string) => void, seconds: number, hmacName: string, hmac: HmacFactory): Promise<void> {
   const network = new MemoryNetwork();
   const env = () => ({ clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: silentLogger });
-  const a = new NetKernel({ env: env(), id: 'a', address: 'a', cookie: 'bench' });
-  const b = new NetKernel({ env: env(), id: 'b', address: 'b', cookie: 'bench' });
+  const a = new NetKernel({ env: env(), id: 'a', address: 'a', cookie: 'bench', hmac });
+  const b = new NetKernel({ env: env(), id: 'b', address: 'b', cookie: 'bench', hmac });
   await Promise.all([a.start(), b.start()]);
   new Echo(b).start('echo');
   a.connect(b.self);
@@ -35,7 +44,7 @@ export async function kernelBench(print: (line: string) => void, seconds = 2): P
     const start = performance.now();
     await Promise.all(Array.from({ length: inFlight }, worker));
     const rate = done / ((performance.now() - start) / 1000);
-    print(`kernel call round trips, memory transport, signed, ${inFlight} in flight: ${Math.round(rate).toLocaleString('en')}/s`);
+    print(`kernel call round trips, memory transport, ${hmacName}, ${inFlight} in flight: ${Math.round(rate).toLocaleString('en')}/s`);
   }
   const local = performance.now() + seconds * 1000;
   let localDone = 0;

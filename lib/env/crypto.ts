@@ -1,0 +1,5 @@
+/** Computes HMAC-SHA256 of the concatenation of `parts` under a fixed key. */
+export type Hmac = (parts: readonly Uint8Array[]) => Uint8Array;
+
+/** Makes an {@link Hmac} for a key: portable JS everywhere, native in Node (lib/platform/hmac.node.ts). */
+export type HmacFactory = (key: Uint8Array) => Hmac;

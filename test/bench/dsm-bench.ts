@@ -1,0 +1,154 @@
+// DSMServer workloads W1–W4 and memory per semaphore, as the DSMServer issue defines them.
+// The cluster comes from a factory, so the same workloads run over memory, TCP or WebRTC.
+import { HashRing } from '../../lib/core/hash-ring.js';
+import { DSMServer } from '../../lib/dsm/dsm-server.js';
+import { silentLogger } from '../../lib/env/logger.js';
+import type { Transport } from '../../lib/env/transport.js';
+import { NetKernel } from '../../lib/kernel/net-kernel.js';
+import { cryptoRandom } from '../../lib/platform/crypto-random.js';
+import { nodeHmac } from '../../lib/platform/hmac.node.js';
+import { systemClock } from '../../lib/platform/system-clock.js';
+import { MemoryNetwork } from '../../lib/transports/memory-network.js';
+
+/** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
+export interface BenchCluster {
+  readonly servers: DSMServer[];
+  readonly ring: HashRing;
+  stop(): Promise<void>;
+}
+
+/** Builds `size` kernels on `transport()`s, fully connected, each with a DSMServer on one static ring. */
+export async function benchCluster(size: number, transport: () => Transport, address: (i: number) => string): Promise<BenchCluster> {
+  const kernels = Array.from({ length: size }, (_, i) => new NetKernel({
+    env: { clock: systemClock(), random: cryptoRandom(), transport: transport(), logger: silentLogger },
+    id: `n${i}`, address: address(i), cookie: 'bench', hmac: nodeHmac,
+  }));
+  await Promise.all(kernels.map((k) => k.start()));
+  for (const a of kernels) for (const b of kernels) if (a !== b) a.connect(b.self);
+  while (!kernels.every((k) => k.connectedNodes().length === size - 1)) await new Promise((r) => setTimeout(r, 5));
+  const ring = new HashRing();
+  for (const k of kernels) ring.insert(k.self);
+  const servers = kernels.map((k) => new DSMServer({ ring: () => ring }, k, { minWaitTimeout: 1, maxWaitTimeout: 10 }).start());
+  return { servers, ring, async stop() {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(kernels.map((k) => k.stop()));
+  } };
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+const ms = (x: number): string => `${x.toFixed(3)} ms`;
+const rate = (n: number, t: number): string => `${Math.round(n / (t / 1000)).toLocaleString('en')}/s`;
+
+/** An id owned by `ownerIndex` on the ring (so the caller can be a non-owner). */
+function idOwnedBy(c: BenchCluster, ownerIndex: number, prefix: string): string {
+  for (let i = 0; ; i++) if (c.ring.find(`${prefix}-${i}`).id === `n${ownerIndex}`) return `${prefix}-${i}`;
+}
+
+/** Runs W1–W4 with callers on `callerIndex` against semaphores owned by `ownerIndex`. */
+export async function dsmWorkloads(c: BenchCluster, print: (line: string) => void, opts: { seconds: number; callerIndex: number; ownerIndex: number; label: string }): Promise<void> {
+  const dsm = c.servers[opts.callerIndex] as DSMServer;
+  const where = `${opts.label}, caller ${opts.callerIndex === opts.ownerIndex ? 'on the owner' : 'on a non-owner'}`;
+  // W1: one holder, n=1, sequential post+close, 5,000 cycles.
+  const w1 = idOwnedBy(c, opts.ownerIndex, 'w1');
+  await dsm.create(w1, 1);
+  const posts: number[] = [];
+  const closes: number[] = [];
+  const t1 = performance.now();
+  for (let i = 0; i < 5000; i++) {
+    const a = performance.now();
+    await dsm.post(w1, 'holder', 10_000);
+    const b = performance.now();
+    await dsm.close(w1, 'holder');
+    posts.push(b - a);
+    closes.push(performance.now() - b);
+  }
+  const w1ms = performance.now() - t1;
+  posts.sort((x, y) => x - y);
+  closes.sort((x, y) => x - y);
+  print(`W1 ${where}: ${rate(5000, w1ms)} cycles; post p50 ${ms(pct(posts, 0.5))} p99 ${ms(pct(posts, 0.99))}; close p50 ${ms(pct(closes, 0.5))} p99 ${ms(pct(closes, 0.99))}`);
+
+  // W2: 64 concurrent holders, n=8, post with retries=0 then close.
+  const w2 = idOwnedBy(c, opts.ownerIndex, 'w2');
+  await dsm.create(w2, 8);
+  let ok2 = 0;
+  let full2 = 0;
+  const end2 = performance.now() + opts.seconds * 1000;
+  await Promise.all(Array.from({ length: 64 }, async (_, h) => {
+    while (performance.now() < end2) {
+      try {
+        await dsm.post(w2, `h${h}`, 10_000, undefined, Infinity, 0);
+        await dsm.close(w2, `h${h}`);
+        ok2++;
+      } catch {
+        full2++;
+      }
+    }
+  }));
+  print(`W2 ${where}: ${rate(ok2, opts.seconds * 1000)} successful cycles (${full2.toLocaleString('en')} refused as full)`);
+
+  // W3: 10,000 semaphores, n=4, 32 workers on random ones.
+  const ids = Array.from({ length: 10_000 }, (_, i) => `w3-${i}`);
+  for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => dsm.create(id, 4)));
+  let ok3 = 0;
+  const end3 = performance.now() + opts.seconds * 1000;
+  await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+    while (performance.now() < end3) {
+      const id = ids[Math.floor(Math.random() * ids.length)] as string;
+      await dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0);
+      await dsm.close(id, `w${w}`);
+      ok3++;
+    }
+  }));
+  print(`W3 ${where}: ${rate(ok3, opts.seconds * 1000)} cycles over 10,000 semaphores (owners spread over the ring)`);
+
+  // W4: n=2, 32 holders that retry until granted, hold 5 ms, release.
+  const w4 = idOwnedBy(c, opts.ownerIndex, 'w4');
+  await dsm.create(w4, 2);
+  const grants = new Array<number>(32).fill(0);
+  let longest = 0;
+  const end4 = performance.now() + opts.seconds * 1000;
+  await Promise.all(Array.from({ length: 32 }, async (_, h) => {
+    while (performance.now() < end4) {
+      const a = performance.now();
+      await dsm.post(w4, `h${h}`, 10_000);
+      longest = Math.max(longest, performance.now() - a);
+      grants[h] = (grants[h] ?? 0) + 1;
+      await new Promise((r) => setTimeout(r, 5));
+      await dsm.close(w4, `h${h}`);
+    }
+  }));
+  const total = grants.reduce((a, b) => a + b, 0);
+  print(`W4 ${where}: ${rate(total, opts.seconds * 1000)} grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
+}
+
+/** Heap bytes per idle semaphore and per holder, with 1,000,000 semaphores on one node. */
+export async function dsmMemory(print: (line: string) => void, count = 1_000_000): Promise<void> {
+  const network = new MemoryNetwork();
+  const c = await benchCluster(1, () => network.transport(), (i) => `mem-${i}`);
+  const dsm = c.servers[0] as DSMServer;
+  const heap = (): number => {
+    (globalThis as { gc?: () => void }).gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const before = heap();
+  for (let i = 0; i < count; i += 10_000) {
+    await Promise.all(Array.from({ length: Math.min(10_000, count - i) }, (_, j) => dsm.create(`sem-${i + j}`, 4)));
+  }
+  const idle = heap();
+  for (let i = 0; i < count; i += 10_000) {
+    await Promise.all(Array.from({ length: Math.min(10_000, count - i) }, (_, j) => dsm.post(`sem-${i + j}`, 'holder', 3_600_000)));
+  }
+  const held = heap();
+  const gcNote = (globalThis as { gc?: unknown }).gc === undefined ? ' (run with --expose-gc for exact figures)' : '';
+  print(`memory: ${((idle - before) / count).toFixed(0)} B per idle semaphore, ${((held - idle) / count).toFixed(0)} B per holder (lease timer included), ${count.toLocaleString('en')} semaphores on one node${gcNote}`);
+  await c.stop();
+}
+
+/** `npm run bench` section: the workloads over the memory transport, 3 nodes, caller on a non-owner. */
+export async function dsmBench(print: (line: string) => void, seconds = 10): Promise<void> {
+  const network = new MemoryNetwork();
+  const c = await benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
+  await dsmWorkloads(c, print, { seconds, callerIndex: 1, ownerIndex: 0, label: 'memory transport, 3 nodes' });
+  await c.stop();
+  await dsmMemory(print);
+}

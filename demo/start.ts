@@ -1,73 +1,79 @@
-// `npm start`: three in-memory nodes on one hash ring, calling each other through signed frames.
-// (A later issue turns this into a local TCP cluster with an interactive session.)
-import { HashRing } from '../lib/core/hash-ring.js';
-import { GenServer } from '../lib/kernel/gen-server.js';
-import { NetKernel } from '../lib/kernel/net-kernel.js';
-import { consoleLogger } from '../lib/platform/console-logger.js';
-import { cryptoRandom } from '../lib/platform/crypto-random.js';
-import { systemClock } from '../lib/platform/system-clock.js';
-import { MemoryNetwork } from '../lib/transports/memory-network.js';
+// `npm start`: a local three-node cluster on 127.0.0.1 over TCP, joined into one ring, and an
+// interactive session on the first node. Ctrl-C (or "quit", or end of input) stops all three.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { interactive, openSession } from '../lib/cli.js';
+import type { ClusterNode } from '../lib/cluster/cluster-node.js';
+import { createCluster } from '../lib/node.js';
 
-const help = `usage: npm start [-- --keys N]
+const help = `usage: npm start [-- --data-dir DIR] [--log-level warn]
 
-Starts three clusterluck nodes (a, b, c) in this process over an in-memory network, puts them
-on one consistent-hash ring, and has each node ask the owner of some keys to count them.
-Every call crosses the kernel as a signed frame. Prints what each node did, then exits.
+Starts three clusterluck nodes (a, b, c) on 127.0.0.1 with free ports, joins them into one ring
+over TCP, then opens the interactive session on node a (the same as "clusterluck cli").
+Try:  create jobs 2  |  post jobs worker-1 30000  |  read jobs  |  inspect  |  help
+Ctrl-C, "quit" or the end of input stops the three nodes cleanly.
 
-  --keys N   how many keys to route (default 12)
-  --help     this text`;
+  --data-dir DIR    keep the semaphore tables in DIR (default: a temporary directory, removed at exit)
+  --log-level L     debug, info, warn (default) or error
+  --help            this text`;
 
-class Counter extends GenServer {
-  readonly counts = new Map<string, number>();
-  constructor(kernel: NetKernel) {
-    super(kernel);
-    this.handle('count', (data) => {
-      if (typeof data !== 'string') throw new TypeError('key must be a string');
-      const n = (this.counts.get(data) ?? 0) + 1;
-      this.counts.set(data, n);
-      return { key: data, count: n, by: kernel.self.id };
-    });
-  }
+function option(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(name);
+  return at >= 0 ? argv[at + 1] : undefined;
 }
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) return void console.log(help);
-  const at = argv.indexOf('--keys');
-  const keys = at >= 0 ? Number(argv[at + 1]) : 12;
-  if (!Number.isInteger(keys) || keys < 1 || keys > 10_000) {
-    console.error(`--keys must be an integer from 1 to 10000, got ${String(argv[at + 1])}`);
+  const level = option(argv, '--log-level') ?? 'warn';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    console.error(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
     process.exitCode = 2;
     return;
   }
-  const network = new MemoryNetwork();
-  const kernels = ['a', 'b', 'c'].map(
-    (id) => new NetKernel({
-      id, address: `mem:${id}`, cookie: 'demo-cookie',
-      env: { clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: consoleLogger(id, 'warn') },
-    }),
-  );
-  await Promise.all(kernels.map((k) => k.start()));
-  const ring = new HashRing();
-  for (const k of kernels) ring.insert(k.self);
-  for (const k of kernels) for (const other of kernels) if (k !== other) k.connect(other.self);
-  const counters = kernels.map((k) => new Counter(k).start('counter'));
-  console.log(`3 nodes up: ${kernels.map((k) => `${k.self.id}@${k.self.address}`).join(', ')}; ring checksum ${ring.checksum()}`);
-
-  const started = performance.now();
-  for (let i = 0; i < keys; i++) {
-    const key = `job-${i}`;
-    const caller = kernels[i % kernels.length] as NetKernel;
-    const owner = ring.find(key);
-    const reply = (await caller.call({ node: owner.id, name: 'counter' }, 'count', key, { timeoutMs: 5000 })) as { count: number; by: string };
-    const route = owner.id === caller.self.id ? 'served locally' : `routed ${caller.self.id} → ${owner.id}`;
-    console.log(`  ${caller.self.id} count(${key}): ${route}, count ${reply.count} by ${reply.by}`);
+  const kept = option(argv, '--data-dir');
+  const dataRoot = kept ?? (await mkdtemp(join(tmpdir(), 'clusterluck-')));
+  const cookie = 'clusterluck-local-demo';
+  const nodes: ClusterNode[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> => (stopping ??= (async () => {
+    console.log('\nstopping a, b and c …');
+    await Promise.all(nodes.map((n) => n.stop()));
+    if (kept === undefined) await rm(dataRoot, { recursive: true, force: true });
+    console.log('stopped.');
+  })());
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  try {
+    for (const id of ['a', 'b', 'c']) {
+      const first = nodes[0];
+      nodes.push(await createCluster({
+        id, cookie, port: 0, dataDir: join(dataRoot, id), logLevel: level as 'warn',
+        ...(first === undefined ? {} : { join: `${first.self.id}@${first.self.address}` }),
+      }));
+    }
+    for (const n of nodes) console.log(`node ${n.self.id} listening on ${n.self.address}`);
+    await converged(nodes);
+    console.log(`one ring of ${nodes[0]?.gossip.ring().size()} members, checksum ${nodes[0]?.gossip.ring().checksum()}; data in ${dataRoot}`);
+    const a = nodes[0] as ClusterNode;
+    const session = await openSession(a.self.address, cookie);
+    try {
+      await interactive(session, false);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await stopAll();
   }
-  const ms = performance.now() - started;
-  for (const [i, c] of counters.entries()) console.log(`node ${kernels[i]?.self.id} owns ${c.counts.size} of ${keys} keys`);
-  const sent = kernels.reduce((n, k) => n + k.stats.framesSent, 0);
-  const refused = kernels.reduce((n, k) => n + Object.values(k.stats.dropped).reduce((x, y) => x + y, 0), 0);
-  console.log(`${keys} calls in ${ms.toFixed(1)} ms; ${sent} signed frames sent, ${refused} refused`);
-  await Promise.all(kernels.map((k) => k.stop()));
+}
+
+/** Waits (up to 10 s) until every node sees the same three-member ring. */
+async function converged(nodes: ClusterNode[]): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const sums = new Set(nodes.map((n) => n.gossip.ring().checksum()));
+    if (sums.size === 1 && nodes.every((n) => n.gossip.ring().size() === nodes.length)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  console.warn('warning: the ring has not converged after 10 s; continuing');
 }
 
 await main(process.argv.slice(2));

@@ -200,24 +200,27 @@ export class DSMServer extends GenServer {
 
   #serve(): void {
     const store = this.#store;
+    // With disk, a change is answered only once it is on storage: a process killed right after
+    // acknowledging a grant still has it when it restarts.
+    const durable = <T>(value: T): T | Promise<T> => (this.#journal === undefined ? value : this.#journal.written().then(() => value));
     this.handle('create', (d) => {
       const { id, n } = this.#mine(d as DsmJobs['create']);
       store.create(id, n);
-      return null;
+      return durable(null);
     });
     this.handle('read', (d) => store.read(this.#mine(d as DsmJobs['read']).id));
     this.handle('destroy', (d) => {
       store.destroy(this.#mine(d as DsmJobs['destroy']).id);
-      return null;
+      return durable(null);
     });
     this.handle('post', (d) => {
       const { id, holder, timeout } = this.#mine(d as DsmJobs['post']);
-      return store.post(id, holder, timeout);
+      return durable(store.post(id, holder, timeout));
     });
     this.handle('close', (d) => {
       const { id, holder } = this.#mine(d as DsmJobs['close']);
       store.close(id, holder);
-      return null;
+      return durable(null);
     });
   }
 

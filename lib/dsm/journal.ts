@@ -59,6 +59,11 @@ export class DsmJournal implements SemaphoreJournal {
     this.#write(this.#table.delete(semKey(id)));
   }
 
+  /** Resolves once every change so far is on storage. */
+  written(): Promise<void> {
+    return this.#table.written();
+  }
+
   /** True when nothing is being written. */
   idle(): boolean {
     return this.#table.idle();
@@ -66,6 +71,7 @@ export class DsmJournal implements SemaphoreJournal {
 
   /** Reads the table back; leases whose semaphore is gone are dropped from it. */
   async load(): Promise<StoredSemaphore[]> {
+    this.#table.start();
     await this.#table.load();
     const sems = new Map<string, StoredSemaphore>();
     const leases: [string, string, number][] = [];

@@ -6,21 +6,25 @@ import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
 
 let seconds = 10;
+let transport: 'memory' | 'tcp' = 'memory';
+let vsRedis = false;
 
 const sections: Record<string, (print: (line: string) => void) => Promise<void>> = {
   ring: ringBench,
   kernel: (print) => kernelBench(print),
   gossip: gossipBench,
-  dsm: (print) => dsmBench(print, seconds),
+  dsm: (print) => dsmBench(print, { seconds, transport, vsRedis }),
 };
 
-const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S]
+const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S] [--transport memory|tcp] [--vs-redis]
 
 Runs the benchmarks and prints their figures.
 Sections: ${Object.keys(sections).join(', ')}.
 
   --only NAMES   run just these sections
   --seconds S    length of each timed DSM workload (default 10)
+  --transport T  run the DSM workloads over memory (default) or TCP on 127.0.0.1 (implies --only dsm)
+  --vs-redis     also run them through redis-semaphore on a local redis-server and print the ratios
   --help         this text`;
 
 async function main(argv: string[]): Promise<void> {
@@ -32,8 +36,20 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const t = argv.indexOf('--transport');
+  if (t >= 0) {
+    const value = argv[t + 1];
+    if (value !== 'memory' && value !== 'tcp') {
+      console.error(`--transport must be memory or tcp, got ${String(value)}`);
+      process.exitCode = 2;
+      return;
+    }
+    transport = value;
+  }
+  vsRedis = argv.includes('--vs-redis');
+  const narrowed = t >= 0 || vsRedis;
   const at = argv.indexOf('--only');
-  const only = at >= 0 ? (argv[at + 1] ?? '').split(',') : Object.keys(sections);
+  const only = at >= 0 ? (argv[at + 1] ?? '').split(',') : narrowed ? ['dsm'] : Object.keys(sections);
   const unknown = only.filter((name) => !(name in sections));
   if (unknown.length > 0) {
     console.error(`unknown section(s): ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}`);

@@ -9,6 +9,8 @@ import { cryptoRandom } from '../../lib/platform/crypto-random.js';
 import { nodeHmac } from '../../lib/platform/hmac.node.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
+import { tcpTransport } from '../../lib/transports/tcp.js';
+import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
 export interface BenchCluster {
@@ -45,7 +47,7 @@ function idOwnedBy(c: BenchCluster, ownerIndex: number, prefix: string): string 
 }
 
 /** Runs W1–W4 with callers on `callerIndex` against semaphores owned by `ownerIndex`. */
-export async function dsmWorkloads(c: BenchCluster, print: (line: string) => void, opts: { seconds: number; callerIndex: number; ownerIndex: number; label: string }): Promise<void> {
+export async function dsmWorkloads(c: BenchCluster, print: (line: string) => void, opts: { seconds: number; callerIndex: number; ownerIndex: number; label: string }): Promise<Figures> {
   const dsm = c.servers[opts.callerIndex] as DSMServer;
   const where = `${opts.label}, caller ${opts.callerIndex === opts.ownerIndex ? 'on the owner' : 'on a non-owner'}`;
   // W1: one holder, n=1, sequential post+close, 5,000 cycles.
@@ -94,8 +96,8 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   await Promise.all(Array.from({ length: 32 }, async (_, w) => {
     while (performance.now() < end3) {
       const id = ids[Math.floor(Math.random() * ids.length)] as string;
-      await dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0);
-      await dsm.close(id, `w${w}`);
+      const granted = await (dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0) as Promise<void>).then(() => true, () => false);
+      if (granted) await dsm.close(id, `w${w}`);
       ok3++;
     }
   }));
@@ -119,6 +121,8 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   }));
   const total = grants.reduce((a, b) => a + b, 0);
   print(`W4 ${where}: ${rate(total, opts.seconds * 1000)} grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
+  for (const id of [w1, w2, w4, ...ids]) await dsm.destroy(id);
+  return { W1: 5000 / (w1ms / 1000), W2: ok2 / opts.seconds, W3: ok3 / opts.seconds, W4: total / opts.seconds };
 }
 
 /** Heap bytes per idle semaphore and per holder, with 1,000,000 semaphores on one node. */
@@ -144,11 +148,23 @@ export async function dsmMemory(print: (line: string) => void, count = 1_000_000
   await c.stop();
 }
 
-/** `npm run bench` section: the workloads over the memory transport, 3 nodes, caller on a non-owner. */
-export async function dsmBench(print: (line: string) => void, seconds = 10): Promise<void> {
+/** `npm run bench` section: W1–W4 on 3 nodes (memory or TCP), callers on a non-owner and on the owner. */
+export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: 'memory' | 'tcp'; vsRedis: boolean }): Promise<void> {
   const network = new MemoryNetwork();
-  const c = await benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
-  await dsmWorkloads(c, print, { seconds, callerIndex: 1, ownerIndex: 0, label: 'memory transport, 3 nodes' });
+  const c = opts.transport === 'tcp'
+    ? await benchCluster(3, () => tcpTransport(), () => '127.0.0.1:0')
+    : await benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
+  const label = `${opts.transport} transport, 3 nodes`;
+  const ours = await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 1, ownerIndex: 0, label });
+  if (opts.transport === 'tcp') await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 0, ownerIndex: 0, label });
   await c.stop();
-  await dsmMemory(print);
+  if (opts.vsRedis) {
+    const theirs = await redisWorkloads(print, opts.seconds);
+    if (theirs !== undefined) {
+      for (const w of ['W1', 'W2', 'W3', 'W4'] as const) {
+        print(`${w}: clusterluck ${Math.round(ours[w]).toLocaleString('en')}/s vs redis-semaphore ${Math.round(theirs[w]).toLocaleString('en')}/s — ratio ${(ours[w] / theirs[w]).toFixed(2)}×`);
+      }
+    }
+  }
+  if (opts.transport === 'memory') await dsmMemory(print);
 }

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The `clusterluck` executable.
+import { main } from './cli.js';
+
+await main(process.argv.slice(2));

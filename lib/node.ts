@@ -1,0 +1,56 @@
+// The Node entry: everything of the browser-safe entry, plus TCP, files and createCluster.
+import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
+import type { NodeId } from './core/node-id.js';
+import { parseNodeWord } from './cluster/admin-commands.js';
+import { invalidArgument } from './env/errors.js';
+import { consoleLogger, type LogLevel } from './platform/console-logger.js';
+import { cryptoRandom } from './platform/crypto-random.js';
+import { fsStorage } from './platform/fs-storage.node.js';
+import { nodeHmac } from './platform/hmac.node.js';
+import { systemClock } from './platform/system-clock.js';
+import { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
+
+export * from './index.js';
+export { fsStorage } from './platform/fs-storage.node.js';
+export { nodeHmac } from './platform/hmac.node.js';
+export { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
+
+/** Options of {@link createCluster}. */
+export interface CreateClusterOptions extends Omit<ClusterNodeOptions, 'env' | 'address'> {
+  /** Interface to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+  /** TCP port; 0 picks a free one (see `node.self.address`). @default 0 */
+  readonly port?: number;
+  /** A member to join through: `host:port`, or `id@host:port`. */
+  readonly join?: string;
+  /** Directory for the semaphore table; when given, semaphores and leases survive restarts. */
+  readonly dataDir?: string;
+  /** Log level of the console logger. @default 'info' */
+  readonly logLevel?: LogLevel;
+  /** TCP options (TLS, limits). */
+  readonly tcp?: TcpTransportOptions;
+}
+
+/**
+ * Starts a Node cluster member over TCP: kernel, GossipRing and a started DSMServer, persisting
+ * to `dataDir` when given, and joins the cluster of `join` when given.
+ */
+export async function createCluster(options: CreateClusterOptions): Promise<ClusterNode> {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('port', port, 'an integer from 0 to 65535');
+  const storage = options.dataDir === undefined ? undefined : fsStorage(options.dataDir);
+  const env = {
+    clock: systemClock(), random: cryptoRandom(), transport: tcpTransport(options.tcp),
+    logger: consoleLogger(options.id, options.logLevel ?? 'info'), ...(storage === undefined ? {} : { storage }),
+  };
+  const dsm = { ...(storage === undefined ? {} : { disk: true, path: options.dataDir }), ...options.dsm };
+  const node = new ClusterNode({ ...options, kernel: { hmac: nodeHmac, ...options.kernel }, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm });
+  await node.start();
+  if (options.join !== undefined) {
+    const seed: NodeId = options.join.includes('@') ? parseNodeWord(options.join, 'join') : await node.kernel.connectAddress(options.join);
+    node.meet(seed);
+  }
+  return node;
+}

@@ -116,3 +116,17 @@ export const healIntervalMsDefault = 10_000;
 
 /** Longest ring id, in UTF-16 code units. */
 export const ringIdLengthMax = 256;
+
+// ---- storage and tables (lib/table/, lib/platform/*-storage) ----
+
+/**
+ * Longest storage key, in characters. File systems allow 255 bytes a name; the margin leaves
+ * room for the file storage's temporary suffix.
+ */
+export const storageKeyLengthMax = 200;
+
+/** Largest DTable log record (the JSON of one change); a `set` beyond it is INVALID_ARGUMENT. */
+export const tableRecordBytesMax = 16 * 1024 * 1024;
+
+/** Files the file storage keeps open for appending; beyond it the least recently used is closed. */
+export const fsAppendHandlesMax = 16;

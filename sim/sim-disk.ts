@@ -1,11 +1,10 @@
 // A simulated disk (FoundationDB style): writes and appends are visible at once but durable only
 // after sync(key); crash() destroys everything unsynced and, optionally, tears the last unsynced
 // append in half. Deterministic: any randomness comes from the injected Random.
-import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+import { ClusterluckError } from '../lib/env/errors.js';
 import type { Random } from '../lib/env/random.js';
 import type { Storage } from '../lib/env/storage.js';
-
-const keyPattern = /^[A-Za-z0-9._-]+$/;
+import { checkStorageKey, storageClosed } from '../lib/table/storage-keys.js';
 
 /** Options of a {@link SimDisk}. */
 export interface SimDiskOptions {
@@ -35,14 +34,14 @@ export class SimDisk {
   /** A Storage view for the process running now; a crash closes it. */
   storage(): Storage {
     const generation = this.#generation;
-    const live = (key?: string): void => {
-      if (generation !== this.#generation) throw new ClusterluckError('NOT_RUNNING', 'the process that opened this storage crashed');
-      if (key !== undefined && (typeof key !== 'string' || !keyPattern.test(key))) throw invalidArgument('key', key, 'a name of [A-Za-z0-9._-]');
-    };
     let closed = false;
-    const open = (key?: string): void => {
-      live(key);
-      if (closed) throw new ClusterluckError('NOT_RUNNING', 'storage is closed');
+    const live = (): void => {
+      if (generation !== this.#generation) throw new ClusterluckError('NOT_RUNNING', 'the process that opened this storage crashed');
+      if (closed) throw storageClosed();
+    };
+    const open = (key: unknown): void => {
+      checkStorageKey(key);
+      live();
     };
     return {
       read: async (key) => (open(key), this.#visible.get(key)?.slice()),
@@ -65,7 +64,7 @@ export class SimDisk {
         this.#visible.delete(key);
         this.#lastAppendAt.delete(key);
       },
-      list: async (prefix = '') => (open(), [...this.#visible.keys()].filter((k) => k.startsWith(prefix)).sort()),
+      list: async (prefix = '') => (live(), [...this.#visible.keys()].filter((k) => k.startsWith(prefix)).sort()),
       sync: async (key) => {
         open(key);
         const v = this.#visible.get(key);

@@ -27,7 +27,11 @@ let skipped = 0;
 if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed = r.numPassedTests;
-  failed += r.numFailedTests + (r.numFailedTestSuites ?? 0);
+  // Failed tests, plus files that failed without a failed test (a file that did not load).
+  const brokenFiles = r.testResults.filter(
+    (f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed'),
+  ).length;
+  failed += r.numFailedTests + brokenFiles;
   skipped = r.numPendingTests + r.numTodoTests;
 } else if (vitest !== 0) {
   failed++;

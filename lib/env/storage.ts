@@ -1,6 +1,7 @@
 /**
  * Durable bytes under string keys, injected: files in Node, IndexedDB in browsers, a simulated
- * disk that loses unsynced writes on a crash. Keys are flat names (`[A-Za-z0-9._-]+`).
+ * disk that loses unsynced writes on a crash. Keys are flat names (`[A-Za-z0-9._-]+`, not `.` or
+ * `..`, at most 200 characters; see `checkStorageKey`).
  *
  * Durability: a `write` or `append` is durable only once a later `sync(key)` resolved, which is
  * what the simulated disk enforces and what DTable relies on.

@@ -1,53 +1,116 @@
 // Storage in IndexedDB (browsers) through idb-keyval: one record per key.
-import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { del, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
 import { ClusterluckError, invalidArgument } from '../env/errors.js';
 import type { Storage } from '../env/storage.js';
-import { checkStorageKey } from '../table/memory-storage.js';
+import { checkStorageKey, isStorageKey, keyedQueue, storageClosed } from '../table/storage-keys.js';
+
+/** The record `sync` rewrites with strict durability; `~` is no key character, so no key names it. */
+const syncMarker = '~sync';
 
 /**
- * A {@link Storage} in the IndexedDB database `dbName`, object store `storeName`. Each operation
- * is one IndexedDB transaction, complete (durable) when its promise resolves, so `sync` has
- * nothing left to do. Appends to one key are serialised (read, concatenate, write).
+ * An IndexedDB connection for one object store, as idb-keyval's `createStore` makes, but one that
+ * adds the store to an existing database (idb-keyval's creates it only with the database), closes
+ * when another connection upgrades the database, and can be closed.
+ */
+function openStore(dbName: string, storeName: string): { use(durability: IDBTransactionDurability): UseStore; close(): Promise<void> } {
+  let db: Promise<IDBDatabase> | undefined;
+  const connect = async (version?: number): Promise<IDBDatabase> => {
+    const request = version === undefined ? indexedDB.open(dbName) : indexedDB.open(dbName, version);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
+    };
+    const opened = await promisifyRequest(request);
+    if (opened.objectStoreNames.contains(storeName)) return opened;
+    opened.close();
+    return connect(opened.version + 1);
+  };
+  const getDb = (): Promise<IDBDatabase> =>
+    (db ??= connect().then(
+      (opened) => {
+        opened.onversionchange = opened.onclose = () => {
+          opened.close();
+          db = undefined;
+        };
+        return opened;
+      },
+      (err: unknown) => {
+        db = undefined;
+        throw err;
+      },
+    ));
+  return {
+    use: (durability) => (mode, callback) =>
+      getDb().then((opened) => callback(opened.transaction(storeName, mode, { durability }).objectStore(storeName))),
+    async close() {
+      const pending = db;
+      db = undefined;
+      (await pending?.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/**
+ * A {@link Storage} in the object store `storeName` of the IndexedDB database `dbName` (several
+ * stores may share a database). Each call is one IndexedDB transaction, and calls on one key run
+ * in call order; `append` reads and writes in one transaction, so even two tabs appending to one
+ * key lose nothing. Transactions commit with the browser's default durability (they survive a
+ * browser crash); `sync` commits a marker record with `strict` durability, which is flushed to
+ * disk before it completes. That this flushes the earlier commits too rests on the engines
+ * writing commits to one log in order, as LevelDB and SQLite's WAL do; the standard does not say.
+ *
+ * @param dbName The database, created when missing.
+ * @param storeName The object store, added to the database when missing. @default 'clusterluck'
  */
 export function idbStorage(dbName: string, storeName = 'clusterluck'): Storage {
   if (typeof dbName !== 'string' || dbName === '') throw invalidArgument('dbName', dbName, 'a database name');
   if (typeof storeName !== 'string' || storeName === '') throw invalidArgument('storeName', storeName, 'a store name');
   if (typeof indexedDB === 'undefined') throw new ClusterluckError('UNSUPPORTED_PLATFORM', 'IndexedDB is not available here');
-  const store: UseStore = createStore(dbName, storeName);
+  const connection = openStore(dbName, storeName);
+  const store = connection.use('default');
+  const strict = connection.use('strict');
+  const queue = keyedQueue();
   let closed = false;
-  const chains = new Map<string, Promise<unknown>>();
-  const serial = <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(new ClusterluckError('NOT_RUNNING', 'storage is closed'));
+  const onKey = <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(storageClosed());
     try {
       checkStorageKey(key);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const result = (chains.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.catch(() => undefined);
-    chains.set(key, tail);
-    void tail.then(() => chains.get(key) === tail && chains.delete(key));
-    return result;
+    return queue.run(key, task);
   };
-  const bytesOf = (v: unknown): Uint8Array | undefined => (v instanceof Uint8Array ? v.slice() : undefined);
+  const bytesOf = (key: string, v: unknown): Uint8Array | undefined => {
+    if (v === undefined || v instanceof Uint8Array) return v;
+    throw new ClusterluckError('STORAGE_CORRUPT', `IndexedDB record ${JSON.stringify(key)} in ${dbName}/${storeName} is not bytes`);
+  };
   return {
-    read: (key) => serial(key, async () => bytesOf(await get(key, store))),
-    write: (key, bytes) => serial(key, () => set(key, bytes.slice(), store)),
-    append: (key, bytes) => serial(key, async () => {
-      const old = bytesOf(await get(key, store)) ?? new Uint8Array(0);
-      const out = new Uint8Array(old.byteLength + bytes.byteLength);
-      out.set(old);
-      out.set(bytes, old.byteLength);
-      await set(key, out, store);
-    }),
-    delete: (key) => serial(key, () => del(key, store)),
-    async list(prefix = '') {
-      if (closed) throw new ClusterluckError('NOT_RUNNING', 'storage is closed');
-      return (await keys(store)).filter((k): k is string => typeof k === 'string' && k.startsWith(prefix)).sort();
+    read: (key) => onKey(key, async () => bytesOf(key, await get(key, store))),
+    write: (key, bytes) => {
+      const copy = bytes.slice(); // the caller may reuse its buffer before the transaction runs
+      return onKey(key, () => set(key, copy, store));
     },
-    sync: (key) => serial(key, async () => undefined),
+    append: (key, bytes) => {
+      const copy = bytes.slice();
+      return onKey(key, () =>
+        update(key, (old: unknown) => {
+          const prev = bytesOf(key, old) ?? new Uint8Array(0);
+          const out = new Uint8Array(prev.byteLength + copy.byteLength);
+          out.set(prev);
+          out.set(copy, prev.byteLength);
+          return out;
+        }, store));
+    },
+    delete: (key) => onKey(key, () => del(key, store)),
+    async list(prefix = '') {
+      if (closed) throw storageClosed();
+      await queue.drain(); // the list reflects every call made before it
+      return (await keys(store)).filter((k): k is string => isStorageKey(k) && k.startsWith(prefix)).sort();
+    },
+    sync: (key) => onKey(key, () => set(syncMarker, key, strict)),
     async close() {
       closed = true;
+      await queue.drain();
+      await connection.close();
     },
   };
 }

@@ -1,240 +1,312 @@
-import type { Clock, TimerHandle } from '../env/clock.js';
+import { concatBytes } from '../env/bytes.js';
 import { invalidArgument } from '../env/errors.js';
 import type { Storage } from '../env/storage.js';
-import { checkStorageKey } from './memory-storage.js';
-import { readLog, readSnapshot, writeRecord, writeSnapshot, type LogOp } from './table-codec.js';
+import { resolveDTableOptions, type DTableOptions, type DTableStats, type ResolvedDTableOptions } from './dtable-options.js';
+import { encodeChange, encodeRecord, type TableChange } from './log-codec.js';
+import { encodeSnapshot } from './snapshot-codec.js';
+import { applyChange, readStoredState } from './stored-state.js';
+import { OneShot } from './one-shot.js';
+import { MapTable, type Table } from './table.js';
 
-type Change = readonly ['s', string, unknown] | readonly ['d', string] | readonly ['c'];
+export type { DTableOptions, DTableStats } from './dtable-options.js';
 
-/** Options of a {@link DTable} (Clusterluck's names). */
-export interface DTableOptions {
-  /** Where the log and snapshots live. */
-  readonly storage: Storage;
-  /** Times autoSave and fsyncInterval. */
-  readonly clock: Clock;
-  /** Table name: keys `<name>.log` and `<name>.snap` in the storage. @default 'table' */
-  readonly name?: string;
-  /** Writes after which a snapshot replaces the log. @default 1000 */
-  readonly writeThreshold?: number;
-  /** Interval between snapshots of a changed table, ms. @default 180000 */
-  readonly autoSave?: number;
-  /** Interval between syncs of the log, ms; 0 syncs each write before it resolves. @default 1000 */
-  readonly fsyncInterval?: number;
-  /** Gzip snapshots (CompressionStream). @default false */
-  readonly compress?: boolean;
-}
-
-/** What a DTable did; counters only grow. */
-export interface DTableStats {
-  snapshots: number;
-  syncs: number;
-  recordsAppended: number;
-  /** Torn or corrupt log records skipped while loading. */
-  corruptRecordsSkipped: number;
+/** Changes waiting for one storage append. */
+interface Batch {
+  readonly changes: TableChange[];
+  readonly json: string[];
+  done: Promise<void>;
 }
 
 /**
- * Clusterluck's disk-backed table: a Map in memory, an append-only log of checksummed records,
- * and snapshots. Each snapshot carries a generation; a log record carries the generation of the
- * log it was written to. Taking a snapshot writes it (atomically, synced) with generation g+1
- * before replacing the log, so a crash between the two leaves a log of generation g whose
- * records `load` skips: the latest synced state is recovered at any crash point.
+ * Clusterluck's disk-backed table: a `Map` in memory, an append-only log of checksummed records,
+ * and snapshots, over an injected {@link Storage}. A change is visible at once; its promise
+ * resolves when its record is appended (and synced, with `fsyncInterval: 0`). Changes made while
+ * an append is in flight share the next append (group commit).
+ *
+ * Crash safety: every snapshot carries a generation g, and every record the generation of the log
+ * it was appended to. A snapshot first moves the table to g+1, then writes and syncs the snapshot,
+ * then replaces the log with an empty one. `load` takes the snapshot and replays only records of
+ * generation ≥ g. So a crash before the snapshot lands leaves the old snapshot and the whole log;
+ * a crash after it leaves records it already holds, which are skipped; either way load gives
+ * every synced change, and never an older state. The table is read from storage before its first
+ * storage operation (explicitly by `load()`), so a table never overwrites state it has not read.
  */
-export class DTable<V> {
-  readonly stats: DTableStats = { snapshots: 0, syncs: 0, recordsAppended: 0, corruptRecordsSkipped: 0 };
-  readonly #o: Required<DTableOptions>;
-  readonly #data = new Map<string, V>();
+export class DTable<V> extends MapTable<V> implements Table<V> {
+  /** Counters. */
+  readonly stats: DTableStats = {
+    loads: 0, snapshots: 0, syncs: 0, appends: 0, recordsAppended: 0, corruptRecordsSkipped: 0, backgroundErrors: 0, generation: 0,
+  };
+  /** The table name. */
+  readonly name: string;
+  readonly #storage: Storage;
+  readonly #o: Pick<ResolvedDTableOptions, 'writeThreshold' | 'fsyncInterval' | 'compress'>;
+  readonly #onError: ((err: unknown) => void) | undefined;
   readonly #logKey: string;
   readonly #snapKey: string;
+  /** Batches not yet appended, oldest first; `#batch` (the one taking changes) is the last. */
+  readonly #queued: Batch[] = [];
+  #batch: Batch | undefined;
+  #opened = false;
   #generation = 0;
-  #writesSinceSnapshot = 0;
-  #dirty = false;
+  #changesSinceSnapshot = 0;
+  /** Records in the log on storage (replayed by the next load). */
+  #logRecords = 0;
+  #snapshotQueued = false;
   #unsynced = false;
-  /** Every storage operation, in order. */
-  #io: Promise<unknown> = Promise.resolve();
-  #ioPending = 0;
-  #timers: TimerHandle[] = [];
   #running = false;
+  /** Every storage operation, one at a time in call order; never rejects. */
+  #io: Promise<void> = Promise.resolve();
+  #ioPending = 0;
+  #failedAppends = 0;
+  #lastAppendError: unknown;
+  /** Snapshots a changed table `autoSave` ms after its first change since the last snapshot. */
+  readonly #autoSave: OneShot;
+  /** Syncs the log `fsyncInterval` ms after its first unsynced append. */
+  readonly #fsync: OneShot;
 
   constructor(options: DTableOptions) {
-    if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
-    const o = {
-      storage: options.storage, clock: options.clock, name: options.name ?? 'table',
-      writeThreshold: options.writeThreshold ?? 1000, autoSave: options.autoSave ?? 180_000,
-      fsyncInterval: options.fsyncInterval ?? 1000, compress: options.compress ?? false,
-    };
-    checkStorageKey(`${o.name}.snap`);
-    for (const f of ['writeThreshold', 'autoSave'] as const) {
-      if (!Number.isInteger(o[f]) || o[f] < 1) throw invalidArgument(f, o[f], 'a positive integer');
-    }
-    if (!Number.isFinite(o.fsyncInterval) || o.fsyncInterval < 0) throw invalidArgument('fsyncInterval', o.fsyncInterval, 'a number of ms ≥ 0');
+    super();
+    const { storage, clock, name, onError, ...o } = resolveDTableOptions(options);
+    this.name = name;
+    this.#storage = storage;
     this.#o = o;
-    this.#logKey = `${o.name}.log`;
-    this.#snapKey = `${o.name}.snap`;
+    this.#autoSave = new OneShot(clock, o.autoSave, () => {
+      if (this.#changesSinceSnapshot > 0) this.#background(this.snapshot());
+    });
+    this.#fsync = new OneShot(clock, o.fsyncInterval, () => this.#background(this.flush()));
+    this.#onError = onError;
+    this.#logKey = `${name}.log`;
+    this.#snapKey = `${name}.snap`;
   }
 
-  /** Starts the autoSave and fsync timers. */
+  /**
+   * Runs the autoSave and fsync timers (armed only while there is something to save or sync).
+   * Before `start()` and after `stop()` nothing is synced or saved in the background.
+   */
   start(): this {
-    if (this.#running) return this;
     this.#running = true;
-    this.#every(this.#o.autoSave, () => {
-      if (this.#dirty) void this.snapshot().catch(() => undefined);
-    });
-    if (this.#o.fsyncInterval > 0) this.#every(this.#o.fsyncInterval, () => {
-      if (this.#unsynced) void this.flush().catch(() => undefined);
-    });
+    this.#armAutoSave();
+    if (this.#unsynced) this.#armFsync();
     return this;
   }
 
-  /** Syncs, snapshots and stops the timers; the state stays on storage for the next load. */
+  /**
+   * Stops the timers and, when anything changed since the last snapshot, takes one: everything is
+   * then on storage and synced, for the next `load`. The table stays usable (without timers).
+   */
   async stop(): Promise<void> {
-    if (!this.#running) return;
     this.#running = false;
-    for (const t of this.#timers) this.#o.clock.cancelTimer(t);
-    this.#timers = [];
-    await this.snapshot();
-  }
-
-  /** Replaces the in-memory state with the snapshot plus the log; STORAGE_CORRUPT for a bad snapshot. */
-  async load(): Promise<void> {
+    this.#autoSave.cancel();
+    this.#fsync.cancel();
+    // Decided in the queue, after every change and snapshot before it has settled.
     await this.#run(async () => {
-      const storage = this.#o.storage;
-      this.#data.clear();
-      const snap = await storage.read(this.#snapKey);
-      this.#generation = 0;
-      if (snap !== undefined) {
-        const s = await readSnapshot(snap, this.#o.name);
-        this.#generation = s.generation;
-        for (const [k, v] of s.entries) this.#data.set(k, v as V);
-      }
-      const log = await storage.read(this.#logKey);
-      const { ops, corrupt } = log === undefined ? { ops: [], corrupt: 0 } : readLog(log);
-      this.stats.corruptRecordsSkipped += corrupt;
-      for (const op of ops) if (op[0] >= this.#generation) this.#apply(op);
-      this.#writesSinceSnapshot = ops.length;
-      return corrupt;
-    }).then((corrupt) => {
-      // Records after a torn tail would be unreachable: start a clean log now.
-      if (corrupt > 0) return this.snapshot();
-      return undefined;
+      if (this.#changesSinceSnapshot > 0 || this.#unsynced) await this.#snapshotTask();
     });
   }
 
-  get(key: string): V | undefined {
-    return this.#data.get(key);
+  /**
+   * Replaces the in-memory state with the stored one: the snapshot, then the log records it does
+   * not hold (a torn or corrupt record is skipped and counted; the log is then compacted), then
+   * any change made since that is not appended yet. A corrupt snapshot is STORAGE_CORRUPT and
+   * leaves the table as it was.
+   */
+  load(): Promise<void> {
+    return this.#run(() => this.#load());
   }
 
-  has(key: string): boolean {
-    return this.#data.has(key);
-  }
-
-  get size(): number {
-    return this.#data.size;
-  }
-
-  keys(): IterableIterator<string> {
-    return this.#data.keys();
-  }
-
-  entries(): IterableIterator<[string, V]> {
-    return this.#data.entries();
-  }
-
-  /** Sets `key`; resolves once the record is appended (and synced when fsyncInterval is 0). */
+  /**
+   * Sets `key` to a JSON value (treated as immutable; `undefined` inside it becomes null, as in
+   * JSON). Resolves once the record is appended (and synced when fsyncInterval is 0); a change
+   * that is refused (INVALID_ARGUMENT) never touches the table.
+   */
   set(key: string, value: V): Promise<void> {
     if (typeof key !== 'string') return Promise.reject(invalidArgument('key', key, 'a string'));
-    return this.#write(['s', key, value]);
+    return this.#change(['s', key, value]);
   }
 
-  /** Deletes `key` (a no-op record when absent is still written, keeping the log simple). */
+  /** Removes `key` (a record is written even when it is absent); resolves as `set` does. */
   delete(key: string): Promise<void> {
     if (typeof key !== 'string') return Promise.reject(invalidArgument('key', key, 'a string'));
-    return this.#write(['d', key]);
+    return this.#change(['d', key]);
   }
 
-  /** Empties the table. */
+  /** Removes every key; resolves as `set` does. */
   clear(): Promise<void> {
-    return this.#write(['c']);
+    return this.#change(['c']);
   }
 
-  /** Makes every appended record durable. */
+  /** Makes every change made so far durable (syncs the log after their appends). */
   flush(): Promise<void> {
     return this.#run(async () => {
-      if (!this.#unsynced) return;
-      this.#unsynced = false;
-      await this.#o.storage.sync(this.#logKey);
-      this.stats.syncs++;
+      await this.#open();
+      await this.#sync();
     });
   }
 
-  /** Writes a snapshot of the current state and starts a new, empty log. */
+  /** Writes a snapshot of the current state and starts an empty log. */
   snapshot(): Promise<void> {
-    this.#writesSinceSnapshot = 0;
+    this.#batch = undefined; // later changes are appended after it, to the new log
+    return this.#run(() => this.#snapshotTask());
+  }
+
+  /**
+   * Resolves once every change made so far is appended (and synced when fsyncInterval is 0);
+   * rejects when one of those appends failed.
+   */
+  written(): Promise<void> {
+    const failedBefore = this.#failedAppends;
     return this.#run(async () => {
-      const generation = this.#generation + 1;
-      const bytes = await writeSnapshot({ generation, entries: [...this.#data] }, this.#o.compress);
-      await this.#o.storage.write(this.#snapKey, bytes);
-      await this.#o.storage.sync(this.#snapKey);
-      this.#generation = generation;
-      await this.#o.storage.write(this.#logKey, new Uint8Array(0));
-      await this.#o.storage.sync(this.#logKey);
-      this.#unsynced = false;
-      this.#dirty = false;
-      this.stats.snapshots++;
+      if (this.#failedAppends > failedBefore) throw this.#lastAppendError;
     });
   }
 
-  /** True when no storage operation is in flight. */
+  /** True when no storage operation is in flight or queued. */
   idle(): boolean {
     return this.#ioPending === 0;
   }
 
-  #write(op: Change): Promise<void> {
-    this.#apply([0, ...op] as LogOp);
-    this.#dirty = true;
-    const done = this.#run(async () => {
-      // Stamped with the generation of the log it lands in: a change applied in memory before a
-      // snapshot captured the state but appended after it is replayed on top (harmlessly, in order).
-      await this.#o.storage.append(this.#logKey, writeRecord([this.#generation, ...op] as LogOp));
-      this.stats.recordsAppended++;
-      this.#unsynced = true;
-      if (this.#o.fsyncInterval === 0) {
-        await this.#o.storage.sync(this.#logKey);
-        this.#unsynced = false;
-        this.stats.syncs++;
-      }
-    });
-    if (++this.#writesSinceSnapshot >= this.#o.writeThreshold) {
-      this.#writesSinceSnapshot = 0;
-      void this.snapshot().catch(() => undefined);
-    }
-    return done;
+  /** Same as {@link DTable.stop}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 
-  #apply(op: LogOp): void {
-    if (op[1] === 's') this.#data.set(op[2], op[3] as V);
-    else if (op[1] === 'd') this.#data.delete(op[2]);
-    else this.#data.clear();
+  #change(change: TableChange): Promise<void> {
+    let json: string;
+    try {
+      json = encodeChange(change);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    applyChange(this.data, change);
+    const batch = this.#batch ?? this.#newBatch();
+    batch.changes.push(change);
+    batch.json.push(json);
+    this.#changesSinceSnapshot++;
+    this.#armAutoSave();
+    this.#snapshotIfDue();
+    return batch.done;
+  }
+
+  #newBatch(): Batch {
+    const batch: Batch = { changes: [], json: [], done: Promise.resolve() };
+    this.#batch = batch;
+    this.#queued.push(batch);
+    batch.done = this.#run(() => this.#append(batch));
+    return batch;
+  }
+
+  async #append(batch: Batch): Promise<void> {
+    try {
+      await this.#open(); // while `batch` is still queued, so a first load re-applies its changes
+    } finally {
+      if (this.#batch === batch) this.#batch = undefined;
+      this.#queued.splice(this.#queued.indexOf(batch), 1);
+    }
+    const generation = this.#generation;
+    try {
+      await this.#storage.append(this.#logKey, concatBytes(batch.json.map((j) => encodeRecord(generation, j))));
+    } catch (err) {
+      this.#failedAppends++;
+      this.#lastAppendError = err;
+      throw err;
+    }
+    this.stats.appends++;
+    this.stats.recordsAppended += batch.json.length;
+    this.#logRecords += batch.json.length;
+    this.#unsynced = true;
+    this.#snapshotIfDue(); // a burst queued behind a snapshot can fill the new log past the threshold
+    if (this.#o.fsyncInterval === 0) await this.#sync();
+    else this.#armFsync();
+  }
+
+  async #open(): Promise<void> {
+    if (!this.#opened) await this.#load();
+  }
+
+  async #load(): Promise<void> {
+    const stored = await readStoredState(this.#storage, this.name);
+    // Nothing awaited from here to the end of the rebuild: changes made meanwhile are in #queued.
+    this.data.clear();
+    for (const [k, v] of stored.entries) this.data.set(k, v as V);
+    let queued = 0;
+    for (const b of this.#queued) for (const c of b.changes) applyChange(this.data, c), queued++;
+    this.#generation = this.stats.generation = stored.generation;
+    this.stats.loads++;
+    this.stats.corruptRecordsSkipped += stored.corrupt;
+    this.#changesSinceSnapshot = stored.logRecords + queued;
+    this.#logRecords = stored.logRecords;
+    this.#opened = true;
+    this.#armAutoSave();
+    // New records must not follow a damaged stretch: start a clean log.
+    if (stored.corrupt > 0) await this.#snapshotNow();
+  }
+
+  async #snapshotTask(): Promise<void> {
+    this.#snapshotQueued = false;
+    this.#autoSave.cancel();
+    await this.#open();
+    const pending = this.#changesSinceSnapshot;
+    this.#changesSinceSnapshot = 0;
+    try {
+      await this.#snapshotNow();
+    } catch (err) {
+      this.#changesSinceSnapshot += pending;
+      this.#armAutoSave();
+      throw err;
+    }
+  }
+
+  async #snapshotNow(): Promise<void> {
+    // Records appended from here on belong to the new generation, whether or not the snapshot
+    // lands: if it does not, load replays them on the old snapshot with the rest of the log.
+    const generation = ++this.#generation;
+    this.stats.generation = generation;
+    const bytes = await encodeSnapshot({ generation, entries: [...this.data] }, this.#o.compress);
+    await this.#storage.write(this.#snapKey, bytes);
+    await this.#storage.sync(this.#snapKey);
+    await this.#storage.write(this.#logKey, new Uint8Array(0));
+    this.#logRecords = 0;
+    await this.#storage.sync(this.#logKey);
+    this.#unsynced = false;
+    this.stats.snapshots++;
+  }
+
+  async #sync(): Promise<void> {
+    if (!this.#unsynced) return;
+    await this.#storage.sync(this.#logKey);
+    this.#unsynced = false;
+    this.stats.syncs++;
+  }
+
+  #snapshotIfDue(): void {
+    const due = Math.max(this.#changesSinceSnapshot, this.#logRecords) >= this.#o.writeThreshold;
+    if (!due || this.#snapshotQueued) return;
+    this.#snapshotQueued = true;
+    this.#background(this.snapshot());
   }
 
   #run<T>(task: () => Promise<T>): Promise<T> {
     this.#ioPending++;
     const result = this.#io.then(task);
     this.#io = result.then(
-      () => this.#ioPending--,
-      () => this.#ioPending--,
+      () => void this.#ioPending--,
+      () => void this.#ioPending--,
     );
     return result;
   }
 
-  #every(ms: number, fn: () => void): void {
-    const at = this.#timers.length;
-    const arm = (): void => {
-      this.#timers[at] = this.#o.clock.setTimer(ms, () => {
-        arm();
-        fn();
-      });
-    };
-    arm();
+  #armAutoSave(): void {
+    if (this.#running && this.#changesSinceSnapshot > 0) this.#autoSave.arm();
+  }
+
+  #armFsync(): void {
+    if (this.#running && this.#o.fsyncInterval > 0) this.#fsync.arm();
+  }
+
+  #background(p: Promise<void>): void {
+    p.catch((err: unknown) => {
+      this.stats.backgroundErrors++;
+      this.#onError?.(err);
+    });
   }
 }

@@ -1,38 +1,53 @@
-import { ClusterluckError, invalidArgument } from '../env/errors.js';
+import { concatBytes } from '../env/bytes.js';
 import type { Storage } from '../env/storage.js';
+import { checkStorageKey, storageClosed } from './storage-keys.js';
 
-const keyPattern = /^[A-Za-z0-9._-]+$/;
-
-/** Throws INVALID_ARGUMENT unless `key` is a flat storage key. */
-export function checkStorageKey(key: unknown): string {
-  if (typeof key !== 'string' || !keyPattern.test(key) || key.length > 255) {
-    throw invalidArgument('key', key, 'a name of 1 to 255 characters from [A-Za-z0-9._-]');
-  }
-  return key;
-}
-
-/** A {@link Storage} in memory: for tests and for tables that need not outlive the process. */
+/**
+ * A {@link Storage} in a `Map`: for tests, and for tables that need not outlive the process.
+ * Every call takes effect at once and in call order; `sync` has nothing to do. Values are
+ * copied in and out, so callers may reuse their buffers.
+ */
 export function memoryStorage(): Storage {
-  const data = new Map<string, Uint8Array>();
+  // Each value as chunks, joined on read, so a log of n appends costs O(n) rather than O(n²).
+  const data = new Map<string, Uint8Array[]>();
   let closed = false;
-  const open = (key?: unknown): void => {
-    if (closed) throw new ClusterluckError('NOT_RUNNING', 'storage is closed');
-    if (key !== undefined) checkStorageKey(key);
+  const open = (): void => {
+    if (closed) throw storageClosed();
+  };
+  const onKey = (key: unknown): void => {
+    open();
+    checkStorageKey(key);
   };
   return {
-    read: async (key) => (open(key), data.get(key)?.slice()),
-    write: async (key, bytes) => void (open(key), data.set(key, bytes.slice())),
-    append: async (key, bytes) => {
-      open(key);
-      const old = data.get(key) ?? new Uint8Array(0);
-      const out = new Uint8Array(old.byteLength + bytes.byteLength);
-      out.set(old);
-      out.set(bytes, old.byteLength);
-      data.set(key, out);
+    read: async (key) => {
+      onKey(key);
+      const chunks = data.get(key);
+      if (chunks === undefined) return undefined;
+      const whole = chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(chunks);
+      data.set(key, [whole]);
+      return whole.slice();
     },
-    delete: async (key) => void (open(key), data.delete(key)),
-    list: async (prefix = '') => (open(), [...data.keys()].filter((k) => k.startsWith(prefix)).sort()),
-    sync: async (key) => open(key),
+    write: async (key, bytes) => {
+      onKey(key);
+      data.set(key, [bytes.slice()]);
+    },
+    append: async (key, bytes) => {
+      onKey(key);
+      const chunks = data.get(key);
+      if (chunks === undefined) data.set(key, [bytes.slice()]);
+      else chunks.push(bytes.slice());
+    },
+    delete: async (key) => {
+      onKey(key);
+      data.delete(key);
+    },
+    list: async (prefix = '') => {
+      open();
+      return [...data.keys()].filter((k) => k.startsWith(prefix)).sort();
+    },
+    sync: async (key) => {
+      onKey(key);
+    },
     close: async () => {
       closed = true;
     },

@@ -1,51 +1,47 @@
-/** Clusterluck's in-memory table: a Map (so any string is an ordinary key) with start/stop. */
-export class MTable<V> {
-  readonly #data = new Map<string, V>();
+import { invalidArgument } from '../env/errors.js';
+import { MapTable, type Table } from './table.js';
 
-  /** Nothing to start; present for symmetry with DTable. */
+/**
+ * Clusterluck's in-memory table: a `Map` (so `"__proto__"` and `"constructor"` are ordinary
+ * keys) behind the same interface as DTable. Changes resolve at once; `stop()` keeps the
+ * entries (Clusterluck's emptied them; call `clear()` for that), so a stop/start keeps state.
+ */
+export class MTable<V> extends MapTable<V> implements Table<V> {
+  /** Nothing to start: there is no background work. */
   start(): this {
     return this;
   }
 
-  /** Drops everything. */
-  async stop(): Promise<void> {
-    this.#data.clear();
-  }
+  /** Nothing to stop; the entries stay. */
+  async stop(): Promise<void> {}
 
-  /** Always idle: nothing is ever written anywhere. */
+  /** Nothing is stored anywhere, so nothing to read back. */
+  async load(): Promise<void> {}
+
+  /** Always true: nothing is ever written anywhere. */
   idle(): boolean {
     return true;
   }
 
-  get(key: string): V | undefined {
-    return this.#data.get(key);
-  }
-
-  has(key: string): boolean {
-    return this.#data.has(key);
-  }
-
+  /** Sets `key`; INVALID_ARGUMENT unless it is a string. */
   async set(key: string, value: V): Promise<void> {
-    this.#data.set(key, value);
+    if (typeof key !== 'string') throw invalidArgument('key', key, 'a string');
+    this.data.set(key, value);
   }
 
+  /** Removes `key`; a no-op when it is absent. */
   async delete(key: string): Promise<void> {
-    this.#data.delete(key);
+    if (typeof key !== 'string') throw invalidArgument('key', key, 'a string');
+    this.data.delete(key);
   }
 
+  /** Removes every key. */
   async clear(): Promise<void> {
-    this.#data.clear();
+    this.data.clear();
   }
 
-  get size(): number {
-    return this.#data.size;
-  }
-
-  keys(): IterableIterator<string> {
-    return this.#data.keys();
-  }
-
-  entries(): IterableIterator<[string, V]> {
-    return this.#data.entries();
+  /** Same as {@link MTable.stop}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 }

@@ -7,7 +7,7 @@ import { NetKernel } from '../../lib/kernel/net-kernel.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 import { seededRandom, type SeededRandom } from '../../sim/seeded-random.js';
 import { VirtualClock } from '../../sim/virtual-clock.js';
-import { FaultyNetwork } from './faulty-transport.js';
+import { FaultyNetwork } from '../../sim/faulty-network.js';
 
 /** The seed of this test run: `SIM_SEED`, or a fresh one (printed by {@link testSeed}'s caller). */
 export function testSeed(label: string): string {

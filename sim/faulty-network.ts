@@ -1,11 +1,11 @@
-// A transport wrapper for gossip tests: partitions (dials across groups are refused and open
+// A transport wrapper for the simulator and gossip tests: partitions (dials across groups are refused and open
 // connections across them are cut) and per-node delivery delay (a slow node), on virtual time.
-import type { Clock } from '../../lib/env/clock.js';
-import { ClusterluckError } from '../../lib/env/errors.js';
-import { TypedEventTarget } from '../../lib/env/events.js';
+import type { Clock } from '../lib/env/clock.js';
+import { ClusterluckError } from '../lib/env/errors.js';
+import { TypedEventTarget } from '../lib/env/events.js';
 import type {
   Address, Connection, ConnectionEvents, ConnectionStatus, DialOptions, Listener, ListenerEvents, Transport,
-} from '../../lib/env/transport.js';
+} from '../lib/env/transport.js';
 
 /** Controls every transport it wrapped: who may talk to whom, and how slowly. */
 export class FaultyNetwork {

@@ -34,12 +34,34 @@ export default defineConfig({
           name: 'chromium',
           // `*.both.test.ts` run in Node and in Chromium; `*.browser.test.ts` only in Chromium.
           include: ['test/**/*.browser.test.ts', 'test/**/*.both.test.ts'],
+          // WebRTC tests need the flags and permission of the `chromium-webrtc` project below.
+          exclude: ['test/**/webrtc*.browser.test.ts'],
           testTimeout: 30_000,
           browser: {
             enabled: true,
             headless: true,
             screenshotFailures: false,
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chromium-webrtc',
+          // Chromium offers 127.0.0.1 candidates (not mDNS names) only with this flag and a
+          // granted media permission: WebRTC tests then need nothing but loopback.
+          include: ['test/**/webrtc*.browser.test.ts'],
+          testTimeout: 30_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: { executablePath: chromiumPath, args: [...chromiumArgs, '--allow-loopback-in-peer-connection'] },
+              contextOptions: { permissions: ['microphone'] },
+            }),
             instances: [{ browser: 'chromium' }],
           },
         },

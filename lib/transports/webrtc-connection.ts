@@ -1,0 +1,266 @@
+// One WebRTC data channel carrying whole frames, packed into chunks of at most 16 KiB as
+// `webrtc-chunks.ts` describes, and put back together here.
+//
+// A graceful close is a goodbye record after the last frame, answered by the peer's own goodbye
+// and an acknowledgement; a side closes the peer connection once it holds both from the other
+// side: the goodbye proves it got every frame, the acknowledgement that the peer got ours. A
+// channel that ends without the peer's goodbye was aborted, or its process died.
+import type { Clock, TimerHandle } from '../env/clock.js';
+import { ClusterluckError, invalidArgument } from '../env/errors.js';
+import { TypedEventTarget } from '../env/events.js';
+import type { Address, CloseDetail, Connection, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
+import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './webrtc-chunks.js';
+import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
+
+/** Bytes handed to the data channel before the rest waits in our queue; Chromium fails a channel past 16 MiB. */
+const channelBytesMax = 256 * 1024;
+/** `bufferedamountlow` fires when the channel's buffer falls to this; it refills the channel. */
+const channelLowBytes = 64 * 1024;
+/**
+ * Microtask turns between `dial` resolving and the dialer's side dispatching anything, so the
+ * code awaiting `dial` (through a few async wrappers) attaches its listeners first.
+ */
+const dialerAdmitTurns = 16;
+
+const goodbyeChunk = Uint8Array.of(chunkTag.goodbye);
+const goodbyeAckChunk = Uint8Array.of(chunkTag.goodbyeAck);
+
+/** Limits and time a {@link WebRtcConnection} runs with. */
+export interface WebRtcConnectionSettings {
+  readonly frameBytesMax: number;
+  readonly highWaterMarkBytes: number;
+  readonly closeTimeoutMs: number;
+  readonly clock: Clock;
+}
+
+/** A {@link Connection} over one simple-peer data channel; made once the channel is open. */
+export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
+  readonly id: string;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  readonly outbound: boolean;
+  readonly #peer: SimplePeer;
+  readonly #channel: SimplePeerChannel;
+  readonly #s: WebRtcConnectionSettings;
+  readonly #onEnd: () => void;
+  #status: ConnectionStatus = 'open';
+  /** Frames accepted by `send` and not yet handed to the channel. */
+  readonly #outbox = new ChunkPacker();
+  #flushQueued = false;
+  #drainOwed = false;
+  /** Chunks received before this side was admitted. */
+  #inbox: Uint8Array[] = [];
+  #admitted: boolean;
+  /** The frame being reassembled. */
+  #parts: Uint8Array[] = [];
+  #partsBytes = 0;
+  #goodbyeSent = false;
+  #goodbyeReceived = false;
+  #ackOwed = false;
+  #ackReceived = false;
+  #ended = false;
+  #error: Error | undefined;
+  #closeDispatched = false;
+  #closeTimer: TimerHandle | undefined;
+  readonly #whenClosed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(init: {
+    id: string; local: Address; remote: Address; outbound: boolean; peer: SimplePeer; channel: SimplePeerChannel;
+    settings: WebRtcConnectionSettings; onEnd: () => void;
+  }) {
+    super();
+    this.id = init.id;
+    this.localAddress = init.local;
+    this.remoteAddress = init.remote;
+    this.outbound = init.outbound;
+    this.#peer = init.peer;
+    this.#channel = init.channel;
+    this.#s = init.settings;
+    this.#onEnd = init.onEnd;
+    this.#admitted = !init.outbound;
+    this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#channel.bufferedAmountLowThreshold = Math.min(channelLowBytes, Math.floor(this.#s.highWaterMarkBytes / 2));
+    this.#channel.addEventListener('bufferedamountlow', () => this.#flush());
+  }
+
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  get bufferedBytes(): number {
+    return this.#ended ? 0 : this.#outbox.bytes + this.#channel.bufferedAmount;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
+    if (this.#status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} is ${this.#status}`);
+    if (frame.byteLength > this.#s.frameBytesMax) {
+      throw new ClusterluckError('MESSAGE_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${this.#s.frameBytesMax}`);
+    }
+    // A copy, as a plain Uint8Array: the caller may reuse its buffer.
+    this.#outbox.push(new Uint8Array(frame));
+    this.#scheduleFlush();
+    if (this.bufferedBytes < this.#s.highWaterMarkBytes) return true;
+    this.#drainOwed = true;
+    return false;
+  }
+
+  close(): Promise<void> {
+    if (this.#status === 'open') {
+      this.#status = 'closing';
+      this.#startCloseTimer();
+      this.#scheduleFlush();
+    }
+    return this.#whenClosed;
+  }
+
+  abort(error?: Error): void {
+    this.#end(error ?? new ClusterluckError('ABORTED', `connection ${this.id} was aborted`));
+  }
+
+  /** Internal: a chunk from the data channel. */
+  receive(chunk: Uint8Array): void {
+    if (this.#ended) return;
+    if (this.#admitted) this.#take(chunk);
+    else this.#inbox.push(chunk);
+  }
+
+  /** Internal: the peer connection ended (the remote closed it, or it failed). */
+  peerClosed(error: Error | undefined): void {
+    if (this.#ended) return;
+    const graceful = this.#goodbyeReceived && this.#goodbyeSent && error === undefined;
+    this.#end(graceful ? undefined : new ClusterluckError('CONNECTION_CLOSED',
+      error === undefined ? `connection ${this.id} ended without a goodbye: the peer aborted or died`
+        : `connection ${this.id} failed: ${error.message}`, error === undefined ? undefined : { cause: error }));
+  }
+
+  /** Internal: lets inbound events through once `turns` microtask turns have passed (dialer side). */
+  async admitSoon(turns = dialerAdmitTurns): Promise<void> {
+    for (let i = 0; i < turns; i++) await Promise.resolve();
+    this.#admitted = true;
+    const inbox = this.#inbox;
+    this.#inbox = [];
+    for (const chunk of inbox) if (!this.#ended) this.#take(chunk);
+    if (this.#ended) this.#dispatchClose();
+  }
+
+  #take(chunk: Uint8Array): void {
+    const bad = readChunk(chunk, (record) => this.#takeRecord(record));
+    if (bad !== undefined) this.#end(new ClusterluckError('BAD_MESSAGE', `peer of ${this.id} sent a malformed chunk: ${bad}`));
+  }
+
+  /** Handles one record; false once the connection has ended and the rest must be ignored. */
+  #takeRecord(record: ChunkRecord): boolean {
+    if (this.#ended) return false;
+    if (record.kind === 'piece') this.#takePiece(record.bytes, record.last);
+    else if (record.kind === 'goodbye' && !this.#goodbyeReceived) {
+      // The peer sends no more frames: what we queued still goes out, then our goodbye and the ack.
+      this.#goodbyeReceived = true;
+      this.#ackOwed = true;
+      if (this.#status === 'open') this.#status = 'closing';
+      this.#startCloseTimer();
+      this.#flush();
+    } else if (record.kind === 'goodbyeAck' && this.#goodbyeReceived && this.#goodbyeSent && !this.#ackReceived) {
+      this.#ackReceived = true;
+      this.#end(undefined);
+    } else {
+      this.#end(new ClusterluckError('BAD_MESSAGE', `peer of ${this.id} sent an unexpected ${record.kind}`));
+    }
+    return !this.#ended;
+  }
+
+  #takePiece(bytes: Uint8Array, last: boolean): void {
+    if (this.#goodbyeReceived) return this.#end(new ClusterluckError('BAD_MESSAGE', `peer of ${this.id} sent a frame after its goodbye`));
+    this.#partsBytes += bytes.byteLength;
+    if (this.#partsBytes > this.#s.frameBytesMax) {
+      return this.#end(new ClusterluckError('BAD_MESSAGE',
+        `peer of ${this.id} sent a frame over frameBytesMax ${this.#s.frameBytesMax}`));
+    }
+    if (!last) return void this.#parts.push(bytes);
+    // Always a fresh plain Uint8Array: what the channel hands us may be a Buffer, and is shared.
+    let frame: Uint8Array;
+    if (this.#parts.length === 0) frame = new Uint8Array(bytes);
+    else {
+      frame = new Uint8Array(this.#partsBytes);
+      let at = 0;
+      for (const part of this.#parts) {
+        frame.set(part, at);
+        at += part.byteLength;
+      }
+      frame.set(bytes, at);
+      this.#parts = [];
+    }
+    this.#partsBytes = 0;
+    this.emit('message', frame);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    });
+  }
+
+  /** Moves queued chunks into the channel up to its cap, then any goodbye and ack that are due. */
+  #flush(): void {
+    if (this.#ended) return;
+    try {
+      while (!this.#outbox.isEmpty && this.#channel.bufferedAmount < channelBytesMax) {
+        this.#peer.send(this.#outbox.next() as Uint8Array);
+      }
+      if (!this.#outbox.isEmpty) return this.#maybeDrain();
+      if (this.#status === 'closing' && !this.#goodbyeSent) {
+        this.#goodbyeSent = true;
+        this.#peer.send(goodbyeChunk);
+      }
+      if (this.#ackOwed && this.#goodbyeSent) {
+        this.#ackOwed = false;
+        this.#peer.send(goodbyeAckChunk);
+      }
+    } catch (err) {
+      return this.#end(new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} could not send`, { cause: err }));
+    }
+    this.#maybeDrain();
+  }
+
+  #maybeDrain(): void {
+    if (this.#drainOwed && this.#status === 'open' && this.bufferedBytes < this.#s.highWaterMarkBytes) {
+      this.#drainOwed = false;
+      this.emit('drain');
+    }
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== undefined) return;
+    this.#closeTimer = this.#s.clock.setTimer(this.#s.closeTimeoutMs, () => this.#end(new ClusterluckError('TIMEOUT',
+      `connection ${this.id} did not finish closing within ${this.#s.closeTimeoutMs} ms`)));
+  }
+
+  /** Ends this side now: drops what is queued, closes the peer connection, and owes one `close` event. */
+  #end(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#status = 'closed';
+    this.#error = error;
+    this.#outbox.clear();
+    this.#inbox = [];
+    this.#parts = [];
+    if (this.#closeTimer !== undefined) this.#s.clock.cancelTimer(this.#closeTimer);
+    if (!this.#peer.destroyed) this.#peer.destroy();
+    this.#onEnd();
+    this.#dispatchClose();
+  }
+
+  #dispatchClose(): void {
+    if (!this.#admitted || this.#closeDispatched) return;
+    this.#closeDispatched = true;
+    const detail: CloseDetail = this.#error === undefined ? {} : { error: this.#error };
+    queueMicrotask(() => {
+      this.emit('close', detail);
+      this.#resolveClosed();
+    });
+  }
+}

@@ -1,31 +1,16 @@
 // DTable against damage and crashes: torn and corrupt log records, corrupt snapshots, a crash
 // at every storage call, and model-based properties with restarts and crashes.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Storage } from '../lib/env/storage.js';
-import { fsStorage } from '../lib/platform/fs-storage.node.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
 import { SimDisk } from '../sim/sim-disk.js';
 import { seededRandom } from '../sim/seeded-random.js';
 import { VirtualClock } from '../sim/virtual-clock.js';
+import { tableBackends } from './support/table-backends.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const backends: [string, () => Promise<Storage>][] = [
-  ['memory', async () => memoryStorage()],
-  ['files', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'clusterluck-dtable-'));
-    dirs.push(d);
-    return fsStorage(d);
-  }],
-];
+const backends = tableBackends();
 
 const table = (storage: Storage, opts: Partial<DTableOptions> = {}): DTable<unknown> =>
   new DTable<unknown>({ storage, clock: new VirtualClock(), name: 't', ...opts });

@@ -1,29 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tableRecordBytesMax } from '../lib/constants.js';
 import type { Storage } from '../lib/env/storage.js';
-import { fsStorage } from '../lib/platform/fs-storage.node.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
 import { MTable } from '../lib/table/mtable.js';
 import type { Table } from '../lib/table/table.js';
 import { VirtualClock } from '../sim/virtual-clock.js';
+import { tableBackends } from './support/table-backends.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const backends: [string, () => Promise<Storage>][] = [
-  ['memory', async () => memoryStorage()],
-  ['files', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'clusterluck-dtable-'));
-    dirs.push(d);
-    return fsStorage(d);
-  }],
-];
+const backends = tableBackends();
 
 function table(storage: Storage, opts: Partial<DTableOptions> = {}): DTable<unknown> {
   return new DTable<unknown>({ storage, clock: new VirtualClock(), name: 't', ...opts });

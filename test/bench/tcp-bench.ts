@@ -39,7 +39,7 @@ export async function tcpBench(print: (line: string) => void, seconds = 2): Prom
 }
 
 /** Sends as fast as backpressure allows for `seconds`, then waits until all arrived; frames/s. */
-async function sendOneWay(conn: Connection, seconds: number, receivedNow: () => number): Promise<number> {
+export async function sendOneWay(conn: Connection, seconds: number, receivedNow: () => number): Promise<number> {
   const frame = new Uint8Array(frameBytes).fill(7);
   const before = receivedNow();
   const start = performance.now();
@@ -56,7 +56,7 @@ async function sendOneWay(conn: Connection, seconds: number, receivedNow: () => 
 }
 
 /** Keeps `inFlight` frames echoing for `seconds`; round trips/s. */
-function echoRoundTrips(conn: Connection, seconds: number, inFlight: number): Promise<number> {
+export function echoRoundTrips(conn: Connection, seconds: number, inFlight: number): Promise<number> {
   const frame = new Uint8Array(frameBytes).fill(9);
   const start = performance.now();
   const end = start + seconds * 1000;

@@ -6,6 +6,7 @@ import { systemClock } from '../../lib/platform/system-clock.js';
 import { webrtcTransport, type WebRtcTransport } from '../../lib/transports/webrtc.js';
 import { MemorySignalHub } from '../../lib/transports/webrtc-signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
+import { echoRoundTrips, sendOneWay } from './tcp-bench.js';
 
 const frameBytes = 64;
 
@@ -41,7 +42,7 @@ export async function webrtcBench(print: (line: string) => void, seconds = 2): P
     const trips = await roundTrips(conn, seconds);
     const ms = (q: number): string => (quantile(trips, q) * 1000).toFixed(0);
     print(`webrtc round trip, 1 in flight: p50 ${ms(0.5)} µs, p99 ${ms(0.99)} µs (${trips.length.toLocaleString('en')} trips, ${Math.round(trips.length / seconds).toLocaleString('en')}/s)`);
-    const echoed = await echoRate(conn, seconds, 64);
+    const echoed = await echoRoundTrips(conn, seconds, 64);
     print(`webrtc echoed frames, 64 in flight: ${Math.round(echoed).toLocaleString('en')}/s`);
     conn.abort();
   } finally {
@@ -54,22 +55,6 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
-/** Sends as fast as backpressure allows for `seconds`, then waits until all arrived; frames/s. */
-async function sendOneWay(conn: Connection, seconds: number, receivedNow: () => number): Promise<number> {
-  const frame = new Uint8Array(frameBytes).fill(7);
-  const before = receivedNow();
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  let sent = 0;
-  while (performance.now() < end) {
-    let open = true;
-    for (let i = 0; i < 1024 && open; i++, sent++) open = conn.send(frame);
-    if (!open) await new Promise((resolve) => conn.addEventListener('drain', resolve, { once: true }));
-    else await new Promise((resolve) => setImmediate(resolve));
-  }
-  while (receivedNow() - before < sent) await new Promise((resolve) => setTimeout(resolve, 1));
-  return sent / ((performance.now() - start) / 1000);
-}
 
 /** One frame at a time for `seconds`; each round trip in ms, sorted. */
 function roundTrips(conn: Connection, seconds: number): Promise<number[]> {
@@ -94,24 +79,3 @@ function roundTrips(conn: Connection, seconds: number): Promise<number[]> {
   });
 }
 
-/** Keeps `inFlight` frames echoing for `seconds`; echoed frames/s. */
-function echoRate(conn: Connection, seconds: number, inFlight: number): Promise<number> {
-  const frame = new Uint8Array(frameBytes).fill(9);
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  let done = 0;
-  let outstanding = 0;
-  return new Promise((resolve) => {
-    conn.addEventListener('message', () => {
-      done++;
-      outstanding--;
-      if (performance.now() < end) {
-        outstanding++;
-        conn.send(frame);
-      } else if (outstanding === 0) {
-        resolve(done / ((performance.now() - start) / 1000));
-      }
-    });
-    for (; outstanding < inFlight; outstanding++) conn.send(frame);
-  });
-}

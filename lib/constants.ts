@@ -117,6 +117,23 @@ export const healIntervalMsDefault = 10_000;
 /** Longest ring id, in UTF-16 code units. */
 export const ringIdLengthMax = 256;
 
+// ---- in-cluster signalling (lib/cluster/cluster-signaller.ts) ----
+
+/** How long one signalling hop through the cluster (to a relay and on to the destination) may take. */
+export const signalRelayTimeoutMsDefault = 3000;
+
+/**
+ * Signalling addresses whose route a cluster signaller remembers (which node an answer goes to,
+ * or that it came through the fallback); the least recently used is forgotten beyond it.
+ */
+export const signalRoutesMax = 1024;
+
+/**
+ * How long a WebRTC member (`createWebRtcNode`, `createBrowserNode`) stays down before it is
+ * removed from the ring: a closed or crashed tab never comes back under its old claim.
+ */
+export const webrtcAutoRemoveAfterMsDefault = 10_000;
+
 // ---- storage and tables (lib/table/, lib/platform/*-storage) ----
 
 /**

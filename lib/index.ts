@@ -9,3 +9,5 @@ export * from './table/index.js';
 export * from './transports/index.js';
 export * from './cluster/index.js';
 export * from './platform/index.js';
+export * from './webrtc-cluster.js';
+export * from './browser-node.js';

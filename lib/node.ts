@@ -9,6 +9,8 @@ import { fsStorage } from './platform/fs-storage.node.js';
 import { nodeHmac } from './platform/hmac.node.js';
 import { systemClock } from './platform/system-clock.js';
 import { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
+import type { WebRtcImplementation } from './transports/webrtc.js';
+import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './webrtc-cluster.js';
 
 export * from './index.js';
 export { fsStorage } from './platform/fs-storage.node.js';
@@ -53,4 +55,30 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
     node.meet(seed);
   }
   return node;
+}
+
+/** Options of {@link createWebRtcCluster}. */
+export interface CreateWebRtcClusterOptions extends Omit<WebRtcNodeOptions, 'storage' | 'logger' | 'wrtc'> {
+  /** Node has no RTCPeerConnection of its own: pass one, e.g. node-datachannel's polyfill (see the README). */
+  readonly wrtc: WebRtcImplementation;
+  /** Directory for the semaphore table; when given, semaphores and leases survive restarts. */
+  readonly dataDir?: string;
+  /** Log level of the console logger. @default 'info' */
+  readonly logLevel?: LogLevel;
+}
+
+/**
+ * Starts a Node member of a WebRTC cluster (the one browser tabs form with `createBrowserNode`):
+ * the same node as {@link createWebRtcNode}, with native HMAC, console logging and file persistence.
+ */
+export async function createWebRtcCluster(options: CreateWebRtcClusterOptions): Promise<WebRtcClusterNode> {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
+  if (typeof options.wrtc?.RTCPeerConnection !== 'function') throw invalidArgument('wrtc', options.wrtc, 'RTC classes such as node-datachannel/polyfill');
+  const storage = options.dataDir === undefined ? undefined : fsStorage(options.dataDir);
+  return createWebRtcNode({
+    ...options, kernel: { hmac: nodeHmac, ...options.kernel },
+    logger: consoleLogger(options.id ?? 'webrtc', options.logLevel ?? 'info'),
+    ...(storage === undefined ? {} : { storage }),
+    dsm: { ...(options.dataDir === undefined ? {} : { path: options.dataDir }), ...options.dsm },
+  });
 }

@@ -1,3 +1,4 @@
 export * from './admin-commands.js';
 export * from './admin-server.js';
 export * from './cluster-node.js';
+export * from './cluster-signaller.js';

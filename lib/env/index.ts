@@ -9,3 +9,4 @@ export * from './random.js';
 export type * from './storage.js';
 export type * from './transport.js';
 export type * from './crypto.js';
+export type * from './signaller.js';

@@ -6,7 +6,7 @@ import type { Address, Listener, ListenerEvents } from '../env/transport.js';
 import type { WebRtcConnection } from './webrtc-connection.js';
 import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
 import { isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
-import type { SignalClaim, Signaller } from './webrtc-signal.js';
+import type { SignalClaim, Signaller } from '../env/signaller.js';
 
 /** What a listener needs from its transport. */
 export interface AcceptHost {

@@ -3,7 +3,7 @@
 import { nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { Address } from '../env/transport.js';
-import type { SignalClaim, SignalReceiver, Signaller } from './webrtc-signal.js';
+import type { SignalClaim, SignalReceiver, Signaller } from '../env/signaller.js';
 
 /** Delivers signalling payloads between claims made through it, asynchronously and in order. */
 export class MemorySignalHub {

@@ -5,7 +5,7 @@
 import type { Clock, TimerHandle } from '../env/clock.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { Address } from '../env/transport.js';
-import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from './webrtc-signal.js';
+import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
 
 /** The part of the WHATWG WebSocket this uses (`ws` in Node 20, the browser's own elsewhere). */
 export interface WebSocketLike {

@@ -15,10 +15,9 @@ import { WebRtcConnection, type WebRtcConnectionSettings } from './webrtc-connec
 import { WebRtcListener, type AcceptHost } from './webrtc-listener.js';
 import { simplePeer, type SimplePeer, type SimplePeerChannel, type SimplePeerWrtc } from './webrtc-peer.js';
 import { dialAttemptsMax, isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
-import type { SignalClaim, Signaller } from './webrtc-signal.js';
+import type { SignalClaim, Signaller } from '../env/signaller.js';
 
 export { chunkBytesMax as webrtcChunkBytesMax } from './webrtc-chunks.js';
-export type { SignalClaim, SignalReceiver, Signaller } from './webrtc-signal.js';
 
 /** The RTC classes of a WebRTC implementation, as `globalThis` has them in a browser. */
 export interface WebRtcImplementation {

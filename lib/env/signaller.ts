@@ -1,7 +1,7 @@
 // How WebRTC peers find each other before they have a connection: a small, pluggable relay of
 // JSON payloads between claimed addresses. The transport needs nothing else from it, so an
 // in-memory hub (tests), a PeerJS server or any WebSocket relay can carry the offers.
-import type { Address } from '../env/transport.js';
+import type { Address } from './transport.js';
 
 /** Called with each payload sent to a claimed address, and the address that sent it. */
 export type SignalReceiver = (from: Address, payload: unknown) => void;

@@ -1,0 +1,262 @@
+// Signalling through the cluster itself. A node reaches its first member through a bootstrap
+// signaller (a PeerJS server); from then on, offers, answers and candidates for its further
+// WebRTC links travel as kernel calls: straight to the destination when a link to it is open,
+// otherwise through one member that has a link to both ends. So the mesh keeps growing and
+// healing once the bootstrap server is gone, and only members holding the cookie can signal.
+//
+// Payloads to one address are sent one after another (the next waits for the previous hop's
+// answer), which keeps the Signaller's in-order promise even when a relay fails over.
+import { nodeIdLengthMax, signalRelayTimeoutMsDefault, signalRoutesMax } from '../constants.js';
+import type { NodeId } from '../core/node-id.js';
+import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
+import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
+import type { Address } from '../env/transport.js';
+import { GenServer, type Job } from '../kernel/gen-server.js';
+import type { NetKernel } from '../kernel/net-kernel.js';
+
+/** The name every node's signalling relay registers under. */
+export const signalRelayName = 'webrtc-signal';
+
+/** Options of {@link clusterSignaller}. */
+export interface ClusterSignallerOptions {
+  /** Carries signalling while this node has no link into the cluster (e.g. `peerjsSignaller`). */
+  readonly fallback?: Signaller;
+  /** How long one hop through the cluster may take before the next route is tried. @default signalRelayTimeoutMsDefault (3000) */
+  readonly relayTimeoutMs?: number;
+}
+
+/** What a {@link ClusterSignaller} carried; counters only grow. */
+export interface ClusterSignalStats {
+  /** Payloads this node sent through the cluster (directly or through a relay). */
+  sentViaCluster: number;
+  /** Payloads this node sent through the fallback. */
+  sentViaFallback: number;
+  /** Payloads this node received through the cluster. */
+  delivered: number;
+  /** Payloads this node forwarded between two other members. */
+  relayed: number;
+}
+
+/** A {@link Signaller} that routes through a kernel once {@link ClusterSignaller.attach}ed. */
+export interface ClusterSignaller extends Signaller {
+  readonly stats: ClusterSignalStats;
+  /** Routes through `kernel` from now on and serves as a relay for the other members. */
+  attach(kernel: NetKernel): void;
+}
+
+/** How an answer to an address goes: through the fallback, or to the node that holds it. */
+type Route = { readonly via: 'fallback' } | { readonly via: 'cluster'; readonly node: string };
+
+/** What a relay forwards (`relay`) and a destination hands to its claim (`deliver`). */
+interface Hop {
+  readonly from: Address;
+  readonly to: Address;
+  /** The node holding `to`, when the sender knows it; else the node whose address `to` is. */
+  readonly toNode?: string;
+  /** The node holding `from` (set by the relay, or by a sender delivering directly). */
+  readonly fromNode?: string;
+  readonly payload: unknown;
+}
+
+/**
+ * Composes in-cluster signalling over a bootstrap `fallback`. Transport, kernel and this come in
+ * that order (the transport needs the signaller, the kernel the transport), so the kernel is
+ * given later with `attach`; until then, and for destinations no member can reach, it is the
+ * fallback alone.
+ */
+export function clusterSignaller(options: ClusterSignallerOptions = {}): ClusterSignaller {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
+  if (options.fallback !== undefined && typeof options.fallback.claim !== 'function') {
+    throw invalidArgument('options.fallback', options.fallback, 'a Signaller');
+  }
+  const relayTimeoutMs = options.relayTimeoutMs ?? signalRelayTimeoutMsDefault;
+  if (!Number.isSafeInteger(relayTimeoutMs) || relayTimeoutMs < 1) {
+    throw invalidArgument('options.relayTimeoutMs', relayTimeoutMs, 'a positive integer of ms');
+  }
+  return new Composite(options.fallback, relayTimeoutMs);
+}
+
+class Composite implements ClusterSignaller {
+  readonly stats: ClusterSignalStats = { sentViaCluster: 0, sentViaFallback: 0, delivered: 0, relayed: 0 };
+  readonly #fallback: Signaller | undefined;
+  readonly #relayTimeoutMs: number;
+  readonly #claims = new Map<Address, SignalReceiver>();
+  readonly #routes = new Map<Address, Route>();
+  /** The last send to each address, so the next one waits for it. */
+  readonly #tails = new Map<Address, Promise<void>>();
+  /** The member that last relayed to each address: tried first next time. */
+  readonly #relays = new Map<Address, string>();
+  #relay: SignalRelay | undefined;
+  #lastAnonymous = 0;
+
+  constructor(fallback: Signaller | undefined, relayTimeoutMs: number) {
+    this.#fallback = fallback;
+    this.#relayTimeoutMs = relayTimeoutMs;
+  }
+
+  attach(kernel: NetKernel): void {
+    if (this.#relay !== undefined) throw new ClusterluckError('ALREADY_EXISTS', `already attached to ${show(this.#relay.kernel.self.id)}`);
+    this.#relay = new SignalRelay(kernel, this.#relayTimeoutMs, this.stats, (hop) => this.#deliver(hop)).start(signalRelayName);
+  }
+
+  async claim(address: Address | undefined, receive: SignalReceiver, unreachable?: SignalUnreachable): Promise<SignalClaim> {
+    if (address !== undefined && (typeof address !== 'string' || address === '' || address.length > nodeIdLengthMax)) {
+      throw invalidArgument('address', address, `a non-empty string of at most ${nodeIdLengthMax} characters`);
+    }
+    if (typeof receive !== 'function') throw invalidArgument('receive', receive, 'a function');
+    if (address !== undefined && this.#claims.has(address)) throw new ClusterluckError('ADDRESS_IN_USE', `address ${show(address)} is already claimed`);
+    const outer = await this.#claimFallback(address, (from, payload) => {
+      this.#remember(from, { via: 'fallback' });
+      receive(from, payload);
+    }, unreachable);
+    const claimed = outer?.address ?? address ?? this.#anonymous();
+    if (this.#claims.has(claimed)) {
+      await outer?.release();
+      throw new ClusterluckError('ADDRESS_IN_USE', `address ${show(claimed)} is already claimed`);
+    }
+    this.#claims.set(claimed, receive);
+    let released = false;
+    return {
+      address: claimed,
+      send: (to, payload) => {
+        if (released) return Promise.reject(new ClusterluckError('CONNECTION_CLOSED', `signal claim ${show(claimed)} was released`));
+        return this.#inOrder(to, () => this.#send(claimed, outer, to, payload));
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (this.#claims.get(claimed) === receive) this.#claims.delete(claimed);
+        await outer?.release();
+      },
+    };
+  }
+
+  /** The fallback's claim; without a fallback, or with it unreachable, undefined once attached. */
+  async #claimFallback(address: Address | undefined, receive: SignalReceiver, unreachable: SignalUnreachable | undefined): Promise<SignalClaim | undefined> {
+    if (this.#fallback === undefined) {
+      if (this.#relay === undefined) throw new ClusterluckError('NOT_CONNECTED', 'no fallback signaller and no kernel attached yet');
+      return undefined;
+    }
+    try {
+      return await this.#fallback.claim(address, receive, unreachable);
+    } catch (err) {
+      // A bootstrap server that is gone is no reason to stop: the cluster still signals.
+      if (isClusterluckError(err, 'ADDRESS_IN_USE') || this.#relay === undefined) throw err;
+      return undefined;
+    }
+  }
+
+  #anonymous(): Address {
+    const relay = this.#relay as SignalRelay;
+    return `~${relay.kernel.self.id}~${++this.#lastAnonymous}`;
+  }
+
+  #inOrder(to: Address, task: () => Promise<void>): Promise<void> {
+    const previous = this.#tails.get(to) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(task);
+    const tail = next.catch(() => undefined);
+    this.#tails.set(to, tail);
+    void tail.then(() => {
+      if (this.#tails.get(to) === tail) this.#tails.delete(to);
+    });
+    return next;
+  }
+
+  async #send(from: Address, outer: SignalClaim | undefined, to: Address, payload: unknown): Promise<void> {
+    const route = this.#routes.get(to);
+    const relay = this.#relay;
+    const viaFallback = async (why: string): Promise<void> => {
+      if (outer === undefined) throw new ClusterluckError('CONNECTION_REFUSED', `no signalling route to ${show(to)}: ${why}`);
+      await outer.send(to, payload);
+      this.stats.sentViaFallback++;
+    };
+    if (relay === undefined || !relay.kernel.running) return viaFallback('not in a cluster');
+    const kernel = relay.kernel;
+    const toNode = route?.via === 'cluster' ? route.node : kernel.connectedNodes().find((n) => n.address === to)?.id;
+    if (toNode !== undefined && kernel.isConnected(toNode)) {
+      await relay.hop(toNode, 'deliver', { from, to, toNode, fromNode: kernel.self.id, payload });
+      this.stats.sentViaCluster++;
+      return;
+    }
+    if (route?.via === 'fallback' && outer !== undefined) {
+      try {
+        await outer.send(to, payload);
+        this.stats.sentViaFallback++;
+        return;
+      } catch {
+        // The bootstrap server is gone: try the members.
+      }
+    }
+    const sticky = this.#relays.get(to);
+    const members = kernel.connectedNodes().map((n) => n.id).sort((a, b) => Number(b === sticky) - Number(a === sticky));
+    const hop: Hop = { from, to, payload, ...(toNode === undefined ? {} : { toNode }) };
+    for (const member of members) {
+      try {
+        await relay.hop(member, 'relay', hop);
+        this.stats.sentViaCluster++;
+        this.#relays.set(to, member);
+        return;
+      } catch (err) {
+        // Refused means the destination was reached and holds no such address: final.
+        if (isClusterluckError(err, 'CONNECTION_REFUSED')) throw err;
+      }
+    }
+    this.#relays.delete(to);
+    return viaFallback(members.length === 0 ? 'no link into the cluster' : `no member reaches it (${members.length} tried)`);
+  }
+
+  /** A payload that reached this node through the cluster. */
+  #deliver(hop: Hop): void {
+    const receive = this.#claims.get(hop.to);
+    if (receive === undefined) throw new ClusterluckError('CONNECTION_REFUSED', `nobody listens on ${show(hop.to)}`);
+    this.#remember(hop.from, { via: 'cluster', node: hop.fromNode as string });
+    this.stats.delivered++;
+    receive(hop.from, hop.payload);
+  }
+
+  #remember(address: Address, route: Route): void {
+    this.#routes.delete(address);
+    this.#routes.set(address, route);
+    if (this.#routes.size > signalRoutesMax) this.#routes.delete(this.#routes.keys().next().value as Address);
+  }
+}
+
+/** The actor on every member that forwards signalling payloads and hands them to local claims. */
+class SignalRelay extends GenServer {
+  readonly #timeoutMs: number;
+
+  constructor(kernel: NetKernel, timeoutMs: number, stats: ClusterSignalStats, deliver: (hop: Hop) => void) {
+    super(kernel);
+    this.#timeoutMs = timeoutMs;
+    this.handle('relay', async (data, from) => {
+      const hop = data as Hop;
+      const target = this.#target(hop);
+      if (target === undefined) throw new ClusterluckError('NOT_CONNECTED', `${show(kernel.self.id)} has no link to ${show(hop.to)}`);
+      await this.hop(target.id, 'deliver', { ...hop, toNode: target.id, fromNode: from.node.id });
+      stats.relayed++;
+    });
+    this.handle('deliver', (data) => deliver(data as Hop));
+  }
+
+  /** One call to the relay actor of `node`. */
+  async hop(node: string, event: 'relay' | 'deliver', hop: Hop): Promise<void> {
+    await this.call({ node, name: signalRelayName }, event, hop, { timeoutMs: this.#timeoutMs });
+  }
+
+  /** Checks each field before use: payloads come from the network. */
+  override decodeSingleton(job: Job): Job | Error {
+    const d = job.data as Partial<Record<keyof Hop, unknown>> | null;
+    const address = (v: unknown): boolean => typeof v === 'string' && v !== '' && v.length <= nodeIdLengthMax;
+    if ((job.event !== 'relay' && job.event !== 'deliver') || typeof d !== 'object' || d === null) {
+      return new ClusterluckError('BAD_MESSAGE', `not a signalling hop: ${show(job.event)}`);
+    }
+    const ok = address(d.from) && address(d.to) && (d.toNode === undefined || address(d.toNode))
+      && (job.event === 'relay' ? d.fromNode === undefined : address(d.fromNode));
+    return ok ? job : new ClusterluckError('BAD_MESSAGE', `malformed ${job.event} hop`);
+  }
+
+  #target(hop: Hop): NodeId | undefined {
+    const nodes = this.kernel.connectedNodes();
+    return hop.toNode === undefined ? nodes.find((n) => n.address === hop.to) : nodes.find((n) => n.id === hop.toNode);
+  }
+}

@@ -1,0 +1,101 @@
+// A cluster member over WebRTC, wherever an RTCPeerConnection exists (a tab, or Node with one
+// passed in): it reaches its first member through a bootstrap signaller (a PeerJS server), and
+// every further link is signalled through the cluster (see cluster-signaller.ts).
+import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
+import { clusterSignaller, type ClusterSignaller } from './cluster/cluster-signaller.js';
+import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from './constants.js';
+import { toHex } from './env/bytes.js';
+import { invalidArgument } from './env/errors.js';
+import { silentLogger, type Logger } from './env/logger.js';
+import type { Signaller } from './env/signaller.js';
+import type { Storage } from './env/storage.js';
+import { cryptoRandom } from './platform/crypto-random.js';
+import { systemClock } from './platform/system-clock.js';
+import { webrtcTransport, type WebRtcIceServer, type WebRtcImplementation, type WebRtcTransport } from './transports/webrtc.js';
+import { peerjsSignaller, type PeerjsSignallerOptions } from './transports/webrtc-signal-peerjs.js';
+
+/** Where a PeerJS server is: {@link PeerjsSignallerOptions} without the clock, which the node brings. */
+export type PeerjsServer = Omit<PeerjsSignallerOptions, 'clock'>;
+
+/** Options of {@link createWebRtcNode}. */
+export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'address' | 'id'> {
+  /** This node's cluster-unique id, also its WebRTC address. @default 16 random hex digits */
+  readonly id?: string;
+  /** How the node reaches its first member: a PeerJS server, or any other {@link Signaller}. */
+  readonly signaling: PeerjsServer | Signaller;
+  /** A member to join through, by id. Without it the node waits to be met (or call `join`). */
+  readonly seed?: string;
+  /** RTC classes, e.g. node-datachannel's polyfill in Node. @default the ones on globalThis */
+  readonly wrtc?: WebRtcImplementation;
+  /** STUN/TURN servers; none are needed on a LAN or loopback. @default [] */
+  readonly iceServers?: readonly WebRtcIceServer[];
+  /** A dial whose data channel is not open after this long fails. @default 10000 */
+  readonly dialTimeoutMs?: number;
+  /** Where the semaphore table persists (`dsm.disk` is then on unless set). @default none */
+  readonly storage?: Storage;
+  /** @default silentLogger */
+  readonly logger?: Logger;
+}
+
+/**
+ * A {@link ClusterNode} over WebRTC; `stop()` also closes the transport and its signalling
+ * claims, and `signaller` tells how many payloads went through the cluster.
+ */
+export class WebRtcClusterNode extends ClusterNode {
+  readonly transport: WebRtcTransport;
+  readonly signaller: ClusterSignaller;
+
+  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller) {
+    super(options);
+    this.transport = options.env.transport;
+    this.signaller = signaller;
+    signaller.attach(this.kernel);
+  }
+
+  /** Connects to the member with id `seed` (through the bootstrap signaller) and joins its cluster. */
+  async join(seed: string): Promise<this> {
+    if (typeof seed !== 'string' || seed === '' || seed.length > nodeIdLengthMax) throw invalidArgument('seed', seed, 'a member id');
+    return this.meet(await this.kernel.connectAddress(seed));
+  }
+
+  override async stop(options: { leave?: boolean } = {}): Promise<void> {
+    await super.stop(options);
+    await this.transport.close();
+  }
+}
+
+/**
+ * Starts a cluster member over WebRTC: kernel, GossipRing with auto-remove (a tab may vanish
+ * without leaving) and DSMServer, persisting to `storage` when given; joins `seed` when given.
+ */
+export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcClusterNode> {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
+  const { signaling, storage } = options;
+  if (typeof signaling !== 'object' || signaling === null) throw invalidArgument('signaling', signaling, 'a PeerJS server { host, port } or a Signaller');
+  const clock = systemClock();
+  const random = cryptoRandom();
+  const id = options.id ?? toHex(random.bytes(8));
+  const fallback = 'claim' in signaling ? signaling : peerjsSignaller({ ...signaling, clock });
+  const signaller = clusterSignaller({ fallback });
+  const transport = webrtcTransport({
+    signaller, clock,
+    ...(options.wrtc === undefined ? {} : { wrtc: options.wrtc }),
+    ...(options.iceServers === undefined ? {} : { iceServers: options.iceServers }),
+    ...(options.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: options.dialTimeoutMs }),
+  });
+  const env = { clock, random, transport, logger: options.logger ?? silentLogger, ...(storage === undefined ? {} : { storage }) };
+  const node = new WebRtcClusterNode({
+    ...options, id, address: id, env,
+    gossip: { autoRemoveAfterMs: webrtcAutoRemoveAfterMsDefault, ...options.gossip },
+    dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
+  }, signaller);
+  try {
+    await node.start();
+    if (options.seed !== undefined) await node.join(options.seed);
+  } catch (err) {
+    await node.stop({ leave: false });
+    await transport.close();
+    throw err;
+  }
+  return node;
+}

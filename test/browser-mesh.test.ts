@@ -1,0 +1,233 @@
+// Browser tabs as cluster members: three pages of Debian's Chromium, each in its own browser
+// context (own IndexedDB, own WebRTC stack), and one Node member form one cluster over WebRTC,
+// introduced by a PeerJS server on 127.0.0.1 that the test starts and, later, stops. The page is
+// test/pages/mesh.ts (createBrowserNode from the browser entry), built once and served statically.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { PeerServer } from 'peer';
+import { chromium, type Browser, type Page } from 'playwright';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
+import { createWebRtcCluster, type WebRtcClusterNode } from '../lib/node.js';
+import type { WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
+import { nodeWrtc } from './webrtc-node.js';
+
+const root = join(import.meta.dirname, '..');
+/** Short timings, so crash detection takes seconds: the bound below is computed from them. */
+const gossip = { intervalMs: 150, probeIntervalMs: 300, suspicionMult: 2, autoRemoveAfterMs: 600 };
+/** Time the test's own polling (page round trips every 100 ms) may add to a measured bound. */
+const pollSlackMs = 500;
+
+let outDir: string;
+let web: Server;
+let peer: Server;
+const peerSockets = new Set<Socket>();
+let peerPort = 0;
+let browser: Browser;
+let n: WebRtcClusterNode;
+
+type Mesh = Record<string, (...args: unknown[]) => unknown>;
+/** Calls `window.mesh[method](...args)` in a page. */
+function call<T = unknown>(page: Page, method: string, ...args: unknown[]): Promise<T> {
+  return page.evaluate(([m, a]) => (globalThis as unknown as { mesh: Mesh }).mesh[m as string]?.(...(a as unknown[])), [method, args] as const) as Promise<T>;
+}
+
+async function serveStatic(dir: string): Promise<Server> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
+  const server = createServer((req, res) => {
+    const path = normalize(join(dir, new URL(req.url ?? '/', 'http://x').pathname));
+    if (!path.startsWith(dir)) return void res.writeHead(403).end();
+    readFile(path).then(
+      (body) => res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body),
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+async function startPeerServer(): Promise<void> {
+  peer = await new Promise<Server>((resolve) => {
+    PeerServer({ host: '127.0.0.1', port: 0, path: '/', expire_timeout: 1000 }, (s) => resolve(s as Server));
+  });
+  peer.on('connection', (socket: Socket) => {
+    peerSockets.add(socket);
+    socket.on('close', () => peerSockets.delete(socket));
+  });
+  peerPort = (peer.address() as AddressInfo).port;
+}
+
+async function stopPeerServer(): Promise<void> {
+  // Upgraded WebSockets are no longer the HTTP server's: end them too, as a dying server would.
+  for (const socket of peerSockets) socket.destroy();
+  peer.closeAllConnections();
+  await new Promise((resolve) => peer.close(resolve));
+}
+
+/** A fresh browser context (own storage) with one page of the mesh, not yet started. */
+async function tab(id: string): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['microphone'] });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[${id}] ${err.message}`));
+  await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/test/pages/mesh.html`);
+  await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
+  return page;
+}
+
+/** A key whose owner on the ring is `owner`. */
+function keyOwnedBy(owner: string, prefix: string): string {
+  for (let i = 0; i < 1000; i++) if (n.gossip.find(`${prefix}${i}`).id === owner) return `${prefix}${i}`;
+  throw new Error(`no key of ${owner}`);
+}
+
+/** The Node member posts as holder 'n': 'granted', or the error code. */
+const nodePost = (id: string, retries: number): Promise<string> =>
+  (n.dsm.post(id, 'n', 60_000, undefined, 5000, retries) as Promise<void>).then(() => 'granted', (e: { code: string }) => e.code);
+
+const ringOf = (node: WebRtcClusterNode): string[] => node.gossip.ring().nodes().map((m) => m.id).sort();
+
+beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'clusterluck-mesh-'));
+  await build({
+    root, configFile: false, logLevel: 'error',
+    build: { outDir, emptyOutDir: true, target: 'esnext', minify: false, rollupOptions: { input: join(root, 'test/pages/mesh.html') } },
+  });
+  web = await serveStatic(outDir);
+  await startPeerServer();
+  browser = await chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    headless: true,
+    // Loopback candidates (with the microphone permission each context gets), nothing else.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection'],
+  });
+  n = await createWebRtcCluster({
+    id: 'n', cookie: 'mesh', wrtc: nodeWrtc, gossip, logLevel: 'error', dsm: { minWaitTimeout: 20, maxWaitTimeout: 100 },
+    signaling: { host: '127.0.0.1', port: peerPort, path: '/', WebSocket: WebSocket as unknown as new (url: string) => WebSocketLike },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await n?.stop({ leave: false });
+  await browser?.close();
+  if (peer?.listening) await stopPeerServer();
+  await new Promise((resolve) => web?.close(resolve));
+  await rm(outDir, { recursive: true, force: true });
+});
+
+describe('three Chromium tabs and a Node process in one cluster over WebRTC', () => {
+  const tabs = new Map<string, Page>();
+  const page = (id: string): Page => tabs.get(id) as Page;
+
+  it('form one ring through the PeerJS server, and of four racing posts on n = 2 exactly two win; a close lets a waiter in', async () => {
+    const ids = ['t1', 't2', 't3'];
+    for (const id of ids) tabs.set(id, await tab(id));
+    await Promise.all(ids.map((id) => call(page(id), 'start', { id, port: peerPort, seed: 'n', gossip })));
+    const all = ['n', 't1', 't2', 't3'];
+    await expect.poll(async () => [ringOf(n), ...await Promise.all(ids.map((id) => call(page(id), 'ring')))], { timeout: 15_000 })
+      .toEqual([all, all, all, all]);
+
+    await n.dsm.create('race', 2, undefined, 5000);
+    const posts = await Promise.all([
+      nodePost('race', 0),
+      ...ids.map((id) => call<string>(page(id), 'post', 'race', id, 60_000, 0)),
+    ]);
+    const holders = all.filter((_, i) => posts[i] === 'granted');
+    expect(holders).toHaveLength(2);
+    expect(posts.filter((p) => p !== 'granted')).toEqual(['SEMAPHORE_FULL', 'SEMAPHORE_FULL']);
+    expect(await n.dsm.read('race', undefined, 5000)).toEqual({ n: 2, active: 2 });
+
+    const waiter = all.find((id) => !holders.includes(id)) as string;
+    const waiting = waiter === 'n'
+      ? nodePost('race', 200)
+      : call<string>(page(waiter), 'post', 'race', waiter, 60_000, 200);
+    const [first] = holders as [string];
+    if (first === 'n') await n.dsm.close('race', 'n', undefined, 5000);
+    else await call(page(first), 'close', 'race', first);
+    expect(await waiting).toBe('granted');
+    expect(await n.dsm.read('race', undefined, 5000)).toEqual({ n: 2, active: 2 });
+  }, 40_000);
+
+  it('a tab closed abruptly loses its lease when it expires on the owner, and leaves every ring within the detection bound', async () => {
+    const leaseMs = 3000;
+    const lease = keyOwnedBy('n', 'lease-');
+    await n.dsm.create(lease, 1, undefined, 5000);
+    expect(await call(page('t3'), 'post', lease, 't3', leaseMs, 0)).toBe('granted');
+    const granted = performance.now();
+    // Crash the renderer: no pagehide, no leave, no close of anything.
+    const cdp = await page('t3').context().newCDPSession(page('t3'));
+    void cdp.send('Page.crash').catch(() => undefined);
+    const crashed = performance.now();
+    expect(await n.dsm.read(lease, undefined, 5000)).toEqual({ n: 1, active: 1 });
+
+    const bound = detectionBoundMs(4, gossip.suspicionMult, gossip.probeIntervalMs) + gossip.autoRemoveAfterMs;
+    const rest = ['n', 't1', 't2'];
+    let leaseGone: number | undefined;
+    let removed: number | undefined;
+    while ((leaseGone === undefined || removed === undefined) && performance.now() - crashed < bound + leaseMs + 5000) {
+      if (leaseGone === undefined && (await n.dsm.read(lease, undefined, 5000))?.active === 0) leaseGone = performance.now();
+      const rings = [ringOf(n), await call<string[]>(page('t1'), 'ring'), await call<string[]>(page('t2'), 'ring')];
+      if (removed === undefined && rings.every((r) => r.join() === rest.join())) removed = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(leaseGone, 'the lease expired').toBeDefined();
+    expect((leaseGone as number) - granted).toBeLessThan(leaseMs + pollSlackMs);
+    expect(removed, 'the crashed tab left every ring').toBeDefined();
+    expect((removed as number) - crashed).toBeLessThan(bound + pollSlackMs);
+    await page('t3').context().close();
+    tabs.delete('t3');
+  }, 40_000);
+
+  it('a tab leaves the ring on pagehide, and once reloaded gets its semaphore table back from IndexedDB', async () => {
+    const kept = keyOwnedBy('t1', 'kept-');
+    await call(page('t1'), 'create', kept, 3);
+    expect(await call(page('t1'), 'post', kept, 'holder', 600_000, 0)).toBe('granted');
+    // The page hides (as when it is closed or navigated away): the node leaves the ring, and the
+    // others see `left` (a vanished tab would read suspect or down first). Dispatched here rather
+    // than left to the reload, where the leave notices may or may not get out before the page dies.
+    await page('t1').evaluate(() => globalThis.dispatchEvent(new PageTransitionEvent('pagehide')));
+    await expect.poll(() => [n.gossip.inspect().members.find((m) => m.node.id === 't1')?.status], { timeout: 3000 }).toEqual(['left']);
+    await page('t1').reload();
+    await page('t1').waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
+    // Started alone again (no seed): what it reads is what IndexedDB kept.
+    await call(page('t1'), 'start', { id: 't1', port: peerPort, gossip });
+    expect(await call(page('t1'), 'read', kept)).toEqual({ n: 3, active: 1 });
+  }, 40_000);
+
+  it('after the PeerJS server stops, a member linked to one other links to the rest through the cluster, and re-makes a broken link the same way', async () => {
+    const t4 = await tab('t4');
+    tabs.set('t4', t4);
+    await call(t4, 'start', { id: 't4', port: peerPort, gossip });
+    const seed = await call(t4, 'connect', 'n');
+    await stopPeerServer();
+    expect(await call(t4, 'linked')).toEqual(['n']);
+    await call(t4, 'meet', seed);
+    await expect.poll(() => call(t4, 'linked'), { timeout: 15_000 }).toEqual(['n', 't2']);
+    const members = ['n', 't2', 't4'];
+    await expect.poll(async () => [ringOf(n), await call(page('t2'), 'ring'), await call(t4, 'ring')], { timeout: 15_000 })
+      .toEqual([members, members, members]);
+    const before = await call<{ delivered: number; sentViaCluster: number }>(t4, 'stats');
+    expect(before.delivered).toBeGreaterThan(0);
+    expect(before.sentViaCluster).toBeGreaterThan(0);
+    // Traffic over the new link: a semaphore t2 owns, created and held from t4.
+    const id = keyOwnedBy('t2', 'grown-');
+    await call(t4, 'create', id, 1);
+    expect(await call(t4, 'post', id, 't4', 60_000, 0)).toBe('granted');
+    expect(await call(page('t2'), 'read', id)).toEqual({ n: 1, active: 1 });
+
+    // Break the link t4–t2: it comes back, and with the PeerJS server gone only the cluster can signal it.
+    const delivered = async (): Promise<number> =>
+      (await call<{ delivered: number }>(t4, 'stats')).delivered + (await call<{ delivered: number }>(page('t2'), 'stats')).delivered;
+    const deliveredBefore = await delivered();
+    await call(t4, 'disconnect', 't2');
+    await expect.poll(async () => (await call<string[]>(t4, 'linked')).includes('t2') && await delivered() > deliveredBefore, { timeout: 15_000 })
+      .toBe(true);
+    await call(t4, 'close', id, 't4');
+    expect(await call(page('t2'), 'read', id)).toEqual({ n: 1, active: 0 });
+  }, 40_000);
+});

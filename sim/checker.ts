@@ -1,6 +1,8 @@
-// Safety, judged from outside the nodes: at no simulated instant may more than `n` clients
-// believe they hold a valid lease on one semaphore. A client that got ok for a post sent at s
-// with timeout T believes from the reply until s + T, or until it sends its close.
+// The checkers, judging from outside the nodes.
+// Safety: at no simulated instant may more than `n` clients believe they hold a valid lease on one
+// semaphore. A client that got ok for a post sent at s with timeout T believes from the reply until
+// s + T, or until it sends its close. Liveness: after the faults heal, every post a live client
+// sent ends. Convergence: after the faults heal, every node's ring agrees.
 
 /** One client's belief that it holds a slot. */
 export interface Belief {
@@ -10,12 +12,22 @@ export interface Belief {
   to: number;
 }
 
-/** More than `n` believers at once. */
+/** What a checker can find. */
+export const violationClasses = ['safety', 'liveness', 'convergence'] as const;
+/** One of {@link violationClasses}. */
+export type ViolationClass = (typeof violationClasses)[number];
+
+/** One finding of a checker. */
 export interface Violation {
-  readonly semaphore: string;
+  readonly class: ViolationClass;
+  /** Simulated ms of the first moment it was seen. */
   readonly at: number;
-  readonly n: number;
-  readonly holders: string[];
+  /** One line for people. */
+  readonly message: string;
+  /** The semaphore, for safety and liveness. */
+  readonly semaphore?: string;
+  /** The believers at `at`, for safety. */
+  readonly holders?: string[];
 }
 
 /** Every instant (the first of each overlap) where a semaphore had more than `n` believers. */
@@ -38,9 +50,10 @@ export function checkSafety(beliefs: readonly Belief[], limits: ReadonlyMap<stri
       active.add(b);
       if (active.size > n && !reported) {
         reported = true;
-        out.push({ semaphore, at, n, holders: [...active].map((x) => x.holder) });
+        const holders = [...active].map((x) => x.holder);
+        out.push({ class: 'safety', at, semaphore, holders, message: `${holders.length} clients believe they hold ${semaphore} (n=${n}): ${holders.join(', ')}` });
       }
     }
   }
-  return out;
+  return out.sort((a, b) => a.at - b.at);
 }

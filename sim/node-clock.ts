@@ -20,6 +20,7 @@ export class NodeClock implements Clock {
   #anchorWorld: number;
   #wallOffset = 0;
   #paused = false;
+  #dead = false;
   readonly #held: NodeTimer[] = [];
   readonly #timers = new Set<NodeTimer>();
 
@@ -70,7 +71,8 @@ export class NodeClock implements Clock {
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const t: NodeTimer = { inner: undefined, fn, done: false };
+    const t: NodeTimer = { inner: undefined, fn, done: this.#dead };
+    if (this.#dead) return t as unknown as TimerHandle; // a dead process's late callbacks set nothing
     const local = Number.isFinite(delayMs) ? Math.max(0, delayMs) : 2 ** 31 - 1;
     t.inner = this.#world.setTimer(local / this.#rate, () => {
       t.inner = undefined;
@@ -88,8 +90,9 @@ export class NodeClock implements Clock {
     this.#timers.delete(t);
   }
 
-  /** Cancels every timer (the process is gone). */
-  cancelAll(): void {
+  /** The process is gone: every timer is cancelled and later ones never fire. */
+  kill(): void {
+    this.#dead = true;
     for (const t of this.#timers) this.cancelTimer(t as unknown as TimerHandle);
     this.#held.length = 0;
   }

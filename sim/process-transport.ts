@@ -36,6 +36,7 @@ export function processTransport(inner: Transport): ProcessTransport {
     name: inner.name,
     frameBytesMax: inner.frameBytesMax,
     async listen(address) {
+      if (dead) throw new ClusterluckError('NOT_RUNNING', 'process is dead');
       const l = await inner.listen(address);
       listeners.add(l);
       const outer = new ProcessListener(l);

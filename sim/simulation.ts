@@ -2,22 +2,29 @@
 // chosen faults on a schedule drawn from the seed, then the checkers. Deterministic per seed.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../lib/env/bytes.js';
+import { invalidArgument } from '../lib/env/errors.js';
 import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
 import { checkSafety, type Belief, type Violation } from './checker.js';
 import { World } from './world.js';
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'crash', 'pause', 'drift'] as const;
+export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
+
+/** A range of simulated milliseconds, drawn uniformly. */
+export interface MsRange {
+  readonly min: number;
+  readonly max: number;
+}
 
 /** Options of {@link simulate}. */
 export interface SimulationOptions {
   readonly seed: string;
   /** @default 5 */
   readonly nodes?: number;
-  /** Simulated run length, ms (faults stop 10 s before the end, so the cluster can heal). @default 60000 */
+  /** Simulated run length, ms; faults stop 10 s before the end, then the cluster heals. @default 60000 */
   readonly durationMs?: number;
   /** @default faultKinds (all) */
   readonly faults?: readonly FaultKind[];
@@ -25,103 +32,192 @@ export interface SimulationOptions {
   readonly clients?: number;
   /** Operations per second per client. @default 10 */
   readonly opsPerSecond?: number;
-  /** Semaphores the clients share, each with limit 2. @default 3 */
+  /** Semaphores the clients share. @default 3 */
   readonly semaphores?: number;
+  /** Each semaphore's limit n. @default 2 */
+  readonly limit?: number;
+  /** Lease a client asks for. @default { min: 200, max: 2000 } */
+  readonly leaseMs?: MsRange;
+  /** How long a partition, clog, crash or pause lasts. @default { min: 1000, max: 6000 } */
+  readonly faultMs?: MsRange;
+  /** Time between two faults. @default { min: 2000, max: 8000 } */
+  readonly faultGapMs?: MsRange;
   /** Persist semaphores. Off reproduces Clusterluck's amnesia on restart. @default true */
   readonly disk?: boolean;
   /** Gossip auto-remove of down members, ms. @default undefined (off) */
   readonly autoRemoveAfterMs?: number;
+  /** Play these faults instead of drawing them from the seed (a fast-check search shrinks them). */
+  readonly schedule?: readonly ScheduledFault[];
   /** Called every simulated second. */
   readonly onProgress?: (simMs: number) => void;
+}
+
+/** One fault of an explicit schedule. */
+export interface ScheduledFault {
+  /** Simulated ms after the workload starts. */
+  readonly at: number;
+  readonly kind: FaultKind;
+  /** The victim (first id), or one side of a partition (the rest of the hosts are the other). */
+  readonly nodes: readonly string[];
+  /** How long it lasts (partition, one-way, clog, crash, pause). */
+  readonly ms: number;
+  /** Drift rate (1.01: 1 % fast) or wall-clock jump in ms. */
+  readonly amount?: number;
+}
+
+/** One fault the nemesis injected. */
+export interface FaultRecord {
+  readonly at: number;
+  readonly kind: FaultKind;
+  /** The host, or the two sides of a partition. */
+  readonly target: string;
 }
 
 /** What a run did and found. */
 export interface SimulationSummary {
   readonly seed: string;
+  readonly nodes: number;
   readonly simMs: number;
   readonly operations: number;
   readonly granted: number;
   readonly refused: number;
   readonly failed: number;
+  /** Posts whose client's process crashed before the answer (not a liveness failure). */
+  readonly lost: number;
   readonly faults: Record<string, number>;
+  readonly faultLog: FaultRecord[];
   readonly violations: Violation[];
   readonly converged: boolean;
+  /** Frames the simulated network delivered. */
+  readonly frames: number;
   readonly traceHash: string;
-  /** The trace lines just before the first violation (empty when there is none). */
+  readonly traceLines: number;
+  /** The 5 s of trace before the first violation: its semaphore's events and every fault (empty when there is none). */
   readonly traceAroundViolation: string[];
 }
 
-const limit = 2;
+/**
+ * Presets. `amnesia` is Clusterluck's known weakness: no disk, owners crash and come back at once
+ * with empty tables while clients still hold long leases; the safety checker must catch it.
+ */
+export const scenarios = {
+  default: {},
+  amnesia: { disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
+} as const satisfies Record<string, Partial<SimulationOptions>>;
+/** A key of {@link scenarios}. */
+export type ScenarioName = keyof typeof scenarios;
 
 /** Runs one simulation. */
 export async function simulate(options: SimulationOptions): Promise<SimulationSummary> {
-  const o = { nodes: 5, durationMs: 60_000, faults: faultKinds, clients: 20, opsPerSecond: 10, semaphores: 3, disk: true, ...options };
+  const o = {
+    nodes: 5, durationMs: 60_000, faults: faultKinds, clients: 20, opsPerSecond: 10, semaphores: 3, limit: 2, disk: true,
+    leaseMs: { min: 200, max: 2000 }, faultMs: { min: 1000, max: 6000 }, faultGapMs: { min: 2000, max: 8000 }, ...options,
+  };
+  check(o);
   const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, ...(o.autoRemoveAfterMs === undefined ? {} : { autoRemoveAfterMs: o.autoRemoveAfterMs }) });
   await world.start();
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
-  const limits = new Map(sems.map((s) => [s, limit]));
+  const limits = new Map(sems.map((s) => [s, o.limit]));
   const first = world.node('n0');
-  for (const s of sems) await drive(world, first?.dsm.create(s, limit) as Promise<void>);
-  const beliefs: Belief[] = [];
-  const counts = { operations: 0, granted: 0, refused: 0, failed: 0 };
+  for (const s of sems) await world.drive(first?.dsm.create(s, o.limit) as Promise<void>);
+  const run: RunState = { beliefs: [], inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
   const faults: Record<string, number> = {};
+  const faultLog: FaultRecord[] = [];
   const stopAt = world.clock.now() + o.durationMs;
-  const faultsUntil = stopAt - 10_000;
-  for (let c = 0; c < o.clients; c++) client(world, world.random.fork(`client-${c}`), c, sems, o.opsPerSecond, stopAt, beliefs, counts);
-  nemesis(world, world.random.fork('nemesis'), o.faults, faultsUntil, faults);
+  for (let c = 0; c < o.clients; c++) client(world, world.random.fork(`client-${c}`), c, sems, o, stopAt, run);
+  const record = (r: FaultRecord): void => {
+    faults[r.kind] = (faults[r.kind] ?? 0) + 1;
+    faultLog.push(r);
+  };
+  if (options.schedule === undefined) nemesis(world, world.random.fork('nemesis'), o, stopAt - 10_000, record);
+  else playSchedule(world, options.schedule, stopAt - 10_000, record);
   for (let t = 0; t < o.durationMs; t += 1000) {
     await world.run(1000);
     o.onProgress?.(t + 1000);
   }
   world.heal();
-  for (const h of world.hosts.values()) if (h.node === undefined) await world.restart(h.id);
+  for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id).catch(() => undefined);
   const converged = await world.settle(30_000);
-  await world.stop();
-  const violations = checkSafety(beliefs, limits);
-  const firstAt = violations[0]?.at;
-  const around = firstAt === undefined ? [] : world.trace.filter((l) => {
-    const t = Number(l.split(' ')[0]);
-    return t <= firstAt && t >= firstAt - 2000;
-  }).slice(-40);
+  await world.run(10_000); // every post still open has had its request timeouts and retries
+  const violations = checkSafety(run.beliefs, limits);
+  if (!converged) violations.push({ class: 'convergence', at: world.clock.now(), message: 'rings still disagree 30 s after the faults healed' });
+  for (const [holder, p] of run.inflight) {
+    if (world.hosts.get(p.host)?.epoch !== p.epoch) run.counts.lost++;
+    else violations.push({ class: 'liveness', at: p.sentAt, semaphore: p.semaphore, message: `post ${p.semaphore} ${holder} via ${p.host} sent at ${p.sentAt.toFixed(1)} never ended` });
+  }
+  world.stop();
+  const around = storyBefore(world.trace, violations[0]);
+  const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
-    seed: o.seed, simMs: o.durationMs, ...counts, faults, violations, converged,
-    traceHash: toHex(sha256(utf8(world.trace.join('\n')))).slice(0, 16), traceAroundViolation: around,
+    seed: o.seed, nodes: o.nodes, simMs: o.durationMs, ...run.counts, faults, faultLog, violations, converged,
+    frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
+    traceAroundViolation: around,
   };
 }
 
-/** Advances the world until `p` settles. */
-async function drive<T>(world: World, p: Promise<T>): Promise<T> {
-  let done = false;
-  const watched = p.finally(() => (done = true));
-  watched.catch(() => undefined);
-  while (!done) await world.clock.advance(5);
-  return watched;
+interface Inflight {
+  readonly semaphore: string;
+  readonly host: string;
+  readonly epoch: number;
+  readonly sentAt: number;
 }
 
-function client(world: World, random: Random, index: number, sems: string[], opsPerSecond: number, stopAt: number,
-  beliefs: Belief[], counts: { operations: number; granted: number; refused: number; failed: number }): void {
+interface RunState {
+  readonly beliefs: Belief[];
+  /** Posts sent and not answered, by holder. */
+  readonly inflight: Map<string, Inflight>;
+  readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
+}
+
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'autoRemoveAfterMs' | 'schedule'>>;
+
+function check(o: Resolved): void {
+  const int = (name: string, v: unknown, min: number): void => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalidArgument(name, v, `an integer ≥ ${min}`);
+  };
+  int('nodes', o.nodes, 1);
+  int('durationMs', o.durationMs, 1000);
+  int('clients', o.clients, 0);
+  int('semaphores', o.semaphores, 1);
+  int('limit', o.limit, 1);
+  if (typeof o.opsPerSecond !== 'number' || !(o.opsPerSecond > 0)) throw invalidArgument('opsPerSecond', o.opsPerSecond, 'a number > 0');
+  for (const f of o.faults) if (!(faultKinds as readonly string[]).includes(f)) throw invalidArgument('faults', f, `one of ${faultKinds.join(', ')}`);
+  for (const [name, r] of [['leaseMs', o.leaseMs], ['faultMs', o.faultMs], ['faultGapMs', o.faultGapMs]] as const) {
+    if (!(r.min >= 0 && r.max >= r.min && Number.isFinite(r.max))) throw invalidArgument(name, r, 'a range with 0 ≤ min ≤ max');
+  }
+}
+
+function draw(random: Random, r: MsRange): number {
+  return r.min + randomInt(random, r.max - r.min + 1);
+}
+
+function client(world: World, random: Random, index: number, sems: string[], o: Resolved, stopAt: number, run: RunState): void {
   let k = 0;
+  const host = `n${index % world.hosts.size}`;
   const next = (): void => {
-    const wait = -Math.log(1 - random.next()) * (1000 / opsPerSecond);
+    const wait = -Math.log(1 - random.next()) * (1000 / o.opsPerSecond);
     world.clock.setTimer(wait, () => {
       if (world.clock.now() >= stopAt) return;
-      const host = `n${index % world.hosts.size}`;
       const dsm = world.node(host)?.dsm;
       if (dsm === undefined) return next();
       const semaphore = sems[randomInt(random, sems.length)] as string;
       const holder = `c${index}-${k++}`;
-      const timeout = 200 + randomInt(random, 1800);
+      const timeout = draw(random, o.leaseMs);
       const sentAt = world.clock.now();
-      counts.operations++;
+      const epoch = world.hosts.get(host)?.epoch ?? 0;
+      run.counts.operations++;
+      run.inflight.set(holder, { semaphore, host, epoch, sentAt });
       (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<void>).then(
         () => {
+          run.inflight.delete(holder);
           const now = world.clock.now();
-          counts.granted++;
+          run.counts.granted++;
           const belief: Belief = { semaphore, holder, from: now, to: sentAt + timeout };
-          beliefs.push(belief);
+          run.beliefs.push(belief);
           world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)}`);
           const hold = random.next() * Math.max(0, belief.to - now);
           world.clock.setTimer(hold, () => {
+            if (world.hosts.get(host)?.epoch !== epoch) return; // the client died with its process: it believes until the lease ends
             belief.to = Math.min(belief.to, world.clock.now());
             world.log(`close ${semaphore} ${holder}`);
             world.node(host)?.dsm.closeAsync(semaphore, holder);
@@ -129,9 +225,12 @@ function client(world: World, random: Random, index: number, sems: string[], ops
           next();
         },
         (err: Error & { code?: string }) => {
-          if (err.code === 'SEMAPHORE_FULL') counts.refused++;
-          else counts.failed++;
+          run.inflight.delete(holder);
+          if (err.code === 'SEMAPHORE_FULL') run.counts.refused++;
+          else run.counts.failed++;
           world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
+          // An application creates what it uses when it finds it missing (ALREADY_EXISTS is fine).
+          if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
           next();
         },
       );
@@ -140,29 +239,93 @@ function client(world: World, random: Random, index: number, sems: string[], ops
   next();
 }
 
-function nemesis(world: World, random: Random, kinds: readonly FaultKind[], until: number, faults: Record<string, number>): void {
+/** A seeded split of `ids` into two non-empty groups (Fisher–Yates, so the draw count is fixed); the first group. */
+function split(random: Random, ids: readonly string[]): string[] {
+  const shuffled = ids.slice();
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = randomInt(random, i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j] as string, shuffled[i] as string];
+  }
+  return shuffled.slice(0, 1 + randomInt(random, Math.max(1, ids.length - 1)));
+}
+
+/** Injects one fault now; partitions and clogs end (and crashed hosts restart) `ms` later. */
+function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
+  const ids = [...world.hosts.keys()];
+  const side = f.nodes.filter((id) => world.hosts.has(id));
+  const victim = side[0] ?? (ids[0] as string);
+  let target = victim;
+  if (f.kind === 'partition' || f.kind === 'one-way') {
+    const other = ids.filter((id) => !side.includes(id));
+    target = `${side.join(',')}|${other.join(',')}`;
+    if (side.length > 0 && other.length > 0) {
+      if (f.kind === 'partition') world.partition(side, other);
+      else world.partitionOneWay(side, other);
+      world.clock.setTimer(f.ms, () => world.heal());
+    }
+  } else if (f.kind === 'clog') {
+    world.clog(victim, f.ms);
+  } else if (f.kind === 'crash') {
+    world.crash(victim);
+    world.clock.setTimer(f.ms, () => void world.restart(victim).catch(() => undefined));
+  } else if (f.kind === 'pause') {
+    world.pause(victim, f.ms);
+  } else if (f.kind === 'drift') {
+    world.drift(victim, f.amount ?? 1);
+  } else {
+    world.jumpWall(victim, f.amount ?? 0);
+  }
+  return { at: world.clock.now(), kind: f.kind, target };
+}
+
+function nemesis(world: World, random: Random, o: Resolved, until: number, record: (r: FaultRecord) => void): void {
+  const kinds = o.faults;
   if (kinds.length === 0) return;
   const ids = [...world.hosts.keys()];
   const act = (): void => {
     if (world.clock.now() >= until) return;
     const kind = kinds[randomInt(random, kinds.length)] as FaultKind;
-    faults[kind] = (faults[kind] ?? 0) + 1;
     const victim = ids[randomInt(random, ids.length)] as string;
-    const lasting = 1000 + randomInt(random, 5000);
-    if (kind === 'partition') {
-      const shuffled = ids.slice().sort(() => random.next() - 0.5);
-      const cut = 1 + randomInt(random, ids.length - 1);
-      world.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-      world.clock.setTimer(lasting, () => world.heal());
-    } else if (kind === 'crash') {
-      world.crash(victim);
-      world.clock.setTimer(lasting, () => void world.restart(victim));
-    } else if (kind === 'pause') {
-      world.pause(victim, lasting);
-    } else {
-      world.drift(victim, 0.95 + random.next() * 0.1);
-    }
-    world.clock.setTimer(2000 + randomInt(random, 6000), act);
+    const ms = draw(random, o.faultMs);
+    const nodes = kind === 'partition' || kind === 'one-way' ? split(random, ids) : [victim];
+    const amount = kind === 'drift' ? 0.95 + random.next() * 0.1 : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
+    record(inject(world, { kind, nodes, ms, ...(amount === undefined ? {} : { amount }) }));
+    world.clock.setTimer(draw(random, o.faultGapMs), act);
   };
   world.clock.setTimer(3000, act);
+}
+
+/** Plays an explicit fault schedule (what fast-check generates and shrinks) instead of the seeded nemesis. */
+function playSchedule(world: World, schedule: readonly ScheduledFault[], until: number, record: (r: FaultRecord) => void): void {
+  const start = world.clock.now();
+  for (const f of schedule) {
+    if (start + f.at >= until) continue;
+    world.clock.setTimer(f.at, () => record(inject(world, f)));
+  }
+}
+
+/**
+ * The violation classes of a run, one key per distinct kind: the checker's class plus the fault
+ * kinds injected in the 10 s before it (`safety after crash+partition`), or `(no fault)`.
+ */
+export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'faultLog'>): string[] {
+  const keys = new Set<string>();
+  for (const v of summary.violations) {
+    const near = [...new Set(summary.faultLog.filter((f) => f.at <= v.at && f.at >= v.at - 10_000).map((f) => f.kind))].sort();
+    keys.add(`${v.class} after ${near.length === 0 ? '(no fault)' : near.join('+')}`);
+  }
+  return [...keys].sort();
+}
+
+const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
+
+/** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
+function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {
+  if (v === undefined) return [];
+  const mentions = v.semaphore === undefined ? undefined : ` ${v.semaphore} `;
+  return trace.filter((l) => {
+    const t = Number(l.slice(0, l.indexOf(' ')));
+    if (t > v.at || t < v.at - 5000) return false;
+    return faultLine.test(l) || mentions === undefined || (l.includes(mentions) && !l.endsWith('SEMAPHORE_FULL'));
+  }).slice(-80);
 }

@@ -1,14 +1,15 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
-// virtual clock, a seeded random, a network with partitions and delays, and simulated disks.
+// virtual clock, a seeded random, the simulated network and simulated disks.
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
 import type { NodeId } from '../lib/core/node-id.js';
 import { silentLogger } from '../lib/env/logger.js';
-import { MemoryNetwork } from '../lib/transports/memory-network.js';
-import { FaultyNetwork } from './faulty-network.js';
 import { NodeClock } from './node-clock.js';
 import { processTransport, type ProcessTransport } from './process-transport.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
 import { SimDisk } from './sim-disk.js';
+import { simHmac } from './sim-hmac.js';
+import { formatSimNetworkEvent, type SimNetworkEvent } from './sim-net-event.js';
+import { SimNetwork } from './sim-network.js';
 import { VirtualClock } from './virtual-clock.js';
 
 /** Options of a {@link World}. */
@@ -30,7 +31,11 @@ export interface SimHost {
   readonly disk: SimDisk;
   clock: NodeClock;
   net: ProcessTransport;
+  /** A process runs (booting or serving). */
+  alive: boolean;
+  /** The node, once its process has started serving. */
   node: ClusterNode | undefined;
+  /** Counts processes: a crash or restart makes every callback of the old one stale. */
   epoch: number;
 }
 
@@ -38,15 +43,18 @@ export interface SimHost {
 export class World {
   readonly clock = new VirtualClock();
   readonly random: SeededRandom;
-  readonly network = new MemoryNetwork();
-  readonly faults = new FaultyNetwork(this.clock);
+  readonly network: SimNetwork;
   readonly hosts = new Map<string, SimHost>();
   readonly options: Required<Omit<WorldOptions, 'autoRemoveAfterMs'>> & { autoRemoveAfterMs: number | undefined };
+  /** World events and network events other than deliveries, in order. */
   readonly trace: string[] = [];
+  /** Deliveries, folded into one number (FNV-1a) so the trace stays small but still pins the traffic. */
+  deliveries = { count: 0, hash: 0x811c9dc5 };
 
   constructor(options: WorldOptions) {
     this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, autoRemoveAfterMs: undefined, ...options };
     this.random = seededRandom(options.seed);
+    this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
 
   /** Records one line of the trace (hashed to compare runs). */
@@ -59,43 +67,45 @@ export class World {
     for (let i = 0; i < this.options.nodes; i++) {
       const id = `n${i}`;
       const disk = new SimDisk({ random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability });
-      const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.#transport(id)), node: undefined, epoch: 0 };
+      const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, epoch: 0 };
       this.hosts.set(id, host);
-      await this.#boot(host);
+      await this.drive(this.#boot(host));
     }
     await this.settle(30_000);
   }
 
-  /** The live node on host `id`, if its process runs. */
+  /** The live node on host `id`, if its process serves. */
   node(id: string): ClusterNode | undefined {
     return this.hosts.get(id)?.node;
   }
 
-  /** Kills the process on a host: memory gone, unsynced disk writes gone. */
+  /** Kills the process on a host, booting or serving: memory gone, sockets reset, unsynced disk writes gone. */
   crash(id: string): void {
     const host = this.hosts.get(id);
-    if (host?.node === undefined) return;
-    host.net.kill();
-    host.clock.cancelAll();
-    host.disk.crash();
+    if (host === undefined || !host.alive) return;
+    host.epoch++;
+    host.alive = false;
     host.node = undefined;
+    host.net.kill();
+    host.clock.kill();
+    host.disk.crash();
     this.log(`crash ${id}`);
   }
 
-  /** Starts a new process on a crashed host, from its own disk. */
-  async restart(id: string): Promise<void> {
+  /** Starts a new process on a crashed host, from its own disk; it serves once its start resolves. */
+  restart(id: string): Promise<void> {
     const host = this.hosts.get(id);
-    if (host === undefined || host.node !== undefined) return;
+    if (host === undefined || host.alive) return Promise.resolve();
     host.clock = new NodeClock(this.clock);
-    host.net = processTransport(this.#transport(id));
+    host.net = processTransport(this.network.transport(id));
     this.log(`restart ${id}`);
-    await this.#boot(host);
+    return this.#boot(host);
   }
 
   /** Stalls a host's process for `ms` (timers and inbound messages wait). */
   pause(id: string, ms: number): void {
     const host = this.hosts.get(id);
-    if (host?.node === undefined) return;
+    if (host === undefined || !host.alive) return;
     host.clock.pause();
     host.net.pause();
     const epoch = host.epoch;
@@ -114,21 +124,44 @@ export class World {
     this.log(`drift ${id} ${rate.toFixed(4)}`);
   }
 
-  /** Splits hosts into groups that cannot reach each other. */
-  partition(groups: string[][]): void {
-    this.faults.partition(groups);
-    this.log(`partition ${groups.map((g) => g.join(',')).join(' | ')}`);
+  /** Jumps a host's wall clock (not its monotonic clock) by `ms`. */
+  jumpWall(id: string, ms: number): void {
+    this.hosts.get(id)?.clock.jumpWall(ms);
+    this.log(`jump ${id} ${ms}`);
+  }
+
+  /** Splits hosts into two groups that cannot reach each other, both ways. */
+  partition(a: readonly string[], b: readonly string[]): void {
+    this.network.partition(a, b);
+  }
+
+  /** Nothing passes from `from` to `to`; the other way works. */
+  partitionOneWay(from: readonly string[], to: readonly string[]): void {
+    this.network.partitionOneWay(from, to);
+  }
+
+  /** Holds everything to and from a host for `ms` (a congested link; connections survive). */
+  clog(id: string, ms: number): void {
+    this.network.clog(id, ms);
   }
 
   /** Ends every partition. */
   heal(): void {
-    this.faults.heal();
-    this.log('heal');
+    this.network.heal();
   }
 
   /** Advances virtual time by `ms`, in small steps so promise chains settle between timers. */
   async run(ms: number, stepMs = 1000): Promise<void> {
     for (let t = 0; t < ms; t += stepMs) await this.clock.advance(Math.min(stepMs, ms - t));
+  }
+
+  /** Advances virtual time until `p` settles; its result. */
+  async drive<T>(p: Promise<T>, stepMs = 5): Promise<T> {
+    let done = false;
+    const watched = p.finally(() => (done = true));
+    watched.catch(() => undefined);
+    while (!done) await this.clock.advance(stepMs);
+    return watched;
   }
 
   /** Runs until every live node sees the same ring (or `limitMs` passes). @returns whether they converged. */
@@ -140,43 +173,60 @@ export class World {
     return this.converged();
   }
 
-  /** True when every live node has the same ring, holding every live node. */
+  /** True when every serving node has the same ring, holding every serving node. */
   converged(): boolean {
     const live = [...this.hosts.values()].flatMap((h) => (h.node === undefined ? [] : [h.node]));
     const sums = new Set(live.map((n) => n.gossip.ring().checksum()));
     return sums.size === 1 && live.every((n) => live.every((m) => n.gossip.ring().has(m.self.id)));
   }
 
-  /** Stops every live node (the end of a run). */
-  async stop(): Promise<void> {
+  /** Stops every process (the end of a run). */
+  stop(): void {
     for (const h of this.hosts.values()) {
-      h.net.kill();
-      h.clock.cancelAll();
+      h.epoch++;
+      h.alive = false;
       h.node = undefined;
+      h.net.kill();
+      h.clock.kill();
     }
   }
 
-  #transport(id: string) {
-    return this.faults.wrap(id, this.network.transport());
-  }
-
   async #boot(host: SimHost): Promise<void> {
-    host.epoch++;
+    const epoch = ++host.epoch;
+    host.alive = true;
     const storage = this.options.disk ? host.disk.storage() : undefined;
     const node = new ClusterNode({
       id: host.id, address: host.id, cookie: 'sim', ringId: 'sim',
-      env: { clock: host.clock, random: this.random.fork(`${host.id}#${host.epoch}`), transport: host.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
+      env: { clock: host.clock, random: this.random.fork(`${host.id}#${epoch}`), transport: host.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
+      kernel: { hmac: simHmac },
       gossip: { ...(this.options.autoRemoveAfterMs === undefined ? {} : { autoRemoveAfterMs: this.options.autoRemoveAfterMs }) },
       dsm: { disk: this.options.disk, fsyncInterval: 0, minWaitTimeout: 10, maxWaitTimeout: 100 },
     });
-    let started = false;
-    const starting = node.start().then(() => {
-      started = true;
-    });
-    while (!started) await this.clock.advance(1);
-    await starting;
+    try {
+      await node.start();
+    } catch (err) {
+      if (host.epoch !== epoch) return; // crashed while booting
+      this.log(`boot-failed ${host.id} ${(err as { code?: string }).code ?? String(err)}`);
+      this.crash(host.id);
+      throw err;
+    }
+    if (host.epoch !== epoch) return;
     host.node = node;
+    this.log(`up ${host.id}`);
     const seed = [...this.hosts.values()].find((h) => h !== host && h.node !== undefined)?.node?.self as NodeId | undefined;
     if (seed !== undefined) node.meet(seed);
+  }
+
+  #onNetwork(e: SimNetworkEvent): void {
+    if (e.kind === 'deliver') {
+      const d = this.deliveries;
+      d.count++;
+      let h = d.hash ^ Math.round(e.atMs * 1000);
+      h = Math.imul(h, 0x01000193) ^ (e.seq ?? 0);
+      h = Math.imul(h, 0x01000193) ^ (e.bytes ?? 0);
+      d.hash = Math.imul(h, 0x01000193) >>> 0;
+      return;
+    }
+    this.trace.push(formatSimNetworkEvent(e));
   }
 }

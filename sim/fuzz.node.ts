@@ -1,0 +1,136 @@
+// `npm run fuzz -- --seeds 1000`: many seeded simulator runs spread over worker threads, a progress
+// bar, a summary of every violation class with seeds that replay it; exit code 1 on any violation.
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { replayCommand, runOptionHelp, runOptions, runOptionSpec, UsageError, type RunOptions } from './sim-args.node.js';
+import { simulate, violationKeys } from './simulation.js';
+
+const usage = `usage: npm run fuzz -- [--seeds N] [--from K] [--workers W] [options]
+
+Runs seeds K … K+N−1 (default 0 … 99) of the simulator on W worker threads (default: one per
+core), shows progress, then lists every violation class found with up to 5 seeds each and the
+command that replays one. Exit code: 0 clean, 1 a violation, 2 bad usage.
+
+  --seeds N          how many seeds (default 100)
+  --from K           first seed (default 0)
+  --workers W        worker threads (default ${availableParallelism()})
+${runOptionHelp}`;
+
+/** Workers load this file through tsx, as the main thread did. */
+const workerBoot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+
+/** What a worker sends back per seed. */
+interface SeedResult {
+  readonly seed: string;
+  readonly keys: string[];
+  readonly operations: number;
+  readonly simMs: number;
+  readonly error?: string;
+}
+
+interface WorkerMessage {
+  readonly result?: SeedResult;
+}
+
+async function runSeed(seed: string, o: RunOptions): Promise<SeedResult> {
+  try {
+    const s = await simulate({ ...o, seed });
+    return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs };
+  } catch (err) {
+    return { seed, keys: ['crash of the simulator'], operations: 0, simMs: 0, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv], strict: true,
+    options: { ...runOptionSpec, seeds: { type: 'string' }, from: { type: 'string' }, workers: { type: 'string' } },
+  });
+  if (values.help === true) {
+    console.log(usage);
+    return 0;
+  }
+  const o = runOptions(values);
+  const count = int('seeds', values.seeds ?? '100', 1);
+  const from = int('from', values.from ?? '0', 0);
+  const workers = Math.min(count, int('workers', values.workers ?? String(availableParallelism()), 1));
+  const seeds = Array.from({ length: count }, (_, i) => String(from + i));
+  const started = performance.now();
+  const results: SeedResult[] = [];
+  const bar = progressBar(count);
+  let nextSeed = 0;
+  await Promise.all(Array.from({ length: workers }, () => new Promise<void>((resolve, reject) => {
+    const worker = new Worker(workerBoot, { eval: true, workerData: o });
+    const feed = (): void => {
+      const seed = seeds[nextSeed++];
+      if (seed === undefined) void worker.terminate().then(() => resolve());
+      else worker.postMessage(seed);
+    };
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.result !== undefined) {
+        results.push(m.result);
+        bar(results.length, results.filter((r) => r.keys.length > 0).length);
+      }
+      feed();
+    });
+    worker.on('error', reject);
+    feed();
+  })));
+  const wallS = (performance.now() - started) / 1000;
+  const simS = results.reduce((a, r) => a + r.simMs, 0) / 1000;
+  const byKey = new Map<string, string[]>();
+  for (const r of results.sort((a, b) => Number(a.seed) - Number(b.seed))) for (const k of r.keys) (byKey.get(k) ?? byKey.set(k, []).get(k))?.push(r.seed);
+  const bad = results.filter((r) => r.keys.length > 0);
+  console.log(`${count} seeds (${seeds[0]} … ${seeds.at(-1)}) in ${wallS.toFixed(1)} s on ${workers} workers: ${(count / wallS * 60).toFixed(0)} seeds/min, ${(simS / wallS).toFixed(0)} simulated s per wall s`);
+  console.log(`  operations: ${results.reduce((a, r) => a + r.operations, 0)}; seeds with a violation: ${bad.length}`);
+  for (const [key, list] of [...byKey].sort((a, b) => b[1].length - a[1].length)) {
+    console.log(`  ${key}: ${list.length} seeds, e.g. ${list.slice(0, 5).join(', ')}`);
+    console.log(`    replay: ${replayCommand(list[0] as string, o)}`);
+  }
+  for (const r of results) if (r.error !== undefined) console.log(`\nseed ${r.seed} threw:\n${r.error}`);
+  return bad.length === 0 ? 0 : 1;
+}
+
+function int(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** A bar on a terminal; on a pipe, a line every 10 %. */
+function progressBar(total: number): (done: number, failing: number) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  return (done, failing) => {
+    const text = `${done}/${total} seeds, ${failing} with a violation`;
+    if (tty) {
+      const width = 30;
+      const full = Math.round((done / total) * width);
+      process.stderr.write(`\r  [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${text}${done === total ? '\n' : ''}`);
+    } else if (Math.floor((done / total) * 10) > lastTenth) {
+      lastTenth = Math.floor((done / total) * 10);
+      process.stderr.write(`  ${text}\n`);
+    }
+  };
+}
+
+if (!isMainThread) {
+  const o = workerData as RunOptions;
+  parentPort?.on('message', (seed: string) => {
+    void runSeed(seed, o).then((result) => parentPort?.postMessage({ result } satisfies WorkerMessage));
+  });
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+        console.error(`${(err as Error).message}\n(see npm run fuzz -- --help)`);
+        process.exitCode = 2;
+      } else {
+        console.error(err);
+        process.exitCode = 3;
+      }
+    },
+  );
+}

@@ -1,0 +1,88 @@
+// Command-line options shared by `npm run sim` and `npm run fuzz`: one parser, one replay line.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { faultKinds, scenarios, type FaultKind, type ScenarioName, type SimulationOptions } from './simulation.js';
+
+/** A bad command line: printed with a hint, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Options of one run, without the seed. */
+export type RunOptions = Omit<SimulationOptions, 'seed' | 'onProgress' | 'schedule'> & { readonly scenario: ScenarioName };
+
+/** The run options both commands take, for parseArgs. */
+export const runOptionSpec = {
+  scenario: { type: 'string' },
+  nodes: { type: 'string' },
+  duration: { type: 'string' },
+  faults: { type: 'string' },
+  clients: { type: 'string' },
+  'no-disk': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** Help text of the run options. */
+export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join(' | ')} (default: default). amnesia = no disk, owners
+                     crash and restart at once under long leases: Clusterluck's known weakness
+  --nodes N          nodes in the cluster (default 5)
+  --duration D       simulated run length: 60s, 90000ms, 2m (default 60s)
+  --faults LIST      comma-separated, from: ${faultKinds.join(',')}; "none" for no faults
+                     (default: all, or the scenario's)
+  --clients N        clients doing post/close, about 10 operations per second each (default 20)
+  --no-disk          no DTable persistence (a restarted owner forgets its holders)
+  -h, --help         this text`;
+
+/** Parses `60s`, `90000ms`, `2m` or a bare number of seconds into ms. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (m === null) throw new UsageError(`--duration must look like 60s, 90000ms or 2m, got ${JSON.stringify(text)}`);
+  const n = Number(m[1]);
+  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  if (ms < 1000) throw new UsageError('--duration must be at least 1s');
+  return Math.round(ms);
+}
+
+function positive(name: string, text: string | undefined, min = 1): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Turns parsed values into run options. */
+export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string | boolean | undefined }): RunOptions {
+  const scenario = (values.scenario ?? 'default') as string;
+  if (!(scenario in scenarios)) throw new UsageError(`--scenario must be one of ${Object.keys(scenarios).join(', ')}, got ${JSON.stringify(scenario)}`);
+  const base: Partial<SimulationOptions> = scenarios[scenario as ScenarioName];
+  let faults: readonly FaultKind[] | undefined;
+  if (typeof values.faults === 'string') {
+    const list = values.faults === 'none' ? [] : values.faults.split(',').map((f) => f.trim()).filter((f) => f !== '');
+    for (const f of list) if (!(faultKinds as readonly string[]).includes(f)) throw new UsageError(`unknown fault ${JSON.stringify(f)}; faults: ${faultKinds.join(', ')}`);
+    faults = list as FaultKind[];
+  }
+  const nodes = positive('nodes', values.nodes as string | undefined);
+  const clients = positive('clients', values.clients as string | undefined, 0);
+  const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
+  return {
+    ...base,
+    scenario: scenario as ScenarioName,
+    ...(nodes === undefined ? {} : { nodes }),
+    ...(clients === undefined ? {} : { clients }),
+    ...(durationMs === undefined ? {} : { durationMs }),
+    ...(faults === undefined ? {} : { faults }),
+    ...(values['no-disk'] === true ? { disk: false } : {}),
+  };
+}
+
+/** The one command that replays `seed` with these options. */
+export function replayCommand(seed: string, o: RunOptions): string {
+  const parts = ['npm run sim --', '--seed', /^[\w.-]+$/.test(seed) ? seed : JSON.stringify(seed)];
+  if (o.scenario !== 'default') parts.push('--scenario', o.scenario);
+  if (o.nodes !== undefined) parts.push('--nodes', String(o.nodes));
+  if (o.clients !== undefined) parts.push('--clients', String(o.clients));
+  if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
+  const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
+  if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
+  if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');
+  return parts.join(' ');
+}

@@ -1,0 +1,69 @@
+// The simulator's checkers can fail: the safety checker against brute force, Clusterluck's known
+// amnesia caught with a replayable seed, a fast-check search that finds and shrinks a failing fault
+// schedule, and a short seeded sweep of the default fault mix (the long sweep is `npm run fuzz`).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkSafety, type Belief } from '../sim/checker.js';
+import { scenarios, simulate, violationKeys, type ScheduledFault, type SimulationOptions } from '../sim/simulation.js';
+
+describe('checkSafety', () => {
+  it('finds an overlap of more than n believers exactly when one exists', () => {
+    const belief = fc.record({ semaphore: fc.constantFrom('a', 'b'), holder: fc.string({ maxLength: 3 }), from: fc.integer({ min: 0, max: 50 }), len: fc.integer({ min: 0, max: 20 }) })
+      .map(({ len, ...b }): Belief => ({ ...b, to: b.from + len }));
+    fc.assert(fc.property(fc.array(belief, { maxLength: 12 }), fc.integer({ min: 1, max: 3 }), (beliefs, n) => {
+      const limits = new Map([['a', n], ['b', n]]);
+      const found = checkSafety(beliefs, limits);
+      const over = (sem: string, t: number): Belief[] => beliefs.filter((b) => b.semaphore === sem && b.from <= t && t < b.to);
+      const exceeded = beliefs.some((b) => b.to > b.from && over(b.semaphore, b.from).length > n);
+      expect(found.length > 0).toBe(exceeded);
+      for (const v of found) {
+        expect(v.class).toBe('safety');
+        expect(over(v.semaphore as string, v.at).length).toBeGreaterThan(n);
+        expect(v.holders?.length).toBeGreaterThan(n);
+      }
+    }));
+  });
+});
+
+describe('amnesia (Clusterluck without a disk)', () => {
+  const amnesia: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 20_000, clients: 12 };
+
+  it('is reported as a safety violation after a crash, and the seed replays it', async () => {
+    const first = await simulate({ ...amnesia, seed: '1' });
+    expect(first.violations.length).toBeGreaterThan(0);
+    expect(violationKeys(first)).toContain('safety after crash');
+    expect(first.traceAroundViolation.some((l) => / restart n\d/.test(l))).toBe(true);
+    const again = await simulate({ ...amnesia, seed: '1' });
+    expect(again.traceHash).toBe(first.traceHash);
+    expect(again.violations).toEqual(first.violations);
+  });
+
+  it('does not happen with the DTable on disk, on the same seeds and faults', async () => {
+    for (const seed of ['1', '2']) {
+      const s = await simulate({ ...amnesia, seed, disk: true });
+      expect(s.faults['crash']).toBeGreaterThanOrEqual(3);
+      expect(s.granted).toBeGreaterThan(20);
+      expect(s.violations).toEqual([]);
+    }
+  });
+});
+
+describe('fast-check search over fault schedules', () => {
+  it('finds a crash schedule that breaks a disk-less cluster, shrinks it, and the shrunk case replays', async () => {
+    const base: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 14_000, clients: 8 };
+    const crash = fc.record({
+      at: fc.integer({ min: 500, max: 3500 }),
+      kind: fc.constant('crash' as const),
+      nodes: fc.constantFrom('n0', 'n1', 'n2', 'n3', 'n4').map((n) => [n]),
+      ms: fc.integer({ min: 50, max: 1000 }),
+    });
+    const unsafe = async (seed: number, schedule: ScheduledFault[]): Promise<boolean> =>
+      (await simulate({ ...base, seed: String(seed), schedule })).violations.some((v) => v.class === 'safety');
+    const out = await fc.check(fc.asyncProperty(fc.nat(1000), fc.array(crash, { maxLength: 4 }), async (seed, schedule) => !(await unsafe(seed, schedule))), { numRuns: 40, seed: 5 });
+    expect(out.failed).toBe(true);
+    const [seed, schedule] = out.counterexample as [number, ScheduledFault[]];
+    expect(schedule.length).toBeGreaterThan(0); // no crash, no amnesia
+    expect(await unsafe(seed, schedule)).toBe(true);
+    expect(await unsafe(seed, [])).toBe(false);
+  });
+});

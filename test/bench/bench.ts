@@ -1,29 +1,35 @@
 // `npm run bench`: prints the figures the issues ask for. Benchmarks, not tests: these machines
 // are shared and noisy, so compare ratios taken in one run rather than absolute numbers.
-import { dsmBench } from './dsm-bench.js';
+import { dsmBench, type BenchTransport } from './dsm-bench.js';
 import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
+import { webrtcBench } from './webrtc-bench.js';
 
 let seconds = 10;
-let transport: 'memory' | 'tcp' = 'memory';
+let transport: BenchTransport = 'memory';
 let vsRedis = false;
 
 const sections: Record<string, (print: (line: string) => void) => Promise<void>> = {
   ring: ringBench,
   kernel: (print) => kernelBench(print),
   gossip: gossipBench,
-  dsm: (print) => dsmBench(print, { seconds, transport, vsRedis }),
+  dsm: async (print) => {
+    // Over WebRTC, the data channel's own round trip first: it bounds W1.
+    if (transport === 'webrtc') await webrtcBench(print);
+    await dsmBench(print, { seconds, transport, vsRedis });
+  },
 };
 
-const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S] [--transport memory|tcp] [--vs-redis]
+const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S] [--transport memory|tcp|webrtc] [--vs-redis]
 
 Runs the benchmarks and prints their figures.
 Sections: ${Object.keys(sections).join(', ')}.
 
   --only NAMES   run just these sections
   --seconds S    length of each timed DSM workload (default 10)
-  --transport T  run the DSM workloads over memory (default) or TCP on 127.0.0.1 (implies --only dsm)
+  --transport T  run the DSM workloads over memory (default), TCP on 127.0.0.1, or WebRTC between two Node
+                 nodes (node-datachannel, loopback; data-channel round trip printed first) (implies --only dsm)
   --vs-redis     also run them through redis-semaphore on a local redis-server and print the ratios
   --help         this text`;
 
@@ -39,8 +45,8 @@ async function main(argv: string[]): Promise<void> {
   const t = argv.indexOf('--transport');
   if (t >= 0) {
     const value = argv[t + 1];
-    if (value !== 'memory' && value !== 'tcp') {
-      console.error(`--transport must be memory or tcp, got ${String(value)}`);
+    if (value !== 'memory' && value !== 'tcp' && value !== 'webrtc') {
+      console.error(`--transport must be memory, tcp or webrtc, got ${String(value)}`);
       process.exitCode = 2;
       return;
     }

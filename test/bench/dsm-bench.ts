@@ -10,6 +10,9 @@ import { nodeHmac } from '../../lib/platform/hmac.node.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 import { tcpTransport } from '../../lib/transports/tcp.js';
+import { webrtcTransport } from '../../lib/transports/webrtc.js';
+import { MemorySignalHub } from '../../lib/transports/webrtc-signal-memory.js';
+import { nodeWrtc } from '../webrtc-node.js';
 import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
@@ -148,13 +151,24 @@ export async function dsmMemory(print: (line: string) => void, count = 1_000_000
   await c.stop();
 }
 
-/** `npm run bench` section: W1–W4 on 3 nodes (memory or TCP), callers on a non-owner and on the owner. */
-export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: 'memory' | 'tcp'; vsRedis: boolean }): Promise<void> {
+/** Transports the DSM workloads run over. */
+export type BenchTransport = 'memory' | 'tcp' | 'webrtc';
+
+/** The cluster for one transport: 3 nodes, or for WebRTC 2 Node nodes over node-datachannel on loopback. */
+function clusterOver(transport: BenchTransport): Promise<BenchCluster> {
+  if (transport === 'tcp') return benchCluster(3, () => tcpTransport(), () => '127.0.0.1:0');
+  if (transport === 'webrtc') {
+    const hub = new MemorySignalHub();
+    return benchCluster(2, () => webrtcTransport({ signaller: hub.signaller(), clock: systemClock(), wrtc: nodeWrtc }), (i) => `webrtc-${i}`);
+  }
   const network = new MemoryNetwork();
-  const c = opts.transport === 'tcp'
-    ? await benchCluster(3, () => tcpTransport(), () => '127.0.0.1:0')
-    : await benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
-  const label = `${opts.transport} transport, 3 nodes`;
+  return benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
+}
+
+/** `npm run bench` section: W1–W4 (memory, TCP: 3 nodes; WebRTC: 2), callers on a non-owner and, over TCP, on the owner. */
+export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: BenchTransport; vsRedis: boolean }): Promise<void> {
+  const c = await clusterOver(opts.transport);
+  const label = opts.transport === 'webrtc' ? 'webrtc transport (node-datachannel), 2 Node nodes' : `${opts.transport} transport, 3 nodes`;
   const ours = await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 1, ownerIndex: 0, label });
   if (opts.transport === 'tcp') await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 0, ownerIndex: 0, label });
   await c.stop();

@@ -2,32 +2,22 @@
 // context (own IndexedDB, own WebRTC stack), and one Node member form one cluster over WebRTC,
 // introduced by a PeerJS server on 127.0.0.1 that the test starts and, later, stops. The page is
 // test/pages/mesh.ts (createBrowserNode from the browser entry), built once and served statically.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { PeerServer } from 'peer';
-import { chromium, type Browser, type Page } from 'playwright';
-import { build } from 'vite';
+import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
 import { createWebRtcCluster, type WebRtcClusterNode } from '../lib/node.js';
 import type { WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
+import { buildPages, launchChromium, openPage, startPeerServer, type BuiltPages, type PeerjsServer } from './support/chromium-pages.js';
 import { nodeWrtc } from './webrtc-node.js';
 
-const root = join(import.meta.dirname, '..');
 /** Short timings, so crash detection takes seconds: the bound below is computed from them. */
 const gossip = { intervalMs: 150, probeIntervalMs: 300, suspicionMult: 2, autoRemoveAfterMs: 600 };
 /** Time the test's own polling (page round trips every 100 ms) may add to a measured bound. */
 const pollSlackMs = 500;
 
-let outDir: string;
-let web: Server;
-let peer: Server;
-const peerSockets = new Set<Socket>();
-let peerPort = 0;
+let pages: BuiltPages;
+let peerjs: PeerjsServer;
 let browser: Browser;
 let n: WebRtcClusterNode;
 
@@ -37,47 +27,7 @@ function call<T = unknown>(page: Page, method: string, ...args: unknown[]): Prom
   return page.evaluate(([m, a]) => (globalThis as unknown as { mesh: Mesh }).mesh[m as string]?.(...(a as unknown[])), [method, args] as const) as Promise<T>;
 }
 
-async function serveStatic(dir: string): Promise<Server> {
-  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
-  const server = createServer((req, res) => {
-    const path = normalize(join(dir, new URL(req.url ?? '/', 'http://x').pathname));
-    if (!path.startsWith(dir)) return void res.writeHead(403).end();
-    readFile(path).then(
-      (body) => res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body),
-      () => res.writeHead(404).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
-async function startPeerServer(): Promise<void> {
-  peer = await new Promise<Server>((resolve) => {
-    PeerServer({ host: '127.0.0.1', port: 0, path: '/', expire_timeout: 1000 }, (s) => resolve(s as Server));
-  });
-  peer.on('connection', (socket: Socket) => {
-    peerSockets.add(socket);
-    socket.on('close', () => peerSockets.delete(socket));
-  });
-  peerPort = (peer.address() as AddressInfo).port;
-}
-
-async function stopPeerServer(): Promise<void> {
-  // Upgraded WebSockets are no longer the HTTP server's: end them too, as a dying server would.
-  for (const socket of peerSockets) socket.destroy();
-  peer.closeAllConnections();
-  await new Promise((resolve) => peer.close(resolve));
-}
-
-/** A fresh browser context (own storage) with one page of the mesh, not yet started. */
-async function tab(id: string): Promise<Page> {
-  const context = await browser.newContext({ permissions: ['microphone'] });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => console.error(`[${id}] ${err.message}`));
-  await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/test/pages/mesh.html`);
-  await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
-  return page;
-}
+const tab = (id: string): Promise<Page> => openPage(browser, pages.url('test/pages/mesh.html'), id);
 
 /** A key whose owner on the ring is `owner`. */
 function keyOwnedBy(owner: string, prefix: string): string {
@@ -92,32 +42,20 @@ const nodePost = (id: string, retries: number): Promise<string> =>
 const ringOf = (node: WebRtcClusterNode): string[] => node.gossip.ring().nodes().map((m) => m.id).sort();
 
 beforeAll(async () => {
-  outDir = await mkdtemp(join(tmpdir(), 'clusterluck-mesh-'));
-  await build({
-    root, configFile: false, logLevel: 'error',
-    build: { outDir, emptyOutDir: true, target: 'esnext', minify: false, rollupOptions: { input: join(root, 'test/pages/mesh.html') } },
-  });
-  web = await serveStatic(outDir);
-  await startPeerServer();
-  browser = await chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    headless: true,
-    // Loopback candidates (with the microphone permission each context gets), nothing else.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection'],
-  });
+  pages = await buildPages(['test/pages/mesh.html']);
+  peerjs = await startPeerServer();
+  browser = await launchChromium();
   n = await createWebRtcCluster({
     id: 'n', cookie: 'mesh', wrtc: nodeWrtc, gossip, logLevel: 'error', dsm: { minWaitTimeout: 20, maxWaitTimeout: 100 },
-    signaling: { host: '127.0.0.1', port: peerPort, path: '/', WebSocket: WebSocket as unknown as new (url: string) => WebSocketLike },
+    signaling: { host: '127.0.0.1', port: peerjs.port, path: '/', WebSocket: WebSocket as unknown as new (url: string) => WebSocketLike },
   });
 }, 60_000);
 
 afterAll(async () => {
   await n?.stop({ leave: false });
   await browser?.close();
-  if (peer?.listening) await stopPeerServer();
-  await new Promise((resolve) => web?.close(resolve));
-  await rm(outDir, { recursive: true, force: true });
+  if (peerjs?.running) await peerjs.stop();
+  await pages?.close();
 });
 
 describe('three Chromium tabs and a Node process in one cluster over WebRTC', () => {
@@ -127,7 +65,7 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
   it('form one ring through the PeerJS server, and of four racing posts on n = 2 exactly two win; a close lets a waiter in', async () => {
     const ids = ['t1', 't2', 't3'];
     for (const id of ids) tabs.set(id, await tab(id));
-    await Promise.all(ids.map((id) => call(page(id), 'start', { id, port: peerPort, seed: 'n', gossip })));
+    await Promise.all(ids.map((id) => call(page(id), 'start', { id, port: peerjs.port, seed: 'n', gossip })));
     const all = ['n', 't1', 't2', 't3'];
     await expect.poll(async () => [ringOf(n), ...await Promise.all(ids.map((id) => call(page(id), 'ring')))], { timeout: 15_000 })
       .toEqual([all, all, all, all]);
@@ -195,16 +133,16 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     await page('t1').reload();
     await page('t1').waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
     // Started alone again (no seed): what it reads is what IndexedDB kept.
-    await call(page('t1'), 'start', { id: 't1', port: peerPort, gossip });
+    await call(page('t1'), 'start', { id: 't1', port: peerjs.port, gossip });
     expect(await call(page('t1'), 'read', kept)).toEqual({ n: 3, active: 1 });
   }, 40_000);
 
   it('after the PeerJS server stops, a member linked to one other links to the rest through the cluster, and re-makes a broken link the same way', async () => {
     const t4 = await tab('t4');
     tabs.set('t4', t4);
-    await call(t4, 'start', { id: 't4', port: peerPort, gossip });
+    await call(t4, 'start', { id: 't4', port: peerjs.port, gossip });
     const seed = await call(t4, 'connect', 'n');
-    await stopPeerServer();
+    await peerjs.stop();
     expect(await call(t4, 'linked')).toEqual(['n']);
     await call(t4, 'meet', seed);
     await expect.poll(() => call(t4, 'linked'), { timeout: 15_000 }).toEqual(['n', 't2']);

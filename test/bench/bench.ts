@@ -4,6 +4,7 @@ import { dsmBench, type BenchTransport } from './dsm-bench.js';
 import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
+import { tabBench } from './tab-bench.js';
 import { webrtcBench } from './webrtc-bench.js';
 
 let seconds = 10;
@@ -18,6 +19,7 @@ const sections: Record<string, (print: (line: string) => void) => Promise<void>>
     // Over WebRTC, the data channel's own round trip first: it bounds W1.
     if (transport === 'webrtc') await webrtcBench(print);
     await dsmBench(print, { seconds, transport, vsRedis });
+    if (transport === 'webrtc') await tabBench(print, seconds);
   },
 };
 
@@ -28,8 +30,9 @@ Sections: ${Object.keys(sections).join(', ')}.
 
   --only NAMES   run just these sections
   --seconds S    length of each timed DSM workload (default 10)
-  --transport T  run the DSM workloads over memory (default), TCP on 127.0.0.1, or WebRTC between two Node
-                 nodes (node-datachannel, loopback; data-channel round trip printed first) (implies --only dsm)
+  --transport T  run the DSM workloads over memory (default), TCP on 127.0.0.1, or WebRTC on loopback:
+                 data-channel round trip, W1–W4 between two Node nodes (node-datachannel), then W1 and
+                 W4 from a Chromium tab to a Node owner (implies --only dsm)
   --vs-redis     also run them through redis-semaphore on a local redis-server and print the ratios
   --help         this text`;
 

@@ -13,6 +13,7 @@ import { tcpTransport } from '../../lib/transports/tcp.js';
 import { webrtcTransport } from '../../lib/transports/webrtc.js';
 import { MemorySignalHub } from '../../lib/transports/webrtc-signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
+import { w1, w1Line, w4, w4Line, perSecond as rate } from './dsm-workloads.js';
 import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
@@ -40,9 +41,6 @@ export async function benchCluster(size: number, transport: () => Transport, add
   } };
 }
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-const ms = (x: number): string => `${x.toFixed(3)} ms`;
-const rate = (n: number, t: number): string => `${Math.round(n / (t / 1000)).toLocaleString('en')}/s`;
 
 /** An id owned by `ownerIndex` on the ring (so the caller can be a non-owner). */
 function idOwnedBy(c: BenchCluster, ownerIndex: number, prefix: string): string {
@@ -54,23 +52,9 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   const dsm = c.servers[opts.callerIndex] as DSMServer;
   const where = `${opts.label}, caller ${opts.callerIndex === opts.ownerIndex ? 'on the owner' : 'on a non-owner'}`;
   // W1: one holder, n=1, sequential post+close, 5,000 cycles.
-  const w1 = idOwnedBy(c, opts.ownerIndex, 'w1');
-  await dsm.create(w1, 1);
-  const posts: number[] = [];
-  const closes: number[] = [];
-  const t1 = performance.now();
-  for (let i = 0; i < 5000; i++) {
-    const a = performance.now();
-    await dsm.post(w1, 'holder', 10_000);
-    const b = performance.now();
-    await dsm.close(w1, 'holder');
-    posts.push(b - a);
-    closes.push(performance.now() - b);
-  }
-  const w1ms = performance.now() - t1;
-  posts.sort((x, y) => x - y);
-  closes.sort((x, y) => x - y);
-  print(`W1 ${where}: ${rate(5000, w1ms)} cycles; post p50 ${ms(pct(posts, 0.5))} p99 ${ms(pct(posts, 0.99))}; close p50 ${ms(pct(closes, 0.5))} p99 ${ms(pct(closes, 0.99))}`);
+  const w1id = idOwnedBy(c, opts.ownerIndex, 'w1');
+  const f1 = await w1(dsm, w1id);
+  print(w1Line(where, f1));
 
   // W2: 64 concurrent holders, n=8, post with retries=0 then close.
   const w2 = idOwnedBy(c, opts.ownerIndex, 'w2');
@@ -107,25 +91,11 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   print(`W3 ${where}: ${rate(ok3, opts.seconds * 1000)} cycles over 10,000 semaphores (owners spread over the ring)`);
 
   // W4: n=2, 32 holders that retry until granted, hold 5 ms, release.
-  const w4 = idOwnedBy(c, opts.ownerIndex, 'w4');
-  await dsm.create(w4, 2);
-  const grants = new Array<number>(32).fill(0);
-  let longest = 0;
-  const end4 = performance.now() + opts.seconds * 1000;
-  await Promise.all(Array.from({ length: 32 }, async (_, h) => {
-    while (performance.now() < end4) {
-      const a = performance.now();
-      await dsm.post(w4, `h${h}`, 10_000);
-      longest = Math.max(longest, performance.now() - a);
-      grants[h] = (grants[h] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, 5));
-      await dsm.close(w4, `h${h}`);
-    }
-  }));
-  const total = grants.reduce((a, b) => a + b, 0);
-  print(`W4 ${where}: ${rate(total, opts.seconds * 1000)} grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
-  for (const id of [w1, w2, w4, ...ids]) await dsm.destroy(id);
-  return { W1: 5000 / (w1ms / 1000), W2: ok2 / opts.seconds, W3: ok3 / opts.seconds, W4: total / opts.seconds };
+  const w4id = idOwnedBy(c, opts.ownerIndex, 'w4');
+  const f4 = await w4(dsm, w4id, opts.seconds);
+  print(w4Line(where, f4));
+  for (const id of [w1id, w2, w4id, ...ids]) await dsm.destroy(id);
+  return { W1: f1.perSecond, W2: ok2 / opts.seconds, W3: ok3 / opts.seconds, W4: f4.perSecond };
 }
 
 /** Heap bytes per idle semaphore and per holder, with 1,000,000 semaphores on one node. */

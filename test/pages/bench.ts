@@ -1,0 +1,21 @@
+// The tab of the tab bench: a browser node that joins the Node member `n` and runs W1 and W4
+// from here against semaphores `n` owns (`window.bench.run`).
+import { createBrowserNode } from '../../lib/index.js';
+import { w1, w4, type W1Figures, type W4Figures } from '../bench/dsm-workloads.js';
+
+async function run(o: { port: number; seconds: number }): Promise<{ w1: W1Figures; w4: W4Figures }> {
+  const node = await createBrowserNode({
+    id: 'tab', cookie: 'bench', storageName: 'bench', seed: 'n', signaling: { host: '127.0.0.1', port: o.port, path: '/' },
+    dsm: { minWaitTimeout: 1, maxWaitTimeout: 10 },
+  });
+  while (node.gossip.ring().size() < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  const ownedByN = (prefix: string): string => {
+    for (let i = 0; ; i++) if (node.gossip.find(`${prefix}-${i}`).id === 'n') return `${prefix}-${i}`;
+  };
+  const figures = { w1: await w1(node.dsm, ownedByN('w1')), w4: await w4(node.dsm, ownedByN('w4'), o.seconds) };
+  await node.stop();
+  return figures;
+}
+
+Object.assign(globalThis, { bench: { run } });
+document.title = 'ready';

@@ -28,13 +28,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const progress = values.json !== true && process.stderr.isTTY === true;
   const started = performance.now();
   const summary = await simulate({
-    ...o, seed,
+    ...o, seed, keepTrace: values.trace === true,
     onProgress: (simMs) => {
       if (progress) process.stderr.write(`\r  simulated ${(simMs / 1000).toFixed(0)} s of ${((o.durationMs ?? 60_000) / 1000).toFixed(0)} s`);
     },
   });
   const wallMs = performance.now() - started;
   if (progress) process.stderr.write('\r\x1b[K');
+  if (values.trace === true && values.json !== true) for (const line of summary.trace ?? []) console.log(line);
   if (values.json === true) console.log(JSON.stringify({ ...summary, wallMs: Math.round(wallMs) }, null, 2));
   else print(summary, wallMs, replayCommand(seed, o));
   return summary.violations.length === 0 ? 0 : 1;

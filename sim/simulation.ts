@@ -48,6 +48,8 @@ export interface SimulationOptions {
   readonly autoRemoveAfterMs?: number;
   /** Play these faults instead of drawing them from the seed (a fast-check search shrinks them). */
   readonly schedule?: readonly ScheduledFault[];
+  /** Return the whole trace in the summary. @default false */
+  readonly keepTrace?: boolean;
   /** Called every simulated second. */
   readonly onProgress?: (simMs: number) => void;
 }
@@ -94,6 +96,8 @@ export interface SimulationSummary {
   readonly traceLines: number;
   /** The 5 s of trace before the first violation: its semaphore's events and every fault (empty when there is none). */
   readonly traceAroundViolation: string[];
+  /** The whole trace, with `keepTrace`. */
+  readonly trace?: string[];
 }
 
 /**
@@ -151,7 +155,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   return {
     seed: o.seed, nodes: o.nodes, simMs: o.durationMs, ...run.counts, faults, faultLog, violations, converged,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
-    traceAroundViolation: around,
+    traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),
   };
 }
 
@@ -169,7 +173,7 @@ interface RunState {
   readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
 }
 
-type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'autoRemoveAfterMs' | 'schedule'>>;
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'autoRemoveAfterMs' | 'schedule' | 'keepTrace'>>;
 
 function check(o: Resolved): void {
   const int = (name: string, v: unknown, min: number): void => {
@@ -304,15 +308,20 @@ function playSchedule(world: World, schedule: readonly ScheduledFault[], until: 
   }
 }
 
+/** Faults that stay in force once injected (a drifting clock keeps drifting, a jumped clock stays off). */
+const lasting: readonly FaultKind[] = ['drift', 'jump'];
+
 /**
- * The violation classes of a run, one key per distinct kind: the checker's class plus the fault
- * kinds injected in the 10 s before it (`safety after crash+partition`), or `(no fault)`.
+ * The violation classes of a run, one key per distinct kind: the checker's class plus the faults in
+ * force when it was seen: those injected in the 10 s before it, and drift or jumps injected at any
+ * time before (`safety with drift+partition`), or `(no fault)`.
  */
 export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'faultLog'>): string[] {
   const keys = new Set<string>();
   for (const v of summary.violations) {
-    const near = [...new Set(summary.faultLog.filter((f) => f.at <= v.at && f.at >= v.at - 10_000).map((f) => f.kind))].sort();
-    keys.add(`${v.class} after ${near.length === 0 ? '(no fault)' : near.join('+')}`);
+    const near = summary.faultLog.filter((f) => f.at <= v.at && (f.at >= v.at - 10_000 || lasting.includes(f.kind)));
+    const kinds = [...new Set(near.map((f) => f.kind))].sort();
+    keys.add(`${v.class} with ${kinds.length === 0 ? '(no fault)' : kinds.join('+')}`);
   }
   return [...keys].sort();
 }

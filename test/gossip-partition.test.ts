@@ -22,14 +22,14 @@ describe('GossipRing partitions', () => {
     const right = ['e', 'f', 'g', 'h'];
     const all = [...left, ...right];
     const w = await cluster('halves', all, { autoRemoveAfterMs: 5000, healIntervalMs: 5000 });
-    w.faults.partition([left, right]);
+    w.network.partition(left, right);
     // Each half detects the other, then removes it from its ring.
     await w.runUntil(() => w.converged(left, left) && w.converged(right, right), 60_000);
     expect(w.get('a').ring.membership().get('e')?.liveness).toBe('removed');
     expect(w.ringOf('e')).toEqual(right);
     await w.clock.advance(30_000); // stays split while the partition lasts
     expect(w.converged(left, left) && w.converged(right, right)).toBe(true);
-    w.faults.heal();
+    w.network.heal();
     const took = await w.runUntil(() => w.converged(all), 60_000);
     console.log(`one ring again ${took} ms after the heal`);
     for (const id of all) expect(w.get(id).ring.membership().get(id)?.incarnation).toBeGreaterThan(0); // each refuted
@@ -45,7 +45,7 @@ describe('GossipRing partitions', () => {
     await w.clock.advance(10_000); // every pair has probed once, so the links exist: no dial on the slow path
     const pingReqs = (): number => all.reduce((sum, id) => sum + w.get(id).ring.stats.pingReqsSent, 0);
     const before = pingReqs();
-    w.faults.delay('slow', 225); // a round trip of 450 ms against a 500 ms probe timeout
+    w.slow('slow', 225); // a round trip of 450 ms against a 500 ms probe timeout
     await w.clock.advance(60_000);
     expect(suspected).toEqual([]);
     expect(pingReqs()).toBe(before); // every direct probe was acked in time: none needed help
@@ -61,7 +61,7 @@ describe('GossipRing partitions', () => {
       w.get(id).ring.events.addEventListener('suspect', (e) => suspected.add(`${id}:${e.detail.id}`));
       w.get(id).ring.events.addEventListener('down', (e) => downed.push(`${id}:${e.detail.id}`));
     }
-    w.faults.delay('slow', 275); // 550 ms round trip
+    w.slow('slow', 275); // 550 ms round trip
     await w.clock.advance(30_000);
     expect(downed).toEqual([]); // every suspicion was refuted within the suspicion timeout
     // The others suspect it (and, without Lifeguard's local health, it suspects them too).

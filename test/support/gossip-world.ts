@@ -1,13 +1,12 @@
-// N gossip rings on one MemoryNetwork behind a FaultyNetwork, with a virtual clock and a seeded
-// random. The seed comes from SIM_SEED or is chosen and printed, so any failure can be replayed.
+// N gossip rings on the simulated network (no latency unless a test slows a node), with a virtual
+// clock and a seeded random. The seed comes from SIM_SEED or is chosen and printed, so any failure can be replayed.
 import { silentLogger } from '../../lib/env/logger.js';
 import type { GossipRingOptions } from '../../lib/gossip/gossip-options.js';
 import { GossipRing } from '../../lib/gossip/gossip-ring.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
-import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 import { seededRandom, type SeededRandom } from '../../sim/seeded-random.js';
 import { VirtualClock } from '../../sim/virtual-clock.js';
-import { FaultyNetwork } from '../../sim/faulty-network.js';
+import { SimNetwork } from '../../sim/sim-network.js';
 
 /** The seed of this test run: `SIM_SEED`, or a fresh one (printed by {@link testSeed}'s caller). */
 export function testSeed(label: string): string {
@@ -26,14 +25,14 @@ export interface GossipNode {
 /** A world of gossip nodes. */
 export class GossipWorld {
   readonly clock = new VirtualClock();
-  readonly network = new MemoryNetwork();
-  readonly faults = new FaultyNetwork(this.clock);
   readonly random: SeededRandom;
+  readonly network: SimNetwork;
   readonly nodes = new Map<string, GossipNode>();
   readonly #options: GossipRingOptions;
 
   constructor(seed: string, options: GossipRingOptions = {}) {
     this.random = seededRandom(seed);
+    this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), defaultLink: { latencyMs: 0 } });
     this.#options = options;
   }
 
@@ -41,7 +40,7 @@ export class GossipWorld {
   async add(id: string, options: GossipRingOptions = {}): Promise<GossipNode> {
     const kernel = new NetKernel({
       id, address: id, cookie: 'secret',
-      env: { clock: this.clock, random: this.random.fork(id), logger: silentLogger, transport: this.faults.wrap(id, this.network.transport()) },
+      env: { clock: this.clock, random: this.random.fork(id), logger: silentLogger, transport: this.network.transport(id) },
     });
     await kernel.start();
     const ring = new GossipRing(kernel, { ...this.#options, ...options }).start();
@@ -61,6 +60,15 @@ export class GossipWorld {
     return out;
   }
 
+  /** Delays every frame to and from `id` by `ms` each way (a round trip with it takes 2 × ms). */
+  slow(id: string, ms: number): void {
+    for (const other of this.nodes.keys()) {
+      if (other === id) continue;
+      this.network.setLink(id, other, { latencyMs: ms });
+      this.network.setLink(other, id, { latencyMs: ms });
+    }
+  }
+
   /** The node `id` (throws when unknown). */
   get(id: string): GossipNode {
     const n = this.nodes.get(id);
@@ -72,8 +80,16 @@ export class GossipWorld {
   async kill(id: string): Promise<void> {
     const n = this.get(id);
     this.nodes.delete(id);
-    await n.ring.stop();
-    await n.kernel.stop();
+    await this.drive(n.ring.stop().then(() => n.kernel.stop()));
+  }
+
+  /** Advances virtual time until `p` settles (closing a simulated connection takes a latency). */
+  async drive<T>(p: Promise<T>): Promise<T> {
+    let done = false;
+    const watched = p.finally(() => (done = true));
+    watched.catch(() => undefined);
+    while (!done) await this.clock.advance(5);
+    return watched;
   }
 
   /** Advances virtual time in `stepMs` steps until `condition` holds; returns the ms it took, or throws after `limitMs`. */

@@ -6,7 +6,6 @@ import { ClusterluckError } from '../lib/env/errors.js';
 import type { SignalClaim, Signaller } from '../lib/env/signaller.js';
 import { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
 import { createWebRtcNode, type WebRtcClusterNode } from '../lib/webrtc-cluster.js';
-import { nextEvent } from './support/events.js';
 import { nodeWrtc } from './webrtc-node.js';
 
 /** A bootstrap signaller that can be switched off, as a PeerJS server that is stopped. */
@@ -66,14 +65,13 @@ describe('in-cluster signalling', () => {
     await d.dsm.post(id, 'd-holder', 60_000, undefined, 5000);
     expect(await c.dsm.read(id, undefined, 5000)).toEqual({ n: 2, active: 1 });
 
-    // The link d–b breaks; one side re-dials, and only the cluster can carry the offer now.
-    const deliveredBefore = d.signaller.stats.delivered + b.signaller.stats.delivered;
-    const gone = nextEvent(d.kernel, 'disconnect', 5000);
+    // The link d–b breaks; it is re-made (either side may re-dial first), and with the bootstrap
+    // gone only the cluster can carry the new negotiation: the deliveries to d and b go up.
+    const delivered = (): number => d.signaller.stats.delivered + b.signaller.stats.delivered;
+    const deliveredBefore = delivered();
     d.kernel.disconnect('b');
-    await gone;
-    expect(d.kernel.isConnected('b')).toBe(false);
-    await expect.poll(() => d.kernel.isConnected('b') && b.kernel.isConnected('d'), { timeout: 10_000 }).toBe(true);
-    expect(d.signaller.stats.delivered + b.signaller.stats.delivered).toBeGreaterThan(deliveredBefore);
+    await expect.poll(() => d.kernel.isConnected('b') && b.kernel.isConnected('d') && delivered() > deliveredBefore, { timeout: 15_000 })
+      .toBe(true);
     await d.dsm.close(id, 'd-holder', undefined, 5000);
     expect(await d.dsm.read(id, undefined, 5000)).toEqual({ n: 2, active: 0 });
   }, 40_000);

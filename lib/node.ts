@@ -1,6 +1,5 @@
 // The Node entry: everything of the browser-safe entry, plus TCP, files and createCluster.
 import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
-import type { NodeId } from './core/node-id.js';
 import { parseNodeWord } from './cluster/admin-commands.js';
 import { invalidArgument } from './env/errors.js';
 import { consoleLogger, type LogLevel } from './platform/console-logger.js';
@@ -49,12 +48,9 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
   };
   const dsm = { ...(storage === undefined ? {} : { disk: true, path: options.dataDir }), ...options.dsm };
   const node = new ClusterNode({ ...options, kernel: { hmac: nodeHmac, ...options.kernel }, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm });
-  await node.start();
-  if (options.join !== undefined) {
-    const seed: NodeId = options.join.includes('@') ? parseNodeWord(options.join, 'join') : await node.kernel.connectAddress(options.join);
-    node.meet(seed);
-  }
-  return node;
+  const join = options.join;
+  if (join === undefined) return node.start();
+  return node.start({ seed: join.includes('@') ? parseNodeWord(join, 'join') : (n) => n.kernel.connectAddress(join) });
 }
 
 /** Options of {@link createWebRtcCluster}. */

@@ -31,6 +31,8 @@ interface SeedResult {
 
 interface WorkerMessage {
   readonly result?: SeedResult;
+  /** The worker exits after this message. */
+  readonly fatal?: boolean;
 }
 
 async function runSeed(seed: string, o: RunOptions): Promise<SeedResult> {
@@ -38,7 +40,8 @@ async function runSeed(seed: string, o: RunOptions): Promise<SeedResult> {
     const s = await simulate({ ...o, seed });
     return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs };
   } catch (err) {
-    return { seed, keys: ['crash of the simulator'], operations: 0, simMs: 0, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    return { seed, keys: ['simulate() threw'], operations: 0, simMs: 0, error };
   }
 }
 
@@ -60,23 +63,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   const results: SeedResult[] = [];
   const bar = progressBar(count);
   let nextSeed = 0;
-  await Promise.all(Array.from({ length: workers }, () => new Promise<void>((resolve, reject) => {
-    const worker = new Worker(workerBoot, { eval: true, workerData: o });
-    const feed = (): void => {
-      const seed = seeds[nextSeed++];
-      if (seed === undefined) void worker.terminate().then(() => resolve());
-      else worker.postMessage(seed);
-    };
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.result !== undefined) {
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    // A worker that dies (an exception escaped the simulated code) has reported its seed; another takes its place.
+    const spawn = (): void => {
+      running++;
+      const worker = new Worker(workerBoot, { eval: true, workerData: o });
+      const feed = (): void => {
+        const seed = seeds[nextSeed++];
+        if (seed === undefined) void worker.terminate();
+        else worker.postMessage(seed);
+      };
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.result === undefined) return;
         results.push(m.result);
         bar(results.length, results.filter((r) => r.keys.length > 0).length);
-      }
+        if (m.fatal !== true) feed();
+      });
+      worker.on('exit', () => {
+        running--;
+        if (nextSeed < seeds.length) spawn();
+        else if (running === 0) resolve();
+      });
       feed();
-    });
-    worker.on('error', reject);
-    feed();
-  })));
+    };
+    for (let i = 0; i < workers; i++) spawn();
+  });
   const wallS = (performance.now() - started) / 1000;
   const simS = results.reduce((a, r) => a + r.simMs, 0) / 1000;
   const byKey = new Map<string, string[]>();
@@ -117,7 +129,16 @@ function progressBar(total: number): (done: number, failing: number) => void {
 
 if (!isMainThread) {
   const o = workerData as RunOptions;
+  let current = '';
+  const died = (err: unknown): void => {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    parentPort?.postMessage({ result: { seed: current, keys: ['uncaught exception in the simulated code'], operations: 0, simMs: 0, error }, fatal: true } satisfies WorkerMessage);
+    process.exit(1);
+  };
+  process.on('uncaughtException', died);
+  process.on('unhandledRejection', died);
   parentPort?.on('message', (seed: string) => {
+    current = seed;
     void runSeed(seed, o).then((result) => parentPort?.postMessage({ result } satisfies WorkerMessage));
   });
 } else if (import.meta.url === `file://${process.argv[1]}`) {

@@ -140,7 +140,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     o.onProgress?.(t + 1000);
   }
   world.heal();
-  for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id).catch(() => undefined);
+  for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id);
   const converged = await world.settle(30_000);
   await world.run(10_000); // every post still open has had its request timeouts and retries
   const violations = checkSafety(run.beliefs, limits);
@@ -271,7 +271,7 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
     world.clog(victim, f.ms);
   } else if (f.kind === 'crash') {
     world.crash(victim);
-    world.clock.setTimer(f.ms, () => void world.restart(victim).catch(() => undefined));
+    world.clock.setTimer(f.ms, () => void world.restart(victim));
   } else if (f.kind === 'pause') {
     world.pause(victim, f.ms);
   } else if (f.kind === 'drift') {

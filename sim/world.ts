@@ -1,7 +1,6 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
 // virtual clock, a seeded random, the simulated network and simulated disks.
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
-import type { NodeId } from '../lib/core/node-id.js';
 import { silentLogger } from '../lib/env/logger.js';
 import { NodeClock } from './node-clock.js';
 import { processTransport, type ProcessTransport } from './process-transport.js';
@@ -202,19 +201,21 @@ export class World {
       gossip: { ...(this.options.autoRemoveAfterMs === undefined ? {} : { autoRemoveAfterMs: this.options.autoRemoveAfterMs }) },
       dsm: { disk: this.options.disk, fsyncInterval: 0, minWaitTimeout: 10, maxWaitTimeout: 100 },
     });
+    // Join through a serving node, as a supervisor's config would say; the first node founds the ring.
+    const seed = [...this.hosts.values()].find((h) => h !== host && h.node !== undefined)?.node?.self;
     try {
-      await node.start();
+      await node.start(seed === undefined ? {} : { seed, syncTimeoutMs: 5000 });
     } catch (err) {
       if (host.epoch !== epoch) return; // crashed while booting
+      // The process exits; its supervisor starts it again a second later.
       this.log(`boot-failed ${host.id} ${(err as { code?: string }).code ?? String(err)}`);
       this.crash(host.id);
-      throw err;
+      this.clock.setTimer(1000, () => void this.restart(host.id));
+      return;
     }
     if (host.epoch !== epoch) return;
     host.node = node;
     this.log(`up ${host.id}`);
-    const seed = [...this.hosts.values()].find((h) => h !== host && h.node !== undefined)?.node?.self as NodeId | undefined;
-    if (seed !== undefined) node.meet(seed);
   }
 
   #onNetwork(e: SimNetworkEvent): void {

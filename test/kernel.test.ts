@@ -292,4 +292,101 @@ describe('NetKernel authentication', () => {
     await world.clock.advance(10);
     expect(echo.casts).toEqual(['once']);
   });
+  it('a connection that closed before the kernel saw it (a stalled accept, a reset dial) neither throws nor leaks', async () => {
+    world = kernelWorld();
+    const base = world.network.transport();
+    const closedFirst = async (conn: Connection): Promise<Connection> => {
+      conn.abort();
+      await until(() => conn.status === 'closed');
+      return conn;
+    };
+    const stalled = {
+      name: base.name,
+      frameBytesMax: base.frameBytesMax,
+      async listen(address: string) {
+        const inner = await base.listen(address);
+        const outer = new EventTarget() as EventTarget & { address: string; close: () => Promise<void> };
+        outer.address = inner.address;
+        outer.close = () => inner.close();
+        let first = true;
+        inner.addEventListener('connection', (e) => {
+          const conn = (e as CustomEvent<Connection>).detail;
+          if (!first) return void outer.dispatchEvent(new CustomEvent('connection', { detail: conn }));
+          first = false; // the first one is handed over only after it died
+          void closedFirst(conn).then((c) => outer.dispatchEvent(new CustomEvent('connection', { detail: c })));
+        });
+        return outer;
+      },
+      async dial(address: string, options: { signal: AbortSignal }) {
+        return closedFirst(await base.dial(address, options));
+      },
+    };
+    const b = world.kernel('b', { transport: stalled as never });
+    const echo = new Echo(b).start('echo');
+    const a = world.kernel('a', { transport: stalled as never });
+    const c = world.kernel('c');
+    await Promise.all([a.start(), b.start(), c.start()]);
+    await expect(a.connectAddress('b')).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    await world.clock.advance(10);
+    c.connect(b.self); // b's first accepted connection arrives dead; c re-dials
+    await until(() => c.connectedNodes().length === 1);
+    await expect(c.call({ node: 'b', name: 'echo' }, 'echo', 'alive')).resolves.toBe('alive');
+    expect(echo.calls).toBe(1);
+  });
+  it('a frame that arrives after its connection closed (read from a stalled process\'s buffer) is handled without a throw', async () => {
+    world = kernelWorld();
+    const base = world.network.transport();
+    let stale = 0;
+    const lateReader = {
+      name: base.name,
+      frameBytesMax: base.frameBytesMax,
+      dial: base.dial.bind(base),
+      async listen(address: string) {
+        const inner = await base.listen(address);
+        const outer = new EventTarget() as EventTarget & { address: string; close: () => Promise<void> };
+        outer.address = inner.address;
+        outer.close = () => inner.close();
+        inner.addEventListener('connection', (e) => {
+          const conn = (e as CustomEvent<Connection>).detail;
+          if (stale++ > 0) return void outer.dispatchEvent(new CustomEvent('connection', { detail: conn }));
+          // The first connection: its first frame is read only after the connection has died.
+          const view = new EventTarget() as EventTarget & Connection;
+          let closed = false;
+          Object.defineProperties(view, {
+            id: { get: () => conn.id }, localAddress: { get: () => conn.localAddress }, remoteAddress: { get: () => conn.remoteAddress },
+            outbound: { get: () => conn.outbound }, bufferedBytes: { get: () => conn.bufferedBytes },
+            status: { get: () => (closed ? 'closed' : conn.status) },
+          });
+          view.send = (frame) => {
+            if (closed) throw new ClusterluckError('CONNECTION_CLOSED', 'closed');
+            return conn.send(frame);
+          };
+          view.close = () => conn.close();
+          view.abort = (err) => conn.abort(err);
+          let first = true;
+          conn.addEventListener('message', (m) => {
+            if (first) {
+              first = false;
+              closed = true;
+              conn.abort();
+            }
+            view.dispatchEvent(new CustomEvent('message', { detail: (m as CustomEvent<Uint8Array>).detail }));
+          });
+          conn.addEventListener('close', (c) => view.dispatchEvent(new CustomEvent('close', { detail: (c as CustomEvent).detail })));
+          outer.dispatchEvent(new CustomEvent('connection', { detail: view }));
+        });
+        return outer;
+      },
+    };
+    const b = world.kernel('b', { transport: lateReader as never });
+    const echo = new Echo(b).start('echo');
+    const a = world.kernel('a');
+    await Promise.all([a.start(), b.start()]);
+    a.connect(b.self);
+    for (let t = 0; t < 30_000 && a.connectedNodes().length === 0; t += 100) await world.clock.advance(100); // a re-dials
+    expect(a.connectedNodes().map((n) => n.id)).toEqual(['b']);
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'after')).resolves.toBe('after');
+    expect(stale).toBeGreaterThan(1);
+    expect(echo.calls).toBe(1);
+  });
 });

@@ -1,7 +1,7 @@
 import type { NodeId } from '../core/node-id.js';
 import { DSMServer, type DSMServerOptions } from '../dsm/dsm-server.js';
 import type { Env } from '../env/env.js';
-import { invalidArgument } from '../env/errors.js';
+import { ClusterluckError, invalidArgument } from '../env/errors.js';
 import { GossipRing } from '../gossip/gossip-ring.js';
 import type { GossipRingOptions } from '../gossip/gossip-options.js';
 import { NetKernel, type NetKernelOptions } from '../kernel/net-kernel.js';
@@ -9,6 +9,24 @@ import { AdminServer, adminServerName } from './admin-server.js';
 
 /** The ring id nodes join unless told otherwise. */
 export const ringIdDefault = 'clusterluck';
+
+/** One table exchange with the seed may take this long before the next is tried. */
+const syncAttemptMs = 1000;
+
+/** How long {@link ClusterNode.start} waits for the first ring from its seed. */
+export const syncTimeoutMsDefault = 10_000;
+
+/** Options of {@link ClusterNode.start}. */
+export interface ClusterNodeStartOptions {
+  /**
+   * A member of the cluster to join, or a function finding one once the kernel listens (e.g. by
+   * dialling an address). The DSMServer serves only after the seed's ring has arrived: a node that
+   * served before it would believe it owned every semaphore.
+   */
+  readonly seed?: NodeId | ((node: ClusterNode) => Promise<NodeId>);
+  /** How long to wait for the seed's ring; then `start` rejects with TIMEOUT, having stopped again. @default 10000 */
+  readonly syncTimeoutMs?: number;
+}
 
 /** Options of a {@link ClusterNode}. */
 export interface ClusterNodeOptions {
@@ -57,17 +75,48 @@ export class ClusterNode {
     return this.kernel.self;
   }
 
-  /** Listens, joins the ring, loads persisted semaphores and starts serving. */
-  async start(): Promise<this> {
+  /**
+   * Listens, joins the ring, meets `seed` and waits for its ring (when given), then loads persisted
+   * semaphores and starts serving.
+   */
+  async start(options: ClusterNodeStartOptions = {}): Promise<this> {
     if (this.#started) return this;
+    const timeoutMs = options.syncTimeoutMs ?? syncTimeoutMsDefault;
+    if (!(typeof timeoutMs === 'number' && timeoutMs > 0)) throw invalidArgument('options.syncTimeoutMs', timeoutMs, 'a number > 0');
     await this.kernel.start();
     this.gossip.start();
     this.gossip.join(this.#ringId);
+    if (options.seed !== undefined) {
+      try {
+        const seed = typeof options.seed === 'function' ? await options.seed(this) : options.seed;
+        await this.#sync(seed, timeoutMs);
+      } catch (err) {
+        await this.gossip.stop();
+        await this.kernel.stop();
+        throw err;
+      }
+    }
     this.dsm.start();
     await this.dsm.load();
     this.admin.start(adminServerName);
     this.#started = true;
     return this;
+  }
+
+  /** Exchanges tables with `seed` until one exchange succeeds; TIMEOUT after `timeoutMs`. */
+  async #sync(seed: NodeId, timeoutMs: number): Promise<void> {
+    const clock = this.kernel.env.clock;
+    const deadline = clock.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - clock.now();
+      if (left <= 0) throw new ClusterluckError('TIMEOUT', `no ring from ${seed.id} within ${timeoutMs} ms`);
+      const attempt = Math.min(left, syncAttemptMs);
+      const started = clock.now();
+      if (await this.gossip.sync(seed, attempt)) return;
+      // A refused dial fails at once: wait out the attempt before the next one.
+      const rest = attempt - (clock.now() - started);
+      if (rest > 0) await new Promise<void>((resolve) => clock.setTimer(rest, resolve));
+    }
   }
 
   /** Joins the cluster that `seed` belongs to. */

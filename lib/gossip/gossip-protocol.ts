@@ -129,6 +129,19 @@ export class GossipProtocol {
     });
   }
 
+  /** Exchanges tables with `node` in one call; true once its answer is merged (or tables were equal), false on failure. */
+  async exchange(node: NodeId, timeoutMs: number): Promise<boolean> {
+    const ringId = this.#h.ringId();
+    if (ringId === undefined) return false;
+    this.#h.stats.syncsSent++;
+    const reply = await this.#h.send.call(node, GossipEvent.sync, writeGossip(ringId, this.#h.table(), true, true), timeoutMs);
+    if (reply === null) return true;
+    const m = reply === undefined ? undefined : readGossip(reply);
+    if (m === undefined || m instanceof Error || m.ring !== this.#h.ringId()) return false;
+    if (m.members !== undefined) this.#h.apply(this.#h.table().merge(m.members));
+    return true;
+  }
+
   /** Tells up to `fanout` reachable members our table (after our leave), waiting at most `timeoutMs`. */
   async announce(timeoutMs: number): Promise<void> {
     const ringId = this.#h.ringId();

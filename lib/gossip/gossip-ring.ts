@@ -123,6 +123,16 @@ export class GossipRing extends GenServer {
     return this;
   }
 
+  /**
+   * Meets `node` and exchanges whole tables with it in one call, so this node knows the cluster's
+   * ring when it resolves true; false when the call failed or timed out (try again).
+   */
+  async sync(node: NodeId, timeoutMs: number): Promise<boolean> {
+    this.meet(node);
+    if (parseNodeId(node).id === this.kernel.self.id) return true;
+    return this.#protocol.exchange(node, timeoutMs);
+  }
+
   /** Admits `node` with `weight` (an operator change, spread by gossip). @default weight 1 */
   insert(node: NodeId, weight = 1): this {
     return this.minsert([node], weight);

@@ -67,6 +67,13 @@ export class Link {
       this.#clearHandshakeTimer();
       handlers.closed(this, e.detail.error);
     });
+    if (conn.status === 'closing') return; // its close event is still to come
+    if (conn.status === 'closed') {
+      // Closed before we saw it (accepted by a process that was stalled, or reset at once): its
+      // close event is gone, so report the close once the caller has filed this link.
+      void Promise.resolve().then(() => handlers.closed(this, new ClusterluckError('CONNECTION_CLOSED', `connection ${conn.id} closed before its handshake`)));
+      return;
+    }
     this.#handshakeTimer = opts.clock.setTimer(opts.handshakeTimeoutMs, () => {
       this.#handshakeTimer = undefined;
       if (!this.ready) this.conn.abort(new ClusterluckError('TIMEOUT', `handshake with ${conn.remoteAddress} timed out`));
@@ -94,8 +101,9 @@ export class Link {
     return frameHeaderBytes + 7 + utf8(name).byteLength + payloadBytes;
   }
 
+  /** Sends unless the connection already closed under us (its close event is on its way); false then. */
   #sendRaw(frame: Uint8Array): boolean {
-    return this.conn.send(frame);
+    return this.conn.status === 'open' && this.conn.send(frame);
   }
 
   #receive(bytes: Uint8Array): void {

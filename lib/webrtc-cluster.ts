@@ -89,9 +89,11 @@ export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebR
     gossip: { autoRemoveAfterMs: webrtcAutoRemoveAfterMsDefault, ...options.gossip },
     dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
   }, signaller);
+  const seed = options.seed;
+  if (seed !== undefined && (typeof seed !== 'string' || seed === '' || seed.length > nodeIdLengthMax)) throw invalidArgument('seed', seed, 'a member id');
   try {
-    await node.start();
-    if (options.seed !== undefined) await node.join(options.seed);
+    // With a seed, the DSMServer serves only once the seed's ring has arrived (see ClusterNode.start).
+    await node.start(seed === undefined ? {} : { seed: (n) => n.kernel.connectAddress(seed) });
   } catch (err) {
     await node.stop({ leave: false });
     await transport.close();

@@ -22,8 +22,9 @@ export const runOptionSpec = {
 } as const satisfies ParseArgsConfig['options'];
 
 /** Help text of the run options. */
-export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join(' | ')} (default: default). amnesia = no disk, owners
-                     crash and restart at once under long leases: Clusterluck's known weakness
+export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join(' | ')} (default: default). Clusterluck's known
+                     weaknesses: amnesia = no disk, owners crash and restart at once under long
+                     leases; handoff = nodes leave and rejoin, ownership moves without holders
   --nodes N          nodes in the cluster (default 5)
   --duration D       simulated run length: 60s, 90000ms, 2m (default 60s)
   --faults LIST      comma-separated, from: ${faultKinds.join(',')}; "none" for no faults

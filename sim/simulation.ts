@@ -9,7 +9,7 @@ import { checkSafety, type Belief, type Violation } from './checker.js';
 import { World } from './world.js';
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'pause', 'drift', 'jump'] as const;
+export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'leave', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -61,7 +61,7 @@ export interface ScheduledFault {
   readonly kind: FaultKind;
   /** The victim (first id), or one side of a partition (the rest of the hosts are the other). */
   readonly nodes: readonly string[];
-  /** How long it lasts (partition, one-way, clog, crash, pause). */
+  /** How long it lasts (partition, one-way, clog, crash, pause), or until a node that left comes back. */
   readonly ms: number;
   /** Drift rate (1.01: 1 % fast) or wall-clock jump in ms. */
   readonly amount?: number;
@@ -79,7 +79,10 @@ export interface FaultRecord {
 export interface SimulationSummary {
   readonly seed: string;
   readonly nodes: number;
+  /** The workload's length, ms. */
   readonly simMs: number;
+  /** Virtual time the whole run took: boot, workload, healing and the last checks, ms. */
+  readonly clockMs: number;
   readonly operations: number;
   readonly granted: number;
   readonly refused: number;
@@ -101,12 +104,15 @@ export interface SimulationSummary {
 }
 
 /**
- * Presets. `amnesia` is Clusterluck's known weakness: no disk, owners crash and come back at once
- * with empty tables while clients still hold long leases; the safety checker must catch it.
+ * Presets of Clusterluck's known weaknesses, which the safety checker must catch. `amnesia`: no
+ * disk; owners crash and come back at once with empty tables while clients hold long leases.
+ * `handoff`: nodes leave and rejoin under load; each time ownership moves, the new owner knows
+ * nothing of the holders the old one granted.
  */
 export const scenarios = {
   default: {},
   amnesia: { disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
+  handoff: { faults: ['leave'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 2000, max: 4000 }, faultGapMs: { min: 1000, max: 3000 } },
 } as const satisfies Record<string, Partial<SimulationOptions>>;
 /** A key of {@link scenarios}. */
 export type ScenarioName = keyof typeof scenarios;
@@ -149,11 +155,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     if (world.hosts.get(p.host)?.epoch !== p.epoch) run.counts.lost++;
     else violations.push({ class: 'liveness', at: p.sentAt, semaphore: p.semaphore, message: `post ${p.semaphore} ${holder} via ${p.host} sent at ${p.sentAt.toFixed(1)} never ended` });
   }
+  const clockMs = world.clock.now();
   world.stop();
   const around = storyBefore(world.trace, violations[0]);
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
-    seed: o.seed, nodes: o.nodes, simMs: o.durationMs, ...run.counts, faults, faultLog, violations, converged,
+    seed: o.seed, nodes: o.nodes, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
     traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),
   };
@@ -272,6 +279,9 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
   } else if (f.kind === 'crash') {
     world.crash(victim);
     world.clock.setTimer(f.ms, () => void world.restart(victim));
+  } else if (f.kind === 'leave') {
+    void world.leave(victim);
+    world.clock.setTimer(f.ms, () => void world.restart(victim));
   } else if (f.kind === 'pause') {
     world.pause(victim, f.ms);
   } else if (f.kind === 'drift') {
@@ -326,7 +336,7 @@ export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'f
   return [...keys].sort();
 }
 
-const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
+const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|leave|exit|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
 
 /** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
 function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {

@@ -91,6 +91,22 @@ export class World {
     this.log(`crash ${id}`);
   }
 
+  /** The process on a host leaves the ring gracefully and exits (its disk is intact); `restart` brings it back. */
+  async leave(id: string): Promise<void> {
+    const host = this.hosts.get(id);
+    const node = host?.node;
+    if (host === undefined || node === undefined) return;
+    const epoch = ++host.epoch; // its clients stop using it now
+    host.node = undefined;
+    this.log(`leave ${id}`);
+    await node.stop({ leave: true }).catch(() => undefined);
+    if (host.epoch !== epoch) return;
+    host.alive = false;
+    host.net.kill();
+    host.clock.kill();
+    this.log(`exit ${id}`);
+  }
+
   /** Starts a new process on a crashed host, from its own disk; it serves once its start resolves. */
   restart(id: string): Promise<void> {
     const host = this.hosts.get(id);

@@ -83,6 +83,21 @@ describe('GossipRing join and leave', () => {
     await w.runUntil(() => w.converged(all), 20_000);
   });
 
+  it('a node that left and came back as a new process (no memory of its leave) joins again over its old leave', async () => {
+    const w = (world = new GossipWorld(`${seed}/leave-restart`));
+    const all = ['a', 'b', 'c', 'd'];
+    const [a] = await w.addAll(all);
+    for (const id of all.slice(1)) a?.ring.meet(w.get(id).kernel.self);
+    await w.runUntil(() => w.converged(all), 20_000);
+    await w.drive(w.get('d').ring.leave());
+    await w.runUntil(() => w.converged(['a', 'b', 'c'], ['a', 'b', 'c']), 20_000);
+    await w.kill('d');
+    const d = await w.add('d');
+    d.ring.join('test').meet(w.get('a').kernel.self);
+    await w.runUntil(() => w.converged(all), 20_000);
+    expect(w.get('b').ring.membership().get('d')?.admin).toBe('in');
+  });
+
   it('an operator removal sticks while the removed node keeps running and refuting', async () => {
     const w = (world = new GossipWorld(`${seed}/remove`));
     const all = ['a', 'b', 'c'];

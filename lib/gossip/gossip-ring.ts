@@ -36,6 +36,8 @@ export class GossipRing extends GenServer {
   readonly #detector: FailureDetector;
   #table = new Membership();
   #ringId: string | undefined;
+  /** Between the start of `leave()` and the next `join()`: our own left entry is then no rumour. */
+  #leaving = false;
   #ring: HashRing | undefined;
   #ringVersion = 0;
   #timers: TimerHandle[] = [];
@@ -83,6 +85,7 @@ export class GossipRing extends GenServer {
     if (this.#ringId === ringId) return this;
     if (this.#ringId !== undefined) throw new ClusterluckError('ALREADY_EXISTS', `already in ring ${show(this.#ringId)}`);
     this.#ringId = ringId;
+    this.#leaving = false;
     const self = this.kernel.self;
     this.#detector.start();
     this.#every(this.#o.intervalMs, () => this.#protocol.gossipRound());
@@ -102,6 +105,7 @@ export class GossipRing extends GenServer {
   async leave(): Promise<void> {
     const self = this.kernel.self;
     if (this.#ringId === undefined) return;
+    this.#leaving = true;
     this.#apply(one(this.#table.leave(self.id)));
     await this.#protocol.announce(this.#o.probeIntervalMs);
     this.#halt();
@@ -225,6 +229,8 @@ export class GossipRing extends GenServer {
     // A rumour of our own failure: refute it with a higher incarnation (SWIM).
     const mine = this.#table.get(selfId);
     if (this.#ringId !== undefined && mine !== undefined && mine.liveness !== 'alive') this.#apply(one(this.#table.refute(selfId)));
+    // Our own leave, written by an earlier process of ours: this one has joined since, so it joins over it.
+    else if (this.#ringId !== undefined && !this.#leaving && mine?.admin === 'left') this.#apply(one(this.#table.insert(this.kernel.self, mine.weight, selfId)));
   }
 
   #suspect(id: string, incarnation: number): void {

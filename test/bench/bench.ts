@@ -4,6 +4,7 @@ import { dsmBench, type BenchTransport } from './dsm-bench.js';
 import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
 import { ringBench } from './ring-bench.js';
+import { simBench } from './sim-bench.js';
 import { tabBench } from './tab-bench.js';
 import { webrtcBench } from './webrtc-bench.js';
 
@@ -15,6 +16,7 @@ const sections: Record<string, (print: (line: string) => void) => Promise<void>>
   ring: ringBench,
   kernel: (print) => kernelBench(print),
   gossip: gossipBench,
+  sim: (print) => simBench(print),
   dsm: async (print) => {
     // Over WebRTC, the data channel's own round trip first: it bounds W1.
     if (transport === 'webrtc') await webrtcBench(print);

@@ -9,7 +9,7 @@ import { checkSafety, type Belief, type Violation } from './checker.js';
 import { World } from './world.js';
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'leave', 'pause', 'drift', 'jump'] as const;
+export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -61,7 +61,7 @@ export interface ScheduledFault {
   readonly kind: FaultKind;
   /** The victim (first id), or one side of a partition (the rest of the hosts are the other). */
   readonly nodes: readonly string[];
-  /** How long it lasts (partition, one-way, clog, crash, pause), or until a node that left comes back. */
+  /** How long it lasts (partition, one-way, clog, crash, pause), or until a node that left, or was removed, comes back. */
   readonly ms: number;
   /** Drift rate (1.01: 1 % fast) or wall-clock jump in ms. */
   readonly amount?: number;
@@ -135,6 +135,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const faultLog: FaultRecord[] = [];
   const stopAt = world.clock.now() + o.durationMs;
   for (let c = 0; c < o.clients; c++) client(world, world.random.fork(`client-${c}`), c, sems, o, stopAt, run);
+  churn(world, world.random.fork('churn'), o, stopAt, run);
   const record = (r: FaultRecord): void => {
     faults[r.kind] = (faults[r.kind] ?? 0) + 1;
     faultLog.push(r);
@@ -250,6 +251,34 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
   next();
 }
 
+/**
+ * Create/destroy churn: every second or so a fresh semaphore is created through a random node, a
+ * holder posts on it, and it is destroyed. Names are never reused, so its holders end with it.
+ */
+function churn(world: World, random: Random, o: Resolved, stopAt: number, run: RunState): void {
+  let k = 0;
+  const next = (): void => {
+    world.clock.setTimer(500 + randomInt(random, 1000), () => {
+      if (world.clock.now() >= stopAt) return;
+      const host = `n${randomInt(random, world.hosts.size)}`;
+      const dsm = world.node(host)?.dsm;
+      const id = `churn-${k++}`;
+      next();
+      if (dsm === undefined) return;
+      run.counts.operations += 3;
+      const step = (what: string, p: Promise<void> | undefined): Promise<void> =>
+        (p ?? Promise.resolve()).catch((err: { code?: string }) => {
+          run.counts.failed++;
+          world.log(`churn ${what} ${id} via ${host}: ${err.code ?? 'error'}`);
+        });
+      void step('create', dsm.create(id, 1) as Promise<void>)
+        .then(() => step('post', dsm.post(id, `${id}-h`, 1000, undefined, 1000, 0) as Promise<void>))
+        .then(() => step('destroy', dsm.destroy(id) as Promise<void>));
+    });
+  };
+  next();
+}
+
 /** A seeded split of `ids` into two non-empty groups (Fisher–Yates, so the draw count is fixed); the first group. */
 function split(random: Random, ids: readonly string[]): string[] {
   const shuffled = ids.slice();
@@ -282,6 +311,8 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
   } else if (f.kind === 'leave') {
     void world.leave(victim);
     world.clock.setTimer(f.ms, () => void world.restart(victim));
+  } else if (f.kind === 'remove') {
+    if (world.remove(victim)) world.clock.setTimer(f.ms, () => world.insert(victim));
   } else if (f.kind === 'pause') {
     world.pause(victim, f.ms);
   } else if (f.kind === 'drift') {
@@ -336,7 +367,7 @@ export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'f
   return [...keys].sort();
 }
 
-const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|leave|exit|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
+const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|leave|exit|remove|insert|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
 
 /** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
 function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {

@@ -107,6 +107,28 @@ export class World {
     this.log(`exit ${id}`);
   }
 
+  /** An operator removes `id` from the ring (through another serving node); `insert` re-admits it. @returns whether it was sent. */
+  remove(id: string): boolean {
+    const by = this.#operator(id);
+    if (by === undefined) return false;
+    by.gossip.remove(id);
+    this.log(`remove ${id} by ${by.self.id}`);
+    return true;
+  }
+
+  /** An operator re-admits a removed host's node. */
+  insert(id: string): void {
+    const self = this.node(id)?.self;
+    const by = this.#operator(id);
+    if (self === undefined || by === undefined) return;
+    by.gossip.insert(self);
+    this.log(`insert ${id} by ${by.self.id}`);
+  }
+
+  #operator(not: string): ClusterNode | undefined {
+    return [...this.hosts.values()].find((h) => h.id !== not && h.node !== undefined)?.node;
+  }
+
   /** Starts a new process on a crashed host, from its own disk; it serves once its start resolves. */
   restart(id: string): Promise<void> {
     const host = this.hosts.get(id);

@@ -119,6 +119,8 @@ function closedWith(end: End, code: 'CONNECTION_CLOSED' | 'ABORTED'): boolean {
 describe('SimNetwork', () => {
   it('keeps each connection FIFO under random latency, in both directions, for any seed', async () => {
     const latency = fc.record({ min: fc.integer({ min: 0, max: 30 }), extra: fc.integer({ min: 1, max: 100 }) });
+    let runs = 0;
+    let varied = 0;
     await fc.assert(fc.asyncProperty(fc.string(), latency, fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 5, maxLength: 60 }),
       async (seed, { min, extra }, gaps) => {
         const s = await sim(seed, { defaultLink: { latencyMs: { min, max: min + extra } } });
@@ -133,10 +135,14 @@ describe('SimNetwork', () => {
         await s.clock.runUntilIdle();
         expect(server.got).toEqual(range(gaps.length));
         expect(client.got).toEqual(range(gaps.length, 1000));
-        // The latency really varied: some frame waited behind an earlier one or took longer than the minimum.
+        // Did the latency vary in this run (some frame waited behind an earlier one or took longer)?
+        // Not always: with a 0–1 ms range and frames sent at once, every frame may arrive together.
         const sentAt = gaps.reduce<number[]>((at, gap) => [...at, (at.at(-1) ?? 0) + gap], [0]);
-        expect(server.gotAt.some((t, i) => t - (sentAt[i] ?? 0) !== server.gotAt[0]! - sentAt[0]!)).toBe(true);
+        runs++;
+        if (server.gotAt.some((t, i) => t - (sentAt[i] ?? 0) !== server.gotAt[0]! - sentAt[0]!)) varied++;
       }), { numRuns: 40 });
+    // …but across runs it did: FIFO held under latency that really varied.
+    expect(varied).toBeGreaterThan(runs / 2);
   });
 
   it('the same seed gives the same trace; different seeds give different ones', async () => {

@@ -153,9 +153,12 @@ class WebRtcEndpoint implements WebRtcTransport {
     signal.throwIfAborted();
     const started = this.#s.clock.now();
     for (let attempt = 1; ; attempt++) {
-      const leftMs = Math.ceil(this.#s.dialTimeoutMs - (this.#s.clock.now() - started));
+      const leftMs = Math.max(1, Math.ceil(this.#s.dialTimeoutMs - (this.#s.clock.now() - started)));
+      // A negotiation can also stall without an error (libdatachannel under load): each attempt
+      // but the last gets its share of the time, then a fresh one takes over.
+      const shareMs = attempt >= dialAttemptsMax ? leftMs : Math.min(leftMs, Math.ceil(this.#s.dialTimeoutMs / dialAttemptsMax));
       try {
-        const conn = await this.#attempt(claim, address, signal, Math.max(1, leftMs));
+        const conn = await this.#attempt(claim, address, signal, shareMs, shareMs < leftMs);
         void conn.admitSoon();
         return conn;
       } catch (err) {
@@ -199,8 +202,8 @@ class WebRtcEndpoint implements WebRtcTransport {
     return claiming;
   }
 
-  /** One negotiation: a fresh peer connection and cid, given up after `timeoutMs`. */
-  #attempt(claim: SignalClaim, address: Address, signal: AbortSignal, timeoutMs: number): Promise<WebRtcConnection> {
+  /** One negotiation: a fresh peer connection and cid, given up after `timeoutMs` (retryably, when `more` time is left). */
+  #attempt(claim: SignalClaim, address: Address, signal: AbortSignal, timeoutMs: number, more: boolean): Promise<WebRtcConnection> {
     const cid = String(++this.#lastId);
     return new Promise((resolve, reject) => {
       let timer: TimerHandle | undefined;
@@ -235,8 +238,9 @@ class WebRtcEndpoint implements WebRtcTransport {
         failed: (err) => fail(negotiationFailed(`could not connect to ${show(address)}: ${err.message}`, err)),
       });
       this.#dials.set(cid, { peer, remote: address, fail });
-      timer = this.#s.clock.setTimer(timeoutMs, () => fail(new ClusterluckError('TIMEOUT',
-        `no connection to ${show(address)} within ${this.#s.dialTimeoutMs} ms`)));
+      timer = this.#s.clock.setTimer(timeoutMs, () => fail(more
+        ? negotiationFailed(`the negotiation with ${show(address)} stalled for ${timeoutMs} ms`)
+        : new ClusterluckError('TIMEOUT', `no connection to ${show(address)} within ${this.#s.dialTimeoutMs} ms`)));
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }

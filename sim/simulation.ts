@@ -352,17 +352,29 @@ function playSchedule(world: World, schedule: readonly ScheduledFault[], until: 
 /** Faults that stay in force once injected (a drifting clock keeps drifting, a jumped clock stays off). */
 const lasting: readonly FaultKind[] = ['drift', 'jump'];
 
+/** Suspected causes, most telling first: the first one among the faults in force names a violation's class. */
+const causes: readonly (readonly [string, readonly FaultKind[]])[] = [
+  ['handoff', ['leave', 'remove']],
+  ['clock drift', ['drift']],
+  ['crash', ['crash']],
+  ['partition', ['partition', 'one-way']],
+  ['clog', ['clog']],
+  ['pause', ['pause']],
+  ['wall-clock jump', ['jump']],
+];
+
 /**
- * The violation classes of a run, one key per distinct kind: the checker's class plus the faults in
- * force when it was seen: those injected in the 10 s before it, and drift or jumps injected at any
- * time before (`safety with drift+partition`), or `(no fault)`.
+ * The violation classes of a run, one key per distinct kind: the checker's class and the suspected
+ * cause, the most telling of the faults in force when it was seen (those injected in the 10 s
+ * before it, and drift or jumps injected at any time before): `safety: handoff`,
+ * `safety: clock drift`, … or `safety: no fault`.
  */
 export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'faultLog'>): string[] {
   const keys = new Set<string>();
   for (const v of summary.violations) {
-    const near = summary.faultLog.filter((f) => f.at <= v.at && (f.at >= v.at - 10_000 || lasting.includes(f.kind)));
-    const kinds = [...new Set(near.map((f) => f.kind))].sort();
-    keys.add(`${v.class} with ${kinds.length === 0 ? '(no fault)' : kinds.join('+')}`);
+    const inForce = new Set(summary.faultLog.filter((f) => f.at <= v.at && (f.at >= v.at - 10_000 || lasting.includes(f.kind))).map((f) => f.kind));
+    const cause = causes.find(([, kinds]) => kinds.some((k) => inForce.has(k)))?.[0] ?? 'no fault';
+    keys.add(`${v.class}: ${cause}`);
   }
   return [...keys].sort();
 }

@@ -31,7 +31,7 @@ describe('amnesia (Clusterluck without a disk)', () => {
   it('is reported as a safety violation after a crash, and the seed replays it', async () => {
     const first = await simulate({ ...amnesia, seed: '1' });
     expect(first.violations.length).toBeGreaterThan(0);
-    expect(violationKeys(first)).toContain('safety with crash');
+    expect(violationKeys(first)).toContain('safety: crash');
     expect(first.traceAroundViolation.some((l) => / restart n\d/.test(l))).toBe(true);
     const again = await simulate({ ...amnesia, seed: '1' });
     expect(again.traceHash).toBe(first.traceHash);

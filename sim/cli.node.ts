@@ -1,7 +1,7 @@
 // `npm run sim -- --seed 123 [--nodes 5 --duration 60s --faults partition,crash]`: one seeded run of
 // the simulator, a summary, and on a violation the trace around it and the line that replays it.
 import { parseArgs } from 'node:util';
-import { replayCommand, runOptionHelp, runOptions, runOptionSpec, UsageError } from './sim-args.node.js';
+import { replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec } from './sim-args.node.js';
 import { simulate, violationKeys, type SimulationSummary } from './simulation.js';
 
 const usage = `usage: npm run sim -- [--seed S] [options]
@@ -61,16 +61,5 @@ function print(s: SimulationSummary, wallMs: number, replay: string): void {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err: unknown) => {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-        console.error(`${(err as Error).message}\n(see npm run sim -- --help)`);
-        process.exitCode = 2;
-      } else {
-        console.error(err);
-        process.exitCode = 3;
-      }
-    },
-  );
+  runCommand('sim', main);
 }

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { replayCommand, runOptionHelp, runOptions, runOptionSpec, UsageError, type RunOptions } from './sim-args.node.js';
+import { replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec, UsageError, type RunOptions } from './sim-args.node.js';
 import { simulate, violationKeys } from './simulation.js';
 
 const usage = `usage: npm run fuzz -- [--seeds N] [--from K] [--workers W] [options]
@@ -142,16 +142,5 @@ if (!isMainThread) {
     void runSeed(seed, o).then((result) => parentPort?.postMessage({ result } satisfies WorkerMessage));
   });
 } else if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err: unknown) => {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-        console.error(`${(err as Error).message}\n(see npm run fuzz -- --help)`);
-        process.exitCode = 2;
-      } else {
-        console.error(err);
-        process.exitCode = 3;
-      }
-    },
-  );
+  runCommand('fuzz', main);
 }

@@ -87,3 +87,19 @@ export function replayCommand(seed: string, o: RunOptions): string {
   if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');
   return parts.join(' ');
 }
+
+/** Runs a command's `main` as the process: its result is the exit code; bad usage exits 2, anything else 3. */
+export function runCommand(name: string, main: (argv: readonly string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+        console.error(`${(err as Error).message}\n(see npm run ${name} -- --help)`);
+        process.exitCode = 2;
+      } else {
+        console.error(err);
+        process.exitCode = 3;
+      }
+    },
+  );
+}

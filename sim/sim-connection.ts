@@ -1,9 +1,9 @@
 // Both ends of one simulated connection and how it ends: graceful close is a FIN each way behind
 // the data, abort is an RST that travels like any packet, and a break (stall, reset, sever) ends
 // both sides at once with CONNECTION_CLOSED.
-import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+import { ClusterluckError } from '../lib/env/errors.js';
 import { TypedEventTarget } from '../lib/env/events.js';
-import type { Address, CloseDetail, Connection, ConnectionEvents, ConnectionStatus } from '../lib/env/transport.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../lib/env/transport.js';
 import { Pipe, type PipeContext, type PipeItem, type PipeOwner } from './sim-pipe.js';
 
 /** What a pair needs from its network besides what its pipes need. */
@@ -181,12 +181,8 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
   }
 
   send(frame: Uint8Array): boolean {
-    if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
-    if (this.#status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} is ${this.#status}`);
     const { frameBytesMax, highWaterMarkBytes } = this.#pair.ctx;
-    if (frame.byteLength > frameBytesMax) {
-      throw new ClusterluckError('MESSAGE_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${frameBytesMax}`);
-    }
+    checkSend(this.id, this.#status, frame, frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer.
     const out = this.#pair.outOf(this);
     out.sendFrame(new Uint8Array(frame));

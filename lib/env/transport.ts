@@ -1,3 +1,4 @@
+import { ClusterluckError, invalidArgument } from './errors.js';
 import type { TypedEventTarget } from './events.js';
 
 /** A transport address: `host:port` for TCP, a network-local name for memory, a peer id for WebRTC. */
@@ -20,6 +21,18 @@ export interface ConnectionEvents {
 
 /** Lifecycle of a {@link Connection}. */
 export type ConnectionStatus = 'open' | 'closing' | 'closed';
+
+/**
+ * What every `Connection.send` checks first: a Uint8Array (INVALID_ARGUMENT), an open connection
+ * (CONNECTION_CLOSED), at most `frameBytesMax` bytes (MESSAGE_TOO_LARGE).
+ */
+export function checkSend(id: string, status: ConnectionStatus, frame: unknown, frameBytesMax: number): asserts frame is Uint8Array {
+  if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
+  if (status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${id} is ${status}`);
+  if (frame.byteLength > frameBytesMax) {
+    throw new ClusterluckError('MESSAGE_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${frameBytesMax}`);
+  }
+}
 
 /**
  * A bidirectional, ordered, reliable stream of whole frames between two endpoints.

@@ -1,8 +1,9 @@
 import { frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
-import type {
-  Address, CloseDetail, Connection, ConnectionEvents, ConnectionStatus, DialOptions, Listener, ListenerEvents, Transport,
+import {
+  checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus, type DialOptions, type Listener,
+  type ListenerEvents, type Transport,
 } from '../env/transport.js';
 
 /** Default `highWaterMarkBytes` of a {@link MemoryNetwork}: 64 KiB per connection and direction. */
@@ -204,12 +205,7 @@ class MemoryConnection extends TypedEventTarget<ConnectionEvents> implements Con
   }
 
   send(frame: Uint8Array): boolean {
-    if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
-    if (this.#status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} is ${this.#status}`);
-    if (frame.byteLength > this.#limits.frameBytesMax) {
-      throw new ClusterluckError('MESSAGE_TOO_LARGE',
-        `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${this.#limits.frameBytesMax}`);
-    }
+    checkSend(this.id, this.#status, frame, this.#limits.frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer (a Node Buffer's slice would not copy).
     const copy = new Uint8Array(frame);
     this.#outbox.push(copy);

@@ -12,8 +12,8 @@ import { connect as tlsConnect, createServer as tlsServer, createSecureContext, 
 import { frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
-import type {
-  Address, Connection, ConnectionEvents, ConnectionStatus, DialOptions, Listener, ListenerEvents, Transport,
+import {
+  checkSend, type Address, type Connection, type ConnectionEvents, type ConnectionStatus, type DialOptions, type Listener, type ListenerEvents, type Transport,
 } from '../env/transport.js';
 
 /** TLS settings of {@link tcpTransport}. Files are PEM, read once when the transport is made. */
@@ -311,11 +311,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   }
 
   send(frame: Uint8Array): boolean {
-    if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
-    if (this.#status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} is ${this.#status}`);
-    if (frame.byteLength > this.#s.frameBytesMax) {
-      throw new ClusterluckError('MESSAGE_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${this.#s.frameBytesMax}`);
-    }
+    checkSend(this.id, this.#status, frame, this.#s.frameBytesMax);
     const need = prefixBytes + frame.byteLength;
     let tail = this.#tail;
     if (tail === undefined || tail.byteLength - this.#tailUsed < need) {

@@ -6,9 +6,9 @@
 // side: the goodbye proves it got every frame, the acknowledgement that the peer got ours. A
 // channel that ends without the peer's goodbye was aborted, or its process died.
 import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError, invalidArgument } from '../env/errors.js';
+import { ClusterluckError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
-import type { Address, CloseDetail, Connection, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../env/transport.js';
 import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './webrtc-chunks.js';
 import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
 
@@ -93,11 +93,7 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   send(frame: Uint8Array): boolean {
-    if (!(frame instanceof Uint8Array)) throw invalidArgument('frame', frame, 'a Uint8Array');
-    if (this.#status !== 'open') throw new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} is ${this.#status}`);
-    if (frame.byteLength > this.#s.frameBytesMax) {
-      throw new ClusterluckError('MESSAGE_TOO_LARGE', `frame of ${frame.byteLength} bytes exceeds frameBytesMax ${this.#s.frameBytesMax}`);
-    }
+    checkSend(this.id, this.#status, frame, this.#s.frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer.
     this.#outbox.push(new Uint8Array(frame));
     this.#scheduleFlush();

@@ -1,11 +1,50 @@
-// What only the WebRTC transport has, run in Node and in Chromium: dial timeouts, chunking of
-// large frames, the receive bound, ICE server configuration.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+// The WebRTC transport's suites, run in Node and in Chromium: the shared compliance suite, then
+// what only WebRTC has (dial timeouts, chunking of large frames, the receive bound, ICE servers).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isClusterluckError } from '../lib/env/errors.js';
 import type { CloseDetail, Connection } from '../lib/env/transport.js';
-import type { WebRtcImplementation, WebRtcTransport, WebRtcTransportOptions } from '../lib/transports/webrtc.js';
-import type { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
+import { systemClock } from '../lib/platform/system-clock.js';
+import { webrtcTransport, type WebRtcImplementation, type WebRtcTransport, type WebRtcTransportOptions } from '../lib/transports/webrtc.js';
+import { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
 import { nextEvent, recordEvents } from './support/events.js';
+import { transportCompliance } from './transport-compliance.js';
+
+/**
+ * Registers both suites for transports on one MemorySignalHub. `wrtc` is the WebRTC
+ * implementation; with `fromGlobal` the transports find it on globalThis, as in a page.
+ */
+export function webrtcSuites(name: string, addressPrefix: string, wrtc: WebRtcImplementation, fromGlobal = false): void {
+  let hub = new MemorySignalHub();
+  let made: WebRtcTransport[] = [];
+  const make = (options: Partial<WebRtcTransportOptions> = {}): WebRtcTransport => {
+    const t = webrtcTransport({ signaller: hub.signaller(), clock: systemClock(), ...(fromGlobal ? {} : { wrtc }), ...options });
+    made.push(t);
+    return t;
+  };
+  const fresh = (): void => {
+    hub = new MemorySignalHub();
+    made = [];
+  };
+  transportCompliance(name, {
+    async setup() {
+      fresh();
+      return { transports: [make(), make()], addressFor: (t) => `${addressPrefix}-${t}` };
+    },
+    async teardown() {
+      await Promise.all(made.map((t) => t.close()));
+      await expect.poll(() => made.map((t) => t.peerCount), { timeout: 2000 }).toEqual(made.map(() => 0));
+    },
+    eventTimeoutMs: 10_000,
+  });
+  describe(name, () => {
+    webrtcBehaviour(() => {
+      fresh();
+      return { hub, make, wrtc };
+    }, async () => {
+      await Promise.all(made.map((t) => t.close()));
+    });
+  });
+}
 
 /** A fresh hub and a maker of transports on it (the maker fills in signaller, clock and RTC classes). */
 export interface WebRtcWorld {
@@ -15,7 +54,7 @@ export interface WebRtcWorld {
 }
 
 /** Registers the WebRTC-specific tests; `setup` runs before each, `teardown` after. */
-export function webrtcBehaviour(setup: () => WebRtcWorld, teardown: () => Promise<void>): void {
+function webrtcBehaviour(setup: () => WebRtcWorld, teardown: () => Promise<void>): void {
   let world: WebRtcWorld;
   beforeEach(() => {
     world = setup();

@@ -54,7 +54,7 @@ export class WebRtcClusterNode extends ClusterNode {
 
   /** Connects to the member with id `seed` (through the bootstrap signaller) and joins its cluster. */
   async join(seed: string): Promise<this> {
-    if (typeof seed !== 'string' || seed === '' || seed.length > nodeIdLengthMax) throw invalidArgument('seed', seed, 'a member id');
+    checkSeed(seed);
     return this.meet(await this.kernel.connectAddress(seed));
   }
 
@@ -90,7 +90,7 @@ export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebR
     dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
   }, signaller);
   const seed = options.seed;
-  if (seed !== undefined && (typeof seed !== 'string' || seed === '' || seed.length > nodeIdLengthMax)) throw invalidArgument('seed', seed, 'a member id');
+  if (seed !== undefined) checkSeed(seed);
   try {
     // With a seed, the DSMServer serves only once the seed's ring has arrived (see ClusterNode.start).
     await node.start(seed === undefined ? {} : { seed: (n) => n.kernel.connectAddress(seed) });
@@ -100,4 +100,8 @@ export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebR
     throw err;
   }
   return node;
+}
+
+function checkSeed(seed: unknown): asserts seed is string {
+  if (typeof seed !== 'string' || seed === '' || seed.length > nodeIdLengthMax) throw invalidArgument('seed', seed, 'a member id');
 }

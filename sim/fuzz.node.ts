@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec, UsageError, type RunOptions } from './sim-args.node.js';
+import { intArg, replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec, type RunOptions } from './sim-args.node.js';
 import { simulate, violationKeys } from './simulation.js';
 
 const usage = `usage: npm run fuzz -- [--seeds N] [--from K] [--workers W] [options]
@@ -55,9 +55,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const o = runOptions(values);
-  const count = int('seeds', values.seeds ?? '100', 1);
-  const from = int('from', values.from ?? '0', 0);
-  const workers = Math.min(count, int('workers', values.workers ?? String(availableParallelism()), 1));
+  const count = intArg('seeds', values.seeds ?? '100', 1);
+  const from = intArg('from', values.from ?? '0', 0);
+  const workers = Math.min(count, intArg('workers', values.workers ?? String(availableParallelism()), 1));
   const seeds = Array.from({ length: count }, (_, i) => String(from + i));
   const started = performance.now();
   const results: SeedResult[] = [];
@@ -102,12 +102,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   for (const r of results) if (r.error !== undefined) console.log(`\nseed ${r.seed} threw:\n${r.error}`);
   return bad.length === 0 ? 0 : 1;
-}
-
-function int(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
-  return n;
 }
 
 /** A bar on a terminal; on a pipe, a line every 10 %. */

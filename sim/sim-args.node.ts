@@ -43,8 +43,8 @@ export function parseDuration(text: string): number {
   return Math.round(ms);
 }
 
-function positive(name: string, text: string | undefined, min = 1): number | undefined {
-  if (text === undefined) return undefined;
+/** An integer option's value, at least `min` (UsageError otherwise). */
+export function intArg(name: string, text: string, min: number): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
   return n;
@@ -61,8 +61,8 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
     for (const f of list) if (!(faultKinds as readonly string[]).includes(f)) throw new UsageError(`unknown fault ${JSON.stringify(f)}; faults: ${faultKinds.join(', ')}`);
     faults = list as FaultKind[];
   }
-  const nodes = positive('nodes', values.nodes as string | undefined);
-  const clients = positive('clients', values.clients as string | undefined, 0);
+  const nodes = typeof values.nodes === 'string' ? intArg('nodes', values.nodes, 1) : undefined;
+  const clients = typeof values.clients === 'string' ? intArg('clients', values.clients, 0) : undefined;
   const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
   return {
     ...base,

@@ -129,7 +129,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
   const limits = new Map(sems.map((s) => [s, o.limit]));
   const first = world.node('n0');
-  for (const s of sems) await world.drive(first?.dsm.create(s, o.limit) as Promise<void>);
+  for (const s of sems) await world.clock.drive(first?.dsm.create(s, o.limit) as Promise<void>);
   const run: RunState = { beliefs: [], inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
   const faults: Record<string, number> = {};
   const faultLog: FaultRecord[] = [];

@@ -112,6 +112,15 @@ export class VirtualClock implements Clock {
     await this.#run(this.#now + ms, 'advance');
   }
 
+  /** Advances time in `stepMs` steps until `p` settles; its outcome. For code that awaits network or timers. */
+  async drive<T>(p: Promise<T>, stepMs = 5): Promise<T> {
+    let done = false;
+    const watched = p.finally(() => (done = true));
+    watched.catch(() => undefined);
+    while (!done) await this.advance(stepMs);
+    return watched;
+  }
+
   /**
    * Jumps from timer to timer while any is pending and due within `limitMs` of now; when timers
    * remain past the limit, time stops at the limit. Returns how many timers fired.

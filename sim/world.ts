@@ -68,7 +68,7 @@ export class World {
       const disk = new SimDisk({ random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability });
       const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, epoch: 0 };
       this.hosts.set(id, host);
-      await this.drive(this.#boot(host));
+      await this.clock.drive(this.#boot(host));
     }
     await this.settle(30_000);
   }
@@ -190,15 +190,6 @@ export class World {
   /** Advances virtual time by `ms`, in small steps so promise chains settle between timers. */
   async run(ms: number, stepMs = 1000): Promise<void> {
     for (let t = 0; t < ms; t += stepMs) await this.clock.advance(Math.min(stepMs, ms - t));
-  }
-
-  /** Advances virtual time until `p` settles; its result. */
-  async drive<T>(p: Promise<T>, stepMs = 5): Promise<T> {
-    let done = false;
-    const watched = p.finally(() => (done = true));
-    watched.catch(() => undefined);
-    while (!done) await this.clock.advance(stepMs);
-    return watched;
   }
 
   /** Runs until every live node sees the same ring (or `limitMs` passes). @returns whether they converged. */

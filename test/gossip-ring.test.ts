@@ -70,7 +70,7 @@ describe('GossipRing join and leave', () => {
     a?.ring.events.addEventListener('left', (e) => seen.push(e.detail.id));
     let left = 0;
     d?.ring.events.addEventListener('leave', () => left++);
-    await w.drive(w.get('d').ring.leave());
+    await w.clock.drive(w.get('d').ring.leave());
     expect(left).toBe(1);
     expect(d?.ring.ringId).toBeUndefined();
     await w.runUntil(() => w.converged(['a', 'b', 'c'], ['a', 'b', 'c']), 20_000);
@@ -89,7 +89,7 @@ describe('GossipRing join and leave', () => {
     const [a] = await w.addAll(all);
     for (const id of all.slice(1)) a?.ring.meet(w.get(id).kernel.self);
     await w.runUntil(() => w.converged(all), 20_000);
-    await w.drive(w.get('d').ring.leave());
+    await w.clock.drive(w.get('d').ring.leave());
     await w.runUntil(() => w.converged(['a', 'b', 'c'], ['a', 'b', 'c']), 20_000);
     await w.kill('d');
     const d = await w.add('d');
@@ -208,7 +208,7 @@ describe('GossipRing isolation', () => {
     expect(w.converged(all, all)).toBe(true);
     expect(a?.ring.inspect().stats.foreign).toBeGreaterThan(0);
     expect(x?.ring.ring().nodes().map((n) => n.id)).toEqual(['a', 'b', 'x']); // x's own view; a and b ignore it
-    await w.drive(evil.stop().then(() => evilKernel.stop()));
+    await w.clock.drive(evil.stop().then(() => evilKernel.stop()));
   });
 
   it('malformed gossip bodies change nothing, never throw, and calls get BAD_MESSAGE', async () => {
@@ -233,7 +233,7 @@ describe('GossipRing isolation', () => {
     for (const body of bodies) {
       for (const event of ['gossip', 'sync', 'ping', 'ping-req', 'constructor']) {
         a?.kernel.cast({ node: 'b', name: 'ring' }, event, body);
-        const err = await w.drive(w.get('a').kernel.call({ node: 'b', name: 'ring' }, event, body, { timeoutMs: 1000 }).then(() => undefined, (e: unknown) => e));
+        const err = await w.clock.drive(w.get('a').kernel.call({ node: 'b', name: 'ring' }, event, body, { timeoutMs: 1000 }).then(() => undefined, (e: unknown) => e));
         if (event !== 'ping' || (body as { ring?: unknown } | null)?.ring !== 'test') {
           expect(err).toMatchObject({ code: expect.stringMatching(/BAD_MESSAGE|NOT_FOUND|INVALID_ARGUMENT/) as string });
         }

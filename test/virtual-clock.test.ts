@@ -148,4 +148,18 @@ describe('VirtualClock', () => {
     await expect(clock.advance(1)).rejects.toThrow('already advancing');
     await running;
   });
+  it('drive advances time only until a promise settles, and passes on its value or error', async () => {
+    const clock = new VirtualClock();
+    const after = (ms: number, outcome: () => unknown) => new Promise((resolve, reject) => clock.setTimer(ms, () => {
+      try {
+        resolve(outcome());
+      } catch (err) {
+        reject(err);
+      }
+    }));
+    await expect(clock.drive(after(42, () => 'done'), 10)).resolves.toBe('done');
+    expect(clock.now()).toBe(50);
+    await expect(clock.drive(after(3, () => { throw new Error('boom'); }), 1)).rejects.toThrow('boom');
+    expect(clock.now()).toBe(53);
+  });
 });

@@ -80,17 +80,9 @@ export class GossipWorld {
   async kill(id: string): Promise<void> {
     const n = this.get(id);
     this.nodes.delete(id);
-    await this.drive(n.ring.stop().then(() => n.kernel.stop()));
+    await this.clock.drive(n.ring.stop().then(() => n.kernel.stop())); // closing a simulated connection takes a latency
   }
 
-  /** Advances virtual time until `p` settles (closing a simulated connection takes a latency). */
-  async drive<T>(p: Promise<T>): Promise<T> {
-    let done = false;
-    const watched = p.finally(() => (done = true));
-    watched.catch(() => undefined);
-    while (!done) await this.clock.advance(5);
-    return watched;
-  }
 
   /** Advances virtual time in `stepMs` steps until `condition` holds; returns the ms it took, or throws after `limitMs`. */
   async runUntil(condition: () => boolean, limitMs: number, stepMs = 100): Promise<number> {

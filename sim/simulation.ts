@@ -131,15 +131,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const first = world.node('n0');
   for (const s of sems) await world.clock.drive(first?.dsm.create(s, o.limit) as Promise<void>);
   const run: RunState = { beliefs: [], inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
-  const faults: Record<string, number> = {};
   const faultLog: FaultRecord[] = [];
   const stopAt = world.clock.now() + o.durationMs;
   for (let c = 0; c < o.clients; c++) client(world, world.random.fork(`client-${c}`), c, sems, o, stopAt, run);
   churn(world, world.random.fork('churn'), o, stopAt, run);
-  const record = (r: FaultRecord): void => {
-    faults[r.kind] = (faults[r.kind] ?? 0) + 1;
-    faultLog.push(r);
-  };
+  const record = (r: FaultRecord): void => void faultLog.push(r);
   if (options.schedule === undefined) nemesis(world, world.random.fork('nemesis'), o, stopAt - 10_000, record);
   else playSchedule(world, options.schedule, stopAt - 10_000, record);
   for (let t = 0; t < o.durationMs; t += 1000) {
@@ -156,6 +152,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     if (world.hosts.get(p.host)?.epoch !== p.epoch) run.counts.lost++;
     else violations.push({ class: 'liveness', at: p.sentAt, semaphore: p.semaphore, message: `post ${p.semaphore} ${holder} via ${p.host} sent at ${p.sentAt.toFixed(1)} never ended` });
   }
+  violations.sort((a, b) => a.at - b.at);
+  const faults: Record<string, number> = {};
+  for (const f of faultLog) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
   const clockMs = world.clock.now();
   world.stop();
   const around = storyBefore(world.trace, violations[0]);

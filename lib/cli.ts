@@ -17,11 +17,13 @@ import { tcpTransport } from './transports/tcp.js';
 
 const usage = `usage:
   clusterluck node --id ID --port PORT --cookie COOKIE [--host 127.0.0.1] [--join HOST:PORT]
-                   [--data-dir DIR] [--ring clusterluck] [--log-level info]
+                   [--data-dir DIR] [--ring clusterluck] [--log-level info] [--auto-remove-ms 10000]
   clusterluck cli --host HOST --port PORT --cookie COOKIE [-c "COMMAND"] [--json] [--timeout 5000]
   clusterluck help [COMMAND]
 
 node   runs a cluster member in the foreground with readable logs; Ctrl-C leaves the ring and stops.
+       --auto-remove-ms: a member down this long is proposed for removal (a majority decides);
+       0 removes at once once down, "off" never (an operator decides).
 cli    opens an interactive session on a running node (or runs one command with -c).
        Commands: ${Object.keys(commands).join(', ')}; "help COMMAND" explains one.`;
 
@@ -52,22 +54,31 @@ async function runNode(args: string[]): Promise<void> {
     options: {
       id: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
       join: { type: 'string' }, 'data-dir': { type: 'string' }, ring: { type: 'string' }, 'log-level': { type: 'string', default: 'info' },
+      'auto-remove-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return void console.log(usage);
   const level = values['log-level'];
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  const autoRemove = values['auto-remove-ms'];
+  const autoRemoveAfterMs = autoRemove === undefined ? undefined : autoRemove === 'off' ? null : Number(autoRemove);
+  if (typeof autoRemoveAfterMs === 'number' && !(Number.isFinite(autoRemoveAfterMs) && autoRemoveAfterMs >= 0)) {
+    throw new UsageError(`--auto-remove-ms must be a number of ms ≥ 0 or "off", got ${JSON.stringify(autoRemove)}`);
+  }
   const node = await createCluster({
     id: need(values, 'id'), host: values.host, port: port(need(values, 'port')), cookie: need(values, 'cookie'),
     logLevel: level as LogLevel,
+    ...(autoRemoveAfterMs === undefined ? {} : { gossip: { autoRemoveAfterMs } }),
     ...(values.join === undefined ? {} : { join: values.join }),
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values.ring === undefined ? {} : { ringId: values.ring }),
   });
   node.kernel.env.logger.info(`node ${node.self.id} listening on ${node.self.address}`);
-  node.gossip.events.addEventListener('change', (e) =>
-    node.kernel.env.logger.info(`ring now ${e.detail.members.map((m) => m.id).join(', ')}`));
+  node.gossip.events.addEventListener('view', (e) =>
+    node.kernel.env.logger.info(`view ${e.detail.view.number}: ${e.detail.view.members.map((m) => m.id).join(', ')}` +
+      (e.detail.view.removed.length > 0 && e.detail.view.removed[0]?.view === e.detail.view.number
+        ? ` (removed ${e.detail.view.removed.filter((r) => r.view === e.detail.view.number).map((r) => `${r.id}: ${r.reason}`).join(', ')})` : '')));
   node.gossip.events.addEventListener('member', (e) =>
     node.kernel.env.logger.info(`member ${e.detail.id}: ${e.detail.previous ?? 'new'} → ${e.detail.status ?? 'forgotten'}`));
   await new Promise<void>((resolve) => {
@@ -121,7 +132,16 @@ export async function openSession(address: string, cookie: string, timeoutMs = 5
 function show(value: unknown, json: boolean): string {
   if (json) return JSON.stringify(value);
   if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.length > 0 && value.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) return table(value as Record<string, unknown>[]);
   return JSON.stringify(value, null, 2);
+}
+
+/** Rows of objects as an aligned text table, one column per key of the first row. */
+function table(rows: readonly Record<string, unknown>[]): string {
+  const keys = Object.keys(rows[0] ?? {});
+  const cells = [keys, ...rows.map((r) => keys.map((k) => String(r[k] ?? '')))];
+  const widths = keys.map((_, i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
+  return cells.map((c) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
 /** Runs one line: prints the result or the error (one line, no stack). @returns false on error. */

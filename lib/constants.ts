@@ -147,3 +147,15 @@ export const tableRecordBytesMax = 16 * 1024 * 1024;
 
 /** Files the file storage keeps open for appending; beyond it the least recently used is closed. */
 export const fsAppendHandlesMax = 16;
+
+/** A member down this long is proposed for removal from the view (Node and browser members alike). */
+export const autoRemoveAfterMsDefault = 10_000;
+
+/** How long a member's confirmation "still on this view" keeps another serving as owner (the ownership lease). */
+export const ownershipLeaseMsDefault = 2000;
+
+/** ρ, the bound on how far any clock's rate may stray from real time (1 %). */
+export const driftMaxDefault = 0.01;
+
+/** How long one Paxos phase of a view change waits for answers before backing off. */
+export const viewChangeTimeoutMsDefault = 1000;

@@ -2,7 +2,8 @@
 // Safety: at no simulated instant may more than `n` clients believe they hold a valid lease on one
 // semaphore. A client that got ok for a post sent at s with timeout T believes from the reply until
 // s + T, or until it sends its close. Liveness: after the faults heal, every post a live client
-// sent ends. Convergence: after the faults heal, every node's ring agrees.
+// sent ends. Convergence: after the faults heal, every node's ring agrees. Views and ownership:
+// see view-checker.ts.
 
 /** One client's belief that it holds a slot. */
 export interface Belief {
@@ -13,7 +14,7 @@ export interface Belief {
 }
 
 /** What a checker can find. */
-export const violationClasses = ['safety', 'liveness', 'convergence'] as const;
+export const violationClasses = ['safety', 'liveness', 'convergence', 'views', 'ownership'] as const;
 /** One of {@link violationClasses}. */
 export type ViolationClass = (typeof violationClasses)[number];
 

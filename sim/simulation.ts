@@ -5,11 +5,13 @@ import { toHex, utf8 } from '../lib/env/bytes.js';
 import { invalidArgument } from '../lib/env/errors.js';
 import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
+import { driftMaxDefault } from '../lib/constants.js';
 import { checkSafety, type Belief, type Violation } from './checker.js';
+import { OwnershipSampler, ViewLog } from './view-checker.js';
 import { World } from './world.js';
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'one-way', 'clog', 'crash', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
+export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -40,18 +42,22 @@ export interface SimulationOptions {
   readonly leaseMs?: MsRange;
   /** How long a partition, clog, crash or pause lasts. @default { min: 1000, max: 6000 } */
   readonly faultMs?: MsRange;
+  /** How long a long partition lasts: longer than detection plus auto-remove, so views change. @default { min: 20000, max: 120000 } */
+  readonly longFaultMs?: MsRange;
+  /** Clock rates drawn by the drift fault lie in [1/(1+ρ), 1+ρ] for this ρ (the product's bound: beyond it, leases are not safe). @default driftMaxDefault */
+  readonly driftMax?: number;
   /** Time between two faults. @default { min: 2000, max: 8000 } */
   readonly faultGapMs?: MsRange;
   /** Persist semaphores. Off reproduces Clusterluck's amnesia on restart. @default true */
   readonly disk?: boolean;
-  /** Gossip auto-remove of down members, ms. @default undefined (off) */
-  readonly autoRemoveAfterMs?: number;
   /** Play these faults instead of drawing them from the seed (a fast-check search shrinks them). */
   readonly schedule?: readonly ScheduledFault[];
   /** Return the whole trace in the summary. @default false */
   readonly keepTrace?: boolean;
   /** Called every simulated second. */
   readonly onProgress?: (simMs: number) => void;
+  /** Simulated ms between two ownership samples. @default 10 */
+  readonly sampleMs?: number;
 }
 
 /** One fault of an explicit schedule. */
@@ -93,6 +99,10 @@ export interface SimulationSummary {
   readonly faultLog: FaultRecord[];
   readonly violations: Violation[];
   readonly converged: boolean;
+  /** Distinct views decided, and views adopted by all processes together. */
+  readonly views: { readonly decided: number; readonly adopted: number };
+  /** Ownership samples taken. */
+  readonly ownershipSamples: number;
   /** Frames the simulated network delivered. */
   readonly frames: number;
   readonly traceHash: string;
@@ -121,12 +131,24 @@ export type ScenarioName = keyof typeof scenarios;
 export async function simulate(options: SimulationOptions): Promise<SimulationSummary> {
   const o = {
     nodes: 5, durationMs: 60_000, faults: faultKinds, clients: 20, opsPerSecond: 10, semaphores: 3, limit: 2, disk: true,
-    leaseMs: { min: 200, max: 2000 }, faultMs: { min: 1000, max: 6000 }, faultGapMs: { min: 2000, max: 8000 }, ...options,
+    leaseMs: { min: 200, max: 2000 }, faultMs: { min: 1000, max: 6000 }, longFaultMs: { min: 20_000, max: 120_000 },
+    faultGapMs: { min: 2000, max: 8000 }, driftMax: driftMaxDefault, sampleMs: 10, ...options,
   };
   check(o);
-  const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, ...(o.autoRemoveAfterMs === undefined ? {} : { autoRemoveAfterMs: o.autoRemoveAfterMs }) });
+  const views = new ViewLog();
+  const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, onView: (p, v, at) => views.adopted(p, v, at) });
   await world.start();
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
+  const owners = new OwnershipSampler();
+  const sample = (): void => {
+    const running = [...world.hosts.values()].flatMap((h) => {
+      const node = h.process;
+      return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
+    });
+    owners.sample(running, sems, world.clock.now());
+    world.clock.setTimer(o.sampleMs, sample);
+  };
+  sample();
   const limits = new Map(sems.map((s) => [s, o.limit]));
   const first = world.node('n0');
   for (const s of sems) await world.clock.drive(first?.dsm.create(s, o.limit) as Promise<void>);
@@ -146,8 +168,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id);
   const converged = await world.settle(30_000);
   await world.run(10_000); // every post still open has had its request timeouts and retries
-  const violations = checkSafety(run.beliefs, limits);
-  if (!converged) violations.push({ class: 'convergence', at: world.clock.now(), message: 'rings still disagree 30 s after the faults healed' });
+  const violations = [...checkSafety(run.beliefs, limits), ...views.violations, ...owners.violations];
+  if (!converged) {
+    const views = [...world.hosts.values()].map((h) => {
+      const i = h.node?.gossip.inspect();
+      return `${h.id}: ${i === undefined ? 'not serving' : `view ${i.view?.number ?? '-'} [${i.view?.members.map((m) => m.id).join(',') ?? ''}]${i.serving ? ' serving' : ''}`}`;
+    });
+    violations.push({ class: 'convergence', at: world.clock.now(), message: `rings still disagree 30 s after the faults healed (${views.join('; ')})` });
+  }
   for (const [holder, p] of run.inflight) {
     if (world.hosts.get(p.host)?.epoch !== p.epoch) run.counts.lost++;
     else violations.push({ class: 'liveness', at: p.sentAt, semaphore: p.semaphore, message: `post ${p.semaphore} ${holder} via ${p.host} sent at ${p.sentAt.toFixed(1)} never ended` });
@@ -161,6 +189,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
     seed: o.seed, nodes: o.nodes, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged,
+    views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
     traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),
   };
@@ -180,7 +209,7 @@ interface RunState {
   readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
 }
 
-type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'autoRemoveAfterMs' | 'schedule' | 'keepTrace'>>;
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace'>>;
 
 function check(o: Resolved): void {
   const int = (name: string, v: unknown, min: number): void => {
@@ -193,7 +222,9 @@ function check(o: Resolved): void {
   int('limit', o.limit, 1);
   if (typeof o.opsPerSecond !== 'number' || !(o.opsPerSecond > 0)) throw invalidArgument('opsPerSecond', o.opsPerSecond, 'a number > 0');
   for (const f of o.faults) if (!(faultKinds as readonly string[]).includes(f)) throw invalidArgument('faults', f, `one of ${faultKinds.join(', ')}`);
-  for (const [name, r] of [['leaseMs', o.leaseMs], ['faultMs', o.faultMs], ['faultGapMs', o.faultGapMs]] as const) {
+  if (typeof o.driftMax !== 'number' || !(o.driftMax >= 0 && o.driftMax < 1)) throw invalidArgument('driftMax', o.driftMax, 'a number in [0, 1)');
+  if (typeof o.sampleMs !== 'number' || !(o.sampleMs > 0)) throw invalidArgument('sampleMs', o.sampleMs, 'a number > 0');
+  for (const [name, r] of [['leaseMs', o.leaseMs], ['faultMs', o.faultMs], ['longFaultMs', o.longFaultMs], ['faultGapMs', o.faultGapMs]] as const) {
     if (!(r.min >= 0 && r.max >= r.min && Number.isFinite(r.max))) throw invalidArgument(name, r, 'a range with 0 ≤ min ≤ max');
   }
 }
@@ -223,7 +254,8 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
           run.inflight.delete(holder);
           const now = world.clock.now();
           run.counts.granted++;
-          const belief: Belief = { semaphore, holder, from: now, to: sentAt + timeout };
+          // The client's clock may run up to (1+ρ) slow: it believes that much longer in real time.
+          const belief: Belief = { semaphore, holder, from: now, to: sentAt + timeout * (1 + o.driftMax) };
           run.beliefs.push(belief);
           world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)}`);
           const hold = random.next() * Math.max(0, belief.to - now);
@@ -294,11 +326,11 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
   const side = f.nodes.filter((id) => world.hosts.has(id));
   const victim = side[0] ?? (ids[0] as string);
   let target = victim;
-  if (f.kind === 'partition' || f.kind === 'one-way') {
+  if (f.kind === 'partition' || f.kind === 'long-partition' || f.kind === 'one-way') {
     const other = ids.filter((id) => !side.includes(id));
     target = `${side.join(',')}|${other.join(',')}`;
     if (side.length > 0 && other.length > 0) {
-      if (f.kind === 'partition') world.partition(side, other);
+      if (f.kind !== 'one-way') world.partition(side, other);
       else world.partitionOneWay(side, other);
       world.clock.setTimer(f.ms, () => world.heal());
     }
@@ -330,9 +362,10 @@ function nemesis(world: World, random: Random, o: Resolved, until: number, recor
     if (world.clock.now() >= until) return;
     const kind = kinds[randomInt(random, kinds.length)] as FaultKind;
     const victim = ids[randomInt(random, ids.length)] as string;
-    const ms = draw(random, o.faultMs);
-    const nodes = kind === 'partition' || kind === 'one-way' ? split(random, ids) : [victim];
-    const amount = kind === 'drift' ? 0.95 + random.next() * 0.1 : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
+    const ms = draw(random, kind === 'long-partition' ? o.longFaultMs : o.faultMs);
+    const nodes = kind === 'partition' || kind === 'long-partition' || kind === 'one-way' ? split(random, ids) : [victim];
+    // A rate within [1/(1+ρ), 1+ρ] of real time, as the product assumes of every clock.
+    const amount = kind === 'drift' ? (1 + o.driftMax) ** (2 * random.next() - 1) : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
     record(inject(world, { kind, nodes, ms, ...(amount === undefined ? {} : { amount }) }));
     world.clock.setTimer(draw(random, o.faultGapMs), act);
   };
@@ -356,7 +389,7 @@ const causes: readonly (readonly [string, readonly FaultKind[]])[] = [
   ['handoff', ['leave', 'remove']],
   ['clock drift', ['drift']],
   ['crash', ['crash']],
-  ['partition', ['partition', 'one-way']],
+  ['partition', ['partition', 'long-partition', 'one-way']],
   ['clog', ['clog']],
   ['pause', ['pause']],
   ['wall-clock jump', ['jump']],

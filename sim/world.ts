@@ -1,6 +1,7 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
 // virtual clock, a seeded random, the simulated network and simulated disks.
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
+import type { View } from '../lib/core/view.js';
 import { silentLogger } from '../lib/env/logger.js';
 import { NodeClock } from './node-clock.js';
 import { processTransport, type ProcessTransport } from './process-transport.js';
@@ -18,8 +19,8 @@ export interface WorldOptions {
   readonly nodes?: number;
   /** Persist semaphores (DTable on the simulated disk). Off reproduces Clusterluck's amnesia. @default true */
   readonly disk?: boolean;
-  /** Gossip auto-remove of down members, ms (browser default); undefined = off. */
-  readonly autoRemoveAfterMs?: number;
+  /** Called whenever a process adopts a decided view. */
+  readonly onView?: (process: string, view: View, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
   readonly tornWriteProbability?: number;
 }
@@ -34,6 +35,8 @@ export interface SimHost {
   alive: boolean;
   /** The node, once its process has started serving. */
   node: ClusterNode | undefined;
+  /** The node of the running process, from boot until it dies (booting and leaving included). */
+  process: ClusterNode | undefined;
   /** Counts processes: a crash or restart makes every callback of the old one stale. */
   epoch: number;
 }
@@ -44,14 +47,14 @@ export class World {
   readonly random: SeededRandom;
   readonly network: SimNetwork;
   readonly hosts = new Map<string, SimHost>();
-  readonly options: Required<Omit<WorldOptions, 'autoRemoveAfterMs'>> & { autoRemoveAfterMs: number | undefined };
+  readonly options: Required<Omit<WorldOptions, 'onView'>> & Pick<WorldOptions, 'onView'>;
   /** World events and network events other than deliveries, in order. */
   readonly trace: string[] = [];
   /** Deliveries, folded into one number (FNV-1a) so the trace stays small but still pins the traffic. */
   deliveries = { count: 0, hash: 0x811c9dc5 };
 
   constructor(options: WorldOptions) {
-    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, autoRemoveAfterMs: undefined, ...options };
+    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, ...options };
     this.random = seededRandom(options.seed);
     this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
@@ -66,7 +69,7 @@ export class World {
     for (let i = 0; i < this.options.nodes; i++) {
       const id = `n${i}`;
       const disk = new SimDisk({ random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability });
-      const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, epoch: 0 };
+      const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, process: undefined, epoch: 0 };
       this.hosts.set(id, host);
       await this.clock.drive(this.#boot(host));
     }
@@ -85,6 +88,7 @@ export class World {
     host.epoch++;
     host.alive = false;
     host.node = undefined;
+    host.process = undefined;
     host.net.kill();
     host.clock.kill();
     host.disk.crash();
@@ -102,6 +106,7 @@ export class World {
     await node.stop({ leave: true }).catch(() => undefined);
     if (host.epoch !== epoch) return;
     host.alive = false;
+    host.process = undefined;
     host.net.kill();
     host.clock.kill();
     this.log(`exit ${id}`);
@@ -214,6 +219,7 @@ export class World {
       h.epoch++;
       h.alive = false;
       h.node = undefined;
+      h.process = undefined;
       h.net.kill();
       h.clock.kill();
     }
@@ -223,12 +229,21 @@ export class World {
     const epoch = ++host.epoch;
     host.alive = true;
     const storage = this.options.disk ? host.disk.storage() : undefined;
+    // What createCluster({ dataDir }) and createBrowserNode() ship: every gossip and DSM option at
+    // its default (auto-remove on, fsyncInterval 1000 with synced grants, ownership lease,
+    // hand-over delay); only the transport, storage, clock and HMAC are the simulator's.
     const node = new ClusterNode({
       id: host.id, address: host.id, cookie: 'sim', ringId: 'sim',
       env: { clock: host.clock, random: this.random.fork(`${host.id}#${epoch}`), transport: host.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
       kernel: { hmac: simHmac },
-      gossip: { ...(this.options.autoRemoveAfterMs === undefined ? {} : { autoRemoveAfterMs: this.options.autoRemoveAfterMs }) },
-      dsm: { disk: this.options.disk, fsyncInterval: 0, minWaitTimeout: 10, maxWaitTimeout: 100 },
+      dsm: { disk: this.options.disk },
+    });
+    host.process = node;
+    const onView = this.options.onView;
+    node.gossip.events.addEventListener('view', (e) => {
+      const v = e.detail.view;
+      this.log(`view ${host.id} ${v.number} ${v.members.map((m) => m.id).join(',')}`);
+      onView?.(`${host.id}#${epoch}`, v, this.clock.now());
     });
     // Join through a serving node, as a supervisor's config would say; the first node founds the ring.
     const seed = [...this.hosts.values()].find((h) => h !== host && h.node !== undefined)?.node?.self;
@@ -238,6 +253,7 @@ export class World {
       if (host.epoch !== epoch) return; // crashed while booting
       // The process exits; its supervisor starts it again a second later.
       this.log(`boot-failed ${host.id} ${(err as { code?: string }).code ?? String(err)}`);
+      host.process = undefined;
       this.crash(host.id);
       this.clock.setTimer(1000, () => void this.restart(host.id));
       return;

@@ -121,7 +121,7 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     tabs.delete('t3');
   }, 40_000);
 
-  it('a tab leaves the ring on pagehide, and once reloaded gets its semaphore table back from IndexedDB', async () => {
+  it('a tab leaves the view on pagehide, and once reloaded rejoins through a member and serves its semaphore table from IndexedDB', async () => {
     const kept = keyOwnedBy('t1', 'kept-');
     await call(page('t1'), 'create', kept, 3);
     expect(await call(page('t1'), 'post', kept, 'holder', 600_000, 0)).toBe('granted');
@@ -130,10 +130,13 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     // than left to the reload, where the leave notices may or may not get out before the page dies.
     await page('t1').evaluate(() => globalThis.dispatchEvent(new PageTransitionEvent('pagehide')));
     await expect.poll(() => [n.gossip.inspect().members.find((m) => m.node.id === 't1')?.status], { timeout: 3000 }).toEqual(['left']);
+    expect(ringOf(n)).not.toContain('t1'); // a decided view without it
     await page('t1').reload();
     await page('t1').waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
-    // Started alone again (no seed): what it reads is what IndexedDB kept.
-    await call(page('t1'), 'start', { id: 't1', port: peerjs.port, gossip });
+    // Its stored view no longer holds it, so it serves nothing alone: it rejoins through a member
+    // (a view change adds it back), owns `kept` again, and what it reads is what IndexedDB kept.
+    await call(page('t1'), 'start', { id: 't1', port: peerjs.port, gossip, seed: 'n' });
+    expect(await call(page('t1'), 'ring')).toContain('t1');
     expect(await call(page('t1'), 'read', kept)).toEqual({ n: 3, active: 1 });
   }, 40_000);
 
@@ -145,8 +148,9 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     await peerjs.stop();
     expect(await call(t4, 'linked')).toEqual(['n']);
     await call(t4, 'meet', seed);
-    await expect.poll(() => call(t4, 'linked'), { timeout: 15_000 }).toEqual(['n', 't2']);
-    const members = ['n', 't2', 't4'];
+    // t1 rejoined in the test before, so the view is n, t1, t2 when t4 meets it.
+    await expect.poll(() => call(t4, 'linked'), { timeout: 15_000 }).toEqual(['n', 't1', 't2']);
+    const members = ['n', 't1', 't2', 't4'];
     await expect.poll(async () => [ringOf(n), await call(page('t2'), 'ring'), await call(t4, 'ring')], { timeout: 15_000 })
       .toEqual([members, members, members]);
     const before = await call<{ delivered: number; sentViaCluster: number }>(t4, 'stats');

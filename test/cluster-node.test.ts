@@ -27,7 +27,11 @@ async function cluster(size: number): Promise<{ clock: VirtualClock; nodes: Clus
   for (let t = 0; t < 30_000; t += 100) {
     await clock.advance(100);
     const sums = new Set(nodes.map((n) => n.gossip.ring().checksum()));
-    if (sums.size === 1 && nodes.every((n) => n.gossip.ring().size() === size)) return { clock, nodes };
+    // One ring on every node, each serving (ownership lease held), joiners past their hand-over delay.
+    if (sums.size === 1 && nodes.every((n) => n.gossip.ring().size() === size && n.gossip.isServing())) {
+      await clock.advance(nodes[0]?.gossip.ownershipWaitMs() ?? 0);
+      return { clock, nodes };
+    }
   }
   throw new Error('ring did not converge');
 }
@@ -47,7 +51,7 @@ describe('ClusterNode', () => {
     expect(owned.filter((c) => c > 0).length).toBeGreaterThan(2);
     await nodes[4]?.dsm.close('sem-0', 'h1');
     await expect(nodes[3]?.dsm.read('sem-0')).resolves.toEqual({ n: 2, active: 1 });
-    await clock.advance(10_000);
+    await clock.advance(10_300); // 10 s leases, kept 10 s·(1+ρ)² by the owner
     await expect(nodes[2]?.dsm.read('sem-1')).resolves.toEqual({ n: 2, active: 0 });
   });
 

@@ -3,6 +3,7 @@
 // the model after every step.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { driftMaxDefault } from '../lib/constants.js';
 import type { DSMServer } from '../lib/dsm/dsm-server.js';
 import type { ClusterluckError } from '../lib/env/errors.js';
 import { dsmCluster, type DsmCluster } from './support/dsm-cluster.js';
@@ -22,6 +23,9 @@ const command = fc.oneof(
 );
 type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
 
+/** The owner keeps a slot timeout·(1+ρ)² on its clock. */
+const stretch = (1 + driftMaxDefault) ** 2;
+
 /** What the model says a command returns: a value, or an error code. */
 function expected(model: Model, now: number, c: Command): unknown {
   for (const s of model.values()) for (const [h, until] of s.holders) if (until <= now) s.holders.delete(h);
@@ -36,7 +40,7 @@ function expected(model: Model, now: number, c: Command): unknown {
       const s = model.get(c.id);
       if (s === undefined) return 'NOT_FOUND';
       if (!s.holders.has(c.holder) && s.holders.size >= s.n) return 'SEMAPHORE_FULL';
-      s.holders.set(c.holder, now + c.timeout);
+      s.holders.set(c.holder, now + c.timeout * stretch);
       return null;
     }
     case 'close':

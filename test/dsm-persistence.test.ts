@@ -39,7 +39,8 @@ describe('DSMServer persistence', () => {
     await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
     await expect(client.read('__proto__')).resolves.toEqual({ n: 1, active: 1 });
     await expect(client.read('doomed')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await world.clock.advance(7_499);
+    // A slot is kept timeout·(1+ρ)² on the owner's clock: 10 s → 10.201 s after the grant.
+    await world.clock.advance(7_700);
     await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
     await world.clock.advance(2);
     await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 0 });

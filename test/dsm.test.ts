@@ -77,17 +77,17 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         await dsm.post('lease', 'h1', 1000);
         await cluster.world.clock.advance(800);
         await dsm.post('lease', 'h1', 1000);
-        await cluster.world.clock.advance(900);
+        await cluster.world.clock.advance(1000);
         await expect(dsm.read('lease')).resolves.toEqual({ n: 1, active: 1 });
-        await cluster.world.clock.advance(101);
+        await cluster.world.clock.advance(21); // kept 1000·(1+ρ)² = 1020.1 ms from the refresh
         await expect(dsm.read('lease')).resolves.toEqual({ n: 1, active: 0 });
       });
 
-      it('leases expire on the owner clock', async () => {
+      it('leases expire on the owner clock after timeout·(1+ρ)² (a fast owner clock never frees a slot a slow client still believes in)', async () => {
         const dsm = await setup('lease');
         await dsm.create('lease', 2);
         await dsm.post('lease', 'h1', 1000);
-        await cluster.world.clock.advance(999);
+        await cluster.world.clock.advance(1020);
         await expect(dsm.read('lease')).resolves.toEqual({ n: 2, active: 1 });
         await cluster.world.clock.advance(1);
         await expect(dsm.read('lease')).resolves.toEqual({ n: 2, active: 0 });

@@ -38,8 +38,13 @@ const oneId = (name: string) => (w: readonly string[]) => (arity(name, w, 1), { 
 
 /** Every command the admin actor serves, by name. */
 export const commands: Readonly<Record<string, AdminCommand>> = {
-  inspect: { usage: 'inspect', help: 'This node: members with state, incarnation and weight; ring version and checksum; counters.', parse: none('inspect') },
-  nodes: { usage: 'nodes', help: 'The members on the hash ring, as id@address.', parse: none('nodes') },
+  inspect: {
+    usage: 'inspect',
+    help: 'This node: its view (number, members), whether it serves as owner and until when, changes pending; members with state, incarnation and weight; counters.',
+    parse: none('inspect'),
+  },
+  view: { usage: 'view', help: 'The decided view this node is on: number, members, serving state and pending changes.', parse: none('view') },
+  nodes: { usage: 'nodes', help: 'A table of the members of the view: id, address, weight, failure-detector state.', parse: none('nodes') },
   ping: { usage: 'ping', help: 'Checks that the node answers; prints its id and the round trip.', parse: none('ping') },
   get: { usage: 'get <id>', help: 'The ring member with this id (its address).', parse: oneId('get') },
   has: { usage: 'has <id>', help: 'Whether a member with this id is on the ring.', parse: oneId('has') },
@@ -49,7 +54,7 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
   meet: { usage: 'meet <id@host:port>', help: 'Introduces a node, which then learns this ring.', parse: (w) => (arity('meet', w, 1), { node: parseNodeWord(w[0]) }) },
   leave: { usage: 'leave', help: 'Makes the node leave its ring gracefully.', parse: none('leave') },
   insert: {
-    usage: 'insert <id@host:port> [weight]', help: 'Adds a member to the ring (default weight 1).',
+    usage: 'insert <id@host:port> [weight]', help: 'Invites a node into the view (it asks to be added; a majority decides; default weight 1).',
     parse: (w) => (arity('insert', w, 1, 2), { node: parseNodeWord(w[0]), weight: w[1] === undefined ? 1 : number('weight', w[1], true) }),
   },
   minsert: {
@@ -57,10 +62,19 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
     parse: (w) => (arity('minsert', w, 1, Infinity), { nodes: w.map((x, i) => parseNodeWord(x, `nodes[${i}]`)) }),
   },
   update: {
-    usage: 'update <id> <weight>', help: "Sets a member's weight.",
+    usage: 'update <id> <weight>', help: "Sets a member's weight (a view change).",
     parse: (w) => (arity('update', w, 2), { id: w[0], weight: number('weight', w[1], true) }),
   },
-  remove: { usage: 'remove <id>', help: 'Removes a member from the ring.', parse: oneId('remove') },
+  remove: {
+    usage: 'remove <id> [--force]',
+    help: 'Removes a member by a view change a majority decides. --force installs the view without a vote: ' +
+      'only for a majority gone for good (one of two members dead); unsafe if the removed member is alive.',
+    parse: (w) => {
+      arity('remove', w, 1, 2);
+      if (w.length === 2 && w[1] !== '--force') throw invalidArgument('flag', w[1], '--force');
+      return { id: w[0], force: w.length === 2 };
+    },
+  },
   mremove: { usage: 'mremove <id>...', help: 'Removes several members.', parse: (w) => (arity('mremove', w, 1, Infinity), { ids: [...w] }) },
   create: {
     usage: 'create <semaphore> <n>', help: 'Creates a semaphore with concurrency limit n.',

@@ -52,7 +52,14 @@ export class AdminServer extends GenServer {
     };
     const served: Record<string, (a: Args) => unknown> = {
       inspect: () => ({ ...gossip.inspect(), semaphoresOwned: dsm.ownedCount() }),
-      nodes: () => ring().nodes(),
+      view: () => {
+        const i = gossip.inspect();
+        return { view: i.view, incarnation: i.incarnation, serving: i.serving, leaseExpiresAtMs: i.leaseExpiresAtMs, changePending: i.changePending, pendingChanges: i.pendingChanges };
+      },
+      nodes: () => {
+        const table = gossip.membership();
+        return (gossip.view()?.members ?? []).map((m) => ({ id: m.id, address: m.address, weight: m.weight, state: table.get(m.id)?.liveness ?? 'alive', incarnation: m.incarnation }));
+      },
       ping: () => ({ pong: kernel.self.id, wallMs: kernel.env.clock.wallNow() }),
       get: (a) => member(str(a, 'id')),
       has: (a) => ring().has(str(a, 'id')),
@@ -64,7 +71,14 @@ export class AdminServer extends GenServer {
       insert: (a) => (gossip.insert(parseNodeId(a['node']), num(a, 'weight')), 'ok'),
       minsert: (a) => (gossip.minsert(list(a, 'nodes').map((n, i) => parseNodeId(n, `nodes[${i}]`))), 'ok'),
       update: (a) => (gossip.update(str(a, 'id'), num(a, 'weight')), 'ok'),
-      remove: (a) => (gossip.remove(str(a, 'id')), 'ok'),
+      remove: (a) => {
+        if (a['force'] === true) {
+          kernel.env.logger.error('operator forced a view without a vote', { remove: str(a, 'id') });
+          return { forced: gossip.forceRemove([str(a, 'id')]).number };
+        }
+        gossip.remove(str(a, 'id'));
+        return 'ok';
+      },
       mremove: (a) => (gossip.mremove(list(a, 'ids').map((id, i) => str({ id }, `ids[${i}]`))), 'ok'),
       create: async (a) => (await dsm.create(a['id'] as string, a['n'] as number), 'ok'),
       read: (a) => dsm.read(a['id'] as string),

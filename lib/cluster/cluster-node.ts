@@ -11,7 +11,7 @@ import { AdminServer, adminServerName } from './admin-server.js';
 export const ringIdDefault = 'clusterluck';
 
 /** One table exchange with the seed may take this long before the next is tried. */
-const syncAttemptMs = 1000;
+const syncAttemptMs = 3000;
 
 /** How long {@link ClusterNode.start} waits for the first ring from its seed. */
 export const syncTimeoutMsDefault = 10_000;
@@ -20,11 +20,11 @@ export const syncTimeoutMsDefault = 10_000;
 export interface ClusterNodeStartOptions {
   /**
    * A member of the cluster to join, or a function finding one once the kernel listens (e.g. by
-   * dialling an address). The DSMServer serves only after the seed's ring has arrived: a node that
-   * served before it would believe it owned every semaphore.
+   * dialling an address). The seed's cluster adds this node by a view change; the DSMServer serves
+   * only once this node is a member of that view.
    */
   readonly seed?: NodeId | ((node: ClusterNode) => Promise<NodeId>);
-  /** How long to wait for the seed's ring; then `start` rejects with TIMEOUT, having stopped again. @default 10000 */
+  /** How long to wait for a view holding this node; then `start` rejects with TIMEOUT, having stopped again. @default 10000 */
   readonly syncTimeoutMs?: number;
 }
 
@@ -86,15 +86,17 @@ export class ClusterNode {
     await this.kernel.start();
     this.gossip.start();
     this.gossip.join(this.#ringId);
-    if (options.seed !== undefined) {
-      try {
+    try {
+      // The stored view (or a new singleton one) first; then, with a seed, a view that holds us.
+      await this.gossip.ready();
+      if (options.seed !== undefined) {
         const seed = typeof options.seed === 'function' ? await options.seed(this) : options.seed;
         await this.#sync(seed, timeoutMs);
-      } catch (err) {
-        await this.gossip.stop();
-        await this.kernel.stop();
-        throw err;
       }
+    } catch (err) {
+      await this.gossip.stop();
+      await this.kernel.stop();
+      throw err;
     }
     this.dsm.start();
     await this.dsm.load();

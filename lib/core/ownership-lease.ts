@@ -25,7 +25,7 @@ export type Ownership =
 
 interface Delay {
   /** The ring of the view adopted just before, or undefined: every key this member owns waits. */
-  readonly previous: HashRing | undefined;
+  readonly previous: (() => HashRing) | undefined;
   readonly untilMs: number;
 }
 
@@ -35,7 +35,8 @@ export class OwnershipLease {
   readonly #leaseMs: number;
   readonly #delayMs: number;
   #view: View | undefined;
-  #ring: HashRing | undefined;
+  /** The ring of `#view`, built on first use (a ring of 200 members holds 400,000 points). */
+  #ring: (() => HashRing) | undefined;
   /** Per member of the view: when the request was sent whose reply confirmed the view. */
   readonly #confirmed = new Map<string, number>();
   #delays: Delay[] = [];
@@ -62,7 +63,7 @@ export class OwnershipLease {
    * directly, `jump` when views were missed or this process starts from storage or joins, `found`
    * for a founder's first view.
    */
-  adopt(view: View, ring: HashRing, nowMs: number, how: 'next' | 'jump' | 'found'): void {
+  adopt(view: View, ring: () => HashRing, nowMs: number, how: 'next' | 'jump' | 'found'): void {
     if (how !== 'found') {
       const previous = how === 'next' ? this.#ring : undefined;
       this.#delays = this.#delays.filter((d) => d.untilMs > nowMs);
@@ -121,7 +122,7 @@ export class OwnershipLease {
 
   /** Where `key` stands at `nowMs`. */
   ownership(key: string, nowMs: number, pending: boolean): Ownership {
-    const ring = this.#ring;
+    const ring = this.#ring?.();
     if (ring === undefined || ring.size() === 0) return { state: 'waiting', reason: 'no-view', untilMs: undefined };
     const owner = ring.find(key).id;
     if (owner !== this.#self) return { state: 'not-owner', owner };
@@ -129,7 +130,9 @@ export class OwnershipLease {
     if (!(nowMs < this.expiresAtMs())) return { state: 'waiting', reason: 'lease', untilMs: undefined };
     let untilMs = -Infinity;
     for (const d of this.#delays) {
-      if (d.untilMs > nowMs && (d.previous === undefined || d.previous.size() === 0 || d.previous.find(key).id !== this.#self)) untilMs = Math.max(untilMs, d.untilMs);
+      if (d.untilMs <= nowMs) continue;
+      const previous = d.previous?.();
+      if (previous === undefined || previous.size() === 0 || previous.find(key).id !== this.#self) untilMs = Math.max(untilMs, d.untilMs);
     }
     return untilMs > nowMs ? { state: 'waiting', reason: 'delay', untilMs } : { state: 'owner' };
   }

@@ -1,6 +1,7 @@
-import { notOwnerRetriesMax } from '../constants.js';
+import { driftMaxDefault, notOwnerRetriesMax } from '../constants.js';
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
+import type { Ownership } from '../core/ownership-lease.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
 import type { Random } from '../env/random.js';
 import type { Storage } from '../env/storage.js';
@@ -11,9 +12,14 @@ import { calculateWaitTime, isDsmCommand, parseJob, type DsmCommand, type DsmJob
 import { DsmJournal } from './journal.js';
 import { SemaphoreStore, type SemaphoreInfo } from './semaphores.js';
 
-/** What a DSMServer needs of its gossip ring: the current hash ring (GossipRing provides it). */
+/** What a DSMServer needs of its gossip ring (GossipRing provides it all). */
 export interface RingSource {
+  /** The hash ring of the current view: who owns what. */
   ring(): HashRing;
+  /** Whether this node may serve `key` now; without it, owning `key` on the ring is enough. */
+  ownership?(key: string): Ownership;
+  /** How long a request may wait at this node for its ownership to settle. */
+  ownershipWaitMs?(): number;
 }
 
 /** Options of a {@link DSMServer} (Clusterluck's, plus `storage`). */
@@ -30,8 +36,22 @@ export interface DSMServerOptions {
   readonly writeThreshold?: number;
   /** Interval between snapshots of a changed table, ms. @default 180000 */
   readonly autoSave?: number;
-  /** Interval between syncs of the table's log, ms (0: sync every write). @default 1000 */
+  /**
+   * Interval between background syncs of the table's log, ms (0: sync every write). Changes a
+   * client is answered about (grants, creates, closes, destroys) are synced before the answer
+   * whatever this says (group commit, one sync per tick); it governs the rest (expiries). With
+   * `safety: 'clusterluck'` answers wait only for the append, and this is how long an
+   * acknowledged grant may be lost on a crash. @default 1000
+   */
   readonly fsyncInterval?: number;
+  /**
+   * `'clusterluck'` turns off what Clusterluck did not have (durable acknowledgements; and, with
+   * the design's later rules, hand-over of state) so the simulator can show what they buy.
+   * @default 'strict'
+   */
+  readonly safety?: 'strict' | 'clusterluck';
+  /** ρ, the bound on any clock's rate error: a slot is kept `timeout·(1+ρ)²` on the owner's clock. @default 0.01 */
+  readonly driftMax?: number;
   /** Gzip snapshots. @default false */
   readonly compress?: boolean;
   /** Name of the table (never replaced by the server's name). @default 'dsm' */
@@ -39,6 +59,9 @@ export interface DSMServerOptions {
   /** Where the table is stored when `disk` is true. @default kernel.env.storage */
   readonly storage?: Storage;
 }
+
+/** How often a request waiting for its ownership to settle looks again, ms. */
+const ownershipPollMs = 50;
 
 /** The name every node's DSMServer registers under unless `start(name)` says otherwise. */
 export const dsmServerNameDefault = 'dsm';
@@ -55,6 +78,9 @@ export class DSMServer extends GenServer {
   readonly #opts: { minWaitTimeout: number; maxWaitTimeout: number };
   readonly #journal: DsmJournal | undefined;
   readonly #store: SemaphoreStore;
+  readonly #safety: 'strict' | 'clusterluck';
+  /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
+  readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
   constructor(gossip: RingSource, kernel: NetKernel, opts: DSMServerOptions = {}) {
     super(kernel);
@@ -65,12 +91,17 @@ export class DSMServer extends GenServer {
     if (!(Number.isFinite(min) && min >= 0)) throw invalidArgument('opts.minWaitTimeout', min, 'a finite number ≥ 0');
     if (!(Number.isFinite(max) && max >= min)) throw invalidArgument('opts.maxWaitTimeout', max, `a finite number ≥ minWaitTimeout (${min})`);
     this.#opts = { minWaitTimeout: min, maxWaitTimeout: max };
+    const safety = opts.safety ?? 'strict';
+    if (safety !== 'strict' && safety !== 'clusterluck') throw invalidArgument('opts.safety', safety, "'strict' or 'clusterluck'");
+    this.#safety = safety;
     if (opts.disk === true) {
       const storage = opts.storage ?? (kernel.env as { storage?: Storage }).storage;
       if (storage === undefined) throw invalidArgument('opts.storage', storage, 'a Storage when disk is true');
       this.#journal = new DsmJournal(storage, kernel.env.clock, kernel.env.logger, opts);
     }
-    this.#store = new SemaphoreStore(kernel.env.clock, this.#journal);
+    const driftMax = opts.driftMax ?? driftMaxDefault;
+    if (typeof driftMax !== 'number' || !(driftMax >= 0 && driftMax < 1)) throw invalidArgument('opts.driftMax', driftMax, 'a number in [0, 1)');
+    this.#store = new SemaphoreStore(kernel.env.clock, this.#journal, this.#safety === 'clusterluck' ? 0 : driftMax);
     this.#serve();
   }
 
@@ -200,36 +231,87 @@ export class DSMServer extends GenServer {
 
   #serve(): void {
     const store = this.#store;
-    // With disk, a change is answered only once it is on storage: a process killed right after
+    // With disk, a change is answered only once it is synced: a process killed right after
     // acknowledging a grant still has it when it restarts.
-    const durable = <T>(value: T): T | Promise<T> => (this.#journal === undefined ? value : this.#journal.written().then(() => value));
-    this.handle('create', (d) => {
-      const { id, n } = this.#mine(d as DsmJobs['create']);
+    const journal = this.#journal;
+    const durable = journal === undefined ? <T>(value: T): T | Promise<T> => value
+      : this.#safety === 'clusterluck' ? <T>(value: T): Promise<T> => journal.written().then(() => value)
+      : <T>(value: T): Promise<T> => journal.synced().then(() => value);
+    this.handle('create', (d) => this.#mine(d as DsmJobs['create'], ({ id, n }) => {
       store.create(id, n);
       return durable(null);
-    });
-    this.handle('read', (d) => store.read(this.#mine(d as DsmJobs['read']).id));
-    this.handle('destroy', (d) => {
-      store.destroy(this.#mine(d as DsmJobs['destroy']).id);
+    }));
+    this.handle('read', (d) => this.#mine(d as DsmJobs['read'], ({ id }) => store.read(id)));
+    this.handle('destroy', (d) => this.#mine(d as DsmJobs['destroy'], ({ id }) => {
+      store.destroy(id);
       return durable(null);
-    });
-    this.handle('post', (d) => {
-      const { id, holder, timeout } = this.#mine(d as DsmJobs['post']);
-      return durable(store.post(id, holder, timeout));
-    });
-    this.handle('close', (d) => {
-      const { id, holder } = this.#mine(d as DsmJobs['close']);
+    }));
+    this.handle('post', (d) => this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout))));
+    this.handle('close', (d) => this.#mine(d as DsmJobs['close'], ({ id, holder }) => {
       store.close(id, holder);
       return durable(null);
+    }));
+  }
+
+  /**
+   * Runs `serve` once this node may serve `job.id`: it owns it in its view, holds its ownership
+   * lease, and any hand-over delay for it has run out. While ownership settles, requests for the
+   * key wait here in arrival order (a close must not overtake the post behind it), for at most
+   * `ownershipWaitMs` from the first; then they all get NOT_OWNER, which callers retry. NOT_OWNER
+   * at once when another node owns it. The check and `serve` run in one turn, so nothing is
+   * granted by a node that was not serving at that instant.
+   */
+  #mine<J extends { id: string }>(job: J, serve: (job: J) => unknown): unknown {
+    const queued = this.#waiting.get(job.id);
+    if (queued === undefined) {
+      const o = this.#ownership(job.id);
+      if (o.state === 'owner') return serve(job);
+      if (o.state === 'not-owner' || this.gossip.ownershipWaitMs === undefined) throw this.#notOwner(job.id, o);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = { run: () => serve(job), resolve, reject };
+      if (queued !== undefined) return void queued.entries.push(entry);
+      const clock = this.kernel.env.clock;
+      this.#waiting.set(job.id, { entries: [entry], deadline: clock.now() + (this.gossip.ownershipWaitMs?.() ?? 0) });
+      this.#recheck(job.id);
     });
   }
 
-  #mine<J extends { id: string }>(job: J): J {
-    const owner = this.gossip.ring().find(job.id);
-    if (owner.id !== this.kernel.self.id) {
-      throw new ClusterluckError('NOT_OWNER', `node ${show(this.kernel.self.id)} does not own ${show(job.id)}; ${show(owner.id)} does`);
+  /** Serves (in order) or refuses the requests waiting for `id`, or looks again later. */
+  #recheck(id: string): void {
+    const q = this.#waiting.get(id);
+    if (q === undefined) return;
+    const clock = this.kernel.env.clock;
+    const o = this.#ownership(id);
+    const now = clock.now();
+    if (o.state === 'owner' || o.state === 'not-owner' || now >= q.deadline) {
+      this.#waiting.delete(id);
+      for (const e of q.entries) {
+        if (o.state !== 'owner') e.reject(this.#notOwner(id, o));
+        else {
+          try {
+            e.resolve(e.run());
+          } catch (err) {
+            e.reject(err);
+          }
+        }
+      }
+      return;
     }
-    return job;
+    const untilMs = o.state === 'waiting' ? o.untilMs : undefined;
+    clock.setTimer(Math.max(1, Math.min(q.deadline, untilMs ?? now + ownershipPollMs) - now), () => this.#recheck(id));
+  }
+
+  #ownership(id: string): Ownership {
+    const source = this.gossip;
+    if (source.ownership !== undefined) return source.ownership(id);
+    const owner = source.ring().find(id);
+    return owner.id === this.kernel.self.id ? { state: 'owner' } : { state: 'not-owner', owner: owner.id };
+  }
+
+  #notOwner(id: string, o: Ownership): ClusterluckError {
+    const why = o.state === 'not-owner' ? `${show(o.owner)} does` : o.state === 'waiting' ? `it is not serving it (${o.reason})` : '';
+    return new ClusterluckError('NOT_OWNER', `node ${show(this.kernel.self.id)} does not own ${show(id)}; ${why}`);
   }
 
   #owner(id: string): NodeId {

@@ -64,6 +64,11 @@ export class DsmJournal implements SemaphoreJournal {
     return this.#table.written();
   }
 
+  /** Resolves once every change so far is on storage and synced (group commit). */
+  synced(): Promise<void> {
+    return this.#table.synced();
+  }
+
   /** True when nothing is being written. */
   idle(): boolean {
     return this.#table.idle();

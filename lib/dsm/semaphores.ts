@@ -36,10 +36,13 @@ export class SemaphoreStore {
   readonly #clock: Clock;
   readonly #journal: SemaphoreJournal | undefined;
   readonly #semaphores = new Map<string, Semaphore>();
+  /** (1+ρ)²: a slot is kept this much longer than asked, on this node's clock (see {@link post}). */
+  readonly #stretch: number;
 
-  constructor(clock: Clock, journal?: SemaphoreJournal) {
+  constructor(clock: Clock, journal?: SemaphoreJournal, driftMax = 0) {
     this.#clock = clock;
     this.#journal = journal;
+    this.#stretch = (1 + driftMax) ** 2;
   }
 
   /** Semaphores held. */
@@ -80,6 +83,11 @@ export class SemaphoreStore {
   /**
    * Grants `holder` a lease of `timeoutMs` if it already holds (the lease is refreshed to the new
    * timeout) or fewer than `n` hold. @returns whether it was granted.
+   *
+   * The slot is kept for `timeoutMs·(1+ρ)²` on this node's clock: the client believes for
+   * `timeoutMs` on its own clock from before this node received the post, and either clock may run
+   * up to (1+ρ) away from real time, so a fast owner clock must not free the slot while a slow
+   * client clock still believes in it.
    */
   post(id: string, holder: string, timeoutMs: number): boolean {
     const s = this.#get(id);
@@ -87,7 +95,8 @@ export class SemaphoreStore {
     const lease = holders.get(holder);
     if (lease === undefined && holders.size >= s.n) return false;
     if (lease !== undefined) this.#clock.cancelTimer(lease.timer);
-    this.#lease(id, s, holders, holder, timeoutMs, this.#clock.wallNow() + timeoutMs);
+    const keepMs = timeoutMs * this.#stretch;
+    this.#lease(id, s, holders, holder, keepMs, this.#clock.wallNow() + keepMs);
     return true;
   }
 

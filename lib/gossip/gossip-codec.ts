@@ -6,11 +6,15 @@
 import { membersMax } from '../constants.js';
 import { parseMemberEntry, type MemberEntry, type Membership } from '../core/membership.js';
 import { parseNodeId, type NodeId } from '../core/node-id.js';
+import { parseView, parseViewMember, type View, type ViewMember } from '../core/view.js';
+import { readPaxosRequest, type PaxosRequest } from '../core/view-paxos.js';
 import { ClusterluckError, show } from '../env/errors.js';
 import { checkRingId } from './gossip-options.js';
 
 /** Event names of the gossip protocol (the GenServer handler names). */
-export const GossipEvent = { gossip: 'gossip', sync: 'sync', ping: 'ping', pingReq: 'ping-req' } as const;
+export const GossipEvent = {
+  gossip: 'gossip', sync: 'sync', ping: 'ping', pingReq: 'ping-req', paxos: 'paxos', view: 'view', join: 'join', invite: 'invite',
+} as const;
 /** A value of {@link GossipEvent}. */
 export type GossipEvent = (typeof GossipEvent)[keyof typeof GossipEvent];
 
@@ -27,9 +31,43 @@ export interface GossipMessage {
   readonly meet: boolean;
 }
 
-/** A direct probe. Its ack is a {@link PingMessage} too (the acking ring's id). */
+/** The view a probe or its ack carries: the sender's cluster, view number, and whether it accepted a value for the next view. */
+export interface ProbeView {
+  readonly cluster: string;
+  readonly view: number;
+  readonly pending: boolean;
+}
+
+/**
+ * A direct probe. Its ack is a {@link PingMessage} too (the acking ring's id). Both carry the
+ * sender's view (when it has one): an ack "still on v, nothing pending" is what the ownership
+ * lease counts, and a probe from an older view makes the receiver push its view.
+ */
 export interface PingMessage {
   readonly ring: string;
+  readonly view: ProbeView | undefined;
+}
+
+/** A `paxos` call: the ring id and a Paxos request. */
+export type PaxosMessage = PaxosRequest & { readonly ring: string };
+
+/** A `view` message: a decided view pushed, or (null) a request for the receiver's newer one. */
+export interface ViewMessage {
+  readonly ring: string;
+  readonly view: View | undefined;
+}
+
+/** A `join` call: add this member to your view. */
+export interface JoinMessage {
+  readonly ring: string;
+  readonly member: ViewMember;
+}
+
+/** An `invite` cast: join my cluster (through me) with this weight; `alone`: I am alone in mine. */
+export interface InviteMessage {
+  readonly ring: string;
+  readonly weight: number;
+  readonly alone: boolean;
 }
 
 /** An indirect probe request: probe `target` for me. */
@@ -99,7 +137,63 @@ export function readPing(data: unknown): PingMessage | Error {
   const o = object(data);
   if (o instanceof Error) return o;
   const ring = ringOf(o);
-  return ring instanceof Error ? ring : { ring };
+  if (ring instanceof Error) return ring;
+  const cluster = o['cluster'];
+  if (cluster === undefined) return { ring, view: undefined };
+  const view = o['view'];
+  const pending = o['pending'];
+  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256) return bad('cluster', cluster);
+  if (typeof view !== 'number' || !Number.isSafeInteger(view) || view < 1) return bad('view', view);
+  if (typeof pending !== 'boolean') return bad('pending', pending);
+  return { ring, view: { cluster, view, pending } };
+}
+
+/** The body of a ping or an ack. */
+export function writePing(ring: string, view: ProbeView | undefined): unknown {
+  return view === undefined ? { ring } : { ring, cluster: view.cluster, view: view.view, pending: view.pending };
+}
+
+/** Reads a `paxos` call. */
+export function readPaxos(data: unknown): PaxosMessage | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  if (ring instanceof Error) return ring;
+  const req = readPaxosRequest(o);
+  return req instanceof Error ? bad('paxos', req.message) : { ...req, ring };
+}
+
+/** Reads a `view` message. */
+export function readViewMessage(data: unknown): ViewMessage | Error {
+  return withRing(data, (o) => ({ view: o['view'] === null || o['view'] === undefined ? undefined : parseView(o['view']) }));
+}
+
+/** Reads a `join` call. */
+export function readJoin(data: unknown): JoinMessage | Error {
+  return withRing(data, (o) => ({ member: parseViewMember(o['member']) }));
+}
+
+/** Reads an `invite` cast. */
+export function readInvite(data: unknown): InviteMessage | Error {
+  return withRing(data, (o) => {
+    const weight = o['weight'];
+    if (typeof weight !== 'number' || !Number.isSafeInteger(weight) || weight < 1 || weight > 64) throw bad('weight', weight);
+    const alone = o['alone'] ?? false;
+    if (typeof alone !== 'boolean') throw bad('alone', alone);
+    return { weight, alone };
+  });
+}
+
+function withRing<T>(data: unknown, read: (o: Record<string, unknown>) => T): (T & { ring: string }) | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  if (ring instanceof Error) return ring;
+  try {
+    return { ...read(o), ring };
+  } catch (err) {
+    return err instanceof ClusterluckError ? new ClusterluckError('BAD_MESSAGE', err.message) : bad('data', data);
+  }
 }
 
 /** Reads a ping-req. */

@@ -1,8 +1,10 @@
 import {
   gossipFanoutDefault, gossipIntervalMsDefault, healIntervalMsDefault, indirectProbesDefault, probeIntervalMsDefault,
-  probeTimeoutMsDefault, ringIdLengthMax, ringVnodesPerWeightDefault, ringWeightMax, suspicionMultDefault,
-  tombstoneTtlMsDefault, tombstonesMax,
+  autoRemoveAfterMsDefault, driftMaxDefault, ownershipLeaseMsDefault, probeTimeoutMsDefault, ringIdLengthMax, ringVnodesPerWeightDefault,
+  ringWeightMax, suspicionMultDefault, tombstoneTtlMsDefault, tombstonesMax, viewChangeTimeoutMsDefault,
 } from '../constants.js';
+import type { View, ViewChange } from '../core/view.js';
+import type { Storage } from '../env/storage.js';
 import type { MemberEntry, MemberStatus } from '../core/membership.js';
 import type { NodeId } from '../core/node-id.js';
 import { invalidArgument } from '../env/errors.js';
@@ -31,10 +33,22 @@ export interface GossipRingOptions extends GenServerOptions {
    */
   readonly suspicionMult?: number;
   /**
-   * A member down this long is removed from the ring (it comes back by refuting when heard
-   * again). Undefined: never (an operator decides, as in Node clusters). @default undefined
+   * A member down this long is proposed for removal from the view; a majority of the view decides
+   * it (a minority side of a partition cannot). A member removed this way asks to be added again
+   * once it hears from the others. `null`: never (an operator decides). @default 10000
    */
-  readonly autoRemoveAfterMs?: number;
+  readonly autoRemoveAfterMs?: number | null;
+  /**
+   * How long a confirmation "still on this view" from another member keeps this member serving as
+   * owner (the ownership lease; see VIEWS.md in the design notes). @default 2000
+   */
+  readonly ownershipLeaseMs?: number;
+  /** ρ: the most any clock's rate may differ from real time (0.01: 1 %). @default 0.01 */
+  readonly driftMax?: number;
+  /** How long one Paxos phase waits for its answers before the proposer backs off and retries. @default 1000 */
+  readonly viewChangeTimeoutMs?: number;
+  /** Where the Paxos acceptor state is kept (it must survive restarts to vote again). @default kernel.env.storage */
+  readonly storage?: Storage;
   /** Time between attempts to reach one down or failure-removed member, so partitions heal. @default 10000 */
   readonly healIntervalMs?: number;
   /** How long a tombstone (left/removed member) is kept. @default tombstoneTtlMsDefault (24 h) */
@@ -62,6 +76,9 @@ export interface ResolvedGossipOptions {
   readonly tombstonesMax: number;
   readonly weight: number;
   readonly vnodesPerWeight: number;
+  readonly ownershipLeaseMs: number;
+  readonly driftMax: number;
+  readonly viewChangeTimeoutMs: number;
 }
 
 /** A member's state change: `previous`/`status` are undefined when it was unknown/forgotten. */
@@ -94,6 +111,14 @@ export interface GossipRingEvents {
   join: CustomEvent<string>;
   /** This node left its ring gracefully. */
   leave: CustomEvent<NodeId>;
+  /** A decided view was adopted. */
+  view: CustomEvent<ViewEventDetail>;
+}
+
+/** A view this node adopted, and the one before it. */
+export interface ViewEventDetail {
+  readonly view: View;
+  readonly previous: View | undefined;
 }
 
 /** One member as `GossipRing.inspect()` shows it. */
@@ -129,6 +154,18 @@ export interface GossipInspection {
   readonly tableChecksum: string;
   readonly members: readonly MemberInfo[];
   readonly stats: Readonly<GossipStats>;
+  /** The adopted view, if any. */
+  readonly view: View | undefined;
+  /** This process's incarnation. */
+  readonly incarnation: string;
+  /** True while this node may act as an owner (ownership lease held, no change pending). */
+  readonly serving: boolean;
+  /** When the ownership lease lapses without new confirmations (clock ms; Infinity: needs none). */
+  readonly leaseExpiresAtMs: number;
+  /** True while this node accepted a value for the next view that it has not seen decided. */
+  readonly changePending: boolean;
+  /** Changes asked for here and not yet decided. */
+  readonly pendingChanges: readonly ViewChange[];
 }
 
 /** Validates options and fills in defaults (INVALID_ARGUMENT naming the bad field). */
@@ -146,12 +183,15 @@ export function resolveGossipOptions(options: GossipRingOptions): ResolvedGossip
     probeTimeoutMs,
     indirectProbes: integer('indirectProbes', o.indirectProbes ?? indirectProbesDefault, 0, 64),
     suspicionMult: positive('suspicionMult', o.suspicionMult ?? suspicionMultDefault),
-    autoRemoveAfterMs: o.autoRemoveAfterMs === undefined ? undefined : nonNegative('autoRemoveAfterMs', o.autoRemoveAfterMs),
+    autoRemoveAfterMs: o.autoRemoveAfterMs === null ? undefined : nonNegative('autoRemoveAfterMs', o.autoRemoveAfterMs ?? autoRemoveAfterMsDefault),
     healIntervalMs: positive('healIntervalMs', o.healIntervalMs ?? healIntervalMsDefault),
     tombstoneTtlMs: nonNegative('tombstoneTtlMs', o.tombstoneTtlMs ?? tombstoneTtlMsDefault),
     tombstonesMax: integer('tombstonesMax', o.tombstonesMax ?? tombstonesMax, 0, tombstonesMax),
     weight: integer('weight', o.weight ?? 1, 1, ringWeightMax),
     vnodesPerWeight: integer('vnodesPerWeight', o.vnodesPerWeight ?? ringVnodesPerWeightDefault, 1, Number.MAX_SAFE_INTEGER),
+    ownershipLeaseMs: positive('ownershipLeaseMs', o.ownershipLeaseMs ?? ownershipLeaseMsDefault),
+    driftMax: driftMax(o.driftMax ?? driftMaxDefault),
+    viewChangeTimeoutMs: positive('viewChangeTimeoutMs', o.viewChangeTimeoutMs ?? viewChangeTimeoutMsDefault),
   };
 }
 
@@ -160,6 +200,11 @@ export function checkRingId(value: unknown, field = 'ringId'): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > ringIdLengthMax) {
     throw invalidArgument(field, value, `a non-empty string of at most ${ringIdLengthMax} chars`);
   }
+  return value;
+}
+
+function driftMax(value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw invalidArgument('driftMax', value, 'a number in [0, 1)');
   return value;
 }
 

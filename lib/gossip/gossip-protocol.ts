@@ -7,7 +7,9 @@ import { ClusterluckError } from '../env/errors.js';
 import { randomInt, sample } from '../env/random.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import type { ProbeHost } from './failure-detector.js';
-import { GossipEvent, readGossip, readPing, readPingReqReply, writeGossip, type GossipMessage, type PingReqMessage } from './gossip-codec.js';
+import {
+  GossipEvent, readGossip, readPing, readPingReqReply, writeGossip, writePing, type GossipMessage, type PingMessage, type PingReqMessage,
+} from './gossip-codec.js';
 import type { GossipStats, ResolvedGossipOptions } from './gossip-options.js';
 import type { GossipSender } from './gossip-sender.js';
 
@@ -24,6 +26,14 @@ export interface ProtocolHost {
   apply(changes: MembershipChange[]): void;
   /** Joins `ringId` because a member met this node. */
   joinByMeet(ringId: string): void;
+  /** The view's probe body (cluster, number, pending), if this node has a view. */
+  probeView(): PingMessage['view'];
+  /** An ack to our probe sent at `sentAtMs`. */
+  acked(from: NodeId, sentAtMs: number, view: PingMessage['view']): void;
+  /** A probe arrived from `from`. */
+  probed(from: NodeId, view: PingMessage['view']): void;
+  /** True when `id` is a member of the adopted view (or there is none yet). */
+  inView(id: string): boolean;
 }
 
 /** True for a member this node gossips with and probes: admitted, alive or suspect. */
@@ -68,16 +78,17 @@ export class GossipProtocol {
     return m.reply && table.checksum() !== m.sum ? writeGossip(m.ring, table, true, false) : null;
   }
 
-  /** A direct probe: ack with the ring id. */
-  onPing(m: { ring: string }): unknown {
+  /** A direct probe: ack with the ring id and our view. */
+  onPing(m: PingMessage, from: NodeId): unknown {
     this.#checkRing(m.ring);
-    return { ring: m.ring };
+    this.#h.probed(from, m.view);
+    return writePing(m.ring, this.#h.probeView());
   }
 
   /** An indirect probe request: probe the target ourselves and say whether it acked. */
   async onPingReq(m: PingReqMessage): Promise<unknown> {
     this.#checkRing(m.ring);
-    return { ok: await this.#ping(m.target, this.#h.options.probeTimeoutMs) };
+    return { ok: await this.ping(m.target, this.#h.options.probeTimeoutMs) };
   }
 
   /** A connection opened: if it is to a member we gave up on, exchange tables now so it can refute. */
@@ -155,7 +166,7 @@ export class GossipProtocol {
   /** Members to gossip with and probe: reachable, not this node. */
   live(): MemberEntry[] {
     const selfId = this.#h.kernel.self.id;
-    return this.#h.table().entries().filter((e) => reachable(e) && e.node.id !== selfId);
+    return this.#h.table().entries().filter((e) => reachable(e) && e.node.id !== selfId && this.#h.inView(e.node.id));
   }
 
   /** The failure detector's view of this ring. */
@@ -163,7 +174,7 @@ export class GossipProtocol {
     return {
       probeTargets: () => this.live(),
       relays: () => this.live().filter((e) => e.liveness === 'alive'),
-      ping: (target, timeoutMs) => this.#ping(target, timeoutMs),
+      ping: (target, timeoutMs) => this.ping(target, timeoutMs),
       pingReq: async (relay, target, timeoutMs) => {
         this.#h.stats.pingReqsSent++;
         const answer = readPingReqReply(await this.#h.send.call(relay, GossipEvent.pingReq, { ring: this.#h.ringId(), target }, timeoutMs));
@@ -174,12 +185,16 @@ export class GossipProtocol {
     };
   }
 
-  async #ping(target: NodeId, timeoutMs: number): Promise<boolean> {
+  /** Pings `target` with our view; its ack counts towards the ownership lease. Public for the lease's own confirmations. */
+  async ping(target: NodeId, timeoutMs: number): Promise<boolean> {
     const ringId = this.#h.ringId();
     if (ringId === undefined) return false;
     this.#h.stats.pingsSent++;
-    const ack = readPing(await this.#h.send.call(target, GossipEvent.ping, { ring: ringId }, timeoutMs));
-    return !(ack instanceof Error) && ack.ring === ringId;
+    const sentAtMs = this.#h.kernel.env.clock.now();
+    const ack = readPing(await this.#h.send.call(target, GossipEvent.ping, writePing(ringId, this.#h.probeView()), timeoutMs));
+    if (ack instanceof Error || ack.ring !== ringId) return false;
+    this.#h.acked(target, sentAtMs, ack.view);
+    return true;
   }
 
   #sendTable(node: NodeId | string, body: unknown): void {

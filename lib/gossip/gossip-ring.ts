@@ -1,5 +1,7 @@
-import type { HashRing } from '../core/hash-ring.js';
+import { HashRing } from '../core/hash-ring.js';
 import { inRing, memberStatus, Membership, type MembershipChange } from '../core/membership.js';
+import type { Ownership } from '../core/ownership-lease.js';
+import { memberOf, type View, type ViewChange } from '../core/view.js';
 import { parseNodeId, type NodeId } from '../core/node-id.js';
 import type { TimerHandle } from '../env/clock.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
@@ -7,7 +9,10 @@ import { TypedEventTarget } from '../env/events.js';
 import { GenServer, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { FailureDetector } from './failure-detector.js';
-import { GossipEvent, readGossip, readPing, readPingReq, type GossipMessage, type PingReqMessage } from './gossip-codec.js';
+import {
+  GossipEvent, readGossip, readInvite, readJoin, readPaxos, readPing, readPingReq, readViewMessage, type GossipMessage, type InviteMessage,
+  type JoinMessage, type PaxosMessage, type PingMessage, type PingReqMessage, type ViewMessage,
+} from './gossip-codec.js';
 import {
   checkRingId, resolveGossipOptions, type GossipInspection, type GossipRingEvents, type GossipRingOptions, type GossipStats,
   type ResolvedGossipOptions,
@@ -15,12 +20,17 @@ import {
 import { GossipProtocol } from './gossip-protocol.js';
 import { GossipSender } from './gossip-sender.js';
 import { summarizeChanges } from './member-changes.js';
+import { ViewKeeper } from './view-keeper.js';
 
 /**
- * Clusterluck's GossipRing: cluster membership spread by gossip, SWIM failure detection, and a
- * consistent-hash ring derived from the members that are alive, suspect or down (not left or
- * removed). The table merges per member ({@link Membership}); see {@link GossipProtocol} for
- * the rounds and {@link FailureDetector} for probing and its bound.
+ * Clusterluck's GossipRing, over decided views: the hash ring is the ring of the members of the
+ * latest *view* this node adopted, and view v+1 exists only once a majority of view v accepted it
+ * (single-decree Paxos per view number, {@link ViewKeeper}). Joins, leaves, operator changes and
+ * auto-removals all go through it, so a minority side of a partition can never change who owns
+ * what. Gossip spreads the member table (addresses, SWIM liveness) and views; SWIM failure
+ * detection feeds removal *proposals*. A node serves as owner only under its ownership lease
+ * ({@link GossipRing.ownership}). See {@link GossipProtocol} for the rounds and
+ * {@link FailureDetector} for probing and its bound.
  *
  * Every member registers under the same name (default `ring`). Messages of another ring id are
  * ignored (calls get an error); frames with a wrong cookie never get past the kernel.
@@ -38,9 +48,12 @@ export class GossipRing extends GenServer {
   #ringId: string | undefined;
   /** Between the start of `leave()` and the next `join()`: our own left entry is then no rumour. */
   #leaving = false;
-  #ring: HashRing | undefined;
   #ringVersion = 0;
   #timers: TimerHandle[] = [];
+  readonly #keeper: ViewKeeper;
+  #ready: Promise<void> = Promise.resolve();
+  /** Set when failure detection removed us: ask a member to add us back. */
+  #rejoin = false;
 
   /** A gossip ring on `kernel`; `start(name?)` registers it. */
   constructor(kernel: NetKernel, options: GossipRingOptions = {}) {
@@ -49,14 +62,47 @@ export class GossipRing extends GenServer {
     this.#protocol = new GossipProtocol({
       kernel, stats: this.stats, send: this.#send, options: o,
       ringId: () => this.#ringId, table: () => this.#table, apply: (c) => this.#apply(c), joinByMeet: (id) => this.join(id),
+      probeView: () => this.#keeper.probeBody(),
+      acked: (from, sentAtMs, view) => view !== undefined && this.#keeper.onAck(from, sentAtMs, view),
+      probed: (from, view) => this.#keeper.onProbe(from, view),
+      inView: (id) => this.#keeper.view === undefined || memberOf(this.#keeper.view, id) !== undefined,
     });
-    const host = this.#protocol.probeHost((id, incarnation) => this.#suspect(id, incarnation),
-      (id, incarnation, next) => this.#apply(one(this.#table.setLiveness(id, incarnation, next))));
+    this.#keeper = new ViewKeeper({
+      kernel, send: this.#send, storage: options.storage ?? (kernel.env as { storage?: import('../env/storage.js').Storage }).storage,
+      ringId: () => this.#ringId, options: o,
+      onView: (view, previous) => this.#onView(view, previous),
+      unreachable: (id) => { const l = this.#table.get(id)?.liveness; return l === 'down' || l === 'removed'; },
+    });
+    const host = this.#protocol.probeHost((id, incarnation) => this.#suspect(id, incarnation), (id, incarnation, next) => {
+      if (next === 'down') this.#apply(one(this.#table.setLiveness(id, incarnation, next)));
+      else this.#proposeRemoval(id);
+    });
     this.#detector = new FailureDetector(host, kernel.env.clock, kernel.env.random, o);
     this.handle(GossipEvent.gossip, (data, from) => this.#protocol.onGossip(data as GossipMessage, from.node));
     this.handle(GossipEvent.sync, (data) => this.#protocol.onSync(data as GossipMessage));
-    this.handle(GossipEvent.ping, (data) => this.#protocol.onPing(data as { ring: string }));
+    this.handle(GossipEvent.ping, (data, from) => this.#protocol.onPing(data as PingMessage, from.node));
     this.handle(GossipEvent.pingReq, (data) => this.#protocol.onPingReq(data as PingReqMessage));
+    this.handle(GossipEvent.paxos, (data) => {
+      const m = data as PaxosMessage;
+      this.#checkRing(m.ring);
+      return this.#keeper.onPaxos(m);
+    });
+    this.handle(GossipEvent.view, (data) => {
+      const m = data as ViewMessage;
+      this.#checkRing(m.ring);
+      return this.#keeper.onViewMessage(m);
+    });
+    this.handle(GossipEvent.join, (data) => {
+      const m = data as JoinMessage;
+      this.#checkRing(m.ring);
+      return this.#keeper.onJoin(m.member);
+    });
+    this.handle(GossipEvent.invite, (data, from) => {
+      const m = data as InviteMessage;
+      if (m.ring === this.#ringId) void this.#met(from.node, m.weight, m.alone);
+      else this.stats.foreign++;
+      return null;
+    });
     kernel.addEventListener('connect', (e) => this.#protocol.onConnect(e.detail));
   }
 
@@ -89,12 +135,24 @@ export class GossipRing extends GenServer {
     const self = this.kernel.self;
     this.#detector.start();
     this.#every(this.#o.intervalMs, () => this.#protocol.gossipRound());
-    this.#every(this.#o.healIntervalMs, () => this.#protocol.healRound());
+    this.#every(this.#o.healIntervalMs, () => this.#healRound());
+    this.#every(this.#o.ownershipLeaseMs / 3, () => this.#tick());
     this.#apply(one(this.#table.insert(self, this.#table.get(self.id)?.weight ?? this.#o.weight, self.id)));
     const ringSize = this.#ringSize();
     for (const e of this.#table.entries()) if (e.node.id !== self.id) this.#detector.track(e.node.id, e, ringSize);
+    // Restore the stored acceptor (same incarnation, votes again), or found a singleton view.
+    this.#ready = this.#keeper.start(true).then(() => {
+      const v = this.#keeper.view;
+      if (v !== undefined) this.#onView(v, undefined);
+    });
+    this.#ready.catch(() => undefined);
     this.events.emit('join', ringId);
     return this;
+  }
+
+  /** Resolves once `join` has restored or founded this node's view; rejects (STORAGE_CORRUPT) when the stored one is unreadable. */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   /**
@@ -106,38 +164,53 @@ export class GossipRing extends GenServer {
     const self = this.kernel.self;
     if (this.#ringId === undefined) return;
     this.#leaving = true;
+    this.#rejoin = false;
+    // The view without us, decided by a majority of the current one (our own vote counts).
+    if (this.#keeper.isMember()) {
+      await this.#keeper.change({ kind: 'remove', id: self.id, incarnation: this.#keeper.incarnation, reason: 'left' }, this.#o.viewChangeTimeoutMs * 4)
+        .catch((err: unknown) => this.kernel.env.logger.warn('leave: no view without this node was decided; the others will remove it', { error: String(err) }));
+    }
     this.#apply(one(this.#table.leave(self.id)));
     await this.#protocol.announce(this.#o.probeIntervalMs);
     this.#halt();
     const mine = this.#table.get(self.id);
     this.#table = new Membership();
     if (mine !== undefined) this.#table.merge([mine]);
-    this.#ring = undefined;
     this.#ringVersion++;
     this.events.emit('leave', self);
   }
 
-  /** Introduces `node`: admits it unless it is a member, and sends it our table (a node in no ring joins ours). */
+  /**
+   * Introduces `node`: sends it our table; a node alone in its own view (or in none) then asks us
+   * to add it to ours, by a view change. An invitation: two lone nodes that meet each other at the
+   * same moment may each join the other's cluster, so have one side meet (or use `sync`).
+   */
   meet(node: NodeId): this {
     const n = parseNodeId(node);
     this.#joined();
     if (n.id === this.kernel.self.id) return this;
     this.#apply(one(this.#table.insert(n, this.#table.get(n.id)?.weight ?? 1, this.kernel.self.id)));
     this.#protocol.sendTable(n, true);
+    this.#invite(n, 1);
     return this;
   }
 
   /**
-   * Meets `node` and exchanges whole tables with it in one call, so this node knows the cluster's
-   * ring when it resolves true; false when the call failed or timed out (try again).
+   * Exchanges whole tables with `node` and asks it to add this node to its view (a view change its
+   * cluster decides), so this node is a member of that cluster's view when it resolves true; false
+   * when a call failed or timed out (try again: the change stays pending on `node`).
    */
   async sync(node: NodeId, timeoutMs: number): Promise<boolean> {
-    this.meet(node);
-    if (parseNodeId(node).id === this.kernel.self.id) return true;
-    return this.#protocol.exchange(node, timeoutMs);
+    const n = parseNodeId(node);
+    this.#joined();
+    if (n.id === this.kernel.self.id) return true;
+    this.#apply(one(this.#table.insert(n, this.#table.get(n.id)?.weight ?? 1, this.kernel.self.id)));
+    if (!(await this.#protocol.exchange(n, timeoutMs))) return false;
+    await this.#ready;
+    return this.#keeper.joinVia(n, timeoutMs);
   }
 
-  /** Admits `node` with `weight` (an operator change, spread by gossip). @default weight 1 */
+  /** Invites `node` to join our view with `weight` (it asks to be added; a majority decides). @default weight 1 */
   insert(node: NodeId, weight = 1): this {
     return this.minsert([node], weight);
   }
@@ -147,18 +220,35 @@ export class GossipRing extends GenServer {
     this.#joined();
     if (!Array.isArray(nodes)) throw invalidArgument('nodes', nodes, 'an array of NodeIds');
     const parsed = nodes.map((n, i) => parseNodeId(n, `nodes[${i}]`));
-    this.#apply(parsed.flatMap((n) => one(this.#table.insert(n, weight, this.kernel.self.id))));
+    const ring = this.#joined();
+    const view = this.#keeper.view;
+    for (const n of parsed) {
+      if (n.id === this.kernel.self.id) continue;
+      this.#apply(one(this.#table.insert(n, weight, this.kernel.self.id)));
+      // The operator changed their mind about a removal not decided yet; or re-admits a member
+      // removed recently, whose incarnation the view remembers: add it back directly.
+      this.#keeper.forget(n.id, 'operator');
+      const gone = view?.removed.find((r) => r.id === n.id);
+      if (gone !== undefined && view !== undefined && memberOf(view, n.id) === undefined) {
+        this.#change({ kind: 'add', member: { id: n.id, address: n.address, weight, incarnation: gone.incarnation } });
+      }
+      this.#invite(n, weight);
+    }
+    void ring;
     return this;
   }
 
-  /** Sets a member's weight; NOT_FOUND for a non-member. */
+  /** Sets a member's weight by a view change; NOT_FOUND for a non-member. */
   update(node: NodeId | string, weight: number): this {
     this.#joined();
-    this.#apply(one(this.#table.update(idOf(node), weight, this.kernel.self.id)));
+    const id = idOf(node);
+    if (this.#keeper.view === undefined || memberOf(this.#keeper.view, id) === undefined) throw new ClusterluckError('NOT_FOUND', `${show(id)} is not a member`);
+    if (!Number.isSafeInteger(weight) || weight < 1 || weight > 64) throw invalidArgument('weight', weight, 'an integer in [1, 64]');
+    this.#change({ kind: 'weight', id, weight });
     return this;
   }
 
-  /** Removes a member for good, until re-inserted or met again; unknown ids are ignored. */
+  /** Removes a member by a view change, until invited again; unknown ids are ignored. */
   remove(node: NodeId | string): this {
     return this.mremove([node]);
   }
@@ -168,8 +258,44 @@ export class GossipRing extends GenServer {
     this.#joined();
     if (!Array.isArray(nodes)) throw invalidArgument('nodes', nodes, 'an array of NodeIds or ids');
     const ids = nodes.map(idOf);
-    this.#apply(ids.flatMap((id) => one(this.#table.remove(id, this.kernel.self.id))));
+    for (const id of ids) this.#change({ kind: 'remove', id, reason: 'operator' });
     return this;
+  }
+
+  /**
+   * The operator's escape when a majority of the view is gone for good (one of two members dead):
+   * installs the view without `ids` with no vote. Unsafe if the removed members are in fact alive
+   * and cut off (they may still serve what they own); logged as an error. Prefer a third member.
+   */
+  forceRemove(ids: readonly (NodeId | string)[]): View {
+    this.#joined();
+    return this.#keeper.force(ids.map((n) => ({ kind: 'remove', id: idOf(n), reason: 'operator' })));
+  }
+
+  /** Asks for a view change and resolves with the decided view that holds it; TIMEOUT when none is decided in `timeoutMs`. */
+  changeView(change: ViewChange, timeoutMs = this.#o.viewChangeTimeoutMs * 4): Promise<View> {
+    this.#joined();
+    return this.#keeper.change(change, timeoutMs);
+  }
+
+  /** The view this node adopted, if any. */
+  view(): View | undefined {
+    return this.#keeper.view;
+  }
+
+  /** True while this node may act as an owner: a voting member of its view, ownership lease held, no change pending. */
+  isServing(): boolean {
+    return this.#ringId !== undefined && this.#keeper.isServing();
+  }
+
+  /** Where `key` stands here now: owner (serve it), not-owner (who is), or waiting (why, and until when if known). */
+  ownership(key: string): Ownership {
+    return this.#ringId === undefined ? { state: 'waiting', reason: 'no-view', untilMs: undefined } : this.#keeper.ownership(key);
+  }
+
+  /** How long a request may wait here for ownership to settle: the hand-over delay plus one lease. */
+  ownershipWaitMs(): number {
+    return this.#keeper.lease.delayMs + this.#o.ownershipLeaseMs;
   }
 
   /**
@@ -177,9 +303,10 @@ export class GossipRing extends GenServer {
    * change, so it is safe to hold; treat it as read-only (`clone()` it to experiment).
    */
   ring(): HashRing {
-    this.#ring ??= this.#table.toRing({ vnodesPerWeight: this.#o.vnodesPerWeight });
-    return this.#ring;
+    return (this.#ringId === undefined ? undefined : this.#keeper.ring()) ?? (this.#empty ??= new HashRing({ vnodesPerWeight: this.#o.vnodesPerWeight }));
   }
+
+  #empty: HashRing | undefined;
 
   /** The member that owns `key` on the ring (NOT_FOUND when the ring is empty). */
   find(key: string): NodeId {
@@ -198,13 +325,17 @@ export class GossipRing extends GenServer {
       ringChecksum: this.ring().checksum(), tableChecksum: this.#table.checksum(),
       members: this.#table.entries().map((e) => ({ ...e, status: memberStatus(e) })),
       stats: { ...this.stats, probes: this.#detector.stats.probes, probesFailed: this.#detector.stats.failed },
+      view: this.#keeper.view, incarnation: this.#keeper.incarnation, serving: this.isServing(),
+      leaseExpiresAtMs: this.#keeper.lease.expiresAtMs(), changePending: this.#keeper.changePending, pendingChanges: this.#keeper.pending,
     };
   }
 
   /** Checks every field of each message before any handler runs; a malformed one gets BAD_MESSAGE and changes nothing. */
   override decodeSingleton(job: Job): Job | Error {
     const read = job.event === GossipEvent.gossip || job.event === GossipEvent.sync ? readGossip
-      : job.event === GossipEvent.ping ? readPing : job.event === GossipEvent.pingReq ? readPingReq : undefined;
+      : job.event === GossipEvent.ping ? readPing : job.event === GossipEvent.pingReq ? readPingReq
+      : job.event === GossipEvent.paxos ? readPaxos : job.event === GossipEvent.view ? readViewMessage
+      : job.event === GossipEvent.join ? readJoin : job.event === GossipEvent.invite ? readInvite : undefined;
     if (read === undefined) return new ClusterluckError('NOT_FOUND', `no gossip event ${show(job.event)}`);
     const data = read(job.data);
     return data instanceof Error ? data : { event: job.event, data };
@@ -214,13 +345,13 @@ export class GossipRing extends GenServer {
   #apply(changes: MembershipChange[]): void {
     if (changes.length === 0) return;
     const selfId = this.kernel.self.id;
-    const { ringChanged, events } = summarizeChanges(changes);
+    const { events } = summarizeChanges(changes);
     const ringSize = this.#ringSize();
-    for (const c of changes) if (c.id !== selfId) this.#detector.track(c.id, c.after, ringSize);
-    if (ringChanged) {
-      this.#ring = undefined;
-      this.#ringVersion++;
-      this.events.emit('change', { version: this.#ringVersion, members: this.#table.entries().filter(inRing).map((e) => e.node) });
+    for (const c of changes) {
+      if (c.id === selfId) continue;
+      this.#detector.track(c.id, c.after, ringSize);
+      // Heard from again: a removal for being down is no longer wanted.
+      if (c.after?.liveness === 'alive') this.#keeper.forget(c.id, 'down');
     }
     for (const detail of events) {
       this.events.emit('member', detail);
@@ -231,6 +362,86 @@ export class GossipRing extends GenServer {
     if (this.#ringId !== undefined && mine !== undefined && mine.liveness !== 'alive') this.#apply(one(this.#table.refute(selfId)));
     // Our own leave, written by an earlier process of ours: this one has joined since, so it joins over it.
     else if (this.#ringId !== undefined && !this.#leaving && mine?.admin === 'left') this.#apply(one(this.#table.insert(this.kernel.self, mine.weight, selfId)));
+  }
+
+  /** A decided view was adopted: the table follows it (addresses, probing), listeners hear of it. */
+  #onView(view: View, previous: View | undefined): void {
+    const selfId = this.kernel.self.id;
+    const inView = new Set(view.members.map((m) => m.id));
+    const changes: MembershipChange[] = [];
+    for (const m of view.members) {
+      const e = this.#table.get(m.id);
+      if (e === undefined || e.admin !== 'in' || e.weight !== m.weight || e.node.address !== m.address) {
+        changes.push(...one(this.#table.insert({ id: m.id, address: m.address }, m.weight, selfId)));
+      }
+    }
+    for (const e of this.#table.entries()) {
+      if (e.admin !== 'in' || inView.has(e.node.id) || e.node.id === selfId) continue;
+      const left = view.removed.some((r) => r.id === e.node.id && r.reason === 'left');
+      changes.push(...one(left ? this.#table.leave(e.node.id) : this.#table.remove(e.node.id, selfId)));
+    }
+    this.#apply(changes);
+    const wasMember = previous !== undefined && memberOf(previous, selfId) !== undefined;
+    if (!this.#keeper.isMember() && wasMember && !this.#leaving) {
+      const why = view.removed.find((r) => r.id === selfId && r.incarnation === this.#keeper.incarnation)?.reason;
+      this.#rejoin = why === 'down';
+      this.kernel.env.logger.warn('removed from the view', { view: view.number, reason: why ?? 'unknown', rejoin: this.#rejoin });
+    }
+    this.#ringVersion++;
+    this.events.emit('view', { view, previous });
+    this.events.emit('change', { version: this.#ringVersion, members: view.members.map((m) => ({ id: m.id, address: m.address })) });
+    this.#tick();
+  }
+
+  /** Every third of an ownership lease: lease confirmations, view-change retries. */
+  #tick(): void {
+    this.#keeper.tick((node) => void this.#protocol.ping(node, this.#o.probeTimeoutMs));
+  }
+
+  #healRound(): void {
+    this.#protocol.healRound();
+    const v = this.#keeper.view;
+    if (!this.#rejoin || v === undefined || this.#keeper.isMember()) return;
+    const others = v.members.filter((m) => m.id !== this.kernel.self.id);
+    const via = others[Math.floor(this.kernel.env.random.next() * others.length)];
+    if (via !== undefined) void this.#keeper.joinVia({ id: via.id, address: via.address }, this.#o.healIntervalMs / 2).then((ok) => { if (ok) this.#rejoin = false; });
+  }
+
+  #invite(node: NodeId, weight: number): void {
+    const ring = this.#ringId;
+    if (ring !== undefined) this.#send.cast(node, GossipEvent.invite, { ring, weight, alone: this.#keeper.isAlone() });
+  }
+
+  /**
+   * A member met or invited us. Whoever is alone in its view joins the other's cluster; of two lone
+   * nodes the one with the larger id joins the smaller's (so two that meet each other at once
+   * agree); two clusters of several members never merge (remove and re-add members instead).
+   */
+  async #met(from: NodeId, weight: number, senderAlone: boolean): Promise<void> {
+    await this.#ready.catch(() => undefined);
+    const selfId = this.kernel.self.id;
+    const alone = this.#keeper.isAlone();
+    if (alone && (!senderAlone || from.id < selfId)) await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight);
+    else if (senderAlone) this.#invite(from, 1);
+    else if (!alone && (this.#keeper.view === undefined || memberOf(this.#keeper.view, from.id) === undefined)) {
+      this.kernel.env.logger.warn('met a member of another cluster; clusters of several members do not merge', { from: from.id });
+    }
+  }
+
+  #proposeRemoval(id: string): void {
+    const m = this.#keeper.view === undefined ? undefined : memberOf(this.#keeper.view, id);
+    if (m === undefined || !this.#keeper.isMember()) return;
+    this.kernel.env.logger.info('proposing the removal of a member down too long', { id, autoRemoveAfterMs: this.#o.autoRemoveAfterMs });
+    this.#change({ kind: 'remove', id, incarnation: m.incarnation, reason: 'down' }, this.#o.autoRemoveAfterMs ?? this.#o.viewChangeTimeoutMs * 4);
+  }
+
+  /** Asks for a change without waiting; a TIMEOUT is logged (the change stays pending and is retried). */
+  #change(change: ViewChange, timeoutMs = this.#o.viewChangeTimeoutMs * 4): void {
+    this.#keeper.change(change, timeoutMs).catch((err: unknown) => this.kernel.env.logger.debug('view change not decided yet', { error: String(err) }));
+  }
+
+  #checkRing(ring: string): void {
+    if (ring !== this.#ringId) throw new ClusterluckError('INVALID_ARGUMENT', 'not a member of that ring');
   }
 
   #suspect(id: string, incarnation: number): void {
@@ -264,6 +475,7 @@ export class GossipRing extends GenServer {
   }
 
   #halt(): void {
+    this.#keeper.stop();
     this.#send.abortAll();
     this.#detector.stop();
     for (const t of this.#timers) this.kernel.env.clock.cancelTimer(t);

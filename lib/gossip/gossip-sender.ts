@@ -10,7 +10,8 @@ import type { GenServer } from '../kernel/gen-server.js';
  */
 export class GossipSender {
   readonly #server: GenServer;
-  #calls = new AbortController();
+  /** One controller per call in flight (not one shared signal, which would collect a listener per call). */
+  readonly #calls = new Set<AbortController>();
 
   /** A sender for `server` (its `name` is the destination name). */
   constructor(server: GenServer) {
@@ -21,10 +22,14 @@ export class GossipSender {
   async call(node: NodeId, event: string, data: unknown, timeoutMs: number): Promise<unknown> {
     const name = this.#server.name;
     if (name === undefined) return undefined;
+    const controller = new AbortController();
+    this.#calls.add(controller);
     try {
-      return await this.#server.call({ node, name }, event, data, { timeoutMs, signal: this.#calls.signal });
+      return await this.#server.call({ node, name }, event, data, { timeoutMs, signal: controller.signal });
     } catch {
       return undefined;
+    } finally {
+      this.#calls.delete(controller);
     }
   }
 
@@ -43,7 +48,8 @@ export class GossipSender {
 
   /** Ends every call in flight (they resolve undefined). */
   abortAll(): void {
-    this.#calls.abort(new ClusterluckError('NOT_RUNNING', 'gossip ring stopped'));
-    this.#calls = new AbortController();
+    const reason = new ClusterluckError('NOT_RUNNING', 'gossip ring stopped');
+    for (const c of this.#calls) c.abort(reason);
+    this.#calls.clear();
   }
 }

@@ -150,6 +150,19 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
   }
 
   /**
+   * Resolves once every change made so far is appended and synced, whatever `fsyncInterval` says;
+   * rejects when one of those appends failed. Group commit: the calls of one tick queue behind one
+   * append, and the first sync serves them all (the others find nothing unsynced).
+   */
+  synced(): Promise<void> {
+    const failedBefore = this.#failedAppends;
+    return this.#run(async () => {
+      if (this.#failedAppends > failedBefore) throw this.#lastAppendError;
+      await this.#sync();
+    });
+  }
+
+  /**
    * Resolves once every change made so far is appended (and synced when fsyncInterval is 0);
    * rejects when one of those appends failed.
    */

@@ -1,8 +1,9 @@
-// Gossip membership on virtual time: convergence after one change, message rate, and time to
-// detect a dead node, for 10, 50 and 200 nodes at the default interval (1 s) and fanout (3).
+// Gossip membership on virtual time: convergence after one change, message rate, time to detect
+// a dead node, and time to a decided view without a crashed member / with a joined one, for 5,
+// 50 and 200 nodes at the default interval (1 s) and fanout (3).
 // Anchors: Serf's model puts 99.99 % convergence at ~2 s for 1,000 nodes (0.2 s interval,
 // fanout 3, i.e. ~10 rounds); memberlist detects a dead node in ~6 s (LAN defaults).
-import { gossipFanoutDefault, gossipIntervalMsDefault } from '../../lib/constants.js';
+import { autoRemoveAfterMsDefault, gossipFanoutDefault, gossipIntervalMsDefault } from '../../lib/constants.js';
 import { detectionBoundMs, suspicionTimeoutMs } from '../../lib/gossip/failure-detector.js';
 import type { GossipRingOptions } from '../../lib/gossip/gossip-options.js';
 import { GossipWorld } from '../support/gossip-world.js';
@@ -11,15 +12,33 @@ const stepMs = 50;
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${String(i).padStart(3, '0')}`);
 
-/** A converged world of `n` members. */
+/** A converged world of `n` members (all of them in one decided view, serving). */
 async function cluster(n: number, options: GossipRingOptions): Promise<GossipWorld> {
   const w = new GossipWorld(`gossip-bench-${n}`, options);
   const all = ids(n);
   const [first] = await w.addAll(all);
   first?.ring.minsert(all.slice(1).map((id) => w.get(id).kernel.self));
-  await w.runUntil(() => w.converged(all), 600_000, 500);
+  await w.runUntil(() => w.converged(all) && all.every((id) => w.get(id).ring.isServing()), 600_000, 500);
   await w.clock.advance(5000);
   return w;
+}
+
+/** Ms from a member's crash until every other member adopted a decided view without it. */
+async function removal(w: GossipWorld, victim: string): Promise<number> {
+  const start = w.clock.now();
+  await w.kill(victim);
+  await w.runUntil(() => [...w.nodes.values()].every((n) => !(n.ring.view()?.members.some((m) => m.id === victim) ?? true)), 600_000, stepMs);
+  return w.clock.now() - start;
+}
+
+/** Ms from a fresh node's join request (through `via`) until every member, it included, adopted a view with it. */
+async function joining(w: GossipWorld, id: string, via: string): Promise<number> {
+  const node = await w.add(id);
+  node.ring.join('test');
+  const start = w.clock.now();
+  void node.ring.sync(w.get(via).kernel.self, 10_000);
+  await w.runUntil(() => [...w.nodes.values()].every((n) => n.ring.view()?.members.some((m) => m.id === id) ?? false), 600_000, stepMs);
+  return w.clock.now() - start;
 }
 
 function framesSent(w: GossipWorld): number {
@@ -67,7 +86,7 @@ async function detect(w: GossipWorld, victim: string): Promise<{ suspectMs: numb
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 /** Prints convergence, message rate and detection time per cluster size. */
-export async function gossipBench(print: (line: string) => void, sizes: readonly number[] = [10, 50, 200]): Promise<void> {
+export async function gossipBench(print: (line: string) => void, sizes: readonly number[] = [5, 50, 200]): Promise<void> {
   const cases: [number, GossipRingOptions, string][] = sizes.map((n) => [n, {}, `interval ${gossipIntervalMsDefault} ms, fanout ${gossipFanoutDefault}`]);
   if (sizes.includes(200)) cases.push([200, { intervalMs: 200 }, "interval 200 ms (Serf's), fanout 3"]);
   for (const [n, options, label] of cases) {
@@ -91,6 +110,11 @@ export async function gossipBench(print: (line: string) => void, sizes: readonly
       const d = await detect(w, ids(n)[n - 1] as string);
       print(`gossip ${n} nodes: dead node suspected after ${s(d.suspectMs)}, down on the first node after ${s(d.firstDownMs)}, ` +
         `on all ${n - 1} after ${s(d.allDownMs)} (suspicion timeout ${s(suspicionTimeoutMs(n, 4, 1000))}, bound ${s(detectionBoundMs(n, 4, 1000))})`);
+      const removedMs = await removal(w, ids(n)[n - 2] as string);
+      print(`views ${n} nodes: crash → decided view without it on every member after ${s(removedMs)} ` +
+        `(detection + auto-remove ${s(autoRemoveAfterMsDefault)} + the Paxos round)`);
+      const joinedMs = await joining(w, 'joiner', ids(n)[0] as string);
+      print(`views ${n} nodes: join request → decided view with it on every member after ${s(joinedMs)}`);
     }
     await w.stop();
     print(`  (${n} nodes simulated in ${((performance.now() - wallStart) / 1000).toFixed(1)} s of wall time)`);

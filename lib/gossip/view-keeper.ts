@@ -1,0 +1,496 @@
+// The decided-view side of a GossipRing: this member's Paxos acceptor (stored before it answers),
+// its proposer (batched changes, randomized backoff), catch-up, joins and leaves, and the
+// ownership lease. The protocol steps are the pure ones of core/view-paxos.ts; this file carries
+// their messages, persists the acceptor and keeps the timers.
+import type { HashRing } from '../core/hash-ring.js';
+import type { NodeId } from '../core/node-id.js';
+import { OwnershipLease, type Ownership } from '../core/ownership-lease.js';
+import {
+  applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, parseView, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
+} from '../core/view.js';
+import {
+  acceptorOn, acceptorStep, adoptView, changePending, compareBallots, onReply, parseAcceptorState, propose, readPaxosReply,
+  type AcceptorState, type PaxosReply, type PaxosRequest, type Proposal, type ProposalStep,
+} from '../core/view-paxos.js';
+import { fromUtf8, toHex, utf8 } from '../env/bytes.js';
+import { ClusterluckError, show } from '../env/errors.js';
+import type { TimerHandle } from '../env/clock.js';
+import type { Storage } from '../env/storage.js';
+import type { NetKernel } from '../kernel/net-kernel.js';
+import { GossipEvent } from './gossip-codec.js';
+import type { GossipSender } from './gossip-sender.js';
+
+/** The storage key of a member's acceptor state. */
+export const viewStateKey = 'view.state';
+
+/** What the keeper needs of its ring. */
+export interface ViewHost {
+  readonly kernel: NetKernel;
+  readonly send: GossipSender;
+  readonly storage: Storage | undefined;
+  readonly ringId: () => string | undefined;
+  readonly options: {
+    readonly weight: number;
+    readonly vnodesPerWeight: number;
+    readonly ownershipLeaseMs: number;
+    readonly driftMax: number;
+    readonly viewChangeTimeoutMs: number;
+  };
+  /** A decided view was adopted (`previous`: the view before, if any). */
+  onView(view: View, previous: View | undefined): void;
+  /** True when failure detection currently holds `id` down or suspect (not worth waiting for). */
+  unreachable(id: string): boolean;
+}
+
+interface Waiter {
+  readonly done: (view: View) => boolean;
+  readonly resolve: (view: View) => void;
+}
+
+/** Counters for inspection and the bench. */
+export interface ViewStats {
+  proposals: number;
+  decided: number;
+  adopted: number;
+  confirmPings: number;
+}
+
+/** The view state machine of one member. */
+export class ViewKeeper {
+  readonly #h: ViewHost;
+  readonly lease: OwnershipLease;
+  readonly stats: ViewStats = { proposals: 0, decided: 0, adopted: 0, confirmPings: 0 };
+  #acceptor: AcceptorState | undefined;
+  #incarnation: string;
+  #ring: (() => HashRing) | undefined;
+  #pending: ViewChange[] = [];
+  #waiters: Waiter[] = [];
+  #proposal: Proposal | undefined;
+  #round = 0;
+  #retry: TimerHandle | undefined;
+  #attempt: TimerHandle | undefined;
+  /** When this member first saw its acceptor with an accepted value and no decision (for recovery). */
+  #pendingSinceMs: number | undefined;
+  /** Serialises acceptor steps and their writes. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #running = false;
+
+  constructor(host: ViewHost) {
+    this.#h = host;
+    this.lease = new OwnershipLease(host.kernel.self.id, host.options.ownershipLeaseMs, host.options.driftMax);
+    this.#incarnation = toHex(host.kernel.env.random.bytes(6));
+  }
+
+  /** The adopted view, if any. */
+  get view(): View | undefined {
+    return this.#acceptor?.view;
+  }
+
+  /** This process's incarnation (a new one after a restart without stored state). */
+  get incarnation(): string {
+    return this.#incarnation;
+  }
+
+  /** True once this member accepted a value for the next view and has not adopted a decision. */
+  get changePending(): boolean {
+    return this.#acceptor !== undefined && changePending(this.#acceptor);
+  }
+
+  /** Changes asked for and not yet in a decided view. */
+  get pending(): readonly ViewChange[] {
+    return this.#pending;
+  }
+
+  /** The ring of the adopted view (undefined without one), built on first use. */
+  ring(): HashRing | undefined {
+    return this.#ring?.();
+  }
+
+  /** This member as a view member. */
+  selfMember(weight = this.#h.options.weight): ViewMember {
+    const self = this.#h.kernel.self;
+    return { id: self.id, address: self.address, weight, incarnation: this.#incarnation };
+  }
+
+  /** True when this process is a voting member of its adopted view. */
+  isMember(): boolean {
+    const v = this.view;
+    return v !== undefined && isVoter(v, this.#h.kernel.self.id, this.#incarnation);
+  }
+
+  /**
+   * Starts: restores the stored acceptor (then this process keeps its incarnation and votes), or,
+   * with `found`, founds a singleton view of a new cluster. Without either it has no view until a
+   * member adds it.
+   */
+  async start(found: boolean): Promise<void> {
+    this.#running = true;
+    // Without storage this runs to the founding in one turn, so the ring is there when join() returns.
+    const stored = this.#h.storage === undefined ? undefined : await this.#load();
+    const now = this.#h.kernel.env.clock.now();
+    if (stored !== undefined) {
+      this.#acceptor = stored.state;
+      this.#incarnation = stored.incarnation;
+      this.#installRing(stored.state.view, now, 'jump');
+      return;
+    }
+    if (!found) return;
+    const cluster = toHex(this.#h.kernel.env.random.bytes(8));
+    const view = foundView(cluster, this.selfMember());
+    this.#acceptor = acceptorOn(view);
+    this.#installRing(view, now, 'found');
+    await this.#save();
+  }
+
+  /** True when this process is alone: no view, not a member of its view, or the only member. */
+  isAlone(): boolean {
+    const v = this.view;
+    return v === undefined || !this.isMember() || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id);
+  }
+
+  /** Stops timers and fails every waiter. */
+  stop(): void {
+    this.#running = false;
+    const clock = this.#h.kernel.env.clock;
+    if (this.#retry !== undefined) clock.cancelTimer(this.#retry);
+    if (this.#attempt !== undefined) clock.cancelTimer(this.#attempt);
+    this.#retry = this.#attempt = undefined;
+    this.#proposal = undefined;
+    this.#waiters = [];
+  }
+
+  /** Where `key` stands on this member now. */
+  ownership(key: string): Ownership {
+    return this.lease.ownership(key, this.#h.kernel.env.clock.now(), this.changePending);
+  }
+
+  /** True while this member may act as an owner in its view. */
+  isServing(): boolean {
+    return this.isMember() && this.lease.serving(this.#h.kernel.env.clock.now(), this.changePending);
+  }
+
+  /** What a probe carries and what its ack answers: the view number and whether a change is pending here. */
+  probeBody(): { cluster: string; view: number; pending: boolean } | undefined {
+    const v = this.view;
+    return v === undefined ? undefined : { cluster: v.cluster, view: v.number, pending: this.changePending };
+  }
+
+  /**
+   * An ack to our probe sent at `sentAtMs` said `id` is on `view` (`pending`: it accepted a value
+   * for the next). Counts towards the ownership lease; a newer view makes us catch up from it.
+   */
+  onAck(node: NodeId, sentAtMs: number, ack: { cluster: string; view: number; pending: boolean }): void {
+    const v = this.view;
+    if (v === undefined || ack.cluster !== v.cluster) return;
+    if (ack.view > v.number) void this.catchUp(node);
+    else if (ack.view === v.number && !ack.pending) this.lease.confirm(node.id, ack.view, sentAtMs);
+  }
+
+  /** A probe from `node` said it is on `number`: if that is older than ours, push our view to it. */
+  onProbe(node: NodeId, probe: { cluster: string; view: number } | undefined): void {
+    const v = this.view;
+    if (v === undefined || probe === undefined) return;
+    if (probe.cluster === v.cluster && probe.view < v.number) this.#push([node], v);
+  }
+
+  /** Fetches `node`'s view and adopts it when newer. */
+  async catchUp(node: NodeId): Promise<void> {
+    const ring = this.#h.ringId();
+    if (ring === undefined) return;
+    const reply = await this.#h.send.call(node, GossipEvent.view, { ring, view: this.view ?? null }, this.#h.options.viewChangeTimeoutMs);
+    const view = readViewReply(reply);
+    if (view !== undefined) this.adopt(view);
+  }
+
+  /** A `view` message: adopt a pushed view if newer; answer with ours if it is newer than the sender's. */
+  onViewMessage(data: { view: View | undefined }): unknown {
+    if (data.view !== undefined) this.adopt(data.view);
+    const mine = this.view;
+    if (mine === undefined) return null;
+    return data.view === undefined || data.view.cluster !== mine.cluster || data.view.number < mine.number ? { view: mine } : null;
+  }
+
+  /** A `paxos` call: this member's acceptor step, stored before it answers. */
+  onPaxos(req: PaxosRequest): Promise<PaxosReply> {
+    const step = this.#chain.then(async (): Promise<PaxosReply> => {
+      const a = this.#acceptor;
+      if (a === undefined) return { type: 'not-voter' };
+      const self = this.#h.kernel.self.id;
+      const out = acceptorStep(a, { id: self, incarnation: this.#incarnation }, req);
+      if (!out.changed) return out.reply;
+      this.#acceptor = out.state;
+      await this.#save();
+      if (changePending(out.state)) this.#pendingSinceMs ??= this.#h.kernel.env.clock.now();
+      return out.reply;
+    });
+    this.#chain = step.catch(() => undefined);
+    return step;
+  }
+
+  /**
+   * A `join` call: adds `member` by a view change and answers with the decided view holding it
+   * (or the current one, if it already does). TIMEOUT when no view with it was decided in time.
+   */
+  async onJoin(member: ViewMember): Promise<unknown> {
+    const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4);
+    return { view };
+  }
+
+  /**
+   * Asks for `change` and resolves with the first decided view that satisfies it; TIMEOUT after
+   * `timeoutMs` (the change stays pending and is proposed again until it is decided or superseded).
+   */
+  change(change: ViewChange, timeoutMs: number): Promise<View> {
+    const current = this.view;
+    if (current === undefined || !this.isMember()) return Promise.reject(new ClusterluckError('NOT_RUNNING', 'not a member of a view'));
+    const done = (v: View): boolean => applyChanges(v, [change]) === undefined;
+    if (done(current)) return Promise.resolve(current);
+    this.#pending = this.#pending.filter((c) => !sameTarget(c, change)).concat([change]);
+    return new Promise<View>((resolve, reject) => {
+      const clock = this.#h.kernel.env.clock;
+      const waiter: Waiter = { done, resolve: (v) => { clock.cancelTimer(timer); resolve(v); } };
+      const timer = clock.setTimer(timeoutMs, () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new ClusterluckError('TIMEOUT', `no view with ${describe(change)} decided within ${timeoutMs} ms`));
+      });
+      this.#waiters.push(waiter);
+      this.#drive();
+    });
+  }
+
+  /** Drops a pending removal of `id` for `reason` (the member was heard from again). */
+  forget(id: string, reason: RemovalReason): void {
+    this.#pending = this.#pending.filter((c) => !(c.kind === 'remove' && c.id === id && c.reason === reason));
+  }
+
+  /** Asks `seed` to add this process to its cluster's view and adopts the answer. */
+  async joinVia(seed: NodeId, timeoutMs: number, weight?: number): Promise<boolean> {
+    const ring = this.#h.ringId();
+    if (ring === undefined) return false;
+    const member = this.selfMember(weight ?? (this.view === undefined ? undefined : memberOf(this.view, this.#h.kernel.self.id)?.weight));
+    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member }, timeoutMs);
+    const view = readViewReply(reply);
+    if (view === undefined) return false;
+    this.adopt(view);
+    return this.isMember();
+  }
+
+  /**
+   * Adopts a decided view: a later one of our cluster, or any view of another cluster that holds
+   * this process when we have none or are alone in ours (a founder joining an existing cluster).
+   */
+  adopt(view: View): void {
+    const a = this.#acceptor;
+    const now = this.#h.kernel.env.clock.now();
+    const selfId = this.#h.kernel.self.id;
+    if (a !== undefined && view.cluster === a.view.cluster) {
+      if (view.number <= a.view.number) return;
+      this.#acceptor = adoptView(a, view);
+      this.#installRing(view, now, view.number === a.view.number + 1 ? 'next' : 'jump');
+    } else {
+      if (!this.isAlone() || !isVoter(view, selfId, this.#incarnation)) return;
+      this.#acceptor = acceptorOn(view);
+      this.#installRing(view, now, 'jump');
+    }
+    this.#pendingSinceMs = undefined;
+    this.stats.adopted++;
+    this.#saveQueued();
+    this.#h.onView(view, a?.view);
+    this.#settle(view);
+  }
+
+  /**
+   * Installs `view` with no vote (the operator's escape when a majority is gone for good, e.g. one
+   * of two members dead). Unsafe: members cut off from this one may decide another view under the
+   * same number. Logged as an error.
+   */
+  force(changes: readonly ViewChange[]): View {
+    const current = this.view;
+    if (current === undefined) throw new ClusterluckError('NOT_RUNNING', 'no view to change');
+    const next = applyChanges(current, changes);
+    if (next === undefined) return current;
+    this.#h.kernel.env.logger.error('view forced without a majority: safety is not guaranteed for this change', { view: next.number, changes: changes.map(describe) });
+    this.adopt(next);
+    this.#push(next.members.map(nodeOf), next);
+    return next;
+  }
+
+  /** One tick of the keeper: asks members for lease confirmations when needed, retries, recovers. */
+  tick(confirm: (node: NodeId) => void): void {
+    const v = this.view;
+    if (!this.#running || v === undefined || !this.isMember()) return;
+    const now = this.#h.kernel.env.clock.now();
+    const leaseMs = this.#h.options.ownershipLeaseMs;
+    // Keep the lease: enough confirmations must still be fresh a third of a lease from now (one
+    // spare); ask for the deficit, oldest confirmations first. Probe acks count too.
+    const need = confirmationsNeeded(v);
+    const deficit = need === 0 ? 0 : need + 1 - this.lease.fresh(now, leaseMs * 2 / 3);
+    if (deficit > 0) {
+      const stale = this.lease.stale(now, leaseMs / 3).filter((id) => !this.#h.unreachable(id));
+      for (const id of stale.slice(0, deficit)) {
+        const m = memberOf(v, id);
+        if (m === undefined) continue;
+        this.stats.confirmPings++;
+        confirm(nodeOf(m));
+      }
+    }
+    // An accepted value with no decision for a while: finish the instance ourselves.
+    if (this.changePending && this.#pendingSinceMs !== undefined && now - this.#pendingSinceMs > this.#h.options.viewChangeTimeoutMs * 2) {
+      this.#pendingSinceMs = now;
+      this.#drive(true);
+    }
+    if (this.#pending.length > 0) this.#drive();
+  }
+
+  /** Starts a ballot when there is something to decide and none is running. */
+  #drive(recover = false): void {
+    const v = this.view;
+    if (!this.#running || this.#proposal !== undefined || this.#retry !== undefined || v === undefined || !this.isMember()) return;
+    const own = applyChanges(v, this.#pending) ?? (recover ? this.#acceptor?.accepted?.value : undefined);
+    if (own === undefined) {
+      this.#pending = [];
+      return;
+    }
+    const promised = this.#acceptor?.promised;
+    this.#round = Math.max(this.#round, promised?.round ?? 0) + 1;
+    this.stats.proposals++;
+    this.#step(propose(v, { round: this.#round, proposer: this.#h.kernel.self.id }, own));
+    const clock = this.#h.kernel.env.clock;
+    this.#attempt = clock.setTimer(this.#h.options.viewChangeTimeoutMs, () => {
+      this.#attempt = undefined;
+      if (this.#proposal === undefined) return;
+      this.#round = Math.max(this.#round, this.#proposal.highestSeen);
+      this.#proposal = undefined;
+      this.#backoff();
+    });
+  }
+
+  /** Waits a random time (so competing proposers stop duelling), then drives again. */
+  #backoff(): void {
+    const clock = this.#h.kernel.env.clock;
+    const ms = this.#h.kernel.env.random.next() * this.#h.options.viewChangeTimeoutMs;
+    this.#retry = clock.setTimer(ms, () => {
+      this.#retry = undefined;
+      this.#drive(this.changePending);
+    });
+  }
+
+  #step(s: ProposalStep): void {
+    this.#proposal = s.proposal;
+    if (s.adopt !== undefined) {
+      this.#endProposal();
+      this.adopt(s.adopt);
+      this.#drive();
+      return;
+    }
+    if (s.catchUp !== undefined) {
+      const m = memberOf(s.proposal.base, s.catchUp);
+      if (m !== undefined) this.#push([nodeOf(m)], s.proposal.base);
+    }
+    if (s.decided !== undefined) {
+      this.stats.decided++;
+      this.#endProposal();
+      const base = s.proposal.base;
+      this.adopt(s.decided);
+      const to = new Map([...base.members, ...s.decided.members].map((m) => [m.id, m]));
+      this.#push([...to.values()].filter((m) => m.id !== this.#h.kernel.self.id).map(nodeOf), s.decided);
+      if (this.#pending.length > 0) this.#drive();
+      return;
+    }
+    if (s.broadcast !== undefined) this.#broadcast(s.proposal, s.broadcast);
+  }
+
+  #endProposal(): void {
+    this.#proposal = undefined;
+    if (this.#attempt !== undefined) this.#h.kernel.env.clock.cancelTimer(this.#attempt);
+    this.#attempt = undefined;
+  }
+
+  #broadcast(p: Proposal, req: PaxosRequest): void {
+    const ring = this.#h.ringId();
+    const selfId = this.#h.kernel.self.id;
+    for (const m of p.base.members) {
+      const answer = m.id === selfId ? this.onPaxos(req)
+        : this.#h.send.call(nodeOf(m), GossipEvent.paxos, { ring, ...req }, this.#h.options.viewChangeTimeoutMs).then(readPaxosReply);
+      void answer.then((reply) => {
+        const current = this.#proposal;
+        if (reply === undefined || reply instanceof Error || current === undefined || current.base !== p.base || compareBallots(current.ballot, p.ballot) !== 0) return;
+        this.#step(onReply(current, m.id, reply));
+      }, () => undefined);
+    }
+  }
+
+  #settle(view: View): void {
+    this.#pending = this.#pending.filter((c) => applyChanges(view, [c]) !== undefined);
+    const ready = this.#waiters.filter((w) => w.done(view));
+    this.#waiters = this.#waiters.filter((w) => !w.done(view));
+    for (const w of ready) w.resolve(view);
+  }
+
+  #installRing(view: View, now: number, how: 'next' | 'jump' | 'found'): void {
+    let built: HashRing | undefined;
+    const vnodesPerWeight = this.#h.options.vnodesPerWeight;
+    this.#ring = () => (built ??= viewRing(view, { vnodesPerWeight }));
+    if (isVoter(view, this.#h.kernel.self.id, this.#incarnation)) this.lease.adopt(view, this.#ring, now, how);
+    else this.lease.clear();
+  }
+
+  #push(nodes: readonly NodeId[], view: View): void {
+    const ring = this.#h.ringId();
+    if (ring === undefined) return;
+    for (const n of nodes) if (n.id !== this.#h.kernel.self.id) this.#h.send.cast(n, GossipEvent.view, { ring, view });
+  }
+
+  async #load(): Promise<{ state: AcceptorState; incarnation: string } | undefined> {
+    const storage = this.#h.storage;
+    if (storage === undefined) return undefined;
+    const bytes = await storage.read(viewStateKey);
+    if (bytes === undefined) return undefined;
+    try {
+      const json = JSON.parse(fromUtf8(bytes)) as Record<string, unknown>;
+      const incarnation = json['incarnation'];
+      if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
+      const state = parseAcceptorState(json);
+      return { state, incarnation };
+    } catch (err) {
+      throw new ClusterluckError('STORAGE_CORRUPT', `stored view state ${show(viewStateKey)} is unreadable: ${String(err)}`, { cause: err });
+    }
+  }
+
+  /** Saves after every acceptor step already queued (so an older state never overwrites a newer one). */
+  #saveQueued(): void {
+    const saved = this.#chain.then(() => this.#save());
+    this.#chain = saved.catch((err: unknown) => this.#h.kernel.env.logger.error('view state not saved', { error: String(err) }));
+  }
+
+  async #save(): Promise<void> {
+    const storage = this.#h.storage;
+    const a = this.#acceptor;
+    if (storage === undefined || a === undefined) return;
+    const body = { incarnation: this.#incarnation, view: a.view, promised: a.promised ?? null, accepted: a.accepted ?? null };
+    await storage.write(viewStateKey, utf8(JSON.stringify(body)));
+    await storage.sync(viewStateKey);
+  }
+}
+
+function nodeOf(m: ViewMember): NodeId {
+  return { id: m.id, address: m.address };
+}
+
+function sameTarget(a: ViewChange, b: ViewChange): boolean {
+  const id = (c: ViewChange): string => (c.kind === 'add' ? c.member.id : c.id);
+  return a.kind === b.kind && id(a) === id(b);
+}
+
+function describe(c: ViewChange): string {
+  return c.kind === 'add' ? `add ${c.member.id}` : c.kind === 'remove' ? `remove ${c.id} (${c.reason})` : `weight ${c.id}=${c.weight}`;
+}
+
+function readViewReply(reply: unknown): View | undefined {
+  if (typeof reply !== 'object' || reply === null) return undefined;
+  try {
+    return parseView((reply as Record<string, unknown>)['view']);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,67 @@
+// Checkers of decided views and ownership, judging from outside the nodes.
+// Views: every view any process adopted is the one view decided for its (cluster, number), and
+// each process adopts numbers in increasing order. Ownership: at no sampled instant do two
+// serving processes each hold that they may serve the same semaphore (ownership lease and
+// hand-over delay included).
+import type { View } from '../lib/core/view.js';
+import type { Violation } from './checker.js';
+
+/** Records adopted views and reports disagreements. */
+export class ViewLog {
+  readonly #chosen = new Map<string, string>();
+  readonly #last = new Map<string, number>();
+  readonly violations: Violation[] = [];
+  /** Views adopted, all processes together. */
+  adoptions = 0;
+
+  /** Process `process` (host and epoch) adopted `view` at `at`. */
+  adopted(process: string, view: View, at: number): void {
+    this.adoptions++;
+    const key = `${view.cluster}#${view.number}`;
+    const value = JSON.stringify(view.members.map((m) => [m.id, m.incarnation, m.weight, m.address]));
+    const first = this.#chosen.get(key);
+    if (first === undefined) this.#chosen.set(key, value);
+    else if (first !== value && !this.violations.some((v) => v.message.includes(key))) {
+      this.violations.push({ class: 'views', at, message: `two views chosen for ${key}: ${first} and, at ${process}, ${value}` });
+    }
+    const lastKey = `${process}@${view.cluster}`;
+    const last = this.#last.get(lastKey) ?? 0;
+    if (view.number <= last) this.violations.push({ class: 'views', at, message: `${process} adopted view ${view.number} after ${last}` });
+    this.#last.set(lastKey, view.number);
+  }
+
+  /** How many distinct views were decided (all clusters). */
+  get decided(): number {
+    return this.#chosen.size;
+  }
+}
+
+/** One process as the ownership sampler sees it. */
+export interface OwnerProbe {
+  readonly id: string;
+  /** True when this process may serve `key` now (its DSM runs and its ring says owner). */
+  serves(key: string): boolean;
+}
+
+/** Samples who may serve each key and reports the first instant of every overlap. */
+export class OwnershipSampler {
+  readonly violations: Violation[] = [];
+  /** Samples taken. */
+  samples = 0;
+  readonly #overlapping = new Set<string>();
+
+  /** Checks `keys` across `processes` at `at`. */
+  sample(processes: readonly OwnerProbe[], keys: readonly string[], at: number): void {
+    this.samples++;
+    for (const key of keys) {
+      const owners = processes.filter((p) => p.serves(key)).map((p) => p.id);
+      if (owners.length <= 1) {
+        this.#overlapping.delete(key);
+        continue;
+      }
+      if (this.#overlapping.has(key)) continue;
+      this.#overlapping.add(key);
+      this.violations.push({ class: 'ownership', at, semaphore: key, holders: owners, message: `${owners.join(' and ')} may both serve ${key}` });
+    }
+  }
+}

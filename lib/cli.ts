@@ -75,6 +75,9 @@ async function runNode(args: string[]): Promise<void> {
     ...(values.ring === undefined ? {} : { ringId: values.ring }),
   });
   node.kernel.env.logger.info(`node ${node.self.id} listening on ${node.self.address}`);
+  // The views adopted while starting (founding, joining) came before these listeners: say where we are.
+  const first = node.gossip.view();
+  if (first !== undefined) node.kernel.env.logger.info(`view ${first.number}: ${first.members.map((m) => m.id).join(', ')}`);
   node.gossip.events.addEventListener('view', (e) =>
     node.kernel.env.logger.info(`view ${e.detail.view.number}: ${e.detail.view.members.map((m) => m.id).join(', ')}` +
       (e.detail.view.removed.length > 0 && e.detail.view.removed[0]?.view === e.detail.view.number

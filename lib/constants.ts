@@ -159,3 +159,13 @@ export const driftMaxDefault = 0.01;
 
 /** How long one Paxos phase of a view change waits for answers before backing off. */
 export const viewChangeTimeoutMsDefault = 1000;
+
+/**
+ * The longest lease a DSMServer grants by default (a post with a longer timeout is
+ * INVALID_ARGUMENT; long holders refresh). It sets the lock-delay a new owner without a handoff
+ * waits: (leaseMsMax + ownershipLeaseMs)·(1+ρ)².
+ */
+export const leaseMsMaxDefault = 60_000;
+
+/** Most requests for one semaphore that may wait at its owner for ownership to settle (beyond: QUEUE_FULL). */
+export const ownershipWaitingMax = 1024;

@@ -18,6 +18,7 @@ export const runOptionSpec = {
   faults: { type: 'string' },
   clients: { type: 'string' },
   'no-disk': { type: 'boolean' },
+  clusterluck: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -31,6 +32,8 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
                      (default: all, or the scenario's)
   --clients N        clients doing post/close, about 10 operations per second each (default 20)
   --no-disk          no DTable persistence (a restarted owner forgets its holders)
+  --clusterluck      Clusterluck mode: no handoff, no lock-delay, no drift bound, grants acknowledged
+                     before they are synced (safety: 'clusterluck'), to see what those rules buy
   -h, --help         this text`;
 
 /** Parses `60s`, `90000ms`, `2m` or a bare number of seconds into ms. */
@@ -72,6 +75,7 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
     ...(durationMs === undefined ? {} : { durationMs }),
     ...(faults === undefined ? {} : { faults }),
     ...(values['no-disk'] === true ? { disk: false } : {}),
+    ...(values.clusterluck === true ? { safety: 'clusterluck' as const } : {}),
   };
 }
 
@@ -85,6 +89,7 @@ export function replayCommand(seed: string, o: RunOptions): string {
   const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
   if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
   if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');
+  if (o.safety === 'clusterluck') parts.push('--clusterluck');
   return parts.join(' ');
 }
 

@@ -50,6 +50,11 @@ export interface SimulationOptions {
   readonly faultGapMs?: MsRange;
   /** Persist semaphores. Off reproduces Clusterluck's amnesia on restart. @default true */
   readonly disk?: boolean;
+  /**
+   * `'clusterluck'` turns off handoff, lock-delay, the drift bound and synced acknowledgements on
+   * every node (the DSM's and the ring's `safety`), to show what they buy. @default 'strict'
+   */
+  readonly safety?: 'strict' | 'clusterluck';
   /** Play these faults instead of drawing them from the seed (a fast-check search shrinks them). */
   readonly schedule?: readonly ScheduledFault[];
   /** Return the whole trace in the summary. @default false */
@@ -114,15 +119,18 @@ export interface SimulationSummary {
 }
 
 /**
- * Presets of Clusterluck's known weaknesses, which the safety checker must catch. `amnesia`: no
- * disk; owners crash and come back at once with empty tables while clients hold long leases.
- * `handoff`: nodes leave and rejoin under load; each time ownership moves, the new owner knows
- * nothing of the holders the old one granted.
+ * Scenarios the safety checker must catch where the product's rules do not hold or are turned off.
+ * `amnesia`: no disk; owners crash and come back at once with empty tables while clients hold long
+ * leases. `handoff`: nodes leave and rejoin under load: safe with handoff and lock-delay, a double
+ * grant in Clusterluck mode (`safety: 'clusterluck'`), where the new owner knows nothing of the
+ * holders the old one granted. `drift-beyond`: clocks drift up to 20 %, beyond the ρ = 1 % the
+ * product assumes.
  */
 export const scenarios = {
   default: {},
   amnesia: { disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
   handoff: { faults: ['leave'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 2000, max: 4000 }, faultGapMs: { min: 1000, max: 3000 } },
+  'drift-beyond': { faults: ['drift'], driftMax: 0.2, leaseMs: { min: 2000, max: 8000 }, faultGapMs: { min: 1000, max: 3000 } },
 } as const satisfies Record<string, Partial<SimulationOptions>>;
 /** A key of {@link scenarios}. */
 export type ScenarioName = keyof typeof scenarios;
@@ -136,7 +144,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   };
   check(o);
   const views = new ViewLog();
-  const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, onView: (p, v, at) => views.adopted(p, v, at) });
+  const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', onView: (p, v, at) => views.adopted(p, v, at) });
   await world.start();
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
   const owners = new OwnershipSampler();
@@ -150,8 +158,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   };
   sample();
   const limits = new Map(sems.map((s) => [s, o.limit]));
-  const first = world.node('n0');
-  for (const s of sems) await world.clock.drive(first?.dsm.create(s, o.limit) as Promise<void>);
+  // Create through n0 as an application would at start-up: retrying while ownership settles.
+  for (const s of sems) {
+    for (let attempt = 0; ; attempt++) {
+      const created = await world.clock.drive((world.node('n0')?.dsm.create(s, o.limit, undefined, 2000) as Promise<void>).then(() => true, () => false));
+      if (created) break;
+      if (attempt >= 60) throw new Error(`could not create ${s} in 60 attempts`);
+      await world.run(1000);
+    }
+  }
   const run: RunState = { beliefs: [], inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
   const faultLog: FaultRecord[] = [];
   const stopAt = world.clock.now() + o.durationMs;
@@ -209,7 +224,7 @@ interface RunState {
   readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
 }
 
-type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace'>>;
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety'>> & Pick<SimulationOptions, 'safety'>;
 
 function check(o: Resolved): void {
   const int = (name: string, v: unknown, min: number): void => {

@@ -19,6 +19,8 @@ export interface WorldOptions {
   readonly nodes?: number;
   /** Persist semaphores (DTable on the simulated disk). Off reproduces Clusterluck's amnesia. @default true */
   readonly disk?: boolean;
+  /** `'clusterluck'`: handoff, lock-delay, drift bound and synced acks off on every node. @default 'strict' */
+  readonly safety?: 'strict' | 'clusterluck';
   /** Called whenever a process adopts a decided view. */
   readonly onView?: (process: string, view: View, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
@@ -54,7 +56,7 @@ export class World {
   deliveries = { count: 0, hash: 0x811c9dc5 };
 
   constructor(options: WorldOptions) {
-    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, ...options };
+    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, safety: 'strict', ...options };
     this.random = seededRandom(options.seed);
     this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
@@ -236,7 +238,8 @@ export class World {
       id: host.id, address: host.id, cookie: 'sim', ringId: 'sim',
       env: { clock: host.clock, random: this.random.fork(`${host.id}#${epoch}`), transport: host.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
       kernel: { hmac: simHmac },
-      dsm: { disk: this.options.disk },
+      dsm: { disk: this.options.disk, ...(this.options.safety === 'clusterluck' ? { safety: 'clusterluck' } : {}) },
+      ...(this.options.safety === 'clusterluck' ? { gossip: { safety: 'clusterluck' } } : {}),
     });
     host.process = node;
     const onView = this.options.onView;

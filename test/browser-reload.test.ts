@@ -42,7 +42,7 @@ describe('DSMServer in Chromium with IndexedDB', () => {
       const c = (globalThis as unknown as { clusterluck: { create(i: string, n: number): Promise<void>; post(i: string, h: string, ms: number): Promise<void> } }).clusterluck;
       await c.create('tabs', 2);
       await c.post('tabs', 'short', 1500);
-      await c.post('tabs', 'long', 600_000);
+      await c.post('tabs', 'long', 60_000);
     });
     await page.reload();
     await ready(page);

@@ -43,9 +43,12 @@ function expected(model: Model, now: number, c: Command): unknown {
       s.holders.set(c.holder, now + c.timeout * stretch);
       return null;
     }
-    case 'close':
-      model.get(c.id)?.holders.delete(c.holder);
+    case 'close': {
+      const s = model.get(c.id);
+      if (s === undefined) return 'NOT_FOUND'; // as in Clusterluck
+      s.holders.delete(c.holder);
       return null;
+    }
     case 'destroy':
       model.delete(c.id);
       return null;

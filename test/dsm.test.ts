@@ -97,6 +97,7 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         const dsm = await setup('pool');
         await dsm.create('pool', 1);
         await expect(dsm.close('pool', 'nobody')).resolves.toBeUndefined();
+        await expect(dsm.close('no-such-pool', 'nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' }); // as in Clusterluck
       });
 
       it('destroy of an unknown semaphore is fine; destroy drops all holders and timers', async () => {

@@ -104,7 +104,7 @@ describe('three clusterluck processes over TCP', () => {
       : 'a';
     const caller = ownerId === 'a' ? 'b' : 'a';
     await session(caller).run('create mp-persist 3');
-    await session(caller).run('post mp-persist survivor 120000');
+    await session(caller).run('post mp-persist survivor 60000');
     const owner = procs.get(ownerId) as Proc;
     owner.child.kill('SIGKILL');
     await sessions.get(ownerId)?.close();

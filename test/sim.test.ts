@@ -80,3 +80,26 @@ describe('fast-check search over fault schedules', () => {
     expect(await unsafe(seed, [])).toBe(false);
   });
 });
+
+describe('what the safety rules buy (Clusterluck mode and drift beyond ρ)', () => {
+  const handoff: Omit<SimulationOptions, 'seed'> = { ...scenarios.handoff, durationMs: 30_000 };
+
+  it('nodes leaving and rejoining under long leases: a double grant in Clusterluck mode, none with handoff and lock-delay, on the same seeds', async () => {
+    for (const seed of ['1', '2']) {
+      const unsafe = await simulate({ ...handoff, seed, safety: 'clusterluck' });
+      expect(unsafe.faults['leave']).toBeGreaterThan(0);
+      expect(violationKeys(unsafe)).toContain('safety: handoff');
+      const safe = await simulate({ ...handoff, seed });
+      expect(safe.faults['leave']).toBeGreaterThan(0);
+      expect(safe.violations).toEqual([]);
+    }
+  });
+
+  it('clocks drifting beyond the bound ρ the product assumes are caught; the same seed within ρ is safe', async () => {
+    const beyond = await simulate({ ...scenarios['drift-beyond'], durationMs: 30_000, seed: '1' });
+    expect(violationKeys(beyond)).toContain('safety: clock drift');
+    const within = await simulate({ ...scenarios['drift-beyond'], durationMs: 30_000, seed: '1', driftMax: 0.01 });
+    expect(within.faults['drift']).toBeGreaterThan(0);
+    expect(within.violations).toEqual([]);
+  });
+});

@@ -63,7 +63,8 @@ export class ClusterNode {
   constructor(options: ClusterNodeOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
     this.kernel = new NetKernel({ ...options.kernel, env: options.env, id: options.id, address: options.address, cookie: options.cookie });
-    this.gossip = new GossipRing(this.kernel, options.gossip ?? {});
+    // The lock-delay covers the longest lease the DSM grants.
+    this.gossip = new GossipRing(this.kernel, { ...(options.dsm?.leaseMsMax === undefined ? {} : { leaseMsMax: options.dsm.leaseMsMax }), ...options.gossip });
     const storage = options.env.storage;
     this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm });
     this.admin = new AdminServer(this);
@@ -89,7 +90,10 @@ export class ClusterNode {
     try {
       // The stored view (or a new singleton one) first; then, with a seed, a view that holds us.
       await this.gossip.ready();
-      if (options.seed !== undefined) {
+      // A member restarting on its stored view needs no seed: it serves only under its ownership
+      // lease, so only once members of that same view confirm it; probes catch it up otherwise.
+      const restored = this.gossip.isMember() && (this.gossip.view()?.members.length ?? 0) > 1;
+      if (options.seed !== undefined && !restored) {
         const seed = typeof options.seed === 'function' ? await options.seed(this) : options.seed;
         await this.#sync(seed, timeoutMs);
       }
@@ -98,8 +102,10 @@ export class ClusterNode {
       await this.kernel.stop();
       throw err;
     }
-    this.dsm.start();
+    // Nothing is served before the table is loaded: a read would answer NOT_FOUND, and a create
+    // with another n would replace the stored limit.
     await this.dsm.load();
+    this.dsm.start();
     this.admin.start(adminServerName);
     this.#started = true;
     return this;

@@ -7,11 +7,16 @@
 //    without m (or moving a key away from m) was accepted by a majority Q of v that excludes m;
 //    |S| + |Q| ≥ |v| so S and Q share a member x, which confirmed before it accepted, so m stops
 //    at the latest ownershipLeaseMs (m's clock) after the decision.
-// 2. The hand-over delay: a member that adopts a view in which it owns a key it did not own in
-//    the view just before (or that jumped over views, or started from storage or a join) does not
-//    serve that key for ownershipLeaseMs·(1+ρ)² from the adoption, its own clock: the previous
-//    owner may serve that long after the decision, and the two clocks run at rates within (1+ρ)
-//    of real time each. A founder of a new cluster waits for nothing: nobody served before it.
+// 2. The lock-delay (Chubby's): a member that adopts a view in which it owns a key it did not own
+//    in the view just before (or that jumped over views, or started from storage or a join) does
+//    not serve that key for (leaseMsMax + ownershipLeaseMs)·(1+ρ)² from the adoption, on its own
+//    clock: the previous owner may serve for ownershipLeaseMs after the decision and a lease it
+//    granted just before may last leaseMsMax more, and each of the clocks involved (old owner,
+//    client, new owner) runs within (1+ρ) of real time. A founder of a new cluster waits for
+//    nothing: nobody served before it.
+// 3. Handoff: the previous owner p, once on a view at or after the one that moved the key, has
+//    stopped serving it; its handoff `release(p, number, remainingMs)` lifts the delay of keys p
+//    owned (down to what p's own delay still had to run).
 import type { HashRing } from './hash-ring.js';
 import { confirmationsNeeded, type View } from './view.js';
 
@@ -23,10 +28,20 @@ export type Ownership =
   /** This member owns it but must not serve yet (hand-over delay) or now (lease lapsed, change pending, no view). */
   | { readonly state: 'waiting'; readonly reason: 'delay' | 'lease' | 'pending' | 'no-view'; readonly untilMs: number | undefined };
 
-interface Delay {
-  /** The ring of the view adopted just before, or undefined: every key this member owns waits. */
-  readonly previous: (() => HashRing) | undefined;
+/** A delay to keep across a restart: the view adopted and the one before it (null: unknown). */
+export interface PendingDelay {
+  readonly view: number;
+  readonly previous: View | null;
+}
+
+interface Delay extends PendingDelay {
+  /** The ring of `previous`, built on first use; undefined: every key this member owns waits. */
+  readonly ring: (() => HashRing) | undefined;
+  /** The previous owners of the keys this delay holds back (undefined: unknown, any). */
+  readonly from: readonly string[] | undefined;
   readonly untilMs: number;
+  /** Previous owners that handed off, and until when their own delay still ran. */
+  readonly released: Map<string, number>;
 }
 
 /** The ownership lease and hand-over delays of one member. */
@@ -41,16 +56,66 @@ export class OwnershipLease {
   readonly #confirmed = new Map<string, number>();
   #delays: Delay[] = [];
 
-  /** `leaseMs` is ownershipLeaseMs; `driftMax` is ρ. */
-  constructor(self: string, leaseMs: number, driftMax: number) {
+  /**
+   * `leaseMs` is ownershipLeaseMs; `driftMax` is ρ; `grantMsMax` the longest lease a service on the
+   * ring may grant (leaseMsMax). `lockDelay: false` (Clusterluck mode) serves moved keys at once.
+   */
+  constructor(self: string, leaseMs: number, driftMax: number, grantMsMax: number, lockDelay = true) {
     this.#self = self;
     this.#leaseMs = leaseMs;
-    this.#delayMs = leaseMs * (1 + driftMax) ** 2;
+    this.#stretch = (1 + driftMax) ** 2;
+    this.#delayMs = lockDelay ? (grantMsMax + leaseMs) * this.#stretch : 0;
   }
 
-  /** The hand-over delay, ownershipLeaseMs·(1+ρ)². */
+  readonly #stretch: number;
+
+  /** The lock-delay, (leaseMsMax + ownershipLeaseMs)·(1+ρ)². */
   get delayMs(): number {
     return this.#delayMs;
+  }
+
+  /** How long this member's own delays still run at `nowMs` (0 when none), releases counted: a handoff passes it on. */
+  remainingDelayMs(nowMs: number): number {
+    let until = nowMs;
+    for (const d of this.#delays) until = Math.max(until, Math.min(effectiveUntil(d), d.untilMs));
+    return until - nowMs;
+  }
+
+  /** Per key handed over with its state: who handed it, as of which view, and until when its own delay held it back. */
+  readonly #keyReleases = new Map<string, { readonly from: string; readonly number: number; readonly untilMs: number }>();
+
+  /**
+   * `from`, on view `number`, handed over `key` with its state; its own delay held the key back
+   * `remainingMs` more (0 when it was serving it). More precise than {@link release}.
+   */
+  releaseKey(key: string, from: string, number: number, remainingMs: number, nowMs: number): void {
+    this.#keyReleases.set(key, { from, number, untilMs: nowMs + remainingMs * this.#stretch });
+  }
+
+  /** Until when this member's own delays hold `key` back (−Infinity: they do not), whoever owns it now. */
+  heldUntilMs(key: string, nowMs: number): number {
+    let untilMs = -Infinity;
+    for (const d of this.#delays) {
+      if (d.untilMs <= nowMs) continue;
+      const previous = d.ring?.();
+      const owner = previous === undefined || previous.size() === 0 ? undefined : previous.find(key).id;
+      if (owner === this.#self) continue;
+      let released = owner === undefined ? undefined : d.released.get(owner);
+      const k = this.#keyReleases.get(key);
+      if (k !== undefined && k.from === owner && d.view <= k.number) released = Math.min(released ?? Infinity, k.untilMs);
+      untilMs = Math.max(untilMs, released === undefined ? d.untilMs : Math.min(released, d.untilMs));
+    }
+    return untilMs;
+  }
+
+  /**
+   * `from`, on view `number` or later, handed off what it owned: keys it owned in the view before
+   * any of our adoptions up to `number` wait only for what `from`'s own delay still had to run
+   * (`remainingMs` on its clock, stretched by (1+ρ)² for ours).
+   */
+  release(from: string, number: number, remainingMs: number, nowMs: number): void {
+    const untilMs = nowMs + remainingMs * this.#stretch;
+    for (const d of this.#delays) if (d.view <= number) d.released.set(from, Math.min(d.released.get(from) ?? Infinity, untilMs));
   }
 
   /** The view in force, if any. */
@@ -59,27 +124,44 @@ export class OwnershipLease {
   }
 
   /**
-   * Moves to `view` (with its ring) at `nowMs`. `how`: `next` when it follows the view in force
-   * directly, `jump` when views were missed or this process starts from storage or joins, `found`
-   * for a founder's first view.
+   * Moves to `view` (with its ring) at `nowMs`. `previous` is the view adopted just before (keys
+   * this member owned there need no delay), or null when unknown (views were missed, or this
+   * process joined): then every key it owns waits. `found` (a founder's first view) and
+   * `restore` (a restart on stored state, whose table holds every grant it acknowledged) add no
+   * delay of their own; `pending` re-arms, in full, the delays that were running when it stopped.
    */
-  adopt(view: View, ring: () => HashRing, nowMs: number, how: 'next' | 'jump' | 'found'): void {
-    if (how !== 'found') {
-      const previous = how === 'next' ? this.#ring : undefined;
-      this.#delays = this.#delays.filter((d) => d.untilMs > nowMs);
-      this.#delays.push({ previous, untilMs: nowMs + this.#delayMs });
-    }
+  adopt(view: View, ring: () => HashRing, nowMs: number, previous: View | null | 'found' | 'restore',
+    ringOf: (v: View) => () => HashRing, pending: readonly PendingDelay[] = []): void {
+    this.#delays = this.#delays.filter((d) => d.untilMs > nowMs);
+    if (this.#delays.length === 0) this.#keyReleases.clear();
+    const arm = (d: PendingDelay): void => {
+      const from = d.previous === null ? undefined : movers(d.previous, view, this.#self);
+      if (from?.length === 0) return; // nothing came to this member: nothing to wait for
+      this.#delays.push({ ...d, ring: d.previous === null ? undefined : ringOf(d.previous), from, untilMs: nowMs + this.#delayMs, released: new Map() });
+    };
+    if (previous !== 'found' && previous !== 'restore') arm({ view: view.number, previous });
+    for (const d of pending) arm(d);
     this.#view = view;
     this.#ring = ring;
     this.#confirmed.clear();
   }
 
-  /** Drops the view (this member left or was removed). */
+  /**
+   * The delays still holding some key back at `nowMs`, to store with the view (a restart re-arms
+   * them in full): not those every previous owner released with nothing left to run.
+   */
+  pending(nowMs: number): PendingDelay[] {
+    return this.#delays.filter((d) => Math.min(effectiveUntil(d), d.untilMs) > nowMs).map((d) => ({ view: d.view, previous: d.previous }));
+  }
+
+  /**
+   * Drops the view (this member left or was removed). Running delays stay: a handoff this member
+   * still sends must pass on how long they had to run.
+   */
   clear(): void {
     this.#view = undefined;
     this.#ring = undefined;
     this.#confirmed.clear();
-    this.#delays = [];
   }
 
   /** Member `id` confirmed view `number` in reply to a request sent at `sentAtMs`. */
@@ -128,12 +210,29 @@ export class OwnershipLease {
     if (owner !== this.#self) return { state: 'not-owner', owner };
     if (pending) return { state: 'waiting', reason: 'pending', untilMs: undefined };
     if (!(nowMs < this.expiresAtMs())) return { state: 'waiting', reason: 'lease', untilMs: undefined };
-    let untilMs = -Infinity;
-    for (const d of this.#delays) {
-      if (d.untilMs <= nowMs) continue;
-      const previous = d.previous?.();
-      if (previous === undefined || previous.size() === 0 || previous.find(key).id !== this.#self) untilMs = Math.max(untilMs, d.untilMs);
-    }
+    const untilMs = this.heldUntilMs(key, nowMs);
     return untilMs > nowMs ? { state: 'waiting', reason: 'delay', untilMs } : { state: 'owner' };
   }
+}
+
+/**
+ * Who may have owned keys that `self` owns in `view` but did not own in `previous`: nobody when
+ * `self` was in `previous` and only members joined (consistent hashing gives a join's keys to the
+ * joiner alone); the members that left when some did; every previous member when `self` is new or
+ * a weight changed.
+ */
+function movers(previous: View, view: View, self: string): string[] {
+  const was = previous.members.some((m) => m.id === self);
+  const weightChanged = view.members.some((m) => {
+    const p = previous.members.find((x) => x.id === m.id);
+    return p !== undefined && p.weight !== m.weight;
+  });
+  if (!was || weightChanged) return previous.members.filter((m) => m.id !== self).map((m) => m.id);
+  return previous.members.filter((m) => !view.members.some((x) => x.id === m.id)).map((m) => m.id);
+}
+
+/** When a delay stops holding any key back: once every previous owner released, the latest of what their own delays still ran. */
+function effectiveUntil(d: Delay): number {
+  if (d.from === undefined || !d.from.every((o) => d.released.has(o))) return d.untilMs;
+  return Math.max(-Infinity, ...d.from.map((o) => d.released.get(o) ?? d.untilMs));
 }

@@ -83,7 +83,8 @@ export function foundView(cluster: string, self: ViewMember): View {
 
 /**
  * The view after `view` with `changes` applied in order (an add of a present id replaces it, so a
- * new incarnation takes the old one's place); `undefined` when nothing would change.
+ * new incarnation takes the old one's place; the removal of the last member is ignored, so a view
+ * is never empty); `undefined` when nothing would change.
  */
 export function applyChanges(view: View, changes: readonly ViewChange[]): View | undefined {
   const members = new Map(view.members.map((m) => [m.id, m]));
@@ -99,6 +100,7 @@ export function applyChanges(view: View, changes: readonly ViewChange[]): View |
       members.set(c.member.id, c.member);
     } else if (c.kind === 'remove') {
       if (old === undefined || (c.incarnation !== undefined && old.incarnation !== c.incarnation)) continue;
+      if (members.size === 1) continue; // a view keeps at least one member: the last one cannot be removed
       members.delete(c.id);
       removed.set(c.id, { id: c.id, incarnation: old.incarnation, reason: c.reason, view: view.number + 1 });
     } else if (old !== undefined && old.weight !== c.weight) {

@@ -1,7 +1,10 @@
-import { driftMaxDefault, notOwnerRetriesMax } from '../constants.js';
+import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitingMax } from '../constants.js';
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
+import type { View } from '../core/view.js';
+import type { TypedEventTarget } from '../env/events.js';
+import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
 import type { Random } from '../env/random.js';
 import type { Storage } from '../env/storage.js';
@@ -20,6 +23,17 @@ export interface RingSource {
   ownership?(key: string): Ownership;
   /** How long a request may wait at this node for its ownership to settle. */
   ownershipWaitMs?(): number;
+  /** The decided view, and its `view` events (a GossipRing has both): with them the DSM hands semaphores over on view changes. */
+  view?(): View | undefined;
+  readonly events?: TypedEventTarget<{ view: CustomEvent<{ view: View; previous: View | undefined }> }>;
+  /** `from` handed off what it owned as of view `number`, its own lock-delay still running `remainingMs`. */
+  release?(from: string, number: number, remainingMs: number): void;
+  /** How long this node's own lock-delays still run, ms. */
+  remainingDelayMs?(): number;
+  /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */
+  releaseKey?(key: string, from: string, number: number, remainingMs: number): void;
+  /** How long this node's own lock-delays still hold `key` back, ms (0 when not). */
+  heldMs?(key: string): number;
 }
 
 /** Options of a {@link DSMServer} (Clusterluck's, plus `storage`). */
@@ -52,6 +66,12 @@ export interface DSMServerOptions {
   readonly safety?: 'strict' | 'clusterluck';
   /** ρ, the bound on any clock's rate error: a slot is kept `timeout·(1+ρ)²` on the owner's clock. @default 0.01 */
   readonly driftMax?: number;
+  /**
+   * The longest lease a post may ask for, ms; a longer `timeout` is INVALID_ARGUMENT (long
+   * holders refresh). The ring's lock-delay covers it: give the GossipRing the same value
+   * (ClusterNode does). @default 60000
+   */
+  readonly leaseMsMax?: number;
   /** Gzip snapshots. @default false */
   readonly compress?: boolean;
   /** Name of the table (never replaced by the server's name). @default 'dsm' */
@@ -79,6 +99,8 @@ export class DSMServer extends GenServer {
   readonly #journal: DsmJournal | undefined;
   readonly #store: SemaphoreStore;
   readonly #safety: 'strict' | 'clusterluck';
+  readonly #leaseMsMax: number;
+  readonly #handoff: Handoff | undefined;
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
@@ -102,7 +124,43 @@ export class DSMServer extends GenServer {
     const driftMax = opts.driftMax ?? driftMaxDefault;
     if (typeof driftMax !== 'number' || !(driftMax >= 0 && driftMax < 1)) throw invalidArgument('opts.driftMax', driftMax, 'a number in [0, 1)');
     this.#store = new SemaphoreStore(kernel.env.clock, this.#journal, this.#safety === 'clusterluck' ? 0 : driftMax);
+    const leaseMsMax = opts.leaseMsMax ?? leaseMsMaxDefault;
+    if (typeof leaseMsMax !== 'number' || !(leaseMsMax > 0) || !Number.isFinite(leaseMsMax)) throw invalidArgument('opts.leaseMsMax', leaseMsMax, 'a positive number of ms');
+    this.#leaseMsMax = leaseMsMax;
+    this.#handoff = this.#safety === 'clusterluck' ? undefined : this.#handoffFor(gossip);
     this.#serve();
+  }
+
+  /** The longest lease a post may ask for, ms. */
+  get leaseMsMax(): number {
+    return this.#leaseMsMax;
+  }
+
+  #handoffFor(ring: RingSource): Handoff | undefined {
+    const { view, events, release, remainingDelayMs, releaseKey, heldMs } = ring;
+    if (view === undefined || events === undefined || release === undefined || remainingDelayMs === undefined || releaseKey === undefined || heldMs === undefined) {
+      return undefined;
+    }
+    const journal = this.#journal;
+    const handoff = new Handoff({
+      kernel: this.kernel, store: this.#store, name: () => this.name,
+      view: () => view.call(ring),
+      owner: (id) => {
+        const r = ring.ring();
+        return r.size() === 0 ? '' : r.find(id).id; // '' once this node left: nobody to hand to
+      },
+      serving: (id) => this.#ownership(id).state === 'owner',
+      release: (from, number, remainingMs) => release.call(ring, from, number, remainingMs),
+      remainingDelayMs: () => remainingDelayMs.call(ring),
+      releaseKey: (id, from, number, remainingMs) => releaseKey.call(ring, id, from, number, remainingMs),
+      heldMs: (id) => heldMs.call(ring, id),
+      synced: () => journal?.synced() ?? Promise.resolve(),
+      retryMs: 1000,
+    });
+    events.addEventListener('view', (e) => {
+      if (this.name !== undefined) handoff.onView(e.detail.view, e.detail.previous);
+    });
+    return handoff;
   }
 
   /** A wait in [min, max) ms before a post retries (Clusterluck's static). */
@@ -123,8 +181,13 @@ export class DSMServer extends GenServer {
     return this;
   }
 
-  /** Waits until idle, then drops in-memory state and closes the table (whose disk state stays). */
+  /**
+   * Waits for handoffs in flight (at most 5 s: a graceful leave hands its semaphores over), then
+   * until idle, then drops in-memory state and closes the table (whose disk state stays).
+   */
   override async stop(): Promise<void> {
+    await this.#handoff?.drain(5000);
+    this.#handoff?.stop();
     await super.stop();
     this.#store.clear();
     await this.#journal?.stop();
@@ -169,7 +232,7 @@ export class DSMServer extends GenServer {
     return finish(this.#post(id, holder, timeout, reqTimeout, retries), cb);
   }
 
-  /** Gives back `holder`'s slot of semaphore `id`; not holding is not an error. */
+  /** Gives back `holder`'s slot of semaphore `id`; not holding is not an error, an unknown `id` is NOT_FOUND. */
   close(id: string, holder: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
     return finish(this.#request('close', { id, holder }, reqTimeout).then(() => undefined), cb);
   }
@@ -186,6 +249,13 @@ export class DSMServer extends GenServer {
 
   /** Checks a decoded request before any handler runs: a known command with a valid job. */
   override decodeSingleton(job: Job): Job | Error {
+    if (job.event === handoffEvent) {
+      try {
+        return { event: job.event, data: parseHandoff(job.data) };
+      } catch (err) {
+        return err instanceof Error ? err : new ClusterluckError('BAD_MESSAGE', String(err));
+      }
+    }
     if (!isDsmCommand(job.event)) return parseJob(job.data, job.event) as Error;
     const data = parseJob(job.data, job.event);
     return data instanceof Error ? data : { event: job.event, data };
@@ -193,6 +263,7 @@ export class DSMServer extends GenServer {
 
   async #post(id: string, holder: string, timeout: number, reqTimeout: number | undefined, retries: number | undefined): Promise<void> {
     const job = checked('post', { id, holder, timeout });
+    if (timeout > this.#leaseMsMax) throw this.#tooLong(timeout);
     const tries = retries ?? Infinity;
     if (!(tries === Infinity || (Number.isInteger(tries) && tries >= 0))) throw invalidArgument('retries', tries, 'an integer ≥ 0 or Infinity');
     const clock = this.kernel.env.clock;
@@ -246,7 +317,14 @@ export class DSMServer extends GenServer {
       store.destroy(id);
       return durable(null);
     }));
-    this.handle('post', (d) => this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout))));
+    this.handle('post', (d) => {
+      if ((d as DsmJobs['post']).timeout > this.#leaseMsMax) throw this.#tooLong((d as DsmJobs['post']).timeout);
+      return this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout)));
+    });
+    this.handle(handoffEvent, (d, from) => {
+      if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
+      return this.#handoff.receive(d as HandoffMessage, from.node.id);
+    });
     this.handle('close', (d) => this.#mine(d as DsmJobs['close'], ({ id, holder }) => {
       store.close(id, holder);
       return durable(null);
@@ -270,6 +348,9 @@ export class DSMServer extends GenServer {
     }
     return new Promise((resolve, reject) => {
       const entry = { run: () => serve(job), resolve, reject };
+      if (queued !== undefined && queued.entries.length >= ownershipWaitingMax) {
+        return reject(new ClusterluckError('QUEUE_FULL', `${ownershipWaitingMax} requests already wait for ${show(job.id)} to settle`));
+      }
       if (queued !== undefined) return void queued.entries.push(entry);
       const clock = this.kernel.env.clock;
       this.#waiting.set(job.id, { entries: [entry], deadline: clock.now() + (this.gossip.ownershipWaitMs?.() ?? 0) });
@@ -307,6 +388,11 @@ export class DSMServer extends GenServer {
     if (source.ownership !== undefined) return source.ownership(id);
     const owner = source.ring().find(id);
     return owner.id === this.kernel.self.id ? { state: 'owner' } : { state: 'not-owner', owner: owner.id };
+  }
+
+  #tooLong(timeout: number): ClusterluckError {
+    return new ClusterluckError('INVALID_ARGUMENT', `timeout must be at most leaseMsMax (${this.#leaseMsMax} ms), got ${timeout}; hold longer by posting again before it runs out`,
+      { fails: { timeout: `at most leaseMsMax (${this.#leaseMsMax})` } });
   }
 
   #notOwner(id: string, o: Ownership): ClusterluckError {

@@ -19,6 +19,15 @@ export interface SemaphoreJournal {
 interface Lease {
   timer: TimerHandle;
   expiresWallMs: number;
+  /** When the slot frees, on this node's monotonic clock. */
+  expiresMs: number;
+}
+
+/** A semaphore as one owner hands it to the next: its limit and each holder's remaining time. */
+export interface SemaphoreState {
+  readonly n: number;
+  /** `[holder, ms this owner would still keep the slot]`. */
+  readonly holders: readonly (readonly [string, number])[];
 }
 
 interface Semaphore {
@@ -72,12 +81,17 @@ export class SemaphoreStore {
 
   /** Drops `id` with all its holders and timers; unknown ids are fine. */
   destroy(id: string): void {
+    this.#drop(id, true);
+  }
+
+  #drop(id: string, journal: boolean): void {
     const s = this.#semaphores.get(id);
     if (s === undefined) return;
     this.#semaphores.delete(id);
     const holders = [...(s.holders?.keys() ?? [])];
     for (const lease of s.holders?.values() ?? []) this.#clock.cancelTimer(lease.timer);
-    this.#journal?.destroyed(id, holders);
+    if (journal) this.#journal?.destroyed(id, holders);
+    else for (const h of holders) this.#journal?.released(id, h);
   }
 
   /**
@@ -100,11 +114,11 @@ export class SemaphoreStore {
     return true;
   }
 
-  /** Releases `holder`'s lease; not holding (or an unknown semaphore) is not an error. */
+  /** Releases `holder`'s lease; not holding is not an error, an unknown semaphore is NOT_FOUND (as in Clusterluck). */
   close(id: string, holder: string): void {
-    const s = this.#semaphores.get(id);
-    const lease = s?.holders?.get(holder);
-    if (s === undefined || lease === undefined) return;
+    const s = this.#get(id);
+    const lease = s.holders?.get(holder);
+    if (lease === undefined) return;
     this.#clock.cancelTimer(lease.timer);
     this.#release(id, s, holder);
   }
@@ -126,6 +140,40 @@ export class SemaphoreStore {
     return this.#semaphores.keys();
   }
 
+  /** The state of `id` to hand to its next owner (holders with the time they still have), or undefined. */
+  snapshot(id: string): SemaphoreState | undefined {
+    const s = this.#semaphores.get(id);
+    if (s === undefined) return undefined;
+    const now = this.#clock.now();
+    const holders: [string, number][] = [];
+    for (const [holder, lease] of s.holders ?? []) if (lease.expiresMs > now) holders.push([holder, lease.expiresMs - now]);
+    return { n: s.n, holders };
+  }
+
+  /**
+   * Installs the state a previous owner handed over, replacing what this node had of `id` (the
+   * previous owner's is the newer). Each holder keeps its slot `remaining·(1+ρ)²` on this clock
+   * (the two clocks may differ by that much). Journaled like grants. At most `n` holders: the
+   * previous owner never held more.
+   */
+  install(id: string, state: SemaphoreState): void {
+    if (state.holders.length > state.n) throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${state.holders.length} holders for n=${state.n}`);
+    if (this.#semaphores.has(id)) this.#drop(id, false);
+    else if (this.#semaphores.size >= semaphoresMax) throw new ClusterluckError('QUEUE_FULL', `this node already owns ${semaphoresMax} semaphores`);
+    const s: Semaphore = { n: state.n, holders: undefined };
+    this.#semaphores.set(id, s);
+    this.#journal?.created(id, state.n);
+    for (const [holder, remainingMs] of state.holders) {
+      const keepMs = remainingMs * this.#stretch;
+      this.#lease(id, s, (s.holders ??= new Map()), holder, keepMs, this.#clock.wallNow() + keepMs);
+    }
+  }
+
+  /** Forgets `id` after its next owner took it over (journaled as a destroy, so a restart does not bring it back). */
+  handedOver(id: string): void {
+    this.#drop(id, true);
+  }
+
   /** Cancels every lease timer and forgets all state (storage is left alone). */
   clear(): void {
     for (const s of this.#semaphores.values()) for (const lease of s.holders?.values() ?? []) this.#clock.cancelTimer(lease.timer);
@@ -142,7 +190,7 @@ export class SemaphoreStore {
     const timer = this.#clock.setTimer(ms, () => {
       if (this.#semaphores.get(id) === s && holders.get(holder)?.timer === timer) this.#release(id, s, holder);
     });
-    holders.set(holder, { timer, expiresWallMs });
+    holders.set(holder, { timer, expiresWallMs, expiresMs: this.#clock.now() + ms });
     if (journal) this.#journal?.granted(id, holder, expiresWallMs);
   }
 

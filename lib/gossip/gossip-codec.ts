@@ -55,6 +55,8 @@ export type PaxosMessage = PaxosRequest & { readonly ring: string };
 export interface ViewMessage {
   readonly ring: string;
   readonly view: View | undefined;
+  /** The view just before `view`, when the sender knows it. */
+  readonly previous: View | undefined;
 }
 
 /** A `join` call: add this member to your view. */
@@ -165,7 +167,10 @@ export function readPaxos(data: unknown): PaxosMessage | Error {
 
 /** Reads a `view` message. */
 export function readViewMessage(data: unknown): ViewMessage | Error {
-  return withRing(data, (o) => ({ view: o['view'] === null || o['view'] === undefined ? undefined : parseView(o['view']) }));
+  return withRing(data, (o) => ({
+    view: o['view'] === null || o['view'] === undefined ? undefined : parseView(o['view']),
+    previous: o['previous'] === null || o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous'),
+  }));
 }
 
 /** Reads a `join` call. */

@@ -1,6 +1,6 @@
 import {
   gossipFanoutDefault, gossipIntervalMsDefault, healIntervalMsDefault, indirectProbesDefault, probeIntervalMsDefault,
-  autoRemoveAfterMsDefault, driftMaxDefault, ownershipLeaseMsDefault, probeTimeoutMsDefault, ringIdLengthMax, ringVnodesPerWeightDefault,
+  autoRemoveAfterMsDefault, driftMaxDefault, leaseMsMaxDefault, ownershipLeaseMsDefault, probeTimeoutMsDefault, ringIdLengthMax, ringVnodesPerWeightDefault,
   ringWeightMax, suspicionMultDefault, tombstoneTtlMsDefault, tombstonesMax, viewChangeTimeoutMsDefault,
 } from '../constants.js';
 import type { View, ViewChange } from '../core/view.js';
@@ -47,6 +47,18 @@ export interface GossipRingOptions extends GenServerOptions {
   readonly driftMax?: number;
   /** How long one Paxos phase waits for its answers before the proposer backs off and retries. @default 1000 */
   readonly viewChangeTimeoutMs?: number;
+  /**
+   * The longest lease any service on this ring grants (the DSMServer's `leaseMsMax`): a key that
+   * comes to this node without a handoff waits (leaseMsMax + ownershipLeaseMs)·(1+ρ)² (the
+   * lock-delay). @default 60000
+   */
+  readonly leaseMsMax?: number;
+  /**
+   * `'clusterluck'` turns off the lock-delay and the drift bound (a key that moves is served at
+   * once by its new owner; the ownership lease stays), so the simulator can show what they buy.
+   * @default 'strict'
+   */
+  readonly safety?: 'strict' | 'clusterluck';
   /** Where the Paxos acceptor state is kept (it must survive restarts to vote again). @default kernel.env.storage */
   readonly storage?: Storage;
   /** Time between attempts to reach one down or failure-removed member, so partitions heal. @default 10000 */
@@ -79,6 +91,9 @@ export interface ResolvedGossipOptions {
   readonly ownershipLeaseMs: number;
   readonly driftMax: number;
   readonly viewChangeTimeoutMs: number;
+  readonly leaseMsMax: number;
+  /** False in Clusterluck mode. */
+  readonly lockDelay: boolean;
 }
 
 /** A member's state change: `previous`/`status` are undefined when it was unknown/forgotten. */
@@ -192,6 +207,8 @@ export function resolveGossipOptions(options: GossipRingOptions): ResolvedGossip
     ownershipLeaseMs: positive('ownershipLeaseMs', o.ownershipLeaseMs ?? ownershipLeaseMsDefault),
     driftMax: driftMax(o.driftMax ?? driftMaxDefault),
     viewChangeTimeoutMs: positive('viewChangeTimeoutMs', o.viewChangeTimeoutMs ?? viewChangeTimeoutMsDefault),
+    leaseMsMax: positive('leaseMsMax', o.leaseMsMax ?? leaseMsMaxDefault),
+    lockDelay: safety(o.safety) === 'strict',
   };
 }
 
@@ -201,6 +218,11 @@ export function checkRingId(value: unknown, field = 'ringId'): string {
     throw invalidArgument(field, value, `a non-empty string of at most ${ringIdLengthMax} chars`);
   }
   return value;
+}
+
+function safety(value: unknown): 'strict' | 'clusterluck' {
+  if (value === undefined || value === 'strict' || value === 'clusterluck') return value ?? 'strict';
+  throw invalidArgument('safety', value, "'strict' or 'clusterluck'");
 }
 
 function driftMax(value: unknown): number {

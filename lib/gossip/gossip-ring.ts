@@ -54,6 +54,8 @@ export class GossipRing extends GenServer {
   #ready: Promise<void> = Promise.resolve();
   /** Set when failure detection removed us: ask a member to add us back. */
   #rejoin = false;
+  /** Nodes an operator inserted that are not in our view yet: invited again every heal round, for a while. */
+  readonly #invited = new Map<string, { node: NodeId; weight: number; untilMs: number }>();
 
   /** A gossip ring on `kernel`; `start(name?)` registers it. */
   constructor(kernel: NetKernel, options: GossipRingOptions = {}) {
@@ -166,7 +168,7 @@ export class GossipRing extends GenServer {
     this.#leaving = true;
     this.#rejoin = false;
     // The view without us, decided by a majority of the current one (our own vote counts).
-    if (this.#keeper.isMember()) {
+    if (this.#keeper.isMember() && (this.#keeper.view?.members.length ?? 0) > 1) {
       await this.#keeper.change({ kind: 'remove', id: self.id, incarnation: this.#keeper.incarnation, reason: 'left' }, this.#o.viewChangeTimeoutMs * 4)
         .catch((err: unknown) => this.kernel.env.logger.warn('leave: no view without this node was decided; the others will remove it', { error: String(err) }));
     }
@@ -233,6 +235,7 @@ export class GossipRing extends GenServer {
         this.#change({ kind: 'add', member: { id: n.id, address: n.address, weight, incarnation: gone.incarnation } });
       }
       this.#invite(n, weight);
+      this.#invited.set(n.id, { node: n, weight, untilMs: this.kernel.env.clock.now() + inviteRetryMs });
     }
     void ring;
     return this;
@@ -283,6 +286,11 @@ export class GossipRing extends GenServer {
     return this.#keeper.view;
   }
 
+  /** True when this process is a voting member of the view it adopted (a restart on stored state is, until removed). */
+  isMember(): boolean {
+    return this.#ringId !== undefined && this.#keeper.isMember();
+  }
+
   /** True while this node may act as an owner: a voting member of its view, ownership lease held, no change pending. */
   isServing(): boolean {
     return this.#ringId !== undefined && this.#keeper.isServing();
@@ -293,9 +301,35 @@ export class GossipRing extends GenServer {
     return this.#ringId === undefined ? { state: 'waiting', reason: 'no-view', untilMs: undefined } : this.#keeper.ownership(key);
   }
 
-  /** How long a request may wait here for ownership to settle: the hand-over delay plus one lease. */
+  /** How long a request may wait here for ownership to settle (a lease renewal, a handoff): two ownership leases. */
   ownershipWaitMs(): number {
-    return this.#keeper.lease.delayMs + this.#o.ownershipLeaseMs;
+    return 2 * this.#o.ownershipLeaseMs;
+  }
+
+  /** The lock-delay a key that comes here without a handoff waits: (leaseMsMax + ownershipLeaseMs)·(1+ρ)². */
+  lockDelayMs(): number {
+    return this.#keeper.lease.delayMs;
+  }
+
+  /** `from` handed off what it owned as of view `number`; its own lock-delay still ran `remainingMs`. */
+  release(from: string, number: number, remainingMs: number): void {
+    this.#keeper.release(from, number, remainingMs);
+  }
+
+  /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */
+  releaseKey(key: string, from: string, number: number, remainingMs: number): void {
+    this.#keeper.lease.releaseKey(key, from, number, remainingMs, this.kernel.env.clock.now());
+  }
+
+  /** How long this node's own lock-delays still hold `key` back, ms (0 when not). */
+  heldMs(key: string): number {
+    const now = this.kernel.env.clock.now();
+    return Math.max(0, this.#keeper.lease.heldUntilMs(key, now) - now);
+  }
+
+  /** How long this node's own lock-delays still run, ms (0 when none). */
+  remainingDelayMs(): number {
+    return this.#keeper.lease.remainingDelayMs(this.kernel.env.clock.now());
   }
 
   /**
@@ -368,6 +402,8 @@ export class GossipRing extends GenServer {
   #onView(view: View, previous: View | undefined): void {
     const selfId = this.kernel.self.id;
     const inView = new Set(view.members.map((m) => m.id));
+    // An invited node is in: the invitation is done (a later removal must stick).
+    for (const id of inView) this.#invited.delete(id);
     const changes: MembershipChange[] = [];
     for (const m of view.members) {
       const e = this.#table.get(m.id);
@@ -400,6 +436,11 @@ export class GossipRing extends GenServer {
 
   #healRound(): void {
     this.#protocol.healRound();
+    const now = this.kernel.env.clock.now();
+    for (const [id, i] of this.#invited) {
+      if (now > i.untilMs) this.#invited.delete(id);
+      else this.#invite(i.node, i.weight);
+    }
     const v = this.#keeper.view;
     if (!this.#rejoin || v === undefined || this.#keeper.isMember()) return;
     const others = v.members.filter((m) => m.id !== this.kernel.self.id);
@@ -421,7 +462,13 @@ export class GossipRing extends GenServer {
     await this.#ready.catch(() => undefined);
     const selfId = this.kernel.self.id;
     const alone = this.#keeper.isAlone();
-    if (alone && (!senderAlone || from.id < selfId)) await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight);
+    if (alone && (!senderAlone || from.id < selfId)) {
+      // A few tries: the inviter may be behind and catch up from our answer.
+      for (let attempt = 0; attempt < 5 && this.#ringId !== undefined && this.#keeper.isAlone(); attempt++) {
+        if (await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight)) return;
+        await new Promise<void>((resolve) => this.kernel.env.clock.setTimer(this.#o.viewChangeTimeoutMs, () => resolve()));
+      }
+    }
     else if (senderAlone) this.#invite(from, 1);
     else if (!alone && (this.#keeper.view === undefined || memberOf(this.#keeper.view, from.id) === undefined)) {
       this.kernel.env.logger.warn('met a member of another cluster; clusters of several members do not merge', { from: from.id });
@@ -483,6 +530,9 @@ export class GossipRing extends GenServer {
     this.#ringId = undefined;
   }
 }
+
+/** How long an operator's insert keeps inviting a node that has not joined yet. */
+const inviteRetryMs = 5 * 60_000;
 
 function one(c: MembershipChange | undefined): MembershipChange[] {
   return c === undefined ? [] : [c];

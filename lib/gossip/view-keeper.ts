@@ -4,7 +4,7 @@
 // their messages, persists the acceptor and keeps the timers.
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
-import { OwnershipLease, type Ownership } from '../core/ownership-lease.js';
+import { OwnershipLease, type Ownership, type PendingDelay } from '../core/ownership-lease.js';
 import {
   applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, parseView, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
 } from '../core/view.js';
@@ -35,6 +35,8 @@ export interface ViewHost {
     readonly ownershipLeaseMs: number;
     readonly driftMax: number;
     readonly viewChangeTimeoutMs: number;
+    readonly leaseMsMax: number;
+    readonly lockDelay: boolean;
   };
   /** A decided view was adopted (`previous`: the view before, if any). */
   onView(view: View, previous: View | undefined): void;
@@ -63,6 +65,8 @@ export class ViewKeeper {
   #acceptor: AcceptorState | undefined;
   #incarnation: string;
   #ring: (() => HashRing) | undefined;
+  /** The view adopted before the current one, when it was the one just before (told to joiners). */
+  #previous: View | undefined;
   #pending: ViewChange[] = [];
   #waiters: Waiter[] = [];
   #proposal: Proposal | undefined;
@@ -77,7 +81,8 @@ export class ViewKeeper {
 
   constructor(host: ViewHost) {
     this.#h = host;
-    this.lease = new OwnershipLease(host.kernel.self.id, host.options.ownershipLeaseMs, host.options.driftMax);
+    const o = host.options;
+    this.lease = new OwnershipLease(host.kernel.self.id, o.ownershipLeaseMs, o.driftMax, o.leaseMsMax, o.lockDelay);
     this.#incarnation = toHex(host.kernel.env.random.bytes(6));
   }
 
@@ -131,7 +136,7 @@ export class ViewKeeper {
     if (stored !== undefined) {
       this.#acceptor = stored.state;
       this.#incarnation = stored.incarnation;
-      this.#installRing(stored.state.view, now, 'jump');
+      this.#installRing(stored.state.view, now, 'restore', stored.delays);
       return;
     }
     if (!found) return;
@@ -146,6 +151,12 @@ export class ViewKeeper {
   isAlone(): boolean {
     const v = this.view;
     return v === undefined || !this.isMember() || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id);
+  }
+
+  /** `from` handed off what it owned as of view `number`: lifts our delays, and stores that (a restart re-arms only what is still held back). */
+  release(from: string, number: number, remainingMs: number): void {
+    this.lease.release(from, number, remainingMs, this.#h.kernel.env.clock.now());
+    this.#saveQueued();
   }
 
   /** Stops timers and fails every waiter. */
@@ -198,16 +209,22 @@ export class ViewKeeper {
     const ring = this.#h.ringId();
     if (ring === undefined) return;
     const reply = await this.#h.send.call(node, GossipEvent.view, { ring, view: this.view ?? null }, this.#h.options.viewChangeTimeoutMs);
-    const view = readViewReply(reply);
-    if (view !== undefined) this.adopt(view);
+    const got = readViewReply(reply);
+    if (got !== undefined) this.adopt(got.view, got.previous);
   }
 
   /** A `view` message: adopt a pushed view if newer; answer with ours if it is newer than the sender's. */
-  onViewMessage(data: { view: View | undefined }): unknown {
-    if (data.view !== undefined) this.adopt(data.view);
+  onViewMessage(data: { view: View | undefined; previous: View | undefined }): unknown {
+    if (data.view !== undefined) this.adopt(data.view, data.previous);
     const mine = this.view;
     if (mine === undefined) return null;
-    return data.view === undefined || data.view.cluster !== mine.cluster || data.view.number < mine.number ? { view: mine } : null;
+    return data.view === undefined || data.view.cluster !== mine.cluster || data.view.number < mine.number ? this.#viewBody(mine) : null;
+  }
+
+  /** A view with the one before it, when known (so a receiver that missed it still knows who owned what). */
+  #viewBody(view: View): { view: View; previous?: View } {
+    const p = this.#previous;
+    return p !== undefined && view === this.view && p.number === view.number - 1 ? { view, previous: p } : { view };
   }
 
   /** A `paxos` call: this member's acceptor step, stored before it answers. */
@@ -232,8 +249,16 @@ export class ViewKeeper {
    * (or the current one, if it already does). TIMEOUT when no view with it was decided in time.
    */
   async onJoin(member: ViewMember): Promise<unknown> {
+    const v = this.view;
+    // Not a member ourselves (removed, or left): pass the request to a member of the view we know.
+    if (v !== undefined && !this.isMember()) {
+      const via = v.members.find((m) => m.id !== this.#h.kernel.self.id && m.id !== member.id) ?? v.members.find((m) => m.id === member.id);
+      if (via === undefined) throw new ClusterluckError('NOT_RUNNING', 'not a member of a view');
+      const ring = this.#h.ringId();
+      return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member }, this.#h.options.viewChangeTimeoutMs * 4);
+    }
     const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4);
-    return { view };
+    return this.#viewBody(view);
   }
 
   /**
@@ -269,9 +294,12 @@ export class ViewKeeper {
     if (ring === undefined) return false;
     const member = this.selfMember(weight ?? (this.view === undefined ? undefined : memberOf(this.view, this.#h.kernel.self.id)?.weight));
     const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member }, timeoutMs);
-    const view = readViewReply(reply);
-    if (view === undefined) return false;
-    this.adopt(view);
+    const got = readViewReply(reply);
+    if (got === undefined) return false;
+    const mine = this.view;
+    // The seed is behind us (it answered from a view we are past): catch it up, and try again later.
+    if (mine !== undefined && got.view.cluster === mine.cluster && got.view.number < mine.number) this.#push([seed], mine);
+    this.adopt(got.view, got.previous);
     return this.isMember();
   }
 
@@ -279,19 +307,22 @@ export class ViewKeeper {
    * Adopts a decided view: a later one of our cluster, or any view of another cluster that holds
    * this process when we have none or are alone in ours (a founder joining an existing cluster).
    */
-  adopt(view: View): void {
+  adopt(view: View, told?: View): void {
     const a = this.#acceptor;
     const now = this.#h.kernel.env.clock.now();
     const selfId = this.#h.kernel.self.id;
+    // The view just before, if we had it or were told it: who owned what until this one.
+    const before = a !== undefined && a.view.cluster === view.cluster && a.view.number === view.number - 1 ? a.view
+      : told !== undefined && told.cluster === view.cluster && told.number === view.number - 1 ? told : undefined;
     if (a !== undefined && view.cluster === a.view.cluster) {
       if (view.number <= a.view.number) return;
       this.#acceptor = adoptView(a, view);
-      this.#installRing(view, now, view.number === a.view.number + 1 ? 'next' : 'jump');
     } else {
       if (!this.isAlone() || !isVoter(view, selfId, this.#incarnation)) return;
       this.#acceptor = acceptorOn(view);
-      this.#installRing(view, now, 'jump');
     }
+    this.#previous = before;
+    this.#installRing(view, now, before ?? null);
     this.#pendingSinceMs = undefined;
     this.stats.adopted++;
     this.#saveQueued();
@@ -427,21 +458,27 @@ export class ViewKeeper {
     for (const w of ready) w.resolve(view);
   }
 
-  #installRing(view: View, now: number, how: 'next' | 'jump' | 'found'): void {
+  #installRing(view: View, now: number, previous: View | null | 'found' | 'restore', pending: readonly PendingDelay[] = []): void {
+    this.#ring = this.#ringOf(view);
+    if (isVoter(view, this.#h.kernel.self.id, this.#incarnation)) this.lease.adopt(view, this.#ring, now, previous, (v) => this.#ringOf(v), pending);
+    else this.lease.clear();
+  }
+
+  /** The ring of `view`, built on first use (a ring of 200 members holds 400,000 points). */
+  #ringOf(view: View): () => HashRing {
     let built: HashRing | undefined;
     const vnodesPerWeight = this.#h.options.vnodesPerWeight;
-    this.#ring = () => (built ??= viewRing(view, { vnodesPerWeight }));
-    if (isVoter(view, this.#h.kernel.self.id, this.#incarnation)) this.lease.adopt(view, this.#ring, now, how);
-    else this.lease.clear();
+    return () => (built ??= viewRing(view, { vnodesPerWeight }));
   }
 
   #push(nodes: readonly NodeId[], view: View): void {
     const ring = this.#h.ringId();
     if (ring === undefined) return;
-    for (const n of nodes) if (n.id !== this.#h.kernel.self.id) this.#h.send.cast(n, GossipEvent.view, { ring, view });
+    const body = { ring, ...this.#viewBody(view) };
+    for (const n of nodes) if (n.id !== this.#h.kernel.self.id) this.#h.send.cast(n, GossipEvent.view, body);
   }
 
-  async #load(): Promise<{ state: AcceptorState; incarnation: string } | undefined> {
+  async #load(): Promise<{ state: AcceptorState; incarnation: string; delays: PendingDelay[] } | undefined> {
     const storage = this.#h.storage;
     if (storage === undefined) return undefined;
     const bytes = await storage.read(viewStateKey);
@@ -451,7 +488,15 @@ export class ViewKeeper {
       const incarnation = json['incarnation'];
       if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
       const state = parseAcceptorState(json);
-      return { state, incarnation };
+      const list = json['delays'] ?? [];
+      if (!Array.isArray(list)) throw new Error('delays is not an array');
+      const delays = list.map((d: unknown, i): PendingDelay => {
+        const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+        const view = o['view'];
+        if (typeof view !== 'number' || !Number.isSafeInteger(view)) throw new Error(`delays[${i}].view is not a view number`);
+        return { view, previous: o['previous'] === null || o['previous'] === undefined ? null : parseView(o['previous'], `delays[${i}].previous`) };
+      });
+      return { state, incarnation, delays };
     } catch (err) {
       throw new ClusterluckError('STORAGE_CORRUPT', `stored view state ${show(viewStateKey)} is unreadable: ${String(err)}`, { cause: err });
     }
@@ -467,7 +512,10 @@ export class ViewKeeper {
     const storage = this.#h.storage;
     const a = this.#acceptor;
     if (storage === undefined || a === undefined) return;
-    const body = { incarnation: this.#incarnation, view: a.view, promised: a.promised ?? null, accepted: a.accepted ?? null };
+    const body = {
+      incarnation: this.#incarnation, view: a.view, promised: a.promised ?? null, accepted: a.accepted ?? null,
+      delays: this.lease.pending(this.#h.kernel.env.clock.now()),
+    };
     await storage.write(viewStateKey, utf8(JSON.stringify(body)));
     await storage.sync(viewStateKey);
   }
@@ -486,10 +534,11 @@ function describe(c: ViewChange): string {
   return c.kind === 'add' ? `add ${c.member.id}` : c.kind === 'remove' ? `remove ${c.id} (${c.reason})` : `weight ${c.id}=${c.weight}`;
 }
 
-function readViewReply(reply: unknown): View | undefined {
+function readViewReply(reply: unknown): { view: View; previous: View | undefined } | undefined {
   if (typeof reply !== 'object' || reply === null) return undefined;
   try {
-    return parseView((reply as Record<string, unknown>)['view']);
+    const o = reply as Record<string, unknown>;
+    return { view: parseView(o['view']), previous: o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous') };
   } catch {
     return undefined;
   }

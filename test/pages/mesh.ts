@@ -20,6 +20,10 @@ const mesh = {
   connect: (id: string) => started().kernel.connectAddress(id),
   meet: (seed: NodeId) => void started().meet(seed),
   ring: () => started().gossip.ring().nodes().map((n) => n.id).sort(),
+  view: () => {
+    const v = started().gossip.view();
+    return v === undefined ? undefined : { number: v.number, members: v.members.map((m) => m.id) };
+  },
   status: (id: string) => started().gossip.inspect().members.find((m) => m.node.id === id)?.status,
   linked: () => started().kernel.connectedNodes().map((n) => n.id).sort(),
   disconnect: (id: string) => started().kernel.disconnect(id),

@@ -1,0 +1,26 @@
+// A seeded sweep of the simulator's default world: the shipped options, every fault of the
+// default mix (long partitions that change views included), no violation of any checker allowed.
+import { expect } from 'vitest';
+import { faultKinds, simulate, violationKeys } from '../../sim/simulation.js';
+
+/** Runs `seeds` on the default mix and asserts every checker is satisfied and the faults and work happened. */
+export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
+  const injected: Record<string, number> = {};
+  let operations = 0;
+  let granted = 0;
+  let decided = 0;
+  const failures: string[] = [];
+  for (const seed of seeds) {
+    const s = await simulate({ seed });
+    operations += s.operations;
+    granted += s.granted;
+    decided += s.views.decided;
+    for (const [k, v] of Object.entries(s.faults)) injected[k] = (injected[k] ?? 0) + v;
+    if (s.violations.length > 0) failures.push(`${seed}: ${violationKeys(s).join('; ')} (npm run sim -- --seed ${seed})`);
+  }
+  expect(failures).toEqual([]);
+  for (const kind of faultKinds) expect(injected[kind], kind).toBeGreaterThan(0);
+  expect(operations).toBeGreaterThan(seeds.length * 2000);
+  expect(granted).toBeGreaterThan(seeds.length * 200);
+  expect(decided).toBeGreaterThan(seeds.length * 5); // views changed: joins at boot, then removals and rejoins
+}

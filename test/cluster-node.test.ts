@@ -2,7 +2,9 @@
 // semaphore from its owner, whichever node is asked.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
+import { utf8 } from '../lib/env/bytes.js';
 import { silentLogger } from '../lib/env/logger.js';
+import { memoryStorage } from '../lib/table/memory-storage.js';
 import { MemoryNetwork } from '../lib/transports/memory-network.js';
 import { seededRandom } from '../sim/seeded-random.js';
 import { VirtualClock } from '../sim/virtual-clock.js';
@@ -87,5 +89,21 @@ describe('ClusterNode', () => {
     const again = new ClusterNode({ id: 's', address: 's', cookie: 'c', env: env('s2') });
     await again.start();
     nodes.push(again);
+  });
+
+  it('a node whose semaphore table cannot be loaded does not serve: start rejects with STORAGE_CORRUPT and the node stops again', async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork();
+    const storage = memoryStorage();
+    await storage.write('dsm.snap', utf8('this is not a snapshot'));
+    await storage.sync('dsm.snap');
+    const node = new ClusterNode({ id: 'c', address: 'c', cookie: 'c', dsm: { disk: true }, env: { clock, random: seededRandom('corrupt'), transport: network.transport(), logger: silentLogger, storage } });
+    const failed = await clock.drive(node.start().catch((e: unknown) => e));
+    expect(failed).toMatchObject({ code: 'STORAGE_CORRUPT' });
+    expect(node.dsm.name).toBeUndefined(); // never registered: nothing was served
+    // Its address is free again, as after any failed start.
+    const other = new ClusterNode({ id: 'c', address: 'c', cookie: 'c', env: { clock, random: seededRandom('other'), transport: network.transport(), logger: silentLogger } });
+    await other.start();
+    nodes.push(other);
   });
 });

@@ -71,6 +71,22 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         await expect(dsm.read('pool')).resolves.toEqual({ n: 1, active: 1 });
       });
 
+      it('a renewal that times out against a stalled owner does not release the lease it renews', async () => {
+        const dsm = await setup('renew');
+        const { owner } = cluster.roles('renew');
+        await dsm.create('renew', 1);
+        await dsm.post('renew', 'h1', 10_000);
+        owner.pause(); // a GC pause, a frozen tab: the renewal waits in its mailbox
+        const renewal = errorOf(dsm.post('renew', 'h1', 10_000, undefined, 200, 0) as Promise<void>);
+        await cluster.world.clock.advance(300);
+        expect((await renewal).code).toBe('TIMEOUT');
+        owner.resume();
+        await cluster.world.clock.advance(50);
+        // h1 still holds (its first lease has 9.5 s left): nobody else gets the slot.
+        await expect(dsm.read('renew')).resolves.toEqual({ n: 1, active: 1 });
+        expect((await errorOf(dsm.post('renew', 'h2', 1000, undefined, Infinity, 0) as Promise<void>)).code).toBe('SEMAPHORE_FULL');
+      });
+
       it('post by a holder that already holds is granted and refreshes its lease', async () => {
         const dsm = await setup('lease');
         await dsm.create('lease', 1);

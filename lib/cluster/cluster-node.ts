@@ -103,8 +103,18 @@ export class ClusterNode {
       throw err;
     }
     // Nothing is served before the table is loaded: a read would answer NOT_FOUND, and a create
-    // with another n would replace the stored limit.
-    await this.dsm.load();
+    // with another n would replace the stored limit. A table that cannot be loaded (STORAGE_CORRUPT)
+    // is not served at all: the node stops again and `start` rejects with the error, so it never
+    // grants on semaphores whose holders it forgot (move the file aside to start empty: the
+    // lock-delay then covers what it forgot).
+    try {
+      await this.dsm.load();
+    } catch (err) {
+      this.kernel.env.logger.error('the semaphore table could not be loaded; not serving', { error: String(err) });
+      await this.gossip.stop();
+      await this.kernel.stop();
+      throw err;
+    }
     this.dsm.start();
     this.admin.start(adminServerName);
     this.#started = true;

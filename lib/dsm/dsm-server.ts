@@ -80,6 +80,9 @@ export interface DSMServerOptions {
   readonly storage?: Storage;
 }
 
+/** Most grants a client remembers believing in (for renewals); beyond it, a failed renewal releases as Clusterluck did. */
+const believedMax = 65_536;
+
 /** How often a request waiting for its ownership to settle looks again, ms. */
 const ownershipPollMs = 50;
 
@@ -101,6 +104,8 @@ export class DSMServer extends GenServer {
   readonly #safety: 'strict' | 'clusterluck';
   readonly #leaseMsMax: number;
   readonly #handoff: Handoff | undefined;
+  /** Grants this client got and still believes in, by [id, holder]: a failed renewal must not release them. */
+  readonly #believed = new Map<string, number>();
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
@@ -234,12 +239,14 @@ export class DSMServer extends GenServer {
 
   /** Gives back `holder`'s slot of semaphore `id`; not holding is not an error, an unknown `id` is NOT_FOUND. */
   close(id: string, holder: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
+    this.#believed.delete(JSON.stringify([id, holder]));
     return finish(this.#request('close', { id, holder }, reqTimeout).then(() => undefined), cb);
   }
 
   /** Releases `holder`'s slot of `id` without waiting for an answer. */
   closeAsync(id: string, holder: string): void {
     const job = checked('close', { id, holder });
+    this.#believed.delete(JSON.stringify([id, holder]));
     try {
       this.cast({ node: this.#owner(job.id), name: this.#name() }, 'close', job);
     } catch (err) {
@@ -274,16 +281,42 @@ export class DSMServer extends GenServer {
         granted = await this.#request('post', job, reqTimeout);
       } catch (err) {
         // The owner may have granted what we never heard of: release it (Clusterluck's phantom holders).
-        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.closeAsync(id, holder);
+        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder);
         throw err;
       }
-      if (granted === true && clock.now() - sentAt < timeout) return;
-      this.closeAsync(id, holder);
+      if (granted === true && clock.now() - sentAt < timeout) {
+        this.#believe(id, holder, sentAt + timeout);
+        return;
+      }
+      this.#releaseUnlessHeld(id, holder);
       if (attempt >= tries) {
         throw new ClusterluckError('SEMAPHORE_FULL', `semaphore ${show(id)} gave holder ${show(holder)} no slot in ${attempt + 1} attempt(s)`);
       }
       await this.#sleep(calculateWaitTime(this.#opts.minWaitTimeout, this.#opts.maxWaitTimeout, () => this.kernel.env.random.next()));
     }
+  }
+
+  /**
+   * The defensive release after a failed or late post, except when this holder already holds an
+   * earlier grant it still believes in: a renewal that failed must not release the lease it was
+   * renewing (the owner keeps the slot; at worst a refresh it never heard of holds it longer).
+   */
+  #releaseUnlessHeld(id: string, holder: string): void {
+    const key = JSON.stringify([id, holder]);
+    const until = this.#believed.get(key);
+    if (until !== undefined && until > this.kernel.env.clock.now()) return;
+    this.#believed.delete(key);
+    this.closeAsync(id, holder);
+  }
+
+  /** This client holds `holder`'s slot of `id` until `untilMs` on its clock (forgotten on close, or once past). */
+  #believe(id: string, holder: string, untilMs: number): void {
+    if (this.#believed.size >= believedMax) {
+      const now = this.kernel.env.clock.now();
+      for (const [k, t] of this.#believed) if (t <= now) this.#believed.delete(k);
+      if (this.#believed.size >= believedMax) return; // forget nothing needed: without the entry, a failed renewal releases as before
+    }
+    this.#believed.set(JSON.stringify([id, holder]), untilMs);
   }
 
   async #request<C extends DsmCommand>(command: C, job: DsmJobs[C], reqTimeout: number | undefined): Promise<unknown> {

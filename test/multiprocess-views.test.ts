@@ -1,81 +1,16 @@
 // Membership by decided views across OS processes: `clusterluck node` over TCP on 127.0.0.1,
 // members frozen with SIGSTOP (a process that stops answering without closing its sockets) and
 // resumed with SIGCONT, observed through the CLI's `view` command and the nodes' `view N: ...` logs.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSession, type Session } from '../lib/cli.js';
+import { freePort, sleep, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
 const cookie = 'multi-process-views-cookie';
-const root = join(import.meta.dirname, '..');
 /** Short enough to keep the tests short; every node gets it. */
 const autoRemoveMs = 3000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  id: string;
-  port: number;
-  child: ChildProcess;
-  /** Everything the process wrote to stdout and stderr, in order. */
-  output: { text: string };
-}
-
-function startNode(id: string, port: number, dataDir: string, started: Proc[], joinAddress?: string): Promise<Proc> {
-  const args = ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'node', '--id', id, '--port', String(port), '--cookie', cookie,
-    '--data-dir', dataDir, '--log-level', 'info', '--auto-remove-ms', String(autoRemoveMs),
-    ...(joinAddress === undefined ? [] : ['--join', joinAddress])];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc: Proc = { id, port, child, output: { text: '' } };
-  // Registered before anything can fail, so afterAll stops it whatever happens next.
-  started.push(proc);
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      proc.output.text += chunk.toString();
-      if (proc.output.text.includes(`listening on 127.0.0.1:${port}`)) resolve(proc);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`node ${id} exited with ${code ?? signal}: ${proc.output.text}`)));
-  });
-}
-
-/** Resumes (in case it is stopped) and kills every process, by PID, and waits for each to exit. */
-async function stopAll(procs: readonly Proc[]): Promise<void> {
-  await Promise.all(procs.map(async (p) => {
-    const pid = p.child.pid;
-    if (pid === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
-    try { process.kill(pid, 'SIGCONT'); } catch { /* already gone */ }
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-    await Promise.race([exited, sleep(5000)]);
-  }));
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` every `everyMs` until it returns a value other than undefined; throws `what` after `ms`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number, everyMs = 200): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`not reached within ${ms} ms: ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 interface ViewMemberOut { id: string; address: string; weight: number; incarnation: string }
 interface ViewOut {
@@ -134,7 +69,10 @@ class Cluster {
 
   async start(id: string, joinId?: string): Promise<Proc> {
     const port = await freePort();
-    const p = await startNode(id, port, join(this.dataRoot, id), this.procs, joinId === undefined ? undefined : `127.0.0.1:${this.proc(joinId).port}`);
+    const p = await startNode({
+      id, port, dataDir: join(this.dataRoot, id), cookie, started: this.procs, args: ['--auto-remove-ms', String(autoRemoveMs)],
+      ...(joinId === undefined ? {} : { join: `127.0.0.1:${this.proc(joinId).port}` }),
+    });
     await this.reconnect(id);
     return p;
   }

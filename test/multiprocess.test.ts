@@ -1,60 +1,13 @@
 // Three OS processes running `clusterluck node` over TCP on 127.0.0.1, driven through the CLI's
 // session API the way an operator would.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSession, type Session } from '../lib/cli.js';
+import { freePort, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
 const cookie = 'multi-process-cookie';
-const root = join(import.meta.dirname, '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  id: string;
-  port: number;
-  child: ChildProcess;
-  log: string[];
-}
-
-function startNode(id: string, port: number, dataDir: string, join?: string): Promise<Proc> {
-  const args = ['--import', 'tsx', join_(root, 'lib/cli-main.ts'), 'node', '--id', id, '--port', String(port), '--cookie', cookie,
-    '--data-dir', dataDir, '--log-level', 'info', ...(join === undefined ? [] : ['--join', join])];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc: Proc = { id, port, child, log: [] };
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      proc.log.push(chunk.toString());
-      if (proc.log.join('').includes(`listening on 127.0.0.1:${port}`)) resolve(proc);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code}: ${proc.log.join('')}`)));
-  });
-}
-const join_ = join;
-
-async function until<T>(fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('three clusterluck processes over TCP', () => {
   let dataRoot: string;
@@ -66,10 +19,10 @@ describe('three clusterluck processes over TCP', () => {
     const ports = [await freePort(), await freePort(), await freePort()];
     const ids = ['a', 'b', 'c'];
     for (const [i, id] of ids.entries()) {
-      procs.set(id, await startNode(id, ports[i] as number, join(dataRoot, id), i === 0 ? undefined : `127.0.0.1:${ports[0]}`));
+      procs.set(id, await startNode({ id, port: ports[i] as number, dataDir: join(dataRoot, id), cookie, ...(i === 0 ? {} : { join: `127.0.0.1:${ports[0]}` }) }));
     }
     for (const [id, p] of procs) sessions.set(id, await openSession(`127.0.0.1:${p.port}`, cookie));
-    await until(async () => {
+    await until('one ring of three', async () => {
       const sums = await Promise.all([...sessions.values()].map((s) => s.run('inspect') as Promise<{ ringChecksum: string; members: unknown[] }>));
       return new Set(sums.map((x) => x.ringChecksum)).size === 1 && sums.every((x) => x.members.length === 3) ? true : undefined;
     });
@@ -77,7 +30,7 @@ describe('three clusterluck processes over TCP', () => {
 
   afterAll(async () => {
     for (const s of sessions.values()) await s.close().catch(() => undefined);
-    for (const p of procs.values()) p.child.kill('SIGKILL');
+    await stopAll(procs.values());
     await rm(dataRoot, { recursive: true, force: true });
   });
 
@@ -112,9 +65,9 @@ describe('three clusterluck processes over TCP', () => {
     const started = Date.now();
     await expect(session(caller).run('read mp-persist')).rejects.toBeDefined();
     expect(Date.now() - started).toBeLessThan(6000);
-    procs.set(ownerId, await startNode(ownerId, owner.port, join(dataRoot, ownerId), `127.0.0.1:${procs.get(caller)?.port}`));
+    procs.set(ownerId, await startNode({ id: ownerId, port: owner.port, dataDir: join(dataRoot, ownerId), cookie, join: `127.0.0.1:${procs.get(caller)?.port}` }));
     sessions.set(ownerId, await openSession(`127.0.0.1:${owner.port}`, cookie));
-    const info = await until(async () => (await session(caller).run('read mp-persist')) as { n: number; active: number });
+    const info = await until('the restarted owner serves', async () => (await session(caller).run('read mp-persist')) as { n: number; active: number });
     expect(info).toEqual({ n: 3, active: 1 });
   }, 60_000);
 });

@@ -144,6 +144,7 @@ export class OwnershipLease {
     this.#view = view;
     this.#ring = ring;
     this.#confirmed.clear();
+    this.#expiresAtMs = undefined;
   }
 
   /**
@@ -162,17 +163,28 @@ export class OwnershipLease {
     this.#view = undefined;
     this.#ring = undefined;
     this.#confirmed.clear();
+    this.#expiresAtMs = undefined;
   }
 
   /** Member `id` confirmed view `number` in reply to a request sent at `sentAtMs`. */
   confirm(id: string, number: number, sentAtMs: number): void {
     if (this.#view === undefined || number !== this.#view.number || id === this.#self) return;
     if (!this.#view.members.some((m) => m.id === id)) return;
-    if ((this.#confirmed.get(id) ?? -Infinity) < sentAtMs) this.#confirmed.set(id, sentAtMs);
+    if ((this.#confirmed.get(id) ?? -Infinity) < sentAtMs) {
+      this.#confirmed.set(id, sentAtMs);
+      this.#expiresAtMs = undefined;
+    }
   }
 
-  /** When the lease lapses without new confirmations (−Infinity: not serving; Infinity: needs none). */
+  /** When the lease lapses without new confirmations (−Infinity: not serving; Infinity: needs none). Cached: it is read on every request. */
   expiresAtMs(): number {
+    this.#expiresAtMs ??= this.#computeExpiry();
+    return this.#expiresAtMs;
+  }
+
+  #expiresAtMs: number | undefined;
+
+  #computeExpiry(): number {
     const view = this.#view;
     if (view === undefined || !view.members.some((m) => m.id === this.#self)) return -Infinity;
     const need = confirmationsNeeded(view);

@@ -1,5 +1,6 @@
 // DSMServer workloads W1–W4 and memory per semaphore, as the DSMServer issue defines them.
 // The cluster comes from a factory, so the same workloads run over memory, TCP or WebRTC.
+import { ClusterNode } from '../../lib/cluster/cluster-node.js';
 import { HashRing } from '../../lib/core/hash-ring.js';
 import { DSMServer } from '../../lib/dsm/dsm-server.js';
 import { silentLogger } from '../../lib/env/logger.js';
@@ -150,5 +151,39 @@ export async function dsmBench(print: (line: string) => void, opts: { seconds: n
       }
     }
   }
-  if (opts.transport === 'memory') await dsmMemory(print);
+  if (opts.transport === 'memory') {
+    await viewsW1(print);
+    await dsmMemory(print);
+  }
+}
+
+/**
+ * W1 through ClusterNodes on decided views (ownership lease checked on every request, handoff
+ * listening), caller on a non-owner, memory transport, no disk: the safe defaults beside Clusterluck
+ * mode (`safety: 'clusterluck'`), same process layout, same run.
+ */
+async function viewsW1(print: (line: string) => void): Promise<void> {
+  const rates: Record<string, number> = {};
+  for (const safety of ['strict', 'clusterluck'] as const) {
+    const network = new MemoryNetwork();
+    const nodes: ClusterNode[] = [];
+    for (let i = 0; i < 3; i++) {
+      const node = new ClusterNode({
+        id: `v${i}`, address: `v${i}`, cookie: 'bench', kernel: { hmac: nodeHmac },
+        env: { clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: silentLogger },
+        gossip: { safety }, dsm: { safety, minWaitTimeout: 1, maxWaitTimeout: 10 },
+      });
+      await node.start(i === 0 ? {} : { seed: (nodes[0] as ClusterNode).self });
+      nodes.push(node);
+    }
+    const [caller, owner] = nodes as [ClusterNode, ClusterNode];
+    let id = '';
+    for (let i = 0; ; i++) if (caller.gossip.find(`vw1-${i}`).id === owner.self.id) { id = `vw1-${i}`; break; }
+    while (!(owner.gossip.ownership(id).state === 'owner' && nodes.every((n) => n.gossip.isServing()))) await new Promise((r) => setTimeout(r, 20));
+    const f = await w1(caller.dsm, id);
+    rates[safety] = f.perSecond;
+    print(w1Line(`views, memory transport, 3 ClusterNodes, safety ${safety}, caller on a non-owner`, f));
+    await Promise.all(nodes.map((n) => n.stop({ leave: false })));
+  }
+  print(`W1 with the safety rules / Clusterluck mode: ${((rates['strict'] ?? 0) / (rates['clusterluck'] ?? 1)).toFixed(2)}×`);
 }

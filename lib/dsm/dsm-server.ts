@@ -183,6 +183,9 @@ export class DSMServer extends GenServer {
   /** Registers as `name` (@default 'dsm', the same on every node) and serves requests. */
   override start(name: string = dsmServerNameDefault): this {
     super.start(name);
+    // Semaphores loaded from storage that views adopted meanwhile gave to others go to them now.
+    const view = this.gossip.view?.();
+    if (view !== undefined) this.#handoff?.onView(view, undefined);
     return this;
   }
 

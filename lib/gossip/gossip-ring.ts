@@ -222,7 +222,7 @@ export class GossipRing extends GenServer {
     this.#joined();
     if (!Array.isArray(nodes)) throw invalidArgument('nodes', nodes, 'an array of NodeIds');
     const parsed = nodes.map((n, i) => parseNodeId(n, `nodes[${i}]`));
-    const ring = this.#joined();
+    this.#joined();
     const view = this.#keeper.view;
     for (const n of parsed) {
       if (n.id === this.kernel.self.id) continue;
@@ -237,7 +237,6 @@ export class GossipRing extends GenServer {
       this.#invite(n, weight);
       this.#invited.set(n.id, { node: n, weight, untilMs: this.kernel.env.clock.now() + inviteRetryMs });
     }
-    void ring;
     return this;
   }
 

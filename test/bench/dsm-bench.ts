@@ -162,7 +162,7 @@ export async function dsmBench(print: (line: string) => void, opts: { seconds: n
  * listening), caller on a non-owner, memory transport, no disk: the safe defaults beside Clusterluck
  * mode (`safety: 'clusterluck'`), same process layout, same run.
  */
-async function viewsW1(print: (line: string) => void): Promise<void> {
+export async function viewsW1(print: (line: string) => void): Promise<void> {
   const rates: Record<string, number> = {};
   for (const safety of ['strict', 'clusterluck'] as const) {
     const network = new MemoryNetwork();

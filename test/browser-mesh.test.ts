@@ -56,7 +56,7 @@ afterAll(async () => {
   await browser?.close();
   if (peerjs?.running) await peerjs.stop();
   await pages?.close();
-});
+}, 30_000); // a Node member, a browser with four contexts and a PeerJS server: more than the default 10 s under load
 
 describe('three Chromium tabs and a Node process in one cluster over WebRTC', () => {
   const tabs = new Map<string, Page>();

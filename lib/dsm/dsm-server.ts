@@ -194,7 +194,13 @@ export class DSMServer extends GenServer {
    * until idle, then drops in-memory state and closes the table (whose disk state stays).
    */
   override async stop(): Promise<void> {
-    await this.#handoff?.drain(5000);
+    // Requests waiting for ownership to settle will not see it settle here.
+    for (const [id, q] of [...this.#waiting]) {
+      this.#waiting.delete(id);
+      for (const e of q.entries) e.reject(new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
+    }
+    // Semaphores on their way to their new owners (after a graceful leave: all of them) go first.
+    if (this.#handoff?.sending() === true) await this.#handoff.drain(5000);
     this.#handoff?.stop();
     await super.stop();
     this.#store.clear();

@@ -75,6 +75,7 @@ export class Handoff {
    */
   onView(view: View, previous: View | undefined): void {
     const round = ++this.#round;
+    this.#sendingIds.clear(); // re-planned below from what the store holds
     const selfId = this.#h.kernel.self.id;
     const targets = new Map<string, NodeId>();
     const byOwner = new Map<string, string[]>();
@@ -100,18 +101,27 @@ export class Handoff {
     for (const node of targets.values()) this.#send(round, view, node, byOwner.get(node.id) ?? []);
   }
 
-  /** Resolves when no handoff is in flight (or after `timeoutMs`). */
+  /** True while semaphore states are on their way to new owners (sent or due again, not yet taken). */
+  sending(): boolean {
+    return this.#sendingIds.size > 0;
+  }
+
+  /** Ids sent (or to be sent again) and not yet acknowledged. */
+  readonly #sendingIds = new Set<string>();
+
+  /** Resolves when no semaphore state is on its way any more (or after `timeoutMs`). */
   async drain(timeoutMs: number): Promise<void> {
     const clock = this.#h.kernel.env.clock;
     const deadline = clock.now() + timeoutMs;
-    while (this.#inFlight.size > 0 && clock.now() < deadline) {
-      await Promise.race([...this.#inFlight, new Promise<void>((resolve) => clock.setTimer(Math.max(1, deadline - clock.now()), () => resolve()))]);
+    while (this.#sendingIds.size > 0 && clock.now() < deadline) {
+      await Promise.race([...this.#inFlight, new Promise<void>((resolve) => clock.setTimer(Math.max(1, Math.min(deadline - clock.now(), this.#h.retryMs)), () => resolve()))]);
     }
   }
 
   /** Stops retrying. */
   stop(): void {
     this.#round++;
+    this.#sendingIds.clear();
     for (const t of this.#timers) this.#h.kernel.env.clock.cancelTimer(t);
     this.#timers.clear();
   }
@@ -173,8 +183,12 @@ export class Handoff {
     });
     const body: HandoffMessage = { cluster: view.cluster, number: view.number, remainingMs: this.#h.remainingDelayMs(), items };
     this.#passedOnUntil = clock.now() + body.remainingMs;
+    for (const [id] of items) this.#sendingIds.add(id);
     const call = this.#h.kernel.call({ node, name }, handoffEvent, body, { timeoutMs: this.#h.retryMs }).then((reply) => {
-      for (const id of readTaken(reply)) if (this.#h.owner(id) !== this.#h.kernel.self.id) this.#h.store.handedOver(id);
+      for (const id of readTaken(reply)) {
+        this.#sendingIds.delete(id);
+        if (this.#h.owner(id) !== this.#h.kernel.self.id) this.#h.store.handedOver(id);
+      }
       const rest = ids.slice(batch.length);
       if (rest.length > 0) this.#send(round, view, node, rest);
       // Owed until a release with nothing left to wait for got through.

@@ -6,7 +6,7 @@ import { invalidArgument } from '../lib/env/errors.js';
 import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
 import { driftMaxDefault } from '../lib/constants.js';
-import { checkSafety, type Belief, type Violation } from './checker.js';
+import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
 import { OwnershipSampler, ViewLog } from './view-checker.js';
 import { World } from './world.js';
 
@@ -183,7 +183,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id);
   const converged = await world.settle(30_000);
   await world.run(10_000); // every post still open has had its request timeouts and retries
-  const violations = [...checkSafety(run.beliefs, limits), ...views.violations, ...owners.violations];
+  const violations = [...checkSafety(run.beliefs, limits), ...checkFencing(run.beliefs), ...views.violations, ...owners.violations];
   if (!converged) {
     const views = [...world.hosts.values()].map((h) => {
       const i = h.node?.gossip.inspect();
@@ -264,15 +264,15 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
       const epoch = world.hosts.get(host)?.epoch ?? 0;
       run.counts.operations++;
       run.inflight.set(holder, { semaphore, host, epoch, sentAt });
-      (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<void>).then(
-        () => {
+      (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<number>).then(
+        (token) => {
           run.inflight.delete(holder);
           const now = world.clock.now();
           run.counts.granted++;
           // The client's clock may run up to (1+ρ) slow: it believes that much longer in real time.
-          const belief: Belief = { semaphore, holder, from: now, to: sentAt + timeout * (1 + o.driftMax) };
+          const belief: Belief = { semaphore, holder, sentAt, from: now, to: sentAt + timeout * (1 + o.driftMax), token };
           run.beliefs.push(belief);
-          world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)}`);
+          world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${token}`);
           const hold = random.next() * Math.max(0, belief.to - now);
           world.clock.setTimer(hold, () => {
             if (world.hosts.get(host)?.epoch !== epoch) return; // the client died with its process: it believes until the lease ends
@@ -312,13 +312,13 @@ function churn(world: World, random: Random, o: Resolved, stopAt: number, run: R
       next();
       if (dsm === undefined) return;
       run.counts.operations += 3;
-      const step = (what: string, p: Promise<void> | undefined): Promise<void> =>
+      const step = (what: string, p: Promise<unknown> | undefined): Promise<unknown> =>
         (p ?? Promise.resolve()).catch((err: { code?: string }) => {
           run.counts.failed++;
           world.log(`churn ${what} ${id} via ${host}: ${err.code ?? 'error'}`);
         });
       void step('create', dsm.create(id, 1) as Promise<void>)
-        .then(() => step('post', dsm.post(id, `${id}-h`, 1000, undefined, 1000, 0) as Promise<void>))
+        .then(() => step('post', dsm.post(id, `${id}-h`, 1000, undefined, 1000, 0) as Promise<number>))
         .then(() => step('destroy', dsm.destroy(id) as Promise<void>));
     });
   };

@@ -37,7 +37,7 @@ function keyOwnedBy(owner: string, prefix: string): string {
 
 /** The Node member posts as holder 'n': 'granted', or the error code. */
 const nodePost = (id: string, retries: number): Promise<string> =>
-  (n.dsm.post(id, 'n', 60_000, undefined, 5000, retries) as Promise<void>).then(() => 'granted', (e: { code: string }) => e.code);
+  (n.dsm.post(id, 'n', 60_000, undefined, 5000, retries) as Promise<number>).then(() => 'granted', (e: { code: string }) => e.code);
 
 const ringOf = (node: WebRtcClusterNode): string[] => node.gossip.ring().nodes().map((m) => m.id).sort();
 

@@ -47,6 +47,32 @@ describe('DSMServer persistence', () => {
     await world.stopAll();
   });
 
+  it('fencing tokens survive a crash on the shipped defaults: a restarted owner grants larger ones, and a holder that refreshes keeps its own', async () => {
+    const world = kernelWorld('persist-tokens');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing().insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('tokens-disk') });
+    const owner = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    await client.create('s', 2);
+    const first = await client.post('s', 'h1', 30_000);
+    const second = await client.post('s', 'h2', 30_000);
+    expect(second).toBeGreaterThan(first!);
+    await client.close('s', 'h2');
+
+    // Killed right after the answers: what was acknowledged was synced.
+    disk.crash();
+    a!.unregister('dsm');
+    const again = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await again.load();
+    await expect(client.post('s', 'h1', 30_000)).resolves.toBe(first);
+    const third = await client.post('s', 'h3', 30_000);
+    expect(third).toBeGreaterThan(second!);
+    await world.stopAll();
+  });
+
   it('a graceful stop() keeps everything for the next load (Clusterluck logged a clear)', async () => {
     const world = kernelWorld('persist-stop');
     const [a] = await world.mesh(['a']);

@@ -53,7 +53,7 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         await dsm.create('pool', 2);
         await dsm.post('pool', 'h1', 10_000);
         await dsm.post('pool', 'h2', 10_000);
-        const err = await errorOf(drive(dsm.post('pool', 'h3', 10_000, undefined, Infinity, 0) as Promise<void>));
+        const err = await errorOf(drive(dsm.post('pool', 'h3', 10_000, undefined, Infinity, 0) as Promise<number>));
         expect(err.code).toBe('SEMAPHORE_FULL');
         expect(err.message).toContain('"pool"');
         expect(err.message).toContain('"h3"');
@@ -64,7 +64,7 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         const dsm = await setup('pool');
         await dsm.create('pool', 1);
         await dsm.post('pool', 'h1', 60_000);
-        const waiter = dsm.post('pool', 'h2', 60_000, undefined, Infinity, 1000) as Promise<void>;
+        const waiter = dsm.post('pool', 'h2', 60_000, undefined, Infinity, 1000) as Promise<number>;
         await cluster.world.clock.advance(500);
         await dsm.close('pool', 'h1');
         await drive(waiter);
@@ -77,14 +77,14 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         await dsm.create('renew', 1);
         await dsm.post('renew', 'h1', 10_000);
         owner.pause(); // a GC pause, a frozen tab: the renewal waits in its mailbox
-        const renewal = errorOf(dsm.post('renew', 'h1', 10_000, undefined, 200, 0) as Promise<void>);
+        const renewal = errorOf(dsm.post('renew', 'h1', 10_000, undefined, 200, 0) as Promise<number>);
         await cluster.world.clock.advance(300);
         expect((await renewal).code).toBe('TIMEOUT');
         owner.resume();
         await cluster.world.clock.advance(50);
         // h1 still holds (its first lease has 9.5 s left): nobody else gets the slot.
         await expect(dsm.read('renew')).resolves.toEqual({ n: 1, active: 1 });
-        expect((await errorOf(dsm.post('renew', 'h2', 1000, undefined, Infinity, 0) as Promise<void>)).code).toBe('SEMAPHORE_FULL');
+        expect((await errorOf(dsm.post('renew', 'h2', 1000, undefined, Infinity, 0) as Promise<number>)).code).toBe('SEMAPHORE_FULL');
       });
 
       it('post by a holder that already holds is granted and refreshes its lease', async () => {
@@ -160,7 +160,7 @@ describe('DSMServer semantics', () => {
     const { owner, other } = cluster.roles('slow');
     await other.create('slow', 1);
     owner.pause();
-    const post = other.post('slow', 'h1', 100, undefined, Infinity, 0) as Promise<void>;
+    const post = other.post('slow', 'h1', 100, undefined, Infinity, 0) as Promise<number>;
     await cluster.world.clock.advance(150);
     owner.resume();
     expect((await errorOf(drive(post))).code).toBe('SEMAPHORE_FULL');
@@ -172,7 +172,7 @@ describe('DSMServer semantics', () => {
     const { owner, other } = cluster.roles('phantom');
     await other.create('phantom', 1);
     owner.pause();
-    const post = other.post('phantom', 'h1', 60_000, undefined, 50, 0) as Promise<void>;
+    const post = other.post('phantom', 'h1', 60_000, undefined, 50, 0) as Promise<number>;
     await cluster.world.clock.advance(60);
     expect((await errorOf(post)).code).toBe('TIMEOUT');
     owner.resume();

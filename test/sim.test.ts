@@ -3,13 +3,13 @@
 // schedule, and a short seeded sweep of the default fault mix (the long sweep is `npm run fuzz`).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkSafety, type Belief } from '../sim/checker.js';
+import { checkFencing, checkSafety, type Belief } from '../sim/checker.js';
 import { scenarios, simulate, violationKeys, type ScheduledFault, type SimulationOptions } from '../sim/simulation.js';
 
 describe('checkSafety', () => {
   it('finds an overlap of more than n believers exactly when one exists', () => {
     const belief = fc.record({ semaphore: fc.constantFrom('a', 'b'), holder: fc.string({ maxLength: 3 }), from: fc.integer({ min: 0, max: 50 }), len: fc.integer({ min: 0, max: 20 }) })
-      .map(({ len, ...b }): Belief => ({ ...b, to: b.from + len }));
+      .map(({ len, ...b }): Belief => ({ ...b, sentAt: b.from, to: b.from + len, token: 0 }));
     fc.assert(fc.property(fc.array(belief, { maxLength: 12 }), fc.integer({ min: 1, max: 3 }), (beliefs, n) => {
       const limits = new Map([['a', n], ['b', n]]);
       const found = checkSafety(beliefs, limits);
@@ -21,6 +21,22 @@ describe('checkSafety', () => {
         expect(over(v.semaphore as string, v.at).length).toBeGreaterThan(n);
         expect(v.holders?.length).toBeGreaterThan(n);
       }
+    }));
+  });
+});
+
+describe('checkFencing', () => {
+  it('finds a later grant with a token not above an earlier one, and overlapping grants that share a token, exactly when they exist', () => {
+    const belief = fc.record({
+      semaphore: fc.constantFrom('a', 'b'), holder: fc.string({ maxLength: 3 }), sentAt: fc.integer({ min: 0, max: 50 }),
+      wait: fc.integer({ min: 0, max: 10 }), len: fc.integer({ min: 1, max: 20 }), token: fc.integer({ min: 1, max: 6 }),
+    }).map(({ wait, len, ...b }): Belief => ({ ...b, from: b.sentAt + wait, to: b.sentAt + wait + len }));
+    fc.assert(fc.property(fc.array(belief, { maxLength: 10 }), (beliefs) => {
+      const found = checkFencing(beliefs);
+      const bad = beliefs.some((b) => beliefs.some((a) => a !== b && a.semaphore === b.semaphore && (
+        (a.from <= b.sentAt && b.token <= a.token) || (a.token === b.token && a.from < b.to && b.from < a.to))));
+      expect(found.length > 0).toBe(bad);
+      for (const v of found) expect(v.class).toBe('fencing');
     }));
   });
 });

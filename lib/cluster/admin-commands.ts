@@ -82,7 +82,7 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
   },
   read: { usage: 'read <semaphore>', help: 'The limit n and the number of active holders.', parse: oneId('read') },
   post: {
-    usage: 'post <semaphore> <holder> <timeoutMs> [retries]', help: 'Takes a slot for holder for timeoutMs (retries while full; default 0).',
+    usage: 'post <semaphore> <holder> <timeoutMs> [retries]', help: 'Takes a slot for holder for timeoutMs (retries while full; default 0); prints the fencing token.',
     parse: (w) => (arity('post', w, 3, 4), {
       id: w[0], holder: w[1], timeout: number('timeoutMs', w[2], false), retries: w[3] === undefined ? 0 : number('retries', w[3], true),
     }),

@@ -82,7 +82,7 @@ export class AdminServer extends GenServer {
       mremove: (a) => (gossip.mremove(list(a, 'ids').map((id, i) => str({ id }, `ids[${i}]`))), 'ok'),
       create: async (a) => (await dsm.create(a['id'] as string, a['n'] as number), 'ok'),
       read: (a) => dsm.read(a['id'] as string),
-      post: async (a) => (await dsm.post(a['id'] as string, a['holder'] as string, a['timeout'] as number, undefined, Infinity, num(a, 'retries')), 'ok'),
+      post: async (a) => `ok token ${await dsm.post(a['id'] as string, a['holder'] as string, a['timeout'] as number, undefined, Infinity, num(a, 'retries'))}`,
       close: async (a) => (await dsm.close(a['id'] as string, a['holder'] as string), 'ok'),
       destroy: async (a) => (await dsm.destroy(a['id'] as string), 'ok'),
     };

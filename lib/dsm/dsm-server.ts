@@ -2,6 +2,7 @@ import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitin
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
+import { tokenBase } from '../core/semaphore.js';
 import type { View } from '../core/view.js';
 import type { TypedEventTarget } from '../env/events.js';
 import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
@@ -240,9 +241,11 @@ export class DSMServer extends GenServer {
   /**
    * Takes a slot of semaphore `id` for `holder` for `timeout` ms. A full semaphore makes it release
    * defensively, wait `calculateWaitTime(min, max)` and retry, `retries` times (@default Infinity).
-   * A grant that arrives after `timeout` has passed counts as a failure.
+   * A grant that arrives after `timeout` has passed counts as a failure. The callback's second
+   * argument (the Promise's value) is the grant's fencing token: larger than every token granted
+   * before for `id`, by any owner; a refresh by the same holder keeps it.
    */
-  post(id: string, holder: string, timeout: number, cb?: Callback<void>, reqTimeout?: number, retries?: number): Promise<void> | undefined {
+  post(id: string, holder: string, timeout: number, cb?: Callback<number>, reqTimeout?: number, retries?: number): Promise<number> | undefined {
     return finish(this.#post(id, holder, timeout, reqTimeout, retries), cb);
   }
 
@@ -277,7 +280,7 @@ export class DSMServer extends GenServer {
     return data instanceof Error ? data : { event: job.event, data };
   }
 
-  async #post(id: string, holder: string, timeout: number, reqTimeout: number | undefined, retries: number | undefined): Promise<void> {
+  async #post(id: string, holder: string, timeout: number, reqTimeout: number | undefined, retries: number | undefined): Promise<number> {
     const job = checked('post', { id, holder, timeout });
     if (timeout > this.#leaseMsMax) throw this.#tooLong(timeout);
     const tries = retries ?? Infinity;
@@ -293,9 +296,9 @@ export class DSMServer extends GenServer {
         if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder);
         throw err;
       }
-      if (granted === true && clock.now() - sentAt < timeout) {
+      if (typeof granted === 'number' && clock.now() - sentAt < timeout) {
         this.#believe(id, holder, sentAt + timeout);
-        return;
+        return granted;
       }
       this.#releaseUnlessHeld(id, holder);
       if (attempt >= tries) {
@@ -361,7 +364,8 @@ export class DSMServer extends GenServer {
     }));
     this.handle('post', (d) => {
       if ((d as DsmJobs['post']).timeout > this.#leaseMsMax) throw this.#tooLong((d as DsmJobs['post']).timeout);
-      return this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout)));
+      // The answer is the grant's fencing token, or false when full.
+      return this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0))?.token ?? false));
     });
     this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
@@ -455,7 +459,7 @@ export class DSMServer extends GenServer {
 
   async #load(): Promise<void> {
     if (this.#journal === undefined) return;
-    for (const { id, n, leases } of await this.#journal.load()) this.#store.restore(id, n, leases);
+    for (const stored of await this.#journal.load()) this.#store.restore(stored);
   }
 
   #sleep(ms: number): Promise<void> {

@@ -9,7 +9,7 @@ import type { View } from '../core/view.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
-import type { SemaphoreState, SemaphoreStore } from './semaphores.js';
+import type { SemaphoreSnapshot, SemaphoreStore } from './semaphores.js';
 
 /** The DSM event name of a handoff. */
 export const handoffEvent = 'handoff';
@@ -26,7 +26,7 @@ export interface HandoffMessage {
   readonly cluster: string;
   readonly number: number;
   readonly remainingMs: number;
-  readonly items: readonly (readonly [string, SemaphoreState, number])[];
+  readonly items: readonly (readonly [string, SemaphoreSnapshot, number])[];
 }
 
 /** What the handoff needs of its server and ring. */
@@ -218,22 +218,25 @@ export function parseHandoff(data: unknown): HandoffMessage {
   if (typeof remainingMs !== 'number' || !(remainingMs >= 0) || !Number.isFinite(remainingMs)) throw invalidArgument('remainingMs', remainingMs, 'ms ≥ 0');
   const list = o['items'];
   if (!Array.isArray(list) || list.length > handoffBatchMax) throw invalidArgument('items', list, `an array of at most ${handoffBatchMax}`);
-  const items = list.map((item: unknown, i): readonly [string, SemaphoreState, number] => {
+  const items = list.map((item: unknown, i): readonly [string, SemaphoreSnapshot, number] => {
     if (!Array.isArray(item) || item.length !== 3 || typeof item[0] !== 'string') throw invalidArgument(`items[${i}]`, item, '[id, state, heldMs]');
     const heldMs = item[2];
     if (typeof heldMs !== 'number' || !(heldMs >= 0) || !Number.isFinite(heldMs)) throw invalidArgument(`items[${i}][2]`, heldMs, 'ms ≥ 0');
     const st = obj(item[1], `items[${i}][1]`);
     const n = st['n'];
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw invalidArgument(`items[${i}].n`, n, 'an integer ≥ 1');
+    const lastToken = st['lastToken'];
+    if (typeof lastToken !== 'number' || !Number.isSafeInteger(lastToken) || lastToken < 0) throw invalidArgument(`items[${i}].lastToken`, lastToken, 'a token ≥ 0');
     const hs = st['holders'];
-    if (!Array.isArray(hs) || hs.length > n) throw invalidArgument(`items[${i}].holders`, hs, `at most n (${n}) [holder, ms] pairs`);
-    const holders = hs.map((h: unknown, j): readonly [string, number] => {
-      if (!Array.isArray(h) || typeof h[0] !== 'string' || typeof h[1] !== 'number' || !(h[1] > 0) || !Number.isFinite(h[1])) {
-        throw invalidArgument(`items[${i}].holders[${j}]`, h, '[holder, ms > 0]');
+    if (!Array.isArray(hs) || hs.length > n) throw invalidArgument(`items[${i}].holders`, hs, `at most n (${n}) [holder, ms, token] triples`);
+    const holders = hs.map((h: unknown, j): readonly [string, number, number] => {
+      if (!Array.isArray(h) || h.length !== 3 || typeof h[0] !== 'string' || typeof h[1] !== 'number' || !(h[1] > 0) || !Number.isFinite(h[1])
+        || typeof h[2] !== 'number' || !Number.isSafeInteger(h[2]) || h[2] < 1 || h[2] > lastToken) {
+        throw invalidArgument(`items[${i}].holders[${j}]`, h, `[holder, ms > 0, token from 1 to lastToken (${lastToken})]`);
       }
-      return [h[0], h[1]];
+      return [h[0], h[1], h[2]];
     });
-    return [item[0], { n, holders }, heldMs];
+    return [item[0], { n, lastToken, holders }, heldMs];
   });
   return { cluster, number, remainingMs, items };
 }

@@ -2,14 +2,8 @@ import type { Clock } from '../env/clock.js';
 import type { Logger } from '../env/logger.js';
 import type { Storage } from '../env/storage.js';
 import { DTable } from '../table/dtable.js';
-import type { SemaphoreJournal } from './semaphores.js';
-
-/** A semaphore as stored: its limit and each holder's wall-clock lease expiry. */
-export interface StoredSemaphore {
-  readonly id: string;
-  readonly n: number;
-  readonly leases: [string, number][];
-}
+import { ClusterluckError, show } from '../env/errors.js';
+import type { JournaledSemaphore, SemaphoreJournal } from './semaphores.js';
 
 /** Table options a DSMServer passes through (Clusterluck's names). */
 export interface JournalOptions {
@@ -20,20 +14,21 @@ export interface JournalOptions {
   readonly compress?: boolean;
 }
 
-// Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds n,
-// ["h", id, holder] a lease's wall-clock expiry.
+// Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds
+// [n, last fencing token], ["h", id, holder] [wall-clock expiry, token]. Tables written before
+// fencing tokens hold bare numbers (n; expiry), read as token 0.
 const semKey = (id: string): string => JSON.stringify(['s', id]);
 const leaseKey = (id: string, holder: string): string => JSON.stringify(['h', id, holder]);
 
 /** Persists a DSMServer's semaphores and leases in a DTable. */
 export class DsmJournal implements SemaphoreJournal {
-  readonly #table: DTable<number>;
+  readonly #table: DTable<number | number[]>;
   readonly #logger: Logger;
 
   constructor(storage: Storage, clock: Clock, logger: Logger, opts: JournalOptions) {
     this.#logger = logger;
     const table = { storage, clock, name: opts.name ?? 'dsm' };
-    this.#table = new DTable<number>({
+    this.#table = new DTable<number | number[]>({
       ...table,
       ...(opts.writeThreshold === undefined ? {} : { writeThreshold: opts.writeThreshold }),
       ...(opts.autoSave === undefined ? {} : { autoSave: opts.autoSave }),
@@ -42,12 +37,12 @@ export class DsmJournal implements SemaphoreJournal {
     });
   }
 
-  created(id: string, n: number): void {
-    this.#write(this.#table.set(semKey(id), n));
+  created(id: string, n: number, lastToken: number): void {
+    this.#write(this.#table.set(semKey(id), [n, lastToken]));
   }
 
-  granted(id: string, holder: string, expiresWallMs: number): void {
-    this.#write(this.#table.set(leaseKey(id, holder), expiresWallMs));
+  granted(id: string, holder: string, expiresWallMs: number, token: number): void {
+    this.#write(this.#table.set(leaseKey(id, holder), [expiresWallMs, token]));
   }
 
   released(id: string, holder: string): void {
@@ -74,21 +69,22 @@ export class DsmJournal implements SemaphoreJournal {
     return this.#table.idle();
   }
 
-  /** Reads the table back; leases whose semaphore is gone are dropped from it. */
-  async load(): Promise<StoredSemaphore[]> {
+  /** Reads the table back; leases whose semaphore is gone are dropped from it. STORAGE_CORRUPT on a record of the wrong shape. */
+  async load(): Promise<JournaledSemaphore[]> {
     this.#table.start();
     await this.#table.load();
-    const sems = new Map<string, StoredSemaphore>();
-    const leases: [string, string, number][] = [];
+    const sems = new Map<string, { id: string; n: number; lastToken: number; leases: [string, number, number][] }>();
+    const leases: [string, string, number, number][] = [];
     for (const [key, value] of this.#table.entries()) {
       const k = JSON.parse(key) as unknown[];
-      if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: value, leases: [] });
-      else leases.push([k[1] as string, k[2] as string, value]);
+      const [a, b] = pair(key, value);
+      if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: a, lastToken: b, leases: [] });
+      else leases.push([k[1] as string, k[2] as string, a, b]);
     }
-    for (const [id, holder, expires] of leases) {
+    for (const [id, holder, expires, token] of leases) {
       const s = sems.get(id);
       if (s === undefined) this.#write(this.#table.delete(leaseKey(id, holder)));
-      else s.leases.push([holder, expires]);
+      else s.leases.push([holder, expires, token]);
     }
     return [...sems.values()];
   }
@@ -101,4 +97,11 @@ export class DsmJournal implements SemaphoreJournal {
   #write(done: Promise<unknown>): void {
     done.catch((err: unknown) => this.#logger.error('semaphore table write failed', { error: String(err) }));
   }
+}
+
+/** A stored value as two numbers: `[a, b]`, or a bare number from before tokens (`[a, 0]`). */
+function pair(key: string, value: unknown): [number, number] {
+  if (typeof value === 'number' && Number.isFinite(value)) return [value, 0];
+  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v))) return [value[0] as number, value[1] as number];
+  throw new ClusterluckError('STORAGE_CORRUPT', `semaphore table record ${key} holds ${show(value)}`);
 }

@@ -84,7 +84,7 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   await Promise.all(Array.from({ length: 32 }, async (_, w) => {
     while (performance.now() < end3) {
       const id = ids[Math.floor(Math.random() * ids.length)] as string;
-      const granted = await (dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0) as Promise<void>).then(() => true, () => false);
+      const granted = await (dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0) as Promise<number>).then(() => true, () => false);
       if (granted) await dsm.close(id, `w${w}`);
       ok3++;
     }

@@ -87,6 +87,21 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         expect((await errorOf(dsm.post('renew', 'h2', 1000, undefined, Infinity, 0) as Promise<number>)).code).toBe('SEMAPHORE_FULL');
       });
 
+      it('a client whose wall clock passed its lease (a laptop that slept: the monotonic clock stood still) no longer believes in it, so a failed renewal releases it', async () => {
+        const dsm = await setup('slept');
+        const { owner } = cluster.roles('slept');
+        await dsm.create('slept', 1);
+        await dsm.post('slept', 'h1', 10_000);
+        cluster.world.clock.jumpWall(20_000);
+        owner.pause();
+        const renewal = errorOf(dsm.post('slept', 'h1', 10_000, undefined, 200, 0) as Promise<number>);
+        await cluster.world.clock.advance(300);
+        expect((await renewal).code).toBe('TIMEOUT');
+        owner.resume();
+        await cluster.world.clock.advance(50);
+        await expect(dsm.read('slept')).resolves.toEqual({ n: 1, active: 0 });
+      });
+
       it('post by a holder that already holds is granted and refreshes its lease', async () => {
         const dsm = await setup('lease');
         await dsm.create('lease', 1);

@@ -105,8 +105,8 @@ export class DSMServer extends GenServer {
   readonly #safety: 'strict' | 'clusterluck';
   readonly #leaseMsMax: number;
   readonly #handoff: Handoff | undefined;
-  /** Grants this client got and still believes in, by [id, holder]: a failed renewal must not release them. */
-  readonly #believed = new Map<string, number>();
+  /** Grants this client got and still believes in, by [id, holder], until when on each clock: a failed renewal must not release them. */
+  readonly #believed = new Map<string, { mono: number; wall: number }>();
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
@@ -287,7 +287,7 @@ export class DSMServer extends GenServer {
     if (!(tries === Infinity || (Number.isInteger(tries) && tries >= 0))) throw invalidArgument('retries', tries, 'an integer ≥ 0 or Infinity');
     const clock = this.kernel.env.clock;
     for (let attempt = 0; ; attempt++) {
-      const sentAt = clock.now();
+      const sent = { mono: clock.now() + timeout, wall: clock.wallNow() + timeout };
       let granted: unknown;
       try {
         granted = await this.#request('post', job, reqTimeout);
@@ -296,8 +296,10 @@ export class DSMServer extends GenServer {
         if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder);
         throw err;
       }
-      if (typeof granted === 'number' && clock.now() - sentAt < timeout) {
-        this.#believe(id, holder, sentAt + timeout);
+      // A lease ends when either clock says so: a sleeping laptop's monotonic clock stops while
+      // real time (and the owner's clock) goes on; a wall clock can be set back.
+      if (typeof granted === 'number' && this.#believes(sent)) {
+        this.#believe(id, holder, sent);
         return granted;
       }
       this.#releaseUnlessHeld(id, holder);
@@ -316,19 +318,24 @@ export class DSMServer extends GenServer {
   #releaseUnlessHeld(id: string, holder: string): void {
     const key = JSON.stringify([id, holder]);
     const until = this.#believed.get(key);
-    if (until !== undefined && until > this.kernel.env.clock.now()) return;
+    if (until !== undefined && this.#believes(until)) return;
     this.#believed.delete(key);
     this.closeAsync(id, holder);
   }
 
-  /** This client holds `holder`'s slot of `id` until `untilMs` on its clock (forgotten on close, or once past). */
-  #believe(id: string, holder: string, untilMs: number): void {
+  /** This client holds `holder`'s slot of `id` until `until` on both its clocks (forgotten on close, or once past). */
+  #believe(id: string, holder: string, until: { mono: number; wall: number }): void {
     if (this.#believed.size >= believedMax) {
-      const now = this.kernel.env.clock.now();
-      for (const [k, t] of this.#believed) if (t <= now) this.#believed.delete(k);
+      for (const [k, t] of this.#believed) if (!this.#believes(t)) this.#believed.delete(k);
       if (this.#believed.size >= believedMax) return; // forget nothing needed: without the entry, a failed renewal releases as before
     }
-    this.#believed.set(JSON.stringify([id, holder]), untilMs);
+    this.#believed.set(JSON.stringify([id, holder]), until);
+  }
+
+  /** Whether neither clock has reached `until`. */
+  #believes(until: { mono: number; wall: number }): boolean {
+    const clock = this.kernel.env.clock;
+    return clock.now() < until.mono && clock.wallNow() < until.wall;
   }
 
   async #request<C extends DsmCommand>(command: C, job: DsmJobs[C], reqTimeout: number | undefined): Promise<unknown> {

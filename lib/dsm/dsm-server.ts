@@ -4,17 +4,20 @@ import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
 import { tokenBase } from '../core/semaphore.js';
 import type { View } from '../core/view.js';
+import type { TimerHandle } from '../env/clock.js';
 import type { TypedEventTarget } from '../env/events.js';
 import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
 import type { Random } from '../env/random.js';
 import type { Storage } from '../env/storage.js';
+import type { From } from '../kernel/actor.js';
 import { GenServer, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { cryptoRandom } from '../platform/crypto-random.js';
 import { calculateWaitTime, isDsmCommand, parseJob, type DsmCommand, type DsmJobs } from './job.js';
 import { DsmJournal } from './journal.js';
 import { SemaphoreStore, type SemaphoreInfo } from './semaphores.js';
+import { StallWatch } from './stall-watch.js';
 
 /** What a DSMServer needs of its gossip ring (GossipRing provides it all). */
 export interface RingSource {
@@ -84,6 +87,9 @@ export interface DSMServerOptions {
 /** Most grants a client remembers believing in (for renewals); beyond it, a failed renewal releases as Clusterluck did. */
 const believedMax = 65_536;
 
+/** How often the stall watch ticks, ms: stalls of this process longer than two ticks are seen. */
+const stallTickMs = 100;
+
 /** How often a request waiting for its ownership to settle looks again, ms. */
 const ownershipPollMs = 50;
 
@@ -105,6 +111,10 @@ export class DSMServer extends GenServer {
   readonly #safety: 'strict' | 'clusterluck';
   readonly #leaseMsMax: number;
   readonly #handoff: Handoff | undefined;
+  /** (1+ρ)²: how much longer than measured here a request may have waited in real time, against its caller's clock. */
+  readonly #stretch: number;
+  readonly #stalls: StallWatch;
+  #stallTimer: TimerHandle | undefined;
   /** Grants this client got and still believes in, by [id, holder], until when on each clock: a failed renewal must not release them. */
   readonly #believed = new Map<string, { mono: number; wall: number }>();
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
@@ -130,6 +140,8 @@ export class DSMServer extends GenServer {
     const driftMax = opts.driftMax ?? driftMaxDefault;
     if (typeof driftMax !== 'number' || !(driftMax >= 0 && driftMax < 1)) throw invalidArgument('opts.driftMax', driftMax, 'a number in [0, 1)');
     this.#store = new SemaphoreStore(kernel.env.clock, this.#journal, this.#safety === 'clusterluck' ? 0 : driftMax);
+    this.#stretch = (1 + driftMax) ** 2;
+    this.#stalls = new StallWatch(stallTickMs, kernel.env.clock.now());
     const leaseMsMax = opts.leaseMsMax ?? leaseMsMaxDefault;
     if (typeof leaseMsMax !== 'number' || !(leaseMsMax > 0) || !Number.isFinite(leaseMsMax)) throw invalidArgument('opts.leaseMsMax', leaseMsMax, 'a positive number of ms');
     this.#leaseMsMax = leaseMsMax;
@@ -184,6 +196,12 @@ export class DSMServer extends GenServer {
   /** Registers as `name` (@default 'dsm', the same on every node) and serves requests. */
   override start(name: string = dsmServerNameDefault): this {
     super.start(name);
+    const clock = this.kernel.env.clock;
+    const tick = (): void => {
+      this.#stalls.observe(clock.now());
+      this.#stallTimer = clock.setTimer(stallTickMs, tick);
+    };
+    tick();
     // Semaphores loaded from storage that views adopted meanwhile gave to others go to them now.
     const view = this.gossip.view?.();
     if (view !== undefined) this.#handoff?.onView(view, undefined);
@@ -195,6 +213,8 @@ export class DSMServer extends GenServer {
    * until idle, then drops in-memory state and closes the table (whose disk state stays).
    */
   override async stop(): Promise<void> {
+    if (this.#stallTimer !== undefined) this.kernel.env.clock.cancelTimer(this.#stallTimer);
+    this.#stallTimer = undefined;
     // Requests waiting for ownership to settle will not see it settle here.
     for (const [id, q] of [...this.#waiting]) {
       this.#waiting.delete(id);
@@ -342,9 +362,11 @@ export class DSMServer extends GenServer {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
+    // The owner refuses what waited there longer than we wait for the answer.
+    const sent = Number.isFinite(timeoutMs) ? { ...valid, ttl: timeoutMs } : valid;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.call({ node: this.#owner(valid.id), name: this.#name() }, command, valid, { timeoutMs });
+        return await this.call({ node: this.#owner(valid.id), name: this.#name() }, command, sent, { timeoutMs });
       } catch (err) {
         if (!isClusterluckError(err, 'NOT_OWNER') || attempt >= notOwnerRetriesMax) throw err;
         await this.#sleep(this.#opts.maxWaitTimeout);
@@ -360,25 +382,25 @@ export class DSMServer extends GenServer {
     const durable = journal === undefined ? <T>(value: T): T | Promise<T> => value
       : this.#safety === 'clusterluck' ? <T>(value: T): Promise<T> => journal.written().then(() => value)
       : <T>(value: T): Promise<T> => journal.synced().then(() => value);
-    this.handle('create', (d) => this.#mine(d as DsmJobs['create'], ({ id, n }) => {
+    this.handle('create', (d, from) => this.#mine(d as DsmJobs['create'], from, ({ id, n }) => {
       store.create(id, n);
       return durable(null);
     }));
-    this.handle('read', (d) => this.#mine(d as DsmJobs['read'], ({ id }) => store.read(id)));
-    this.handle('destroy', (d) => this.#mine(d as DsmJobs['destroy'], ({ id }) => {
+    this.handle('read', (d, from) => this.#mine(d as DsmJobs['read'], from, ({ id }) => store.read(id)));
+    this.handle('destroy', (d, from) => this.#mine(d as DsmJobs['destroy'], from, ({ id }) => {
       store.destroy(id);
       return durable(null);
     }));
-    this.handle('post', (d) => {
+    this.handle('post', (d, from) => {
       if ((d as DsmJobs['post']).timeout > this.#leaseMsMax) throw this.#tooLong((d as DsmJobs['post']).timeout);
       // The answer is the grant's fencing token, or false when full.
-      return this.#mine(d as DsmJobs['post'], ({ id, holder, timeout }) => durable(store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0))?.token ?? false));
+      return this.#mine(d as DsmJobs['post'], from, ({ id, holder, timeout }) => durable(store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0))?.token ?? false));
     });
     this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
       return this.#handoff.receive(d as HandoffMessage, from.node.id);
     });
-    this.handle('close', (d) => this.#mine(d as DsmJobs['close'], ({ id, holder }) => {
+    this.handle('close', (d, from) => this.#mine(d as DsmJobs['close'], from, ({ id, holder }) => {
       store.close(id, holder);
       return durable(null);
     }));
@@ -390,17 +412,23 @@ export class DSMServer extends GenServer {
    * key wait here in arrival order (a close must not overtake the post behind it), for at most
    * `ownershipWaitMs` from the first; then they all get NOT_OWNER, which callers retry. NOT_OWNER
    * at once when another node owns it. The check and `serve` run in one turn, so nothing is
-   * granted by a node that was not serving at that instant.
+   * granted by a node that was not serving at that instant. A request that waited here (in the
+   * mailbox, behind a stall of this process, for ownership) longer than its caller waits for the
+   * answer is TIMEOUT and changes nothing.
    */
-  #mine<J extends { id: string }>(job: J, serve: (job: J) => unknown): unknown {
+  #mine<J extends { id: string; ttl?: number }>(job: J, from: From, serve: (job: J) => unknown): unknown {
+    const run = (): unknown => {
+      this.#fresh(job, from);
+      return serve(job);
+    };
     const queued = this.#waiting.get(job.id);
     if (queued === undefined) {
       const o = this.#ownership(job.id);
-      if (o.state === 'owner') return serve(job);
+      if (o.state === 'owner') return run();
       if (o.state === 'not-owner' || this.gossip.ownershipWaitMs === undefined) throw this.#notOwner(job.id, o);
     }
     return new Promise((resolve, reject) => {
-      const entry = { run: () => serve(job), resolve, reject };
+      const entry = { run, resolve, reject };
       if (queued !== undefined && queued.entries.length >= ownershipWaitingMax) {
         return reject(new ClusterluckError('QUEUE_FULL', `${ownershipWaitingMax} requests already wait for ${show(job.id)} to settle`));
       }
@@ -441,6 +469,16 @@ export class DSMServer extends GenServer {
     if (source.ownership !== undefined) return source.ownership(id);
     const owner = source.ring().find(id);
     return owner.id === this.kernel.self.id ? { state: 'owner' } : { state: 'not-owner', owner: owner.id };
+  }
+
+  /** TIMEOUT when `job` may have waited here as long as its caller waits for the answer (measured here, stretched by the drift bound). */
+  #fresh(job: { ttl?: number }, from: From): void {
+    if (job.ttl === undefined) return;
+    const now = this.kernel.env.clock.now();
+    const waited = now - this.#stalls.arrivedBy(from.receivedAt, now);
+    if (waited * this.#stretch >= job.ttl) {
+      throw new ClusterluckError('TIMEOUT', `request waited ${Math.round(waited)} ms at ${show(this.kernel.self.id)}, its caller only ${job.ttl} ms: not executed`);
+    }
   }
 
   #tooLong(timeout: number): ClusterluckError {

@@ -6,13 +6,17 @@ export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close'] as con
 /** One of {@link dsmCommands}. */
 export type DsmCommand = (typeof dsmCommands)[number];
 
-/** The job of each command, as it crosses the wire. */
+/**
+ * The job of each command, as it crosses the wire. `ttl`: how long the caller will still wait for
+ * the answer, ms, when it set a `reqTimeout`; a request that waited at the owner beyond it is
+ * answered TIMEOUT and changes nothing.
+ */
 export interface DsmJobs {
-  create: { id: string; n: number };
-  read: { id: string };
-  destroy: { id: string };
-  post: { id: string; holder: string; timeout: number };
-  close: { id: string; holder: string };
+  create: { id: string; n: number; ttl?: number };
+  read: { id: string; ttl?: number };
+  destroy: { id: string; ttl?: number };
+  post: { id: string; holder: string; timeout: number; ttl?: number };
+  close: { id: string; holder: string; ttl?: number };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -34,12 +38,15 @@ const lease: Check = (v) =>
     ? undefined
     : `must be a positive finite number of ms up to ${leaseMsMax}, got ${show(v)}`;
 
+const ttl: Check = (v) =>
+  v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0) ? undefined : `must be a positive finite number of ms or absent, got ${show(v)}`;
+
 const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], Check>> } = {
-  create: { id, n: limit },
-  read: { id },
-  destroy: { id },
-  post: { id, holder, timeout: lease },
-  close: { id, holder },
+  create: { id, n: limit, ttl },
+  read: { id, ttl },
+  destroy: { id, ttl },
+  post: { id, holder, timeout: lease, ttl },
+  close: { id, holder, ttl },
 };
 
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);
@@ -71,7 +78,9 @@ export function parseJob(job: unknown, command: unknown): unknown {
   for (const [field, check] of Object.entries(schemas[command]) as [string, Check][]) {
     const value = Object.hasOwn(job, field) ? (job as Record<string, unknown>)[field] : undefined;
     const why = check(value);
-    if (why === undefined) out[field] = value;
+    if (why === undefined) {
+      if (value !== undefined) out[field] = value;
+    }
     else fails[field] = why;
   }
   const bad = Object.keys(fails);

@@ -30,11 +30,14 @@ export class From {
   readonly tag: number | undefined;
   /** @internal The inbound link, or undefined for a call from this node. */
   readonly link: Link | undefined;
+  /** When this node read the message, on its monotonic clock (how long it waited here since is `now - receivedAt`, stalls aside). */
+  readonly receivedAt: number;
 
-  constructor(node: NodeId, tag: number | undefined, link: Link | undefined) {
+  constructor(node: NodeId, tag: number | undefined, link: Link | undefined, receivedAt: number) {
     this.node = node;
     this.tag = tag;
     this.link = link;
+    this.receivedAt = receivedAt;
   }
 }
 

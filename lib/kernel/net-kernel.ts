@@ -355,7 +355,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       else this.#pending.get(tag)?.settle(noActor(item.name, this.self.id));
       return;
     }
-    actor.deliver(tag === undefined ? 'cast' : 'call', new From(this.self, tag, undefined), item.payload);
+    actor.deliver(tag === undefined ? 'cast' : 'call', new From(this.self, tag, undefined, this.env.clock.now()), item.payload);
   }
 
   #send(peer: Peer, item: Outbound, pending: Pending | undefined): void {
@@ -494,7 +494,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       case MessageKind.cast: {
         const node = this.#peers.get(peerId)?.node ?? { id: peerId, address: link.conn.remoteAddress };
         const tag = message.kind === MessageKind.call ? message.tag : undefined;
-        const from = new From(node, tag, link);
+        const from = new From(node, tag, link, this.env.clock.now());
         const actor = this.#actors.get(message.name);
         if (actor !== undefined) actor.deliver(tag === undefined ? 'cast' : 'call', from, message.payload);
         else if (tag === undefined) this.stats.castsUnrouted++;

@@ -1,7 +1,10 @@
 // A simulated disk (FoundationDB style): writes and appends are visible at once but durable only
 // after sync(key); crash() destroys everything unsynced and, optionally, tears the last unsynced
-// append in half. Deterministic: any randomness comes from the injected Random.
+// append in half. Reads and syncs take a seeded time (0 to `latencyMaxMs`) on the process's clock,
+// so what a node does while its disk is busy shows. Deterministic: any randomness comes from the
+// injected Random.
 import { ClusterluckError } from '../lib/env/errors.js';
+import type { Clock } from '../lib/env/clock.js';
 import type { Random } from '../lib/env/random.js';
 import type { Storage } from '../lib/env/storage.js';
 import { checkStorageKey, storageClosed } from '../lib/table/storage-keys.js';
@@ -12,6 +15,10 @@ export interface SimDiskOptions {
   readonly random: Random;
   /** Chance that a crash keeps a random prefix of the last unsynced append of a key. @default 0 */
   readonly tornWriteProbability?: number;
+  /** Most time a read or a sync takes, ms (each draws from [0, this) with `latencyRandom`). @default 0 */
+  readonly latencyMaxMs?: number;
+  /** Draws the latencies (its own stream, so torn writes draw the same with or without latency). */
+  readonly latencyRandom?: Random;
 }
 
 /** One node's disk: survives crashes of the node (not its unsynced data). */
@@ -31,9 +38,13 @@ export class SimDisk {
     this.#opts = options;
   }
 
-  /** A Storage view for the process running now; a crash closes it. */
-  storage(): Storage {
+  /** A Storage view for the process running now, its reads and syncs timed on `clock`; a crash closes it. */
+  storage(clock?: Clock): Storage {
     const generation = this.#generation;
+    const maxMs = this.#opts.latencyMaxMs ?? 0;
+    const latencyRandom = this.#opts.latencyRandom;
+    const busy = clock === undefined || maxMs <= 0 || latencyRandom === undefined ? async (): Promise<void> => undefined
+      : (): Promise<void> => new Promise((resolve) => clock.setTimer(latencyRandom.next() * maxMs, resolve));
     let closed = false;
     const live = (): void => {
       if (generation !== this.#generation) throw new ClusterluckError('NOT_RUNNING', 'the process that opened this storage crashed');
@@ -44,7 +55,12 @@ export class SimDisk {
       live();
     };
     return {
-      read: async (key) => (open(key), this.#visible.get(key)?.slice()),
+      read: async (key) => {
+        open(key);
+        await busy();
+        live();
+        return this.#visible.get(key)?.slice();
+      },
       write: async (key, bytes) => {
         open(key);
         this.#visible.set(key, bytes.slice());
@@ -67,6 +83,8 @@ export class SimDisk {
       list: async (prefix = '') => (live(), [...this.#visible.keys()].filter((k) => k.startsWith(prefix)).sort()),
       sync: async (key) => {
         open(key);
+        await busy();
+        live();
         const v = this.#visible.get(key);
         if (v === undefined) this.#durable.delete(key);
         else this.#durable.set(key, v.slice());

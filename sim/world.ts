@@ -25,6 +25,8 @@ export interface WorldOptions {
   readonly onView?: (process: string, view: View, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
   readonly tornWriteProbability?: number;
+  /** Most time a disk read or sync takes, ms (seeded per operation). @default 50 */
+  readonly diskLatencyMs?: number;
 }
 
 /** One simulated machine: its disk outlives its processes. */
@@ -56,7 +58,7 @@ export class World {
   deliveries = { count: 0, hash: 0x811c9dc5 };
 
   constructor(options: WorldOptions) {
-    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, safety: 'strict', ...options };
+    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, diskLatencyMs: 50, safety: 'strict', ...options };
     this.random = seededRandom(options.seed);
     this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
@@ -70,7 +72,10 @@ export class World {
   async start(): Promise<void> {
     for (let i = 0; i < this.options.nodes; i++) {
       const id = `n${i}`;
-      const disk = new SimDisk({ random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability });
+      const disk = new SimDisk({
+        random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability,
+        latencyMaxMs: this.options.diskLatencyMs, latencyRandom: this.random.fork(`disk-latency-${id}`),
+      });
       const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, process: undefined, epoch: 0 };
       this.hosts.set(id, host);
       await this.clock.drive(this.#boot(host));
@@ -230,7 +235,7 @@ export class World {
   async #boot(host: SimHost): Promise<void> {
     const epoch = ++host.epoch;
     host.alive = true;
-    const storage = this.options.disk ? host.disk.storage() : undefined;
+    const storage = this.options.disk ? host.disk.storage(host.clock) : undefined;
     // What createCluster({ dataDir }) and createBrowserNode() ship: every gossip and DSM option at
     // its default (auto-remove on, fsyncInterval 1000 with synced grants, ownership lease,
     // hand-over delay); only the transport, storage, clock and HMAC are the simulator's.

@@ -70,4 +70,24 @@ describe('a request that waited at the owner beyond its caller\'s timeout', () =
       world.stop();
     }
   });
+
+  it('reqTimeout bounds the whole request: re-routing after NOT_OWNER while a new owner waits out its lock-delay ends within it', async () => {
+    const world = new World({ seed: 'req-timeout', nodes: 3 });
+    await world.start();
+    try {
+      const n0 = world.node('n0');
+      const id = Array.from({ length: 100 }, (_, i) => `s${i}`).find((k) => n0?.gossip.find(k).id === 'n1') as string;
+      await world.clock.drive(n0?.dsm.create(id, 1, undefined, 5000) as Promise<void>);
+      world.crash('n1');
+      // Detection and auto-remove: the others decide a view without n1, and its keys' new owner waits.
+      for (let t = 0; t < 60_000 && n0?.gossip.find(id).id === 'n1'; t += 1000) await world.run(1000);
+      expect(n0?.gossip.find(id).id).not.toBe('n1');
+      const started = world.clock.now();
+      const code = await world.clock.drive((n0?.dsm.read(id, undefined, 6000) as Promise<unknown>).then(() => 'read', (e: { code: string }) => e.code));
+      expect(['NOT_OWNER', 'TIMEOUT']).toContain(code);
+      expect(world.clock.now() - started).toBeLessThanOrEqual(6000); // one attempt waits up to two ownership leases (4 s) before NOT_OWNER
+    } finally {
+      world.stop();
+    }
+  });
 });

@@ -223,7 +223,16 @@ export class DSMServer extends GenServer {
     // Semaphores on their way to their new owners (after a graceful leave: all of them) go first.
     if (this.#handoff?.sending() === true) await this.#handoff.drain(5000);
     this.#handoff?.stop();
-    await super.stop();
+    // Idle includes the table, whose writes finish without a request finishing: look again until it is.
+    let stopped = false;
+    const stopping = super.stop().finally(() => {
+      stopped = true;
+    });
+    while (!stopped) {
+      await Promise.race([stopping, this.#sleep(10)]);
+      this.recheckIdle();
+    }
+    await stopping;
     this.#store.clear();
     await this.#journal?.stop();
   }
@@ -362,13 +371,17 @@ export class DSMServer extends GenServer {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
-    // The owner refuses what waited there longer than we wait for the answer.
-    const sent = Number.isFinite(timeoutMs) ? { ...valid, ttl: timeoutMs } : valid;
+    // reqTimeout bounds the whole request, re-routes after NOT_OWNER included.
+    const clock = this.kernel.env.clock;
+    const deadline = clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
+      const leftMs = deadline - clock.now();
+      // The owner refuses what waited there longer than we wait for the answer.
+      const sent = Number.isFinite(leftMs) ? { ...valid, ttl: leftMs } : valid;
       try {
-        return await this.call({ node: this.#owner(valid.id), name: this.#name() }, command, sent, { timeoutMs });
+        return await this.call({ node: this.#owner(valid.id), name: this.#name() }, command, sent, { timeoutMs: leftMs });
       } catch (err) {
-        if (!isClusterluckError(err, 'NOT_OWNER') || attempt >= notOwnerRetriesMax) throw err;
+        if (!isClusterluckError(err, 'NOT_OWNER') || attempt >= notOwnerRetriesMax || deadline - clock.now() <= this.#opts.maxWaitTimeout) throw err;
         await this.#sleep(this.#opts.maxWaitTimeout);
       }
     }

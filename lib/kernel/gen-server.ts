@@ -243,4 +243,12 @@ export class GenServer implements Actor {
     this.lifecycle.emit('idle');
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
+
+  /**
+   * Looks at `idle()` again. GenServer does so when a request finishes; a subclass whose `idle()`
+   * also waits for something else (a table's writes) calls this when that may have settled.
+   */
+  protected recheckIdle(): void {
+    if (this.#idleWaiters.length > 0) this.#checkIdle();
+  }
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { commands, parseCommandLine } from './cluster/admin-commands.js';
 import { adminServerName } from './cluster/admin-server.js';
+import { leaseMsMax as leaseMsMaxBound } from './constants.js';
 import type { NodeId } from './core/node-id.js';
 import { toHex } from './env/bytes.js';
 import { isClusterluckError } from './env/errors.js';
@@ -18,12 +19,16 @@ import { tcpTransport } from './transports/tcp.js';
 const usage = `usage:
   clusterluck node --id ID --port PORT --cookie COOKIE [--host 127.0.0.1] [--join HOST:PORT]
                    [--data-dir DIR] [--ring clusterluck] [--log-level info] [--auto-remove-ms 10000]
+                   [--lease-ms-max 60000]
   clusterluck cli --host HOST --port PORT --cookie COOKIE [-c "COMMAND"] [--json] [--timeout 5000]
   clusterluck help [COMMAND]
 
 node   runs a cluster member in the foreground with readable logs; Ctrl-C leaves the ring and stops.
        --auto-remove-ms: a member down this long is proposed for removal (a majority decides);
        0 removes at once once down, "off" never (an operator decides).
+       --lease-ms-max: the longest lease a post may ask for; a crashed owner's semaphores wait
+       the lock-delay, (this + 2000)·1.01² ms, before their new owner grants them. Give every
+       node the same value.
 cli    opens an interactive session on a running node (or runs one command with -c).
        Commands: ${Object.keys(commands).join(', ')}; "help COMMAND" explains one.`;
 
@@ -48,13 +53,22 @@ function port(value: string): number {
   return p;
 }
 
+/** `--lease-ms-max`: a positive number of ms, at most the 30 days any lease may last. */
+function leaseMsMaxFlag(value: string): number {
+  const ms = Number(value);
+  if (value.trim() === '' || !(Number.isFinite(ms) && ms > 0 && ms <= leaseMsMaxBound)) {
+    throw new UsageError(`--lease-ms-max must be a number of ms > 0 and ≤ ${leaseMsMaxBound}, got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}
+
 async function runNode(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, strict: true,
     options: {
       id: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
       join: { type: 'string' }, 'data-dir': { type: 'string' }, ring: { type: 'string' }, 'log-level': { type: 'string', default: 'info' },
-      'auto-remove-ms': { type: 'string' },
+      'auto-remove-ms': { type: 'string' }, 'lease-ms-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,10 +80,13 @@ async function runNode(args: string[]): Promise<void> {
   if (typeof autoRemoveAfterMs === 'number' && !(Number.isFinite(autoRemoveAfterMs) && autoRemoveAfterMs >= 0)) {
     throw new UsageError(`--auto-remove-ms must be a number of ms ≥ 0 or "off", got ${JSON.stringify(autoRemove)}`);
   }
+  const leaseMsMax = values['lease-ms-max'] === undefined ? undefined : leaseMsMaxFlag(values['lease-ms-max']);
   const node = await createCluster({
     id: need(values, 'id'), host: values.host, port: port(need(values, 'port')), cookie: need(values, 'cookie'),
     logLevel: level as LogLevel,
     ...(autoRemoveAfterMs === undefined ? {} : { gossip: { autoRemoveAfterMs } }),
+    // ClusterNode gives the same bound to the GossipRing, whose lock-delay must cover it.
+    ...(leaseMsMax === undefined ? {} : { dsm: { leaseMsMax } }),
     ...(values.join === undefined ? {} : { join: values.join }),
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values.ring === undefined ? {} : { ringId: values.ring }),

@@ -5,6 +5,7 @@
 import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import type { HashRing } from '../lib/core/hash-ring.js';
 import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
 import { createWebRtcCluster, type WebRtcClusterNode } from '../lib/node.js';
 import type { WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
@@ -29,9 +30,12 @@ function call<T = unknown>(page: Page, method: string, ...args: unknown[]): Prom
 
 const tab = (id: string): Promise<Page> => openPage(browser, pages.url('test/pages/mesh.html'), id);
 
-/** A key whose owner on the ring is `owner`. */
-function keyOwnedBy(owner: string, prefix: string): string {
-  for (let i = 0; i < 1000; i++) if (n.gossip.find(`${prefix}${i}`).id === owner) return `${prefix}${i}`;
+/** A key whose owner on the ring is `owner` (and on `also`, when given). */
+function keyOwnedBy(owner: string, prefix: string, also?: HashRing): string {
+  for (let i = 0; i < 1000; i++) {
+    const key = `${prefix}${i}`;
+    if (n.gossip.find(key).id === owner && (also === undefined || also.find(key).id === owner)) return key;
+  }
   throw new Error(`no key of ${owner}`);
 }
 
@@ -61,6 +65,8 @@ afterAll(async () => {
 describe('three Chromium tabs and a Node process in one cluster over WebRTC', () => {
   const tabs = new Map<string, Page>();
   const page = (id: string): Page => tabs.get(id) as Page;
+  /** The ring once all four have met (t3 is still on it). */
+  let formed: HashRing | undefined;
 
   it('form one ring through the PeerJS server, and of four racing posts on n = 2 exactly two win; a close lets a waiter in', async () => {
     const ids = ['t1', 't2', 't3'];
@@ -69,6 +75,7 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     const all = ['n', 't1', 't2', 't3'];
     await expect.poll(async () => [ringOf(n), ...await Promise.all(ids.map((id) => call(page(id), 'ring')))], { timeout: 15_000 })
       .toEqual([all, all, all, all]);
+    formed = n.gossip.ring();
 
     await n.dsm.create('race', 2, undefined, 5000);
     const posts = await Promise.all([
@@ -179,5 +186,71 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
       .toBe(true);
     await call(t4, 'close', id, 't4');
     expect(await call(page('t2'), 'read', id)).toEqual({ n: 1, active: 0 });
+  }, 40_000);
+
+  // Last: it closes t2 for good. The members are n, t1, t2 and t4 from the test before.
+  it('the owner tab closes while another tab holds an n=1 slot: the holder keeps it, nobody else gets it until it is released', async () => {
+    const [owner, holder, other] = ['t2', 't1', 't4'] as const;
+    const leaseMs = 20_000; // within leaseMsMax (60 s by default), and longer than this test needs
+    // A key the owner has had since the cluster formed: a key the crashed t3 left it would still
+    // be waiting out its lock-delay (about 63 s), and would be refused as not served yet.
+    const id = keyOwnedBy(owner, 'closed-owner-', formed);
+    await call(page(holder), 'create', id, 1);
+    expect(await call(page(holder), 'post', id, 'hB', leaseMs, 0)).toBe('granted');
+    const granted = performance.now();
+    expect(await call(page(owner), 'read', id)).toEqual({ n: 1, active: 1 });
+
+    // The owner's tab closes as a user closes it: pagehide, so its node leaves and hands its
+    // semaphores to their new owners. The page itself goes once those are acknowledged and the node
+    // has stopped (a page that dies before its handoff is out is the crash case, where the new
+    // owner waits the lock-delay).
+    const before = n.gossip.view()?.number ?? 0;
+    await page(owner).evaluate(() => globalThis.dispatchEvent(new PageTransitionEvent('pagehide')));
+    const rest = ['n', holder, other].sort();
+    const view = { number: before + 1, members: rest };
+    const nodeView = (): unknown => {
+      const v = n.gossip.view();
+      return { number: v?.number, members: v?.members.map((m) => m.id).sort() };
+    };
+    await expect.poll(async () => [nodeView(), ...await Promise.all([holder, other].map((t) => call(page(t), 'view')))], { timeout: 5000 })
+      .toEqual([view, view, view]);
+    expect(n.gossip.inspect().members.find((m) => m.node.id === owner)?.status, 'left, not removed as failed').toBe('left');
+    // It handed everything over and stopped (its links closed) before the tab goes.
+    await expect.poll(() => call(page(owner), 'owned'), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => call(page(owner), 'running'), { timeout: 10_000 }).toBe(false);
+    await page(owner).context().close();
+    tabs.delete(owner);
+    const heir = n.gossip.find(id).id;
+    expect(rest).toContain(heir);
+
+    // For a few seconds, single attempts by another tab and by the Node member all find it full,
+    // and every remaining member reads the one holder.
+    const posts: { who: string; atMs: number; result: string }[] = [];
+    const reads: { who: string; info: unknown }[] = [];
+    const readers: [string, () => Promise<unknown>][] = [
+      ['n', () => n.dsm.read(id, undefined, 5000) as Promise<unknown>], [holder, () => call(page(holder), 'read', id)], [other, () => call(page(other), 'read', id)],
+    ];
+    const watchMs = 3000;
+    const watching = performance.now();
+    for (let i = 0; performance.now() - watching < watchMs; i++) {
+      const atMs = Math.round(performance.now() - granted);
+      posts.push({ who: other, atMs, result: await call<string>(page(other), 'post', id, 'hC', leaseMs, 0) });
+      posts.push({ who: 'n', atMs, result: await nodePost(id, 0) });
+      const [who, read] = readers[i % readers.length] as [string, () => Promise<unknown>];
+      reads.push({ who, info: await read().catch((e: { code?: string }) => e.code) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(posts.length).toBeGreaterThanOrEqual(10);
+    expect(posts.filter((p) => p.result !== 'SEMAPHORE_FULL'), 'posts that were not refused as full').toEqual([]);
+    expect(reads.filter((r) => JSON.stringify(r.info) !== JSON.stringify({ n: 1, active: 1 })), 'reads that were not { n: 1, active: 1 }').toEqual([]);
+    // hB's lease has not run out yet, so it is B's close below that frees the slot.
+    expect(performance.now() - granted).toBeLessThan(leaseMs);
+
+    await call(page(holder), 'close', id, 'hB');
+    expect(await n.dsm.read(id, undefined, 5000)).toEqual({ n: 1, active: 0 });
+    expect(await call(page(other), 'post', id, 'hC', leaseMs, 0)).toBe('granted');
+    expect(await call(page(holder), 'read', id)).toEqual({ n: 1, active: 1 });
+    console.log(`${owner} left; ${heir} took over ${id}; ${posts.length} posts refused as full over ${watchMs} ms`);
+    await call(page(other), 'close', id, 'hC');
   }, 40_000);
 });

@@ -28,14 +28,8 @@ const mesh = {
   linked: () => started().kernel.connectedNodes().map((n) => n.id).sort(),
   /** False once the node has stopped (after a pagehide: left, handed off, closed its links). */
   running: () => started().kernel.running,
-  debugWrap: () => {
-    const node = started() as any;
-    for (const [name, obj, m] of [['leave', node.gossip, 'leave'], ['admin.stop', node.admin, 'stop'], ['dsm.stop', node.dsm, 'stop'], ['gossip.stop', node.gossip, 'stop'], ['kernel.stop', node.kernel, 'stop'], ['transport.close', node.transport, 'close']] as const) {
-      const f = obj[m].bind(obj);
-      obj[m] = async (...a: unknown[]) => { console.log('start ' + name, Math.round(performance.now())); try { return await f(...a); } finally { console.log('end ' + name, Math.round(performance.now())); } };
-    }
-  },
-  debugState: () => { const node = started() as any; return { now: Math.round(performance.now()), dsmIdle: node.dsm.idle(), owned: node.dsm.ownedCount(), gossipRunning: node.gossip.running, view: node.gossip.view()?.number }; },
+  /** How many semaphores it still holds as owner (after a leave: until their new owners acknowledge them). */
+  owned: () => started().dsm.ownedCount(),
   disconnect: (id: string) => started().kernel.disconnect(id),
   stats: () => ({ ...started().signaller.stats }),
   owner: (key: string) => started().gossip.find(key).id,

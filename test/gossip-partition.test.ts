@@ -93,4 +93,39 @@ describe('GossipRing partitions', () => {
     expect(w.ringOf('a')).toEqual(all);
     expect(w.get('slow').ring.membership().get('slow')?.incarnation).toBeGreaterThan(0);
   });
+
+  it('a member an operator removed and re-inserted comes back after the heal although the inserting member left meanwhile (fuzz seed 450)', async () => {
+    const all = ['a', 'b', 'c', 'd', 'e'];
+    const w = await cluster('reinsert', all, { autoRemoveAfterMs: 5000 });
+    w.get('a').ring.remove('e');
+    await w.runUntil(() => w.converged(['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd']), 10_000);
+    // a invites e back while a cannot reach a majority (b, c, d are cut off), then leaves.
+    w.network.partition(['a', 'e'], ['b', 'c', 'd']);
+    w.get('a').ring.insert(w.get('e').kernel.self);
+    await w.clock.advance(2000);
+    await w.clock.drive(w.get('a').ring.leave());
+    w.network.heal();
+    const views = (): string[][] => ['b', 'c', 'd', 'e'].map((id) => w.get(id).ring.view()?.members.map((m) => m.id) ?? []);
+    await w.runUntil(() => views().every((v) => v.join() === 'b,c,d,e'), 60_000);
+    expect(views()).toEqual(Array(4).fill(['b', 'c', 'd', 'e']));
+  });
+
+  it('a member removed for being down while it could not hear the views rejoins after the heal, even when it learns the removal only from a later view (fuzz seed 357)', async () => {
+    const all = ['a', 'b', 'c', 'd', 'e'];
+    const w = await cluster('missed-removal', all, { autoRemoveAfterMs: 5000 });
+    w.get('a').ring.remove('e');
+    await w.runUntil(() => w.converged(['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd']), 10_000);
+    // e is re-inserted while cut off: it never hears of the view that has it, nor of the one that
+    // removes it again for being down; then another change happens before the heal.
+    w.network.partition(['a', 'b', 'c', 'd'], ['e']);
+    w.get('a').ring.insert(w.get('e').kernel.self);
+    await w.runUntil(() => w.get('a').ring.view()?.members.some((m) => m.id === 'e') === true, 10_000);
+    await w.runUntil(() => w.get('a').ring.view()?.members.every((m) => m.id !== 'e') === true, 60_000);
+    w.get('a').ring.update('b', 2);
+    await w.clock.advance(5000);
+    w.network.heal();
+    await w.runUntil(() => w.converged(all), 60_000);
+    expect(w.get('e').ring.view()?.members.map((m) => m.id)).toEqual(all);
+  });
 });
+

@@ -56,6 +56,8 @@ export class GossipRing extends GenServer {
   #rejoin = false;
   /** Nodes an operator inserted that are not in our view yet: invited again every heal round, for a while. */
   readonly #invited = new Map<string, { node: NodeId; weight: number; untilMs: number }>();
+  /** The number of the view whose removal of us we last acted on. */
+  #removalSeen = 0;
 
   /** A gossip ring on `kernel`; `start(name?)` registers it. */
   constructor(kernel: NetKernel, options: GossipRingOptions = {}) {
@@ -417,10 +419,16 @@ export class GossipRing extends GenServer {
     }
     this.#apply(changes);
     const wasMember = previous !== undefined && memberOf(previous, selfId) !== undefined;
-    if (!this.#keeper.isMember() && wasMember && !this.#leaving) {
-      const why = view.removed.find((r) => r.id === selfId && r.incarnation === this.#keeper.incarnation)?.reason;
-      this.#rejoin = why === 'down';
-      this.kernel.env.logger.warn('removed from the view', { view: view.number, reason: why ?? 'unknown', rejoin: this.#rejoin });
+    if (!this.#keeper.isMember() && !this.#leaving) {
+      // Removed, by this view or by one we missed (we may jump several views): for being down we
+      // ask to come back; by an operator or a leave we wait to be invited. A removal acts once, so
+      // an invitation after it stands.
+      const removal = view.removed.find((r) => r.id === selfId && r.incarnation === this.#keeper.incarnation);
+      if (removal !== undefined ? removal.view > this.#removalSeen : wasMember) {
+        this.#removalSeen = removal?.view ?? view.number;
+        this.#rejoin = removal?.reason === 'down';
+        this.kernel.env.logger.warn('removed from the view', { view: view.number, reason: removal?.reason ?? 'unknown', rejoin: this.#rejoin });
+      }
     }
     this.#ringVersion++;
     this.events.emit('view', { view, previous });
@@ -461,6 +469,10 @@ export class GossipRing extends GenServer {
     await this.#ready.catch(() => undefined);
     const selfId = this.kernel.self.id;
     const alone = this.#keeper.isAlone();
+    const view = this.#keeper.view;
+    // Removed from the cluster (by an operator, or after a leave) and invited back by a member: ask
+    // to be added until a view has us again, through any member (the inviter may go meanwhile).
+    if (view !== undefined && !this.#keeper.isMember() && !this.#leaving && memberOf(view, from.id) !== undefined) this.#rejoin = true;
     if (alone && (!senderAlone || from.id < selfId)) {
       // A few tries: the inviter may be behind and catch up from our answer.
       for (let attempt = 0; attempt < 5 && this.#ringId !== undefined && this.#keeper.isAlone(); attempt++) {

@@ -20,12 +20,12 @@ const hashOf = (out: string): string | undefined => /trace hash ([0-9a-f]{16})/.
 
 describe('npm run sim', () => {
   it('reports a violation with the trace before it and a replay line that gives the same trace; exit code 1', async () => {
-    const first = await command('sim/cli.node.ts', ['--seed', '1', '--scenario', 'amnesia', '--duration', '20s', '--clients', '12']);
+    const first = await command('sim/cli.node.ts', ['--seed', '1', '--scenario', 'amnesia', '--duration', '20s', '--clients', '12', '--clusterluck']);
     expect(first.code).toBe(1);
     expect(first.out).toMatch(/violations: \d+ \(safety: crash\)/);
     expect(first.out).toMatch(/trace up to the first violation/);
     const replay = /replay: npm run sim -- (.*)/.exec(first.out)?.[1];
-    expect(replay).toBe('--seed 1 --scenario amnesia --clients 12 --duration 20s');
+    expect(replay).toBe('--seed 1 --scenario amnesia --clients 12 --duration 20s --clusterluck');
     const again = await command('sim/cli.node.ts', (replay as string).split(' '));
     expect(again.code).toBe(1);
     expect(hashOf(again.out)).toBe(hashOf(first.out));
@@ -47,11 +47,11 @@ describe('npm run sim', () => {
 
 describe('npm run fuzz', () => {
   it('spreads seeds over workers, lists each violation class with seeds, and exits 1 when any seed fails', async () => {
-    const r = await command('sim/fuzz.node.ts', ['--seeds', '3', '--from', '1', '--workers', '2', '--scenario', 'amnesia', '--duration', '20s', '--clients', '12']);
+    const r = await command('sim/fuzz.node.ts', ['--seeds', '3', '--from', '1', '--workers', '2', '--scenario', 'amnesia', '--duration', '20s', '--clients', '12', '--clusterluck']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/3 seeds \(1 … 3\) in [\d.]+ s on 2 workers/);
     expect(r.out).toMatch(/safety: crash: \d seeds, e\.g\. 1/);
-    expect(r.out).toMatch(/replay: npm run sim -- --seed 1 --scenario amnesia --clients 12 --duration 20s/);
+    expect(r.out).toMatch(/replay: npm run sim -- --seed 1 --scenario amnesia --clients 12 --duration 20s --clusterluck/);
     expect(r.err).toMatch(/3\/3 seeds/);
   }, 120_000);
 });

@@ -41,25 +41,29 @@ describe('checkFencing', () => {
   });
 });
 
-describe('amnesia (Clusterluck without a disk)', () => {
+describe('amnesia (owners crash and restart without their tables)', () => {
   const amnesia: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 20_000, clients: 12 };
 
-  it('is reported as a safety violation after a crash, and the seed replays it', async () => {
-    const first = await simulate({ ...amnesia, seed: '1' });
+  it('in Clusterluck mode is reported as a safety violation after a crash, and the seed replays it', async () => {
+    const first = await simulate({ ...amnesia, seed: '1', safety: 'clusterluck' });
     expect(first.violations.length).toBeGreaterThan(0);
     expect(violationKeys(first)).toContain('safety: crash');
     expect(first.traceAroundViolation.some((l) => / restart n\d/.test(l))).toBe(true);
-    const again = await simulate({ ...amnesia, seed: '1' });
+    const again = await simulate({ ...amnesia, seed: '1', safety: 'clusterluck' });
     expect(again.traceHash).toBe(first.traceHash);
     expect(again.violations).toEqual(first.violations);
   });
 
-  it('does not happen with the DTable on disk, on the same seeds and faults', async () => {
+  it('does not happen with the DTable on disk, nor without one under the safety rules (a restarted owner comes back under a new incarnation and waits out the lock-delay), on the same seeds and faults', async () => {
     for (const seed of ['1', '2']) {
       const s = await simulate({ ...amnesia, seed, disk: true });
       expect(s.faults['crash']).toBeGreaterThanOrEqual(3);
       expect(s.granted).toBeGreaterThan(20);
       expect(s.violations).toEqual([]);
+      const forgetful = await simulate({ ...amnesia, seed });
+      expect(forgetful.faults['crash']).toBeGreaterThanOrEqual(3);
+      expect(forgetful.granted).toBeGreaterThan(10);
+      expect(forgetful.violations).toEqual([]);
     }
   });
 });
@@ -78,8 +82,8 @@ describe('liveness and convergence checkers', () => {
 });
 
 describe('fast-check search over fault schedules', () => {
-  it('finds a crash schedule that breaks a disk-less cluster, shrinks it, and the shrunk case replays', async () => {
-    const base: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 14_000, clients: 8 };
+  it('finds a crash schedule that breaks a disk-less cluster in Clusterluck mode, shrinks it, and the shrunk case replays (and is safe under the rules)', async () => {
+    const base: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 14_000, clients: 8, safety: 'clusterluck' };
     const crash = fc.record({
       at: fc.integer({ min: 500, max: 3500 }),
       kind: fc.constant('crash' as const),
@@ -94,6 +98,7 @@ describe('fast-check search over fault schedules', () => {
     expect(schedule.length).toBeGreaterThan(0); // no crash, no amnesia
     expect(await unsafe(seed, schedule)).toBe(true);
     expect(await unsafe(seed, [])).toBe(false);
+    expect((await simulate({ ...base, safety: 'strict', seed: String(seed), schedule })).violations).toEqual([]);
   });
 });
 

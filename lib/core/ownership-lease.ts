@@ -39,6 +39,8 @@ interface Delay extends PendingDelay {
   readonly ring: (() => HashRing) | undefined;
   /** The previous owners of the keys this delay holds back (undefined: unknown, any). */
   readonly from: readonly string[] | undefined;
+  /** This process (this id under this incarnation) was a member of `previous`: keys it owned there need no delay. */
+  readonly wasSelf: boolean;
   readonly untilMs: number;
   /** Previous owners that handed off, and until when their own delay still ran. */
   readonly released: Map<string, number>;
@@ -99,7 +101,8 @@ export class OwnershipLease {
       if (d.untilMs <= nowMs) continue;
       const previous = d.ring?.();
       const owner = previous === undefined || previous.size() === 0 ? undefined : previous.find(key).id;
-      if (owner === this.#self) continue;
+      // Ours there, unless an earlier incarnation of ours owned it (a restart without its state).
+      if (owner === this.#self && d.wasSelf) continue;
       let released = owner === undefined ? undefined : d.released.get(owner);
       const k = this.#keyReleases.get(key);
       if (k !== undefined && k.from === owner && d.view <= k.number) released = Math.min(released ?? Infinity, k.untilMs);
@@ -126,7 +129,7 @@ export class OwnershipLease {
   /**
    * Moves to `view` (with its ring) at `nowMs`. `previous` is the view adopted just before (keys
    * this member owned there need no delay), or null when unknown (views were missed, or this
-   * process joined): then every key it owns waits. `found` (a founder's first view) and
+   * process joined, or it was a view of another cluster): then every key it owns waits. `found` (a founder's first view) and
    * `restore` (a restart on stored state, whose table holds every grant it acknowledged) add no
    * delay of their own; `pending` re-arms, in full, the delays that were running when it stopped.
    */
@@ -137,9 +140,12 @@ export class OwnershipLease {
     const arm = (d: PendingDelay): void => {
       const from = d.previous === null ? undefined : movers(d.previous, view, this.#self);
       if (from?.length === 0) return; // nothing came to this member: nothing to wait for
-      this.#delays.push({ ...d, ring: d.previous === null ? undefined : ringOf(d.previous), from, untilMs: nowMs + this.#delayMs, released: new Map() });
+      const wasSelf = d.previous !== null && sameIncarnation(d.previous, view, this.#self);
+      this.#delays.push({ ...d, ring: d.previous === null ? undefined : ringOf(d.previous), from, wasSelf, untilMs: nowMs + this.#delayMs, released: new Map() });
     };
-    if (previous !== 'found' && previous !== 'restore') arm({ view: view.number, previous });
+    // A view of another cluster (our own lone one, founded before we joined this) tells nothing
+    // about who served here: every key we own waits.
+    if (previous !== 'found' && previous !== 'restore') arm({ view: view.number, previous: previous !== null && previous.cluster !== view.cluster ? null : previous });
     for (const d of pending) arm(d);
     this.#view = view;
     this.#ring = ring;
@@ -229,18 +235,24 @@ export class OwnershipLease {
 
 /**
  * Who may have owned keys that `self` owns in `view` but did not own in `previous`: nobody when
- * `self` was in `previous` and only members joined (consistent hashing gives a join's keys to the
+ * `self` (this incarnation) was in `previous` and only members joined (consistent hashing gives a join's keys to the
  * joiner alone); the members that left when some did; every previous member when `self` is new or
  * a weight changed.
  */
 function movers(previous: View, view: View, self: string): string[] {
-  const was = previous.members.some((m) => m.id === self);
+  const was = sameIncarnation(previous, view, self);
   const weightChanged = view.members.some((m) => {
     const p = previous.members.find((x) => x.id === m.id);
     return p !== undefined && p.weight !== m.weight;
   });
   if (!was || weightChanged) return previous.members.filter((m) => m.id !== self).map((m) => m.id);
   return previous.members.filter((m) => !view.members.some((x) => x.id === m.id)).map((m) => m.id);
+}
+
+/** Whether `self` is a member of `previous` under the incarnation it has in `view` (a restart without its state comes back under a new one). */
+function sameIncarnation(previous: View, view: View, self: string): boolean {
+  const now = view.members.find((m) => m.id === self);
+  return previous.members.some((m) => m.id === self && m.incarnation === now?.incarnation);
 }
 
 /** When a delay stops holding any key back: once every previous owner released, the latest of what their own delays still ran. */

@@ -96,6 +96,15 @@ export class SimDisk {
     };
   }
 
+  /** Everything is gone, synced or not (a replaced disk); views opened before are closed. */
+  wipe(): void {
+    this.#generation++;
+    this.stats.bytesLost += [...this.#visible.values()].reduce((n, v) => n + v.byteLength, 0);
+    this.#durable.clear();
+    this.#visible.clear();
+    this.#lastAppendAt.clear();
+  }
+
   /** The process died: unsynced data is lost (the last unsynced append may survive torn). */
   crash(): void {
     this.#generation++;

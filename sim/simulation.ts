@@ -11,7 +11,7 @@ import { OwnershipSampler, ViewLog } from './view-checker.js';
 import { World } from './world.js';
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
+export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'wipe', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -351,8 +351,9 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
     }
   } else if (f.kind === 'clog') {
     world.clog(victim, f.ms);
-  } else if (f.kind === 'crash') {
-    world.crash(victim);
+  } else if (f.kind === 'crash' || f.kind === 'wipe') {
+    if (f.kind === 'crash') world.crash(victim);
+    else world.wipe(victim);
     world.clock.setTimer(f.ms, () => void world.restart(victim));
   } else if (f.kind === 'leave') {
     void world.leave(victim);
@@ -403,7 +404,7 @@ const lasting: readonly FaultKind[] = ['drift', 'jump'];
 const causes: readonly (readonly [string, readonly FaultKind[]])[] = [
   ['handoff', ['leave', 'remove']],
   ['clock drift', ['drift']],
-  ['crash', ['crash']],
+  ['crash', ['crash', 'wipe']],
   ['partition', ['partition', 'long-partition', 'one-way']],
   ['clog', ['clog']],
   ['pause', ['pause']],
@@ -426,7 +427,7 @@ export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'f
   return [...keys].sort();
 }
 
-const faultLine = /^[\d.]+ (crash|restart|up|boot-failed|leave|exit|remove|insert|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
+const faultLine = /^[\d.]+ (crash|wipe|restart|up|boot-failed|leave|exit|remove|insert|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
 
 /** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
 function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {

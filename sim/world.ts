@@ -102,6 +102,15 @@ export class World {
     this.log(`crash ${id}`);
   }
 
+  /** Kills the process and loses its disk too (a replaced machine, a wiped IndexedDB): it restarts with nothing. */
+  wipe(id: string): void {
+    const host = this.hosts.get(id);
+    if (host === undefined || !host.alive) return;
+    this.crash(id);
+    host.disk.wipe();
+    this.log(`wipe ${id}`);
+  }
+
   /** The process on a host leaves the ring gracefully and exits (its disk is intact); `restart` brings it back. */
   async leave(id: string): Promise<void> {
     const host = this.hosts.get(id);

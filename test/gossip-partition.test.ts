@@ -127,5 +127,23 @@ describe('GossipRing partitions', () => {
     await w.runUntil(() => w.converged(all), 60_000);
     expect(w.get('e').ring.view()?.members.map((m) => m.id)).toEqual(all);
   });
+
+  it('a member asking back into its cluster is refused by a process of another cluster at a member\'s old address (a wiped restart that founded its own), which would otherwise start a second cluster (fuzz seed 89)', async () => {
+    const w = await cluster('wiped-address', ['a', 'b', 'c']);
+    const c = w.get('a').ring.view()?.cluster;
+    await w.kill('c');
+    const fresh = await w.add('c');
+    fresh.ring.join('test');
+    await w.clock.advance(100);
+    const lone = fresh.ring.view();
+    expect(lone?.cluster).not.toBe(c);
+    const member = { id: 'e', address: 'e', weight: 1, incarnation: 'e-1' };
+    const ask = (cluster?: string): Promise<unknown> => w.clock.drive(w.get('a').kernel.call({ node: fresh.kernel.self, name: 'ring' }, 'join',
+      { ring: 'test', member, ...(cluster === undefined ? {} : { cluster }) }, { timeoutMs: 5000 }).then(() => 'taken', (e: { code: string }) => e.code));
+    expect(await ask(c)).toBe('NOT_FOUND');
+    expect(fresh.ring.view()?.members.map((m) => m.id)).toEqual(['c']);
+    // A process joining for the first time (no cluster of its own yet) is still welcome.
+    expect(await ask()).toBe('taken');
+  });
 });
 

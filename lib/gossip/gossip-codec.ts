@@ -63,6 +63,8 @@ export interface ViewMessage {
 export interface JoinMessage {
   readonly ring: string;
   readonly member: ViewMember;
+  /** A removed member asking back into its cluster: only that cluster may take it. */
+  readonly cluster?: string;
 }
 
 /** An `invite` cast: join my cluster (through me) with this weight; `alone`: I am alone in mine. */
@@ -175,7 +177,11 @@ export function readViewMessage(data: unknown): ViewMessage | Error {
 
 /** Reads a `join` call. */
 export function readJoin(data: unknown): JoinMessage | Error {
-  return withRing(data, (o) => ({ member: parseViewMember(o['member']) }));
+  return withRing(data, (o) => {
+    const cluster = o['cluster'];
+    if (cluster !== undefined && (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256)) throw bad('cluster', cluster);
+    return { member: parseViewMember(o['member']), ...(cluster === undefined ? {} : { cluster }) };
+  });
 }
 
 /** Reads an `invite` cast. */

@@ -99,7 +99,7 @@ export class GossipRing extends GenServer {
     this.handle(GossipEvent.join, (data) => {
       const m = data as JoinMessage;
       this.#checkRing(m.ring);
-      return this.#keeper.onJoin(m.member);
+      return this.#keeper.onJoin(m.member, m.cluster);
     });
     this.handle(GossipEvent.invite, (data, from) => {
       const m = data as InviteMessage;
@@ -452,7 +452,8 @@ export class GossipRing extends GenServer {
     if (!this.#rejoin || v === undefined || this.#keeper.isMember()) return;
     const others = v.members.filter((m) => m.id !== this.kernel.self.id);
     const via = others[Math.floor(this.kernel.env.random.next() * others.length)];
-    if (via !== undefined) void this.#keeper.joinVia({ id: via.id, address: via.address }, this.#o.healIntervalMs / 2).then((ok) => { if (ok) this.#rejoin = false; });
+    // Back into our own cluster only: the process at a member's address may be a new one that founded another.
+    if (via !== undefined) void this.#keeper.joinVia({ id: via.id, address: via.address }, this.#o.healIntervalMs / 2, undefined, v.cluster).then((ok) => { if (ok) this.#rejoin = false; });
   }
 
   #invite(node: NodeId, weight: number): void {
@@ -462,8 +463,12 @@ export class GossipRing extends GenServer {
 
   /**
    * A member met or invited us. Whoever is alone in its view joins the other's cluster; of two lone
-   * nodes the one with the larger id joins the smaller's (so two that meet each other at once
-   * agree); two clusters of several members never merge (remove and re-add members instead).
+   * founders the one with the larger id joins the smaller's (so two that meet each other at once
+   * agree); two clusters of several members never merge (remove and re-add members instead). A
+   * member removed from a cluster of several is not a lone founder: it joins another cluster only
+   * when a member of one invites it (an operator's meet or insert), never by pairing up with a
+   * lone node (a restarted, wiped process whose seed it happens to be), which would start a second
+   * cluster serving the same semaphores.
    */
   async #met(from: NodeId, weight: number, senderAlone: boolean): Promise<void> {
     await this.#ready.catch(() => undefined);
@@ -473,14 +478,15 @@ export class GossipRing extends GenServer {
     // Removed from the cluster (by an operator, or after a leave) and invited back by a member: ask
     // to be added until a view has us again, through any member (the inviter may go meanwhile).
     if (view !== undefined && !this.#keeper.isMember() && !this.#leaving && memberOf(view, from.id) !== undefined) this.#rejoin = true;
-    if (alone && (!senderAlone || from.id < selfId)) {
+    const founder = view === undefined || (this.#keeper.isMember() && view.members.length === 1);
+    if (alone && (!senderAlone || (founder && from.id < selfId))) {
       // A few tries: the inviter may be behind and catch up from our answer.
       for (let attempt = 0; attempt < 5 && this.#ringId !== undefined && this.#keeper.isAlone(); attempt++) {
         if (await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight)) return;
         await new Promise<void>((resolve) => this.kernel.env.clock.setTimer(this.#o.viewChangeTimeoutMs, () => resolve()));
       }
     }
-    else if (senderAlone) this.#invite(from, 1);
+    else if (senderAlone && this.#keeper.isMember()) this.#invite(from, 1);
     else if (!alone && (this.#keeper.view === undefined || memberOf(this.#keeper.view, from.id) === undefined)) {
       this.kernel.env.logger.warn('met a member of another cluster; clusters of several members do not merge', { from: from.id });
     }

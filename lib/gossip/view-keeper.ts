@@ -248,14 +248,17 @@ export class ViewKeeper {
    * A `join` call: adds `member` by a view change and answers with the decided view holding it
    * (or the current one, if it already does). TIMEOUT when no view with it was decided in time.
    */
-  async onJoin(member: ViewMember): Promise<unknown> {
+  async onJoin(member: ViewMember, cluster?: string): Promise<unknown> {
     const v = this.view;
+    // A member of another cluster asking back into its own: taking it would start a second cluster
+    // (we may be a wiped process at its old member's address).
+    if (cluster !== undefined && v?.cluster !== cluster) throw new ClusterluckError('NOT_FOUND', `not a member of cluster ${cluster}`);
     // Not a member ourselves (removed, or left): pass the request to a member of the view we know.
     if (v !== undefined && !this.isMember()) {
       const via = v.members.find((m) => m.id !== this.#h.kernel.self.id && m.id !== member.id) ?? v.members.find((m) => m.id === member.id);
       if (via === undefined) throw new ClusterluckError('NOT_RUNNING', 'not a member of a view');
       const ring = this.#h.ringId();
-      return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member }, this.#h.options.viewChangeTimeoutMs * 4);
+      return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
     }
     const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4);
     return this.#viewBody(view);
@@ -289,13 +292,13 @@ export class ViewKeeper {
   }
 
   /** Asks `seed` to add this process to its cluster's view and adopts the answer. */
-  async joinVia(seed: NodeId, timeoutMs: number, weight?: number): Promise<boolean> {
+  async joinVia(seed: NodeId, timeoutMs: number, weight?: number, cluster?: string): Promise<boolean> {
     const ring = this.#h.ringId();
     if (ring === undefined) return false;
     const member = this.selfMember(weight ?? (this.view === undefined ? undefined : memberOf(this.view, this.#h.kernel.self.id)?.weight));
-    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member }, timeoutMs);
+    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, timeoutMs);
     const got = readViewReply(reply);
-    if (got === undefined) return false;
+    if (got === undefined || (cluster !== undefined && got.view.cluster !== cluster)) return false;
     const mine = this.view;
     // The seed is behind us (it answered from a view we are past): catch it up, and try again later.
     if (mine !== undefined && got.view.cluster === mine.cluster && got.view.number < mine.number) this.#push([seed], mine);

@@ -54,7 +54,18 @@ class Beliefs {
 const show = (b: Belief): string => `${b.holder} [${b.fromMs.toFixed(0)}, ${b.untilMs.toFixed(0)})`;
 
 /** One post as the client saw it: when it was sent, and OK or the error code. */
-interface Attempt { readonly holder: string; readonly sentMs: number; readonly code: string }
+interface Attempt { readonly holder: string; readonly sentMs: number; readonly code: string; readonly token?: number }
+
+/** The README's example guard: a resource that refuses a fencing token older than the newest it has seen. */
+function fencedResource(): { write: (token: number) => void } {
+  let newest = 0;
+  return {
+    write(token) {
+      if (token < newest) throw new Error(`stale fencing token ${token} (seen ${newest})`);
+      newest = token;
+    },
+  };
+}
 
 /** Three `clusterluck node` processes (b and c join a) and the client member; `stop` undoes everything. */
 class World {
@@ -111,13 +122,14 @@ class World {
   async post(id: string, holder: string, timeoutMs: number, reqTimeoutMs: number): Promise<Attempt> {
     const sentMs = performance.now();
     let code = 'OK';
+    let token: number | undefined;
     try {
-      await this.client.dsm.post(id, holder, timeoutMs, undefined, reqTimeoutMs, 0);
+      token = await this.client.dsm.post(id, holder, timeoutMs, undefined, reqTimeoutMs, 0);
       this.beliefs.granted(holder, sentMs, timeoutMs);
     } catch (err) {
       code = isClusterluckError(err) ? err.code : String(err);
     }
-    const a = { holder, sentMs, code };
+    const a = { holder, sentMs, code, ...(token === undefined ? {} : { token }) };
     this.attempts.push(a);
     return a;
   }
@@ -235,6 +247,13 @@ describe('semaphore holders across processes: the owner is killed and restarted'
     // The removal came while h1 still held and h2 tried then: a grant too early would have shown.
     expect(removedAtMs, timeline()).toBeLessThan(h1Until);
     expect(world.attempts.some((a) => a.holder === 'h2' && a.sentMs > removedAtMs && a.sentMs < h1Until), timeline()).toBe(true);
+    // h2's token (granted in a later view, by an owner that never heard of h1's) is larger: a resource
+    // guarded by the token takes h2's writes and refuses h1, whose lease lapsed while c was gone.
+    const h1Token = world.attempts.find((a) => a.holder === 'h1' && a.code === 'OK')?.token as number;
+    expect(h2.token, timeline()).toBeGreaterThan(h1Token);
+    const resource = fencedResource();
+    resource.write(h2.token as number);
+    expect(() => resource.write(h1Token)).toThrow(/stale fencing token/);
     // b adopted the view about when the client did (2 s slack), and a post waits there at most reqTimeoutMs.
     expect(h2.sentMs, timeline()).toBeGreaterThan(removedAtMs + lockDelayMs - reqTimeoutMs - 2000);
     expect(client.gossip.ring().find(id).id).toBe(next);

@@ -262,8 +262,11 @@ export class World {
       this.log(`view ${host.id} ${v.number} ${v.members.map((m) => m.id).join(',')}`);
       onView?.(`${host.id}#${epoch}`, v, this.clock.now());
     });
-    // Join through a serving node, as a supervisor's config would say; the first node founds the ring.
-    const seed = [...this.hosts.values()].find((h) => h !== host && h.node !== undefined)?.node?.self;
+    // Join through a serving node, as a supervisor's config would say; only the very first node
+    // founds the ring. With nobody serving, a restart still names a seed (another host) and fails
+    // to start until that answers: a real node given --join does not found a second cluster.
+    const others = [...this.hosts.values()].filter((h) => h !== host);
+    const seed = others.find((h) => h.node !== undefined)?.node?.self ?? (others[0] === undefined ? undefined : { id: others[0].id, address: others[0].id });
     try {
       await node.start(seed === undefined ? {} : { seed, syncTimeoutMs: 5000 });
     } catch (err) {

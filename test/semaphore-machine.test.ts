@@ -209,6 +209,20 @@ describe('the semaphore state machine', () => {
     expect(second?.token).toBe((first?.token ?? NaN) + 1);
   });
 
+  it('a stale copy handed over after the fresh one (a former owner restored from its disk) changes nothing; with the same last grant each holder keeps its later deadline (fuzz seed 1898)', () => {
+    const m = new Semaphores({ max: 10 });
+    m.merge('s', { n: 2, lastToken: 12, holders: [['a', 1000, 11], ['b', 500, 12]] }, 0);
+    m.merge('s', { n: 2, lastToken: 9, holders: [] }, 0);
+    expect(m.read('s', 0)).toEqual({ n: 2, active: 2 });
+    expect(m.post('s', 'c', 100, 0, 0)).toBeUndefined();
+    m.merge('s', { n: 2, lastToken: 12, holders: [['b', 800, 12]] }, 0);
+    expect(m.holders('s', 0).get('b')?.expiresAt).toBe(800);
+    expect(m.holders('s', 0).get('a')?.expiresAt).toBe(1000);
+    // A newer copy replaces ours.
+    m.merge('s', { n: 2, lastToken: 13, holders: [['d', 300, 13]] }, 0);
+    expect([...m.holders('s', 0).keys()]).toEqual(['d']);
+  });
+
   it('a view that granted tokenSpan tokens of one semaphore grants no more (the next view\'s tokens stay larger)', () => {
     const m = new Semaphores({ max: 10 });
     m.merge('s', { n: 1, lastToken: tokenBase(5) + tokenSpan - 1, holders: [] }, 0);

@@ -86,9 +86,11 @@ export class ClusterNode {
     if (!(typeof timeoutMs === 'number' && timeoutMs > 0)) throw invalidArgument('options.syncTimeoutMs', timeoutMs, 'a number > 0');
     await this.kernel.start();
     this.gossip.start();
-    this.gossip.join(this.#ringId);
+    // With a seed it founds nothing: a restarted process that lost its state (or a wiped one)
+    // whose seed is not answering fails to start rather than serve a second cluster.
+    this.gossip.join(this.#ringId, { found: options.seed === undefined });
     try {
-      // The stored view (or a new singleton one) first; then, with a seed, a view that holds us.
+      // The stored view (or, without a seed, a new singleton one) first; then, with a seed, a view that holds us.
       await this.gossip.ready();
       // A member restarting on its stored view needs no seed: it serves only under its ownership
       // lease, so only once members of that same view confirm it; probes catch it up otherwise.

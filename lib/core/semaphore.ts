@@ -222,21 +222,31 @@ export class Semaphores {
   }
 
   /**
-   * Installs the state the previous owner handed over, replacing what this owner had of `id` (the
-   * previous owner's is newer) but never its token counter, which only grows. Each holder keeps
-   * its slot `remaining · stretch` from `now` (the two owners' clocks may differ by that much).
-   * More holders than `n` is INVALID_ARGUMENT.
+   * Installs the state a previous owner handed over. Two copies of one semaphore can meet here (a
+   * former owner restored from its disk may send a stale one after the fresh one came), so the
+   * copy with the later grant wins: ours when its last token is larger (the incoming one is
+   * dropped), the incoming one when its is (ours is replaced, its counter kept, since tokens only
+   * grow). With the same last grant, both copies' holders held at that grant (so at most `n`): each
+   * keeps the later of its two deadlines. An incoming holder keeps its slot `remaining · stretch`
+   * from `now` (the two owners' clocks may differ by that much). More holders than `n` is
+   * INVALID_ARGUMENT.
    */
   merge(id: string, state: SemaphoreSnapshot, now: number): void {
     this.expire(now);
     if (state.holders.length > state.n) {
       throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${state.holders.length} holders for n=${state.n}`);
     }
-    const lastToken = Math.max(this.#semaphores.get(id)?.lastToken ?? 0, state.lastToken, ...state.holders.map((h) => h[2]));
-    this.#replace(id, state.n, lastToken);
+    const incoming = Math.max(state.lastToken, ...state.holders.map((h) => h[2]));
+    const ours = this.#semaphores.get(id);
+    if (ours !== undefined && ours.lastToken > incoming) return;
+    const same = ours !== undefined && ours.lastToken === incoming && ours.n === state.n;
+    if (!same) this.#replace(id, state.n, Math.max(ours?.lastToken ?? 0, incoming));
     const s = this.#semaphores.get(id) as Semaphore;
     for (const [holder, remainingMs, token] of state.holders) {
-      const lease = this.#hold(id, s, holder, token, now + remainingMs * this.#stretch);
+      const expiresAt = now + remainingMs * this.#stretch;
+      const have = s.holders?.get(holder);
+      if (have !== undefined && have.expiresAt >= expiresAt) continue;
+      const lease = this.#hold(id, s, holder, token, expiresAt);
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
     }
   }

@@ -128,8 +128,12 @@ export class GossipRing extends GenServer {
     await super.stop();
   }
 
-  /** Joins ring `ringId`, admitting this node, and starts gossip; ALREADY_EXISTS when in another ring. */
-  join(ringId: string): this {
+  /**
+   * Joins ring `ringId`, admitting this node, and starts gossip; ALREADY_EXISTS when in another
+   * ring. Without stored state it founds a new cluster, unless `found` is false (a node told to
+   * join through a seed: it waits to be added, so it never serves a cluster of its own).
+   */
+  join(ringId: string, options: { readonly found?: boolean } = {}): this {
     checkRingId(ringId);
     if (this.name === undefined) throw new ClusterluckError('NOT_RUNNING', 'start() the gossip ring before join()');
     if (this.#ringId === ringId) return this;
@@ -145,7 +149,7 @@ export class GossipRing extends GenServer {
     const ringSize = this.#ringSize();
     for (const e of this.#table.entries()) if (e.node.id !== self.id) this.#detector.track(e.node.id, e, ringSize);
     // Restore the stored acceptor (same incarnation, votes again), or found a singleton view.
-    this.#ready = this.#keeper.start(true).then(() => {
+    this.#ready = this.#keeper.start(options.found ?? true).then(() => {
       const v = this.#keeper.view;
       if (v !== undefined) this.#onView(v, undefined);
     });
@@ -482,7 +486,8 @@ export class GossipRing extends GenServer {
     if (alone && (!senderAlone || (founder && from.id < selfId))) {
       // A few tries: the inviter may be behind and catch up from our answer.
       for (let attempt = 0; attempt < 5 && this.#ringId !== undefined && this.#keeper.isAlone(); attempt++) {
-        if (await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight)) return;
+        // Invited: into the inviter's cluster, whichever it is.
+        if (await this.#keeper.joinVia(from, this.#o.viewChangeTimeoutMs * 4, weight, null)) return;
         await new Promise<void>((resolve) => this.kernel.env.clock.setTimer(this.#o.viewChangeTimeoutMs, () => resolve()));
       }
     }

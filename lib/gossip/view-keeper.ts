@@ -147,6 +147,17 @@ export class ViewKeeper {
     await this.#save();
   }
 
+  /**
+   * The cluster a join must stay in: the one of our view, unless we have none or founded it alone.
+   * A process that was in a cluster of several never pairs up with another cluster by itself (it
+   * might be a wiped restart's lone one at a member's address); an operator's invitation can still
+   * move it (`joinVia(seed, ms, weight, null)`).
+   */
+  #ownCluster(): string | null {
+    const v = this.view;
+    return v === undefined || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id) ? null : v.cluster;
+  }
+
   /** True when this process is alone: no view, not a member of its view, or the only member. */
   isAlone(): boolean {
     const v = this.view;
@@ -292,13 +303,13 @@ export class ViewKeeper {
   }
 
   /** Asks `seed` to add this process to its cluster's view and adopts the answer. */
-  async joinVia(seed: NodeId, timeoutMs: number, weight?: number, cluster?: string): Promise<boolean> {
+  async joinVia(seed: NodeId, timeoutMs: number, weight?: number, cluster: string | null = this.#ownCluster()): Promise<boolean> {
     const ring = this.#h.ringId();
     if (ring === undefined) return false;
     const member = this.selfMember(weight ?? (this.view === undefined ? undefined : memberOf(this.view, this.#h.kernel.self.id)?.weight));
-    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, timeoutMs);
+    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member, ...(cluster === null ? {} : { cluster }) }, timeoutMs);
     const got = readViewReply(reply);
-    if (got === undefined || (cluster !== undefined && got.view.cluster !== cluster)) return false;
+    if (got === undefined || (cluster !== null && got.view.cluster !== cluster)) return false;
     const mine = this.view;
     // The seed is behind us (it answered from a view we are past): catch it up, and try again later.
     if (mine !== undefined && got.view.cluster === mine.cluster && got.view.number < mine.number) this.#push([seed], mine);

@@ -482,8 +482,7 @@ export class GossipRing extends GenServer {
     // Removed from the cluster (by an operator, or after a leave) and invited back by a member: ask
     // to be added until a view has us again, through any member (the inviter may go meanwhile).
     if (view !== undefined && !this.#keeper.isMember() && !this.#leaving && memberOf(view, from.id) !== undefined) this.#rejoin = true;
-    const founder = view === undefined || (this.#keeper.isMember() && view.members.length === 1);
-    if (alone && (!senderAlone || (founder && from.id < selfId))) {
+    if (alone && (!senderAlone || (this.#keeper.isUnattached() && from.id < selfId))) {
       // A few tries: the inviter may be behind and catch up from our answer.
       for (let attempt = 0; attempt < 5 && this.#ringId !== undefined && this.#keeper.isAlone(); attempt++) {
         // Invited: into the inviter's cluster, whichever it is.

@@ -147,21 +147,25 @@ export class ViewKeeper {
     await this.#save();
   }
 
-  /**
-   * The cluster a join must stay in: the one of our view, unless we have none or founded it alone.
-   * A process that was in a cluster of several never pairs up with another cluster by itself (it
-   * might be a wiped restart's lone one at a member's address); an operator's invitation can still
-   * move it (`joinVia(seed, ms, weight, null)`).
-   */
-  #ownCluster(): string | null {
+  /** No view yet, or alone in the one it founded: free to join any cluster. */
+  isUnattached(): boolean {
     const v = this.view;
-    return v === undefined || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id) ? null : v.cluster;
+    return v === undefined || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id);
   }
 
-  /** True when this process is alone: no view, not a member of its view, or the only member. */
+  /**
+   * The cluster a join must stay in: the one of our view, unless we are unattached. A process that
+   * was in a cluster of several never pairs up with another cluster by itself (it might be a wiped
+   * restart's lone one at a member's address); an operator's invitation can still move it
+   * (`joinVia(seed, ms, weight, null)`).
+   */
+  #ownCluster(): string | null {
+    return this.isUnattached() ? null : (this.view as View).cluster;
+  }
+
+  /** True when this process is alone: unattached, or not a member of its view. */
   isAlone(): boolean {
-    const v = this.view;
-    return v === undefined || !this.isMember() || (v.members.length === 1 && v.members[0]?.id === this.#h.kernel.self.id);
+    return this.isUnattached() || !this.isMember();
   }
 
   /** `from` handed off what it owned as of view `number`: lifts our delays, and stores that (a restart re-arms only what is still held back). */

@@ -71,34 +71,31 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
         await expect(dsm.read('pool')).resolves.toEqual({ n: 1, active: 1 });
       });
 
-      it('a renewal that times out against a stalled owner does not release the lease it renews', async () => {
-        const dsm = await setup('renew');
-        const { owner } = cluster.roles('renew');
-        await dsm.create('renew', 1);
-        await dsm.post('renew', 'h1', 10_000);
+      /** h1 holds `id` (n = 1); `meanwhile` runs; then h1's renewal times out against a stalled owner. */
+      async function renewalTimesOut(id: string, meanwhile: () => void = () => undefined): Promise<DSMServer> {
+        const dsm = await setup(id);
+        const { owner } = cluster.roles(id);
+        await dsm.create(id, 1);
+        await dsm.post(id, 'h1', 10_000);
+        meanwhile();
         owner.pause(); // a GC pause, a frozen tab: the renewal waits in its mailbox
-        const renewal = errorOf(dsm.post('renew', 'h1', 10_000, undefined, 200, 0) as Promise<number>);
+        const renewal = errorOf(dsm.post(id, 'h1', 10_000, undefined, 200, 0) as Promise<number>);
         await cluster.world.clock.advance(300);
         expect((await renewal).code).toBe('TIMEOUT');
         owner.resume();
         await cluster.world.clock.advance(50);
+        return dsm;
+      }
+
+      it('a renewal that times out against a stalled owner does not release the lease it renews', async () => {
+        const dsm = await renewalTimesOut('renew');
         // h1 still holds (its first lease has 9.5 s left): nobody else gets the slot.
         await expect(dsm.read('renew')).resolves.toEqual({ n: 1, active: 1 });
         expect((await errorOf(dsm.post('renew', 'h2', 1000, undefined, Infinity, 0) as Promise<number>)).code).toBe('SEMAPHORE_FULL');
       });
 
       it('a client whose wall clock passed its lease (a laptop that slept: the monotonic clock stood still) no longer believes in it, so a failed renewal releases it', async () => {
-        const dsm = await setup('slept');
-        const { owner } = cluster.roles('slept');
-        await dsm.create('slept', 1);
-        await dsm.post('slept', 'h1', 10_000);
-        cluster.world.clock.jumpWall(20_000);
-        owner.pause();
-        const renewal = errorOf(dsm.post('slept', 'h1', 10_000, undefined, 200, 0) as Promise<number>);
-        await cluster.world.clock.advance(300);
-        expect((await renewal).code).toBe('TIMEOUT');
-        owner.resume();
-        await cluster.world.clock.advance(50);
+        const dsm = await renewalTimesOut('slept', () => cluster.world.clock.jumpWall(20_000));
         await expect(dsm.read('slept')).resolves.toEqual({ n: 1, active: 0 });
       });
 

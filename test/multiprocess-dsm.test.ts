@@ -106,6 +106,14 @@ class World {
     });
   }
 
+  /** Starts everything and creates an n = 1 semaphore that `owner` owns (and whose next owner is a process, not the client). */
+  async startWithSemaphore(prefix: string, owner: string): Promise<{ id: string; next: string }> {
+    await this.start();
+    const owned = idOwnedBy(this.client.gossip.ring(), prefix, owner);
+    await until('the semaphore is created', async () => (await this.client.dsm.create(owned.id, 1, undefined, 3000), true));
+    return owned;
+  }
+
   /** The latest process started as `id`. */
   proc(id: string): Proc {
     const p = this.procs.findLast((x) => x.id === id);
@@ -168,10 +176,8 @@ describe('semaphore holders across processes: the owner leaves gracefully', () =
   afterAll(() => world.stop(), 30_000);
 
   it('SIGTERM of the owner hands its holder to the next owner: the slot stays taken (SEMAPHORE_FULL) until the holder closes, then another holder gets it', async () => {
-    await world.start();
+    const { id, next } = await world.startWithSemaphore('graceful', 'b');
     const { client, beliefs } = world;
-    const { id, next } = idOwnedBy(client.gossip.ring(), 'graceful', 'b');
-    await until('the semaphore is created', async () => (await client.dsm.create(id, 1, undefined, 3000), true));
     expect((await world.post(id, 'h1', 30_000, 5000)).code).toBe('OK');
     expect(await client.dsm.read(id, undefined, 5000)).toEqual({ n: 1, active: 1 });
 
@@ -216,10 +222,8 @@ describe('semaphore holders across processes: the owner is killed and restarted'
   afterAll(() => world.stop(), 30_000);
 
   it('kill -9 of the owner: nobody gets the slot while h1 holds it; the next owner grants once the lock-delay is over; restarted on its data dir, the old owner rejoins and no two holders ever overlap', async () => {
-    await world.start();
+    const { id, next } = await world.startWithSemaphore('crash', 'c');
     const { client, beliefs } = world;
-    const { id, next } = idOwnedBy(client.gossip.ring(), 'crash', 'c');
-    await until('the semaphore is created', async () => (await client.dsm.create(id, 1, undefined, 3000), true));
     expect((await world.post(id, 'h1', leaseMsMax, reqTimeoutMs)).code).toBe('OK');
     const h1Until = beliefs.endOf('h1');
 

@@ -2,7 +2,7 @@
 // Views: every view any process adopted is the one view decided for its (cluster, number), and
 // each process adopts numbers in increasing order. Ownership: at no sampled instant do two
 // serving processes each hold that they may serve the same semaphore (ownership lease and
-// hand-over delay included).
+// hand-over delay included), nor does any process grant on a key it may not serve at that instant.
 import type { View } from '../lib/core/view.js';
 import type { Violation } from './checker.js';
 
@@ -64,4 +64,21 @@ export class OwnershipSampler {
       this.violations.push({ class: 'ownership', at, semaphore: key, holders: owners, message: `${owners.join(' and ')} may both serve ${key}` });
     }
   }
+
+  /**
+   * Checks one grant at the instant it is made: `granter` may serve `key` (its view's owner, with
+   * a live ownership lease and no hand-over delay left), no other process may, and the token was
+   * minted in a view no newer than the granter's.
+   */
+  grant(granter: OwnerProbe & { readonly view: number }, others: readonly OwnerProbe[], key: string, token: number, at: number): void {
+    this.grants++;
+    const fail = (message: string, holders: string[]): void => void this.violations.push({ class: 'ownership', at, semaphore: key, holders, message });
+    if (!granter.serves(key)) fail(`${granter.id} granted ${key} (token ${token}) without owning it`, [granter.id]);
+    const also = others.filter((p) => p.id !== granter.id && p.serves(key)).map((p) => p.id);
+    if (also.length > 0) fail(`${granter.id} granted ${key} (token ${token}) while ${also.join(', ')} may serve it too`, [granter.id, ...also]);
+    if (Math.floor(token / 2 ** 32) > granter.view) fail(`${granter.id} granted ${key} a token of view ${Math.floor(token / 2 ** 32)} in view ${granter.view}`, [granter.id]);
+  }
+
+  /** Grants checked. */
+  grants = 0;
 }

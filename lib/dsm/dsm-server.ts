@@ -5,7 +5,7 @@ import type { Ownership } from '../core/ownership-lease.js';
 import { tokenBase } from '../core/semaphore.js';
 import type { View } from '../core/view.js';
 import type { TimerHandle } from '../env/clock.js';
-import type { TypedEventTarget } from '../env/events.js';
+import { TypedEventTarget } from '../env/events.js';
 import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
 import type { Random } from '../env/random.js';
@@ -98,6 +98,20 @@ export const dsmServerNameDefault = 'dsm';
 
 type Callback<T> = (err: Error | null, value?: T) => void;
 
+/** A grant or refresh this node made as owner, at the instant it made it (before it is synced and answered). */
+export interface GrantDetail {
+  readonly id: string;
+  readonly holder: string;
+  readonly token: number;
+  /** The lease asked for, ms. */
+  readonly timeout: number;
+}
+
+/** Events of a {@link DSMServer}, on `dsm.events`. */
+export interface DsmEvents {
+  grant: CustomEvent<GrantDetail>;
+}
+
 /**
  * The distributed semaphore manager (Clusterluck's DSMServer). Each request goes to the node that
  * owns the semaphore on the hash ring and is served there by the DSMServer registered under the
@@ -105,6 +119,8 @@ type Callback<T> = (err: Error | null, value?: T) => void;
  */
 export class DSMServer extends GenServer {
   readonly gossip: RingSource;
+  /** `grant`: every grant and refresh this node makes as an owner (an audit trail; the simulator checks each one). */
+  readonly events = new TypedEventTarget<DsmEvents>();
   readonly #opts: { minWaitTimeout: number; maxWaitTimeout: number };
   readonly #journal: DsmJournal | undefined;
   readonly #store: SemaphoreStore;
@@ -407,7 +423,12 @@ export class DSMServer extends GenServer {
     this.handle('post', (d, from) => {
       if ((d as DsmJobs['post']).timeout > this.#leaseMsMax) throw this.#tooLong((d as DsmJobs['post']).timeout);
       // The answer is the grant's fencing token, or false when full.
-      return this.#mine(d as DsmJobs['post'], from, ({ id, holder, timeout }) => durable(store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0))?.token ?? false));
+      return this.#mine(d as DsmJobs['post'], from, ({ id, holder, timeout }) => {
+        const lease = store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0));
+        if (lease === undefined) return false;
+        this.events.emit('grant', { id, holder, token: lease.token, timeout });
+        return durable(lease.token);
+      });
     });
     this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');

@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function print(s: SimulationSummary, wallMs: number, replay: string): void {
   const faults = Object.entries(s.faults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-  console.log(`seed ${s.seed}: ${s.nodes} nodes, a ${(s.simMs / 1000).toFixed(0)} s workload; ${(s.clockMs / 1000).toFixed(0)} simulated s with healing in ${(wallMs / 1000).toFixed(1)} wall s (${(s.clockMs / wallMs).toFixed(0)}× real time)`);
+  console.log(`seed ${s.seed}: ${s.nodes} nodes (${s.preset} preset), a ${(s.simMs / 1000).toFixed(0)} s workload; ${(s.clockMs / 1000).toFixed(0)} simulated s with healing in ${(wallMs / 1000).toFixed(1)} wall s (${(s.clockMs / wallMs).toFixed(0)}× real time)`);
   console.log(`  operations ${s.operations}: granted ${s.granted}, refused (full) ${s.refused}, failed ${s.failed}, lost with a crashed client ${s.lost}`);
   console.log(`  faults injected: ${faults}`);
   console.log(`  frames delivered ${s.frames}; rings converged after healing: ${s.converged ? 'yes' : 'NO'}`);

@@ -1,6 +1,7 @@
 // Command-line options shared by `npm run sim` and `npm run fuzz`: one parser, one replay line.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { faultKinds, scenarios, type FaultKind, type ScenarioName, type SimulationOptions } from './simulation.js';
+import { presets, type Preset } from './world.js';
 
 /** A bad command line: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -17,6 +18,7 @@ export const runOptionSpec = {
   duration: { type: 'string' },
   faults: { type: 'string' },
   clients: { type: 'string' },
+  preset: { type: 'string' },
   'no-disk': { type: 'boolean' },
   clusterluck: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -31,6 +33,9 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
   --faults LIST      comma-separated, from: ${faultKinds.join(',')}; "none" for no faults
                      (default: all, or the scenario's)
   --clients N        clients doing post/close, about 10 operations per second each (default 20)
+  --preset P         node | browser: the processes are createCluster members (a restart keeps its
+                     id) or createBrowserNode tabs (every page load is a new member over the same
+                     IndexedDB) with their shipped defaults (default: drawn from the seed)
   --no-disk          no DTable persistence (a restarted owner forgets its holders)
   --clusterluck      Clusterluck mode: no handoff, no lock-delay, no drift bound, grants acknowledged
                      before they are synced (safety: 'clusterluck'), to see what those rules buy
@@ -67,12 +72,15 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
   const nodes = typeof values.nodes === 'string' ? intArg('nodes', values.nodes, 1) : undefined;
   const clients = typeof values.clients === 'string' ? intArg('clients', values.clients, 0) : undefined;
   const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
+  const preset = values.preset;
+  if (typeof preset === 'string' && !(presets as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${presets.join(', ')}, got ${JSON.stringify(preset)}`);
   return {
     ...base,
     scenario: scenario as ScenarioName,
     ...(nodes === undefined ? {} : { nodes }),
     ...(clients === undefined ? {} : { clients }),
     ...(durationMs === undefined ? {} : { durationMs }),
+    ...(typeof preset === 'string' ? { preset: preset as Preset } : {}),
     ...(faults === undefined ? {} : { faults }),
     ...(values['no-disk'] === true ? { disk: false } : {}),
     ...(values.clusterluck === true ? { safety: 'clusterluck' as const } : {}),
@@ -86,6 +94,7 @@ export function replayCommand(seed: string, o: RunOptions): string {
   if (o.nodes !== undefined) parts.push('--nodes', String(o.nodes));
   if (o.clients !== undefined) parts.push('--clients', String(o.clients));
   if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
+  if (o.preset !== undefined && o.preset !== (scenarios[o.scenario] as Partial<SimulationOptions>).preset) parts.push('--preset', o.preset);
   const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
   if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
   if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');

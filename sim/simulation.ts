@@ -7,11 +7,15 @@ import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
 import { driftMaxDefault } from '../lib/constants.js';
 import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
-import { OwnershipSampler, ViewLog } from './view-checker.js';
-import { World } from './world.js';
+import { OwnershipSampler, ViewLog, type OwnerProbe } from './view-checker.js';
+import { seededRandom } from './seeded-random.js';
+import { presets, World, type Preset } from './world.js';
+
+/** At most this many machines join during a run, beyond the first `nodes`. */
+const joinsMax = 2;
 
 /** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'wipe', 'leave', 'remove', 'pause', 'drift', 'jump'] as const;
+export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'wipe', 'leave', 'remove', 'join', 'pause', 'drift', 'jump'] as const;
 /** One of {@link faultKinds}. */
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -57,6 +61,8 @@ export interface SimulationOptions {
   readonly safety?: 'strict' | 'clusterluck';
   /** Play these faults instead of drawing them from the seed (a fast-check search shrinks them). */
   readonly schedule?: readonly ScheduledFault[];
+  /** The shipped entry the processes are (see {@link WorldOptions.preset}). @default drawn from the seed */
+  readonly preset?: Preset;
   /** Return the whole trace in the summary. @default false */
   readonly keepTrace?: boolean;
   /** Called every simulated second. */
@@ -90,6 +96,7 @@ export interface FaultRecord {
 export interface SimulationSummary {
   readonly seed: string;
   readonly nodes: number;
+  readonly preset: Preset;
   /** The workload's length, ms. */
   readonly simMs: number;
   /** Virtual time the whole run took: boot, workload, healing and the last checks, ms. */
@@ -108,6 +115,8 @@ export interface SimulationSummary {
   readonly views: { readonly decided: number; readonly adopted: number };
   /** Ownership samples taken. */
   readonly ownershipSamples: number;
+  /** Grants checked at the instant they were made (owner, alone, token's view). */
+  readonly grantsChecked: number;
   /** Frames the simulated network delivered. */
   readonly frames: number;
   readonly traceHash: string;
@@ -120,15 +129,15 @@ export interface SimulationSummary {
 
 /**
  * Scenarios the safety checker must catch where the product's rules do not hold or are turned off.
- * `amnesia`: no disk; owners crash and come back at once with empty tables while clients hold long
- * leases. `handoff`: nodes leave and rejoin under load: safe with handoff and lock-delay, a double
+ * `amnesia`: no disk; owners crash and come back at once (same id: the node preset) with empty
+ * tables while clients hold long leases. `handoff`: nodes leave and rejoin under load: safe with handoff and lock-delay, a double
  * grant in Clusterluck mode (`safety: 'clusterluck'`), where the new owner knows nothing of the
  * holders the old one granted. `drift-beyond`: clocks drift up to 20 %, beyond the ρ = 1 % the
  * product assumes.
  */
 export const scenarios = {
   default: {},
-  amnesia: { disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
+  amnesia: { preset: 'node', disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
   handoff: { faults: ['leave'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 2000, max: 4000 }, faultGapMs: { min: 1000, max: 3000 } },
   'drift-beyond': { faults: ['drift'], driftMax: 0.2, leaseMs: { min: 2000, max: 8000 }, faultGapMs: { min: 1000, max: 3000 } },
 } as const satisfies Record<string, Partial<SimulationOptions>>;
@@ -143,17 +152,26 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     faultGapMs: { min: 2000, max: 8000 }, driftMax: driftMaxDefault, sampleMs: 10, ...options,
   };
   check(o);
+  const preset = o.preset ?? (presets[randomInt(seededRandom(o.seed).fork('preset'), presets.length)] as Preset);
   const views = new ViewLog();
-  const world = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', onView: (p, v, at) => views.adopted(p, v, at) });
+  const owners = new OwnershipSampler();
+  const running = (): (OwnerProbe & { view: number })[] => [...world.hosts.values()].flatMap((h) => {
+    const node = h.process;
+    return node === undefined ? [] : [{ id: h.id, view: node.gossip.view()?.number ?? 0, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
+  });
+  const world: World = new World({
+    seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset,
+    onView: (p, v, at) => views.adopted(p, v, at),
+    onGrant: (host, g, at) => {
+      const all = running();
+      const granter = all.find((p) => p.id === host.id);
+      if (granter !== undefined) owners.grant(granter, all, g.id, g.token, at);
+    },
+  });
   await world.start();
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
-  const owners = new OwnershipSampler();
   const sample = (): void => {
-    const running = [...world.hosts.values()].flatMap((h) => {
-      const node = h.process;
-      return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
-    });
-    owners.sample(running, sems, world.clock.now());
+    owners.sample(running(), sems, world.clock.now());
     world.clock.setTimer(o.sampleMs, sample);
   };
   sample();
@@ -203,8 +221,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const around = storyBefore(world.trace, violations[0]);
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
-    seed: o.seed, nodes: o.nodes, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged,
-    views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples,
+    seed: o.seed, nodes: o.nodes, preset, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged,
+    views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples, grantsChecked: owners.grants,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
     traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),
   };
@@ -224,7 +242,7 @@ interface RunState {
   readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
 }
 
-type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety'>> & Pick<SimulationOptions, 'safety'>;
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety' | 'preset'>> & Pick<SimulationOptions, 'safety' | 'preset'>;
 
 function check(o: Resolved): void {
   const int = (name: string, v: unknown, min: number): void => {
@@ -237,6 +255,7 @@ function check(o: Resolved): void {
   int('limit', o.limit, 1);
   if (typeof o.opsPerSecond !== 'number' || !(o.opsPerSecond > 0)) throw invalidArgument('opsPerSecond', o.opsPerSecond, 'a number > 0');
   for (const f of o.faults) if (!(faultKinds as readonly string[]).includes(f)) throw invalidArgument('faults', f, `one of ${faultKinds.join(', ')}`);
+  if (o.preset !== undefined && !(presets as readonly string[]).includes(o.preset)) throw invalidArgument('preset', o.preset, `one of ${presets.join(', ')}`);
   if (typeof o.driftMax !== 'number' || !(o.driftMax >= 0 && o.driftMax < 1)) throw invalidArgument('driftMax', o.driftMax, 'a number in [0, 1)');
   if (typeof o.sampleMs !== 'number' || !(o.sampleMs > 0)) throw invalidArgument('sampleMs', o.sampleMs, 'a number > 0');
   for (const [name, r] of [['leaseMs', o.leaseMs], ['faultMs', o.faultMs], ['longFaultMs', o.longFaultMs], ['faultGapMs', o.faultGapMs]] as const) {
@@ -358,6 +377,8 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
   } else if (f.kind === 'leave') {
     void world.leave(victim);
     world.clock.setTimer(f.ms, () => void world.restart(victim));
+  } else if (f.kind === 'join') {
+    target = world.hosts.size < world.options.nodes + joinsMax ? world.join() : 'none';
   } else if (f.kind === 'remove') {
     if (world.remove(victim)) world.clock.setTimer(f.ms, () => world.insert(victim));
   } else if (f.kind === 'pause') {
@@ -373,9 +394,9 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
 function nemesis(world: World, random: Random, o: Resolved, until: number, record: (r: FaultRecord) => void): void {
   const kinds = o.faults;
   if (kinds.length === 0) return;
-  const ids = [...world.hosts.keys()];
   const act = (): void => {
     if (world.clock.now() >= until) return;
+    const ids = [...world.hosts.keys()]; // machines that joined are victims too
     const kind = kinds[randomInt(random, kinds.length)] as FaultKind;
     const victim = ids[randomInt(random, ids.length)] as string;
     const ms = draw(random, kind === 'long-partition' ? o.longFaultMs : o.faultMs);
@@ -402,7 +423,7 @@ const lasting: readonly FaultKind[] = ['drift', 'jump'];
 
 /** Suspected causes, most telling first: the first one among the faults in force names a violation's class. */
 const causes: readonly (readonly [string, readonly FaultKind[]])[] = [
-  ['handoff', ['leave', 'remove']],
+  ['handoff', ['leave', 'remove', 'join']],
   ['clock drift', ['drift']],
   ['crash', ['crash', 'wipe']],
   ['partition', ['partition', 'long-partition', 'one-way']],
@@ -427,7 +448,7 @@ export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'f
   return [...keys].sort();
 }
 
-const faultLine = /^[\d.]+ (crash|wipe|restart|up|boot-failed|leave|exit|remove|insert|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
+const faultLine = /^[\d.]+ (crash|wipe|restart|up|boot-failed|leave|exit|remove|insert|join|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
 
 /** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
 function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {

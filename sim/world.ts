@@ -2,7 +2,10 @@
 // virtual clock, a seeded random, the simulated network and simulated disks.
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
 import type { View } from '../lib/core/view.js';
+import type { GrantDetail } from '../lib/dsm/dsm-server.js';
 import { silentLogger } from '../lib/env/logger.js';
+import type { Random } from '../lib/env/random.js';
+import type { Storage } from '../lib/env/storage.js';
 import { NodeClock } from './node-clock.js';
 import { processTransport, type ProcessTransport } from './process-transport.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
@@ -23,26 +26,109 @@ export interface WorldOptions {
   readonly safety?: 'strict' | 'clusterluck';
   /** Called whenever a process adopts a decided view. */
   readonly onView?: (process: string, view: View, atMs: number) => void;
+  /** Called at every grant a process's DSMServer makes, at that instant. */
+  readonly onGrant?: (host: SimHost, grant: GrantDetail, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
   readonly tornWriteProbability?: number;
   /** Most time a disk read or sync takes, ms (seeded per operation). @default 50 */
   readonly diskLatencyMs?: number;
+  /**
+   * Which shipped entry the processes are: `'node'` is `createCluster({ id, dataDir })`, a process
+   * restarted by its supervisor with the same id and directory; `'browser'` is `createBrowserNode`,
+   * where every page load is a new member (a fresh random id) over the same IndexedDB database.
+   * @default 'node'
+   */
+  readonly preset?: Preset;
 }
 
-/** One simulated machine: its disk outlives its processes. */
-export interface SimHost {
+/** The shipped entries the simulator can run: see {@link WorldOptions.preset}. */
+export const presets = ['node', 'browser'] as const;
+/** One of {@link presets}. */
+export type Preset = (typeof presets)[number];
+
+/**
+ * One simulated OS process, the one owner of everything it runs on (as FoundationDB's simulated
+ * processes gate all of a process's work): its clock (timers, drift, pauses), its sockets, its
+ * view of the machine's disk and its random. `kill()` ends them all at once, so nothing of a dead
+ * process runs again.
+ */
+export class SimProcess {
+  readonly clock: NodeClock;
+  readonly net: ProcessTransport;
+  /** Its handle on the machine's disk (undefined without a disk): what it has not synced is lost when the machine crashes. */
+  readonly storage: Storage | undefined;
+  readonly random: Random;
+  /** The node it runs, from boot until it dies. */
+  node: ClusterNode | undefined;
+  /** Its node's start resolved, and it has not begun to leave or died. */
+  serving = false;
+  #alive = true;
+
+  constructor(world: VirtualClock, network: SimNetwork, address: string, disk: SimDisk | undefined, random: Random) {
+    this.clock = new NodeClock(world);
+    this.net = processTransport(network.transport(address));
+    this.storage = disk?.storage(this.clock);
+    this.random = random;
+  }
+
+  /** It runs (booting, serving or leaving). */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** The process dies: its timers never fire, its sockets reset, its node is gone. */
+  kill(): void {
+    if (!this.#alive) return;
+    this.#alive = false;
+    this.serving = false;
+    this.node = undefined;
+    this.net.kill();
+    this.clock.kill();
+  }
+
+  /** Stalls it (timers and inbound messages wait) until `resume()`. */
+  pause(): void {
+    this.clock.pause();
+    this.net.pause();
+  }
+
+  resume(): void {
+    this.clock.resume();
+    this.net.resume();
+  }
+}
+
+/** One simulated machine: its disk outlives its processes, one at a time. */
+export class SimHost {
   readonly id: string;
   readonly disk: SimDisk;
-  clock: NodeClock;
-  net: ProcessTransport;
-  /** A process runs (booting or serving). */
-  alive: boolean;
-  /** The node, once its process has started serving. */
-  node: ClusterNode | undefined;
+  /** The current process, or the last one (dead) until the next boots. */
+  proc: SimProcess | undefined;
+  /** Counts process changes (boot, crash, leave): a change makes every callback of the old process stale. */
+  epoch = 0;
+  /** The node id of the current (or last) process: the host's id, or a new one per page load in the browser preset. */
+  nodeId: string;
+
+  constructor(id: string, disk: SimDisk) {
+    this.id = id;
+    this.disk = disk;
+    this.nodeId = id;
+  }
+
+  /** A process runs (booting, serving or leaving). */
+  get alive(): boolean {
+    return this.proc?.alive === true;
+  }
+
+  /** The node, while its process serves. */
+  get node(): ClusterNode | undefined {
+    return this.proc?.serving === true ? this.proc.node : undefined;
+  }
+
   /** The node of the running process, from boot until it dies (booting and leaving included). */
-  process: ClusterNode | undefined;
-  /** Counts processes: a crash or restart makes every callback of the old one stale. */
-  epoch: number;
+  get process(): ClusterNode | undefined {
+    return this.proc?.alive === true ? this.proc.node : undefined;
+  }
 }
 
 /** The world: hosts, clock, randomness, network and a trace. */
@@ -51,14 +137,14 @@ export class World {
   readonly random: SeededRandom;
   readonly network: SimNetwork;
   readonly hosts = new Map<string, SimHost>();
-  readonly options: Required<Omit<WorldOptions, 'onView'>> & Pick<WorldOptions, 'onView'>;
+  readonly options: Required<Omit<WorldOptions, 'onView' | 'onGrant'>> & Pick<WorldOptions, 'onView' | 'onGrant'>;
   /** World events and network events other than deliveries, in order. */
   readonly trace: string[] = [];
   /** Deliveries, folded into one number (FNV-1a) so the trace stays small but still pins the traffic. */
   deliveries = { count: 0, hash: 0x811c9dc5 };
 
   constructor(options: WorldOptions) {
-    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, diskLatencyMs: 50, safety: 'strict', ...options };
+    this.options = { nodes: 5, disk: true, tornWriteProbability: 0.5, diskLatencyMs: 50, safety: 'strict', preset: 'node', ...options };
     this.random = seededRandom(options.seed);
     this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
@@ -70,17 +156,26 @@ export class World {
 
   /** Boots every host and joins them into one ring. */
   async start(): Promise<void> {
-    for (let i = 0; i < this.options.nodes; i++) {
-      const id = `n${i}`;
-      const disk = new SimDisk({
-        random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability,
-        latencyMaxMs: this.options.diskLatencyMs, latencyRandom: this.random.fork(`disk-latency-${id}`),
-      });
-      const host: SimHost = { id, disk, clock: new NodeClock(this.clock), net: processTransport(this.network.transport(id)), alive: false, node: undefined, process: undefined, epoch: 0 };
-      this.hosts.set(id, host);
-      await this.clock.drive(this.#boot(host));
-    }
+    for (let i = 0; i < this.options.nodes; i++) await this.clock.drive(this.#boot(this.#addHost()));
     await this.settle(30_000);
+  }
+
+  /** A new machine (`n5`, `n6`, …) whose process joins the running cluster through a serving member. @returns its id */
+  join(): string {
+    const host = this.#addHost();
+    this.log(`join ${host.id}`);
+    void this.#boot(host);
+    return host.id;
+  }
+
+  #addHost(): SimHost {
+    const id = `n${this.hosts.size}`;
+    const host = new SimHost(id, new SimDisk({
+      random: this.random.fork(`disk-${id}`), tornWriteProbability: this.options.tornWriteProbability,
+      latencyMaxMs: this.options.diskLatencyMs, latencyRandom: this.random.fork(`disk-latency-${id}`),
+    }));
+    this.hosts.set(id, host);
+    return host;
   }
 
   /** The live node on host `id`, if its process serves. */
@@ -93,11 +188,7 @@ export class World {
     const host = this.hosts.get(id);
     if (host === undefined || !host.alive) return;
     host.epoch++;
-    host.alive = false;
-    host.node = undefined;
-    host.process = undefined;
-    host.net.kill();
-    host.clock.kill();
+    host.proc?.kill();
     host.disk.crash();
     this.log(`crash ${id}`);
   }
@@ -114,26 +205,25 @@ export class World {
   /** The process on a host leaves the ring gracefully and exits (its disk is intact); `restart` brings it back. */
   async leave(id: string): Promise<void> {
     const host = this.hosts.get(id);
+    const proc = host?.proc;
     const node = host?.node;
-    if (host === undefined || node === undefined) return;
-    const epoch = ++host.epoch; // its clients stop using it now
-    host.node = undefined;
+    if (host === undefined || proc === undefined || node === undefined) return;
+    host.epoch++; // its clients stop using it now
+    proc.serving = false;
     this.log(`leave ${id}`);
     await node.stop({ leave: true }).catch(() => undefined);
-    if (host.epoch !== epoch) return;
-    host.alive = false;
-    host.process = undefined;
-    host.net.kill();
-    host.clock.kill();
+    if (!proc.alive) return; // crashed while leaving
+    proc.kill();
     this.log(`exit ${id}`);
   }
 
   /** An operator removes `id` from the ring (through another serving node); `insert` re-admits it. @returns whether it was sent. */
   remove(id: string): boolean {
+    const host = this.hosts.get(id);
     const by = this.#operator(id);
-    if (by === undefined) return false;
-    by.gossip.remove(id);
-    this.log(`remove ${id} by ${by.self.id}`);
+    if (host === undefined || by === undefined) return false;
+    by.gossip.remove(host.nodeId);
+    this.log(`remove ${host.nodeId} by ${by.self.id}`);
     return true;
   }
 
@@ -154,37 +244,32 @@ export class World {
   restart(id: string): Promise<void> {
     const host = this.hosts.get(id);
     if (host === undefined || host.alive) return Promise.resolve();
-    host.clock = new NodeClock(this.clock);
-    host.net = processTransport(this.network.transport(id));
     this.log(`restart ${id}`);
     return this.#boot(host);
   }
 
   /** Stalls a host's process for `ms` (timers and inbound messages wait). */
   pause(id: string, ms: number): void {
-    const host = this.hosts.get(id);
-    if (host === undefined || !host.alive) return;
-    host.clock.pause();
-    host.net.pause();
-    const epoch = host.epoch;
+    const proc = this.hosts.get(id)?.proc;
+    if (proc === undefined || !proc.alive) return;
+    proc.pause();
     this.log(`pause ${id} ${ms}`);
     this.clock.setTimer(ms, () => {
-      if (host.epoch !== epoch) return;
-      host.clock.resume();
-      host.net.resume();
+      if (!proc.alive) return;
+      proc.resume();
       this.log(`resume ${id}`);
     });
   }
 
   /** Sets a host clock's drift rate (1.01: 1 % fast). */
   drift(id: string, rate: number): void {
-    this.hosts.get(id)?.clock.setRate(rate);
+    this.hosts.get(id)?.proc?.clock.setRate(rate);
     this.log(`drift ${id} ${rate.toFixed(4)}`);
   }
 
   /** Jumps a host's wall clock (not its monotonic clock) by `ms`. */
   jumpWall(id: string, ms: number): void {
-    this.hosts.get(id)?.clock.jumpWall(ms);
+    this.hosts.get(id)?.proc?.clock.jumpWall(ms);
     this.log(`jump ${id} ${ms}`);
   }
 
@@ -233,54 +318,56 @@ export class World {
   stop(): void {
     for (const h of this.hosts.values()) {
       h.epoch++;
-      h.alive = false;
-      h.node = undefined;
-      h.process = undefined;
-      h.net.kill();
-      h.clock.kill();
+      h.proc?.kill();
     }
   }
 
   async #boot(host: SimHost): Promise<void> {
     const epoch = ++host.epoch;
-    host.alive = true;
-    const storage = this.options.disk ? host.disk.storage(host.clock) : undefined;
-    // What createCluster({ dataDir }) and createBrowserNode() ship: every gossip and DSM option at
-    // its default (auto-remove on, fsyncInterval 1000 with synced grants, ownership lease,
-    // hand-over delay); only the transport, storage, clock and HMAC are the simulator's.
+    const proc = new SimProcess(this.clock, this.network, host.id, this.options.disk ? host.disk : undefined, this.random.fork(`${host.id}#${epoch}`));
+    host.proc = proc;
+    // A page load picks a fresh random id (createBrowserNode's default); the sim counts instead, to stay replayable.
+    if (this.options.preset === 'browser') host.nodeId = `${host.id}-p${epoch}`;
+    const storage = proc.storage;
+    // What createCluster({ id, dataDir }) and createBrowserNode({ storageName }) ship: every gossip
+    // and DSM option at its default (auto-remove on, fsyncInterval 1000 with synced grants,
+    // ownership lease, lock-delay); only the transport, storage, clock and HMAC are the simulator's.
+    // A host's address stays its own across page loads (a WebRTC address is the new id; either
+    // way a dial to the old id fails).
     const node = new ClusterNode({
-      id: host.id, address: host.id, cookie: 'sim', ringId: 'sim',
-      env: { clock: host.clock, random: this.random.fork(`${host.id}#${epoch}`), transport: host.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
+      id: host.nodeId, address: host.id, cookie: 'sim', ringId: 'sim',
+      env: { clock: proc.clock, random: proc.random, transport: proc.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
       kernel: { hmac: simHmac },
       dsm: { disk: this.options.disk, ...(this.options.safety === 'clusterluck' ? { safety: 'clusterluck' } : {}) },
       ...(this.options.safety === 'clusterluck' ? { gossip: { safety: 'clusterluck' } } : {}),
     });
-    host.process = node;
+    proc.node = node;
     const onView = this.options.onView;
     node.gossip.events.addEventListener('view', (e) => {
       const v = e.detail.view;
-      this.log(`view ${host.id} ${v.number} ${v.members.map((m) => m.id).join(',')}`);
+      this.log(`view ${host.nodeId} ${v.number} ${v.members.map((m) => m.id).join(',')}`);
       onView?.(`${host.id}#${epoch}`, v, this.clock.now());
     });
+    const onGrant = this.options.onGrant;
+    if (onGrant !== undefined) node.dsm.events.addEventListener('grant', (e) => onGrant(host, e.detail, this.clock.now()));
     // Join through a serving node, as a supervisor's config would say; only the very first node
     // founds the ring. With nobody serving, a restart still names a seed (another host) and fails
     // to start until that answers: a real node given --join does not found a second cluster.
     const others = [...this.hosts.values()].filter((h) => h !== host);
-    const seed = others.find((h) => h.node !== undefined)?.node?.self ?? (others[0] === undefined ? undefined : { id: others[0].id, address: others[0].id });
+    const seed = others.find((h) => h.node !== undefined)?.node?.self ?? (others[0] === undefined ? undefined : { id: others[0].nodeId, address: others[0].id });
     try {
       await node.start(seed === undefined ? {} : { seed, syncTimeoutMs: 5000 });
     } catch (err) {
-      if (host.epoch !== epoch) return; // crashed while booting
+      if (!proc.alive) return; // crashed while booting
       // The process exits; its supervisor starts it again a second later.
       this.log(`boot-failed ${host.id} ${(err as { code?: string }).code ?? String(err)}`);
-      host.process = undefined;
       this.crash(host.id);
       this.clock.setTimer(1000, () => void this.restart(host.id));
       return;
     }
-    if (host.epoch !== epoch) return;
-    host.node = node;
-    this.log(`up ${host.id}`);
+    if (!proc.alive) return;
+    proc.serving = true;
+    this.log(`up ${host.id}${host.nodeId === host.id ? '' : ` as ${host.nodeId}`}`);
   }
 
   #onNetwork(e: SimNetworkEvent): void {

@@ -1,7 +1,9 @@
 // A seeded sweep of the simulator's default world: the shipped options, every fault of the
-// default mix (long partitions that change views included), no violation of any checker allowed.
+// default mix (long partitions that change views included, machines joining), both presets (each
+// seed picks createCluster or createBrowserNode members), no violation of any checker allowed.
 import { expect } from 'vitest';
 import { faultKinds, simulate, violationKeys } from '../../sim/simulation.js';
+import { presets } from '../../sim/world.js';
 
 /** Runs `seeds` on the default mix and asserts every checker is satisfied and the faults and work happened. */
 export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
@@ -9,12 +11,16 @@ export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
   let operations = 0;
   let granted = 0;
   let decided = 0;
+  let grantsChecked = 0;
+  const ran = new Set<string>();
   const failures: string[] = [];
   for (const seed of seeds) {
     const s = await simulate({ seed });
     operations += s.operations;
     granted += s.granted;
     decided += s.views.decided;
+    grantsChecked += s.grantsChecked;
+    ran.add(s.preset);
     for (const [k, v] of Object.entries(s.faults)) injected[k] = (injected[k] ?? 0) + v;
     if (s.violations.length > 0) failures.push(`${seed}: ${violationKeys(s).join('; ')} (npm run sim -- --seed ${seed})`);
   }
@@ -23,4 +29,6 @@ export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
   expect(operations).toBeGreaterThan(seeds.length * 2000);
   expect(granted).toBeGreaterThan(seeds.length * 200);
   expect(decided).toBeGreaterThan(seeds.length * 5); // views changed: joins at boot, then removals and rejoins
+  expect(grantsChecked).toBeGreaterThanOrEqual(granted); // every grant a client saw was checked where it was made
+  expect([...ran].sort()).toEqual([...presets].sort()); // createCluster and createBrowserNode members both ran
 }

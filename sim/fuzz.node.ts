@@ -77,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       worker.on('message', (m: WorkerMessage) => {
         if (m.result === undefined) return;
         results.push(m.result);
+        if (m.result.keys.length > 0) bar.note(`seed ${m.result.seed}: ${m.result.keys.join('; ')}`);
         bar(results.length, results.filter((r) => r.keys.length > 0).length);
         if (m.fatal !== true) feed();
       });
@@ -104,11 +105,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   return bad.length === 0 ? 0 : 1;
 }
 
-/** A bar on a terminal; on a pipe, a line every 10 %. */
-function progressBar(total: number): (done: number, failing: number) => void {
+/** A bar on a terminal; on a pipe, a line every 10 %. `note` prints a line above it (a failing seed, as it is found). */
+function progressBar(total: number): ((done: number, failing: number) => void) & { note(line: string): void } {
   const tty = process.stderr.isTTY === true;
   let lastTenth = -1;
-  return (done, failing) => {
+  const note = (line: string): void => void process.stderr.write(tty ? `\r\x1b[K  ${line}\n` : `  ${line}\n`);
+  return Object.assign((done: number, failing: number): void => {
     const text = `${done}/${total} seeds, ${failing} with a violation`;
     if (tty) {
       const width = 30;
@@ -118,7 +120,7 @@ function progressBar(total: number): (done: number, failing: number) => void {
       lastTenth = Math.floor((done / total) * 10);
       process.stderr.write(`  ${text}\n`);
     }
-  };
+  }, { note });
 }
 
 if (!isMainThread) {

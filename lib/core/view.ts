@@ -114,6 +114,27 @@ export function applyChanges(view: View, changes: readonly ViewChange[]): View |
   return freezeView({ cluster: view.cluster, number: view.number + 1, members: next, removed: kept });
 }
 
+/**
+ * The changes of `changes` a proposer may put to a vote now: every removal and weight change, and
+ * each addition only while the members it can reach (without the newcomer, which may die before
+ * it ever votes) are a majority of the view that addition makes: etcd's strict reconfiguration
+ * check. Adding members faster than dead ones are removed (page reloads that each join under a
+ * new id, joiners that die while starting) would otherwise let the dead become a majority, and
+ * then no view could ever remove them. A view of one member may always grow. Order is kept.
+ */
+export function admissibleChanges(view: View, changes: readonly ViewChange[], reachable: (id: string) => boolean): ViewChange[] {
+  if (view.members.length <= 1) return [...changes];
+  const kept = new Set<ViewChange>(changes.filter((c) => c.kind !== 'add'));
+  for (const c of changes) {
+    if (c.kind !== 'add') continue;
+    const next = applyChanges(view, changes.filter((x) => kept.has(x) || x === c));
+    if (next === undefined) continue;
+    const live = next.members.filter((m) => m.id !== c.member.id && reachable(m.id)).length;
+    if (live >= majority(next)) kept.add(c);
+  }
+  return changes.filter((c) => kept.has(c));
+}
+
 /** True when both views are the same value (cluster, number, members and removals). */
 export function sameView(a: View, b: View): boolean {
   return a.cluster === b.cluster && a.number === b.number && a.members.length === b.members.length &&

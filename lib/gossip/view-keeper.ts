@@ -6,7 +6,7 @@ import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import { OwnershipLease, type Ownership, type PendingDelay } from '../core/ownership-lease.js';
 import {
-  applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, parseView, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
+  admissibleChanges, applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, parseView, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
 } from '../core/view.js';
 import {
   acceptorOn, acceptorStep, adoptView, changePending, compareBallots, onReply, parseAcceptorState, propose, readPaxosReply,
@@ -275,15 +275,19 @@ export class ViewKeeper {
       const ring = this.#h.ringId();
       return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
     }
-    const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4);
+    // A joiner that gave up (its start timed out, its process died) asks again under a new
+    // request, maybe a new id: its addition is withdrawn with the answer, not left to be decided
+    // later for a process that is gone.
+    const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4, true);
     return this.#viewBody(view);
   }
 
   /**
    * Asks for `change` and resolves with the first decided view that satisfies it; TIMEOUT after
-   * `timeoutMs` (the change stays pending and is proposed again until it is decided or superseded).
+   * `timeoutMs` (the change stays pending and is proposed again until it is decided or superseded,
+   * unless `withdrawOnTimeout`).
    */
-  change(change: ViewChange, timeoutMs: number): Promise<View> {
+  change(change: ViewChange, timeoutMs: number, withdrawOnTimeout = false): Promise<View> {
     const current = this.view;
     if (current === undefined || !this.isMember()) return Promise.reject(new ClusterluckError('NOT_RUNNING', 'not a member of a view'));
     const done = (v: View): boolean => applyChanges(v, [change]) === undefined;
@@ -294,6 +298,7 @@ export class ViewKeeper {
       const waiter: Waiter = { done, resolve: (v) => { clock.cancelTimer(timer); resolve(v); } };
       const timer = clock.setTimer(timeoutMs, () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        if (withdrawOnTimeout) this.#pending = this.#pending.filter((c) => c !== change);
         reject(new ClusterluckError('TIMEOUT', `no view with ${describe(change)} decided within ${timeoutMs} ms`));
       });
       this.#waiters.push(waiter);
@@ -395,9 +400,12 @@ export class ViewKeeper {
   #drive(recover = false): void {
     const v = this.view;
     if (!this.#running || this.#proposal !== undefined || this.#retry !== undefined || v === undefined || !this.isMember()) return;
-    const own = applyChanges(v, this.#pending) ?? (recover ? this.#acceptor?.accepted?.value : undefined);
+    const self = this.#h.kernel.self.id;
+    // Additions that would leave the reachable members short of a majority wait (their joiners time out and retry).
+    const admissible = admissibleChanges(v, this.#pending, (id) => id === self || !this.#h.unreachable(id));
+    const own = applyChanges(v, admissible) ?? (recover ? this.#acceptor?.accepted?.value : undefined);
     if (own === undefined) {
-      this.#pending = [];
+      if (admissible.length === this.#pending.length) this.#pending = [];
       return;
     }
     const promised = this.#acceptor?.promised;

@@ -1,12 +1,17 @@
 // DSMServer workloads W1–W4 and memory per semaphore, as the DSMServer issue defines them.
 // The cluster comes from a factory, so the same workloads run over memory, TCP or WebRTC.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ClusterNode } from '../../lib/cluster/cluster-node.js';
+import { leaseMsMaxDefault } from '../../lib/constants.js';
 import { HashRing } from '../../lib/core/hash-ring.js';
 import { DSMServer } from '../../lib/dsm/dsm-server.js';
 import { silentLogger } from '../../lib/env/logger.js';
 import type { Transport } from '../../lib/env/transport.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
 import { cryptoRandom } from '../../lib/platform/crypto-random.js';
+import { fsStorage } from '../../lib/platform/fs-storage.node.js';
 import { nodeHmac } from '../../lib/platform/hmac.node.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
@@ -14,7 +19,7 @@ import { tcpTransport } from '../../lib/transports/tcp.js';
 import { webrtcTransport } from '../../lib/transports/webrtc.js';
 import { MemorySignalHub } from '../../lib/transports/webrtc-signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
-import { w1, w1Line, w4, w4Line, perSecond as rate } from './dsm-workloads.js';
+import { w1, w1Line, w4, w4Line, perSecond as rate, type W1Figures } from './dsm-workloads.js';
 import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
@@ -114,11 +119,11 @@ export async function dsmMemory(print: (line: string) => void, count = 1_000_000
   }
   const idle = heap();
   for (let i = 0; i < count; i += 10_000) {
-    await Promise.all(Array.from({ length: Math.min(10_000, count - i) }, (_, j) => dsm.post(`sem-${i + j}`, 'holder', 3_600_000)));
+    await Promise.all(Array.from({ length: Math.min(10_000, count - i) }, (_, j) => dsm.post(`sem-${i + j}`, 'holder', leaseMsMaxDefault)));
   }
   const held = heap();
   const gcNote = (globalThis as { gc?: unknown }).gc === undefined ? ' (run with --expose-gc for exact figures)' : '';
-  print(`memory: ${((idle - before) / count).toFixed(0)} B per idle semaphore, ${((held - idle) / count).toFixed(0)} B per holder (lease timer included), ${count.toLocaleString('en')} semaphores on one node${gcNote}`);
+  print(`memory: ${((idle - before) / count).toFixed(0)} B per idle semaphore, ${((held - idle) / count).toFixed(0)} B per holder (its lease and deadline-heap entry), ${count.toLocaleString('en')} semaphores on one node${gcNote}`);
   await c.stop();
 }
 
@@ -157,33 +162,57 @@ export async function dsmBench(print: (line: string) => void, opts: { seconds: n
   }
 }
 
+/** Three ClusterNodes on decided views over one memory network, with or without a disk each. */
+async function viewsCluster(safety: 'strict' | 'clusterluck', dir: string | undefined): Promise<{ caller: ClusterNode; owner: ClusterNode; stop(): Promise<void> }> {
+  const network = new MemoryNetwork();
+  const nodes: ClusterNode[] = [];
+  for (let i = 0; i < 3; i++) {
+    const storage = dir === undefined ? undefined : fsStorage(join(dir, `${safety}-${i}`));
+    const node = new ClusterNode({
+      id: `v${i}`, address: `v${i}`, cookie: 'bench', kernel: { hmac: nodeHmac },
+      env: { clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
+      gossip: { safety }, dsm: { safety, minWaitTimeout: 1, maxWaitTimeout: 10, ...(storage === undefined ? {} : { disk: true }) },
+    });
+    await node.start(i === 0 ? {} : { seed: (nodes[0] as ClusterNode).self });
+    nodes.push(node);
+  }
+  while (!nodes.every((n) => n.gossip.isServing())) await new Promise((r) => setTimeout(r, 20));
+  return { caller: nodes[0] as ClusterNode, owner: nodes[1] as ClusterNode, stop: () => Promise.all(nodes.map((n) => n.stop({ leave: false }))).then(() => undefined) };
+}
+
 /**
  * W1 through ClusterNodes on decided views (ownership lease checked on every request, handoff
- * listening), caller on a non-owner, memory transport, no disk: the safe defaults beside Clusterluck
- * mode (`safety: 'clusterluck'`), same process layout, same run.
+ * listening), caller on a non-owner, memory transport: the safe defaults beside Clusterluck mode
+ * (`safety: 'clusterluck'`: no lock-delay or drift bound, grants acknowledged once written rather
+ * than synced), both clusters up at once in this process, rounds alternating between them, the
+ * median round of each compared. Without a disk, then with one (files in a temporary directory,
+ * the shipped `fsyncInterval`).
  */
-export async function viewsW1(print: (line: string) => void): Promise<void> {
-  const rates: Record<string, number> = {};
-  for (const safety of ['strict', 'clusterluck'] as const) {
-    const network = new MemoryNetwork();
-    const nodes: ClusterNode[] = [];
-    for (let i = 0; i < 3; i++) {
-      const node = new ClusterNode({
-        id: `v${i}`, address: `v${i}`, cookie: 'bench', kernel: { hmac: nodeHmac },
-        env: { clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: silentLogger },
-        gossip: { safety }, dsm: { safety, minWaitTimeout: 1, maxWaitTimeout: 10 },
-      });
-      await node.start(i === 0 ? {} : { seed: (nodes[0] as ClusterNode).self });
-      nodes.push(node);
+export async function viewsW1(print: (line: string) => void, rounds = 5): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'clusterluck-bench-'));
+  try {
+    for (const disk of [false, true]) {
+      const clusters = { strict: await viewsCluster('strict', disk ? dir : undefined), clusterluck: await viewsCluster('clusterluck', disk ? dir : undefined) };
+      const runs: Record<string, W1Figures[]> = { strict: [], clusterluck: [] };
+      let k = 0;
+      for (let round = 0; round < rounds; round++) {
+        for (const safety of ['strict', 'clusterluck'] as const) {
+          const { caller, owner } = clusters[safety];
+          let id = '';
+          while (caller.gossip.find((id = `vw1-${k++}`)).id !== owner.self.id);
+          while (owner.gossip.ownership(id).state !== 'owner') await new Promise((r) => setTimeout(r, 20));
+          runs[safety]?.push(await w1(caller.dsm, id, disk ? 400 : 2000));
+        }
+      }
+      const median = (list: W1Figures[]): W1Figures => [...list].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(list.length / 2)] as W1Figures;
+      const where = disk ? 'with a disk (fsyncInterval 1000)' : 'no disk';
+      for (const safety of ['strict', 'clusterluck'] as const) print(w1Line(`views, memory transport, 3 ClusterNodes, ${where}, safety ${safety}, caller on a non-owner, median of ${rounds} rounds`, median(runs[safety] ?? [])));
+      const ratio = median(runs['strict'] ?? []).perSecond / median(runs['clusterluck'] ?? []).perSecond;
+      print(`W1 ${where}: the safety rules / Clusterluck mode = ${ratio.toFixed(2)}× (rounds: ${(runs['strict'] ?? []).map((f) => Math.round(f.perSecond)).join(', ')} vs ${(runs['clusterluck'] ?? []).map((f) => Math.round(f.perSecond)).join(', ')})`);
+      await clusters.strict.stop();
+      await clusters.clusterluck.stop();
     }
-    const [caller, owner] = nodes as [ClusterNode, ClusterNode];
-    let id = '';
-    for (let i = 0; ; i++) if (caller.gossip.find(`vw1-${i}`).id === owner.self.id) { id = `vw1-${i}`; break; }
-    while (!(owner.gossip.ownership(id).state === 'owner' && nodes.every((n) => n.gossip.isServing()))) await new Promise((r) => setTimeout(r, 20));
-    const f = await w1(caller.dsm, id);
-    rates[safety] = f.perSecond;
-    print(w1Line(`views, memory transport, 3 ClusterNodes, safety ${safety}, caller on a non-owner`, f));
-    await Promise.all(nodes.map((n) => n.stop({ leave: false })));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  print(`W1 with the safety rules / Clusterluck mode: ${((rates['strict'] ?? 0) / (rates['clusterluck'] ?? 1)).toFixed(2)}×`);
 }

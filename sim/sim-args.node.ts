@@ -33,9 +33,10 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
   --faults LIST      comma-separated, from: ${faultKinds.join(',')}; "none" for no faults
                      (default: all, or the scenario's)
   --clients N        clients doing post/close, about 10 operations per second each (default 20)
-  --preset P         node | browser: the processes are createCluster members (a restart keeps its
-                     id) or createBrowserNode tabs (every page load is a new member over the same
-                     IndexedDB) with their shipped defaults (default: drawn from the seed)
+  --preset P         node | browser | any: the processes are createCluster members (a restart keeps
+                     its id) or createBrowserNode tabs (every page load is a new member over the
+                     same IndexedDB) with their shipped defaults; any draws one from the seed
+                     (default: node; browser finds a liveness gap, see the README)
   --no-disk          no DTable persistence (a restarted owner forgets its holders)
   --clusterluck      Clusterluck mode: no handoff, no lock-delay, no drift bound, grants acknowledged
                      before they are synced (safety: 'clusterluck'), to see what those rules buy
@@ -73,14 +74,14 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
   const clients = typeof values.clients === 'string' ? intArg('clients', values.clients, 0) : undefined;
   const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
   const preset = values.preset;
-  if (typeof preset === 'string' && !(presets as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${presets.join(', ')}, got ${JSON.stringify(preset)}`);
+  if (typeof preset === 'string' && preset !== 'any' && !(presets as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${presets.join(', ')}, any, got ${JSON.stringify(preset)}`);
   return {
     ...base,
     scenario: scenario as ScenarioName,
     ...(nodes === undefined ? {} : { nodes }),
     ...(clients === undefined ? {} : { clients }),
     ...(durationMs === undefined ? {} : { durationMs }),
-    ...(typeof preset === 'string' ? { preset: preset as Preset } : {}),
+    ...(preset === 'any' ? { presetFromSeed: true } : typeof preset === 'string' ? { preset: preset as Preset } : {}),
     ...(faults === undefined ? {} : { faults }),
     ...(values['no-disk'] === true ? { disk: false } : {}),
     ...(values.clusterluck === true ? { safety: 'clusterluck' as const } : {}),
@@ -95,6 +96,7 @@ export function replayCommand(seed: string, o: RunOptions): string {
   if (o.clients !== undefined) parts.push('--clients', String(o.clients));
   if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
   if (o.preset !== undefined && o.preset !== (scenarios[o.scenario] as Partial<SimulationOptions>).preset) parts.push('--preset', o.preset);
+  if (o.presetFromSeed === true && o.preset === undefined) parts.push('--preset', 'any');
   const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
   if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
   if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');

@@ -1,9 +1,8 @@
 // A seeded sweep of the simulator's default world: the shipped options, every fault of the
-// default mix (long partitions that change views included, machines joining), both presets (each
-// seed picks createCluster or createBrowserNode members), no violation of any checker allowed.
+// default mix (long partitions that change views included, machines joining), createCluster's
+// preset, no violation of any checker allowed.
 import { expect } from 'vitest';
 import { faultKinds, simulate, violationKeys } from '../../sim/simulation.js';
-import { presets } from '../../sim/world.js';
 
 /** Runs `seeds` on the default mix and asserts every checker is satisfied and the faults and work happened. */
 export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
@@ -30,5 +29,5 @@ export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
   expect(granted).toBeGreaterThan(seeds.length * 200);
   expect(decided).toBeGreaterThan(seeds.length * 5); // views changed: joins at boot, then removals and rejoins
   expect(grantsChecked).toBeGreaterThanOrEqual(granted); // every grant a client saw was checked where it was made
-  expect([...ran].sort()).toEqual([...presets].sort()); // createCluster and createBrowserNode members both ran
+  expect([...ran]).toEqual(['node']); // the default; the browser preset is not in the default draw yet (README)
 }

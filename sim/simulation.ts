@@ -162,9 +162,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const preset = o.preset ?? (o.presetFromSeed === true ? (presets[randomInt(seededRandom(o.seed).fork('preset'), presets.length)] as Preset) : 'node');
   const views = new ViewLog();
   const owners = new OwnershipSampler();
-  const running = (): (OwnerProbe & { view: number })[] => [...world.hosts.values()].flatMap((h) => {
+  const running = (): OwnerProbe[] => [...world.hosts.values()].flatMap((h) => {
     const node = h.process;
-    return node === undefined ? [] : [{ id: h.id, view: node.gossip.view()?.number ?? 0, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
+    return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
   });
   const world: World = new World({
     seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset,
@@ -172,7 +172,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     onGrant: (host, g, at) => {
       const all = running();
       const granter = all.find((p) => p.id === host.id);
-      if (granter !== undefined) owners.grant(granter, all, g.id, g.token, at);
+      if (granter !== undefined) owners.grant(granter, host.process?.gossip.view()?.number ?? 0, all, g.id, g.token, at);
     },
   });
   await world.start();

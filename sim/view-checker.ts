@@ -68,15 +68,15 @@ export class OwnershipSampler {
   /**
    * Checks one grant at the instant it is made: `granter` may serve `key` (its view's owner, with
    * a live ownership lease and no hand-over delay left), no other process may, and the token was
-   * minted in a view no newer than the granter's.
+   * minted in a view no newer than the granter's (`view`).
    */
-  grant(granter: OwnerProbe & { readonly view: number }, others: readonly OwnerProbe[], key: string, token: number, at: number): void {
+  grant(granter: OwnerProbe, view: number, others: readonly OwnerProbe[], key: string, token: number, at: number): void {
     this.grants++;
     const fail = (message: string, holders: string[]): void => void this.violations.push({ class: 'ownership', at, semaphore: key, holders, message });
     if (!granter.serves(key)) fail(`${granter.id} granted ${key} (token ${token}) without owning it`, [granter.id]);
     const also = others.filter((p) => p.id !== granter.id && p.serves(key)).map((p) => p.id);
     if (also.length > 0) fail(`${granter.id} granted ${key} (token ${token}) while ${also.join(', ')} may serve it too`, [granter.id, ...also]);
-    if (Math.floor(token / 2 ** 32) > granter.view) fail(`${granter.id} granted ${key} a token of view ${Math.floor(token / 2 ** 32)} in view ${granter.view}`, [granter.id]);
+    if (Math.floor(token / 2 ** 32) > view) fail(`${granter.id} granted ${key} a token of view ${Math.floor(token / 2 ** 32)} in view ${view}`, [granter.id]);
   }
 
   /** Grants checked. */

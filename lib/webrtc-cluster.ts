@@ -3,6 +3,7 @@
 // every further link is signalled through the cluster (see cluster-signaller.ts).
 import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
 import { clusterSignaller, type ClusterSignaller } from './cluster/cluster-signaller.js';
+import { storedNodeId } from './cluster/node-identity.js';
 import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from './constants.js';
 import { toHex } from './env/bytes.js';
 import { invalidArgument } from './env/errors.js';
@@ -19,7 +20,10 @@ export type PeerjsServer = Omit<PeerjsSignallerOptions, 'clock'>;
 
 /** Options of {@link createWebRtcNode}. */
 export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'address' | 'id'> {
-  /** This node's cluster-unique id, also its WebRTC address. @default 16 random hex digits */
+  /**
+   * This node's cluster-unique id, also its WebRTC address. @default the id kept in `storage`
+   * (16 random hex digits on the first start, stored), or 16 random hex digits without storage
+   */
   readonly id?: string;
   /** How the node reaches its first member: a PeerJS server, or any other {@link Signaller}. */
   readonly signaling: PeerjsServer | Signaller;
@@ -44,11 +48,13 @@ export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'add
 export class WebRtcClusterNode extends ClusterNode {
   readonly transport: WebRtcTransport;
   readonly signaller: ClusterSignaller;
+  readonly #held: Held | undefined;
 
-  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller) {
+  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller, held?: Held) {
     super(options);
     this.transport = options.env.transport;
     this.signaller = signaller;
+    this.#held = held;
     signaller.attach(this.kernel);
   }
 
@@ -59,22 +65,42 @@ export class WebRtcClusterNode extends ClusterNode {
   }
 
   override async stop(options: { leave?: boolean } = {}): Promise<void> {
-    await super.stop(options);
-    await this.transport.close();
+    try {
+      await super.stop(options);
+      await this.transport.close();
+    } finally {
+      this.#held?.release();
+    }
   }
+}
+
+/** Something a node holds for its lifetime (its storage's Web Lock): released once it has stopped, or when it fails to start. */
+export interface Held {
+  release(): void;
 }
 
 /**
  * Starts a cluster member over WebRTC: kernel, GossipRing with auto-remove (a tab may vanish
  * without leaving) and DSMServer, persisting to `storage` when given; joins `seed` when given.
+ * `held` is released once the node has stopped (or failed to start).
  */
-export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcClusterNode> {
+export async function createWebRtcNode(options: WebRtcNodeOptions, held?: Held): Promise<WebRtcClusterNode> {
+  try {
+    return await startWebRtcNode(options, held);
+  } catch (err) {
+    held?.release();
+    throw err;
+  }
+}
+
+async function startWebRtcNode(options: WebRtcNodeOptions, held: Held | undefined): Promise<WebRtcClusterNode> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
   const { signaling, storage } = options;
   if (typeof signaling !== 'object' || signaling === null) throw invalidArgument('signaling', signaling, 'a PeerJS server { host, port } or a Signaller');
   const clock = systemClock();
   const random = cryptoRandom();
-  const id = options.id ?? toHex(random.bytes(8));
+  const fresh = (): string => toHex(random.bytes(8));
+  const id = options.id ?? (storage === undefined ? fresh() : await storedNodeId(storage, fresh));
   const fallback = 'claim' in signaling ? signaling : peerjsSignaller({ ...signaling, clock });
   const signaller = clusterSignaller({ fallback });
   const transport = webrtcTransport({
@@ -88,7 +114,7 @@ export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebR
     ...options, id, address: id, env,
     gossip: { autoRemoveAfterMs: webrtcAutoRemoveAfterMsDefault, ...options.gossip },
     dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
-  }, signaller);
+  }, signaller, held);
   const seed = options.seed;
   if (seed !== undefined) checkSeed(seed);
   try {

@@ -1,4 +1,5 @@
-// A real page in Debian's Chromium, reloaded: the DSMServer's table comes back from IndexedDB.
+// Real pages in Debian's Chromium, reloaded: the DSMServer's table comes back from IndexedDB, and
+// a member started without an id comes back as the same member.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,4 +53,29 @@ describe('DSMServer in Chromium with IndexedDB', () => {
     expect(await read()).toEqual({ n: 2, active: 1 });
     await page.close();
   }, 60_000);
+
+  it('a tab started without an id comes back as the same member after a reload, and a second tab of the page is another member', async () => {
+    const url = `${server.resolvedUrls?.local[0] ?? ''}test/pages/identity.html`;
+    const idOf = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as { identity: { id: string } }).identity.id);
+    const first = await context.newPage();
+    await first.goto(url);
+    await ready(first);
+    const a = await idOf(first);
+    const second = await context.newPage();
+    await second.goto(url);
+    await ready(second);
+    const b = await idOf(second);
+    expect(b).not.toBe(a); // its own database (the next free one): never the same member twice
+    await first.reload();
+    await ready(first);
+    expect(await idOf(first)).toBe(a);
+    await second.close();
+    const third = await context.newPage();
+    await third.goto(url);
+    await ready(third);
+    expect(await idOf(third)).toBe(b); // the second tab's database was free again
+    await third.close();
+    await first.close();
+  }, 60_000);
 });
+

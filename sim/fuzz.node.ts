@@ -26,6 +26,10 @@ interface SeedResult {
   readonly keys: string[];
   readonly operations: number;
   readonly simMs: number;
+  /** The preset the seed ran. */
+  readonly preset?: string;
+  /** Whether an operator had to force out voters lost for good (see SimulationSummary.forcedOut). */
+  readonly forced?: boolean;
   readonly error?: string;
 }
 
@@ -38,7 +42,7 @@ interface WorkerMessage {
 async function runSeed(seed: string, o: RunOptions): Promise<SeedResult> {
   try {
     const s = await simulate({ ...o, seed });
-    return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs };
+    return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs, preset: s.preset, forced: s.forcedOut.length > 0 };
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
     return { seed, keys: ['simulate() threw'], operations: 0, simMs: 0, error };
@@ -96,7 +100,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const r of results.sort((a, b) => Number(a.seed) - Number(b.seed))) for (const k of r.keys) (byKey.get(k) ?? byKey.set(k, []).get(k))?.push(r.seed);
   const bad = results.filter((r) => r.keys.length > 0);
   console.log(`${count} seeds (${seeds[0]} … ${seeds.at(-1)}) in ${wallS.toFixed(1)} s on ${workers} workers: ${(count / wallS * 60).toFixed(0)} seeds/min, ${(simS / wallS).toFixed(0)} simulated s per wall s`);
-  console.log(`  operations: ${results.reduce((a, r) => a + r.operations, 0)}; seeds with a violation: ${bad.length}`);
+  const presetsRun = [...new Set(results.flatMap((r) => (r.preset === undefined ? [] : [r.preset])))].sort();
+  const forced = results.filter((r) => r.forced === true).map((r) => r.seed);
+  console.log(`  presets: ${presetsRun.map((p) => `${p} ${results.filter((r) => r.preset === p).length}`).join(', ')}; operations: ${results.reduce((a, r) => a + r.operations, 0)}; seeds with a violation: ${bad.length}`);
+  if (forced.length > 0) console.log(`  seeds where a view lost a majority of its voters for good and an operator forced them out after healing: ${forced.length}, e.g. ${forced.slice(0, 5).join(', ')}`);
   for (const [key, list] of [...byKey].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`  ${key}: ${list.length} seeds, e.g. ${list.slice(0, 5).join(', ')}`);
     console.log(`    replay: ${replayCommand(list[0] as string, o)}`);

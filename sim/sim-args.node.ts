@@ -34,9 +34,9 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
                      (default: all, or the scenario's)
   --clients N        clients doing post/close, about 10 operations per second each (default 20)
   --preset P         node | browser | any: the processes are createCluster members (a restart keeps
-                     its id) or createBrowserNode tabs (every page load is a new member over the
-                     same IndexedDB) with their shipped defaults; any draws one from the seed
-                     (default: node; browser finds a liveness gap, see the README)
+                     its id and data directory) or createBrowserNode tabs (a page load takes the id
+                     kept in its IndexedDB database; a wiped one gets a new id), with their shipped
+                     defaults; any draws one from the seed (default: any)
   --no-disk          no DTable persistence (a restarted owner forgets its holders)
   --clusterluck      Clusterluck mode: no handoff, no lock-delay, no drift bound, grants acknowledged
                      before they are synced (safety: 'clusterluck'), to see what those rules buy
@@ -81,7 +81,7 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
     ...(nodes === undefined ? {} : { nodes }),
     ...(clients === undefined ? {} : { clients }),
     ...(durationMs === undefined ? {} : { durationMs }),
-    ...(preset === 'any' ? { presetFromSeed: true } : typeof preset === 'string' ? { preset: preset as Preset } : {}),
+    ...(typeof preset === 'string' && preset !== 'any' ? { preset: preset as Preset } : {}),
     ...(faults === undefined ? {} : { faults }),
     ...(values['no-disk'] === true ? { disk: false } : {}),
     ...(values.clusterluck === true ? { safety: 'clusterluck' as const } : {}),
@@ -96,7 +96,6 @@ export function replayCommand(seed: string, o: RunOptions): string {
   if (o.clients !== undefined) parts.push('--clients', String(o.clients));
   if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
   if (o.preset !== undefined && o.preset !== (scenarios[o.scenario] as Partial<SimulationOptions>).preset) parts.push('--preset', o.preset);
-  if (o.presetFromSeed === true && o.preset === undefined) parts.push('--preset', 'any');
   const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
   if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
   if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');

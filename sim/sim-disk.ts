@@ -96,6 +96,11 @@ export class SimDisk {
     };
   }
 
+  /** What `key` holds durably (what a restart would read), for checkers looking from outside; no latency. */
+  peek(key: string): Uint8Array | undefined {
+    return this.#durable.get(key)?.slice();
+  }
+
   /** Everything is gone, synced or not (a replaced disk); views opened before are closed. */
   wipe(): void {
     this.#generation++;

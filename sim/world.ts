@@ -1,9 +1,11 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
 // virtual clock, a seeded random, the simulated network and simulated disks.
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
-import type { View } from '../lib/core/view.js';
+import { storedNodeId } from '../lib/cluster/node-identity.js';
+import { majority, type View, type ViewMember } from '../lib/core/view.js';
 import type { GrantDetail } from '../lib/dsm/dsm-server.js';
 import { silentLogger } from '../lib/env/logger.js';
+import { decodeViewState, viewStateKey } from '../lib/gossip/view-keeper.js';
 import type { Random } from '../lib/env/random.js';
 import type { Storage } from '../lib/env/storage.js';
 import { NodeClock } from './node-clock.js';
@@ -35,7 +37,8 @@ export interface WorldOptions {
   /**
    * Which shipped entry the processes are: `'node'` is `createCluster({ id, dataDir })`, a process
    * restarted by its supervisor with the same id and directory; `'browser'` is `createBrowserNode`,
-   * where every page load is a new member (a fresh random id) over the same IndexedDB database.
+   * where a page load takes the member id kept in its IndexedDB database, and a tab whose database
+   * was wiped comes back as a new member (a fresh id).
    * @default 'node'
    */
   readonly preset?: Preset;
@@ -106,7 +109,7 @@ export class SimHost {
   proc: SimProcess | undefined;
   /** Counts process changes (boot, crash, leave): a change makes every callback of the old process stale. */
   epoch = 0;
-  /** The node id of the current (or last) process: the host's id, or a new one per page load in the browser preset. */
+  /** The node id of the current (or last) process: the host's id, or in the browser preset the one kept in its database. */
   nodeId: string;
 
   constructor(id: string, disk: SimDisk) {
@@ -314,6 +317,57 @@ export class World {
     return sums.size === 1 && live.every((n) => live.every((m) => n.gossip.ring().has(m.self.id)));
   }
 
+  /**
+   * The members of `view` no process can ever vote as again: no host runs under its id any more
+   * (a tab whose database was wiped came back under a new one), or its host's disk no longer holds
+   * the acceptor state of that incarnation (wiped, or no disk). A view where these are not a
+   * minority can never decide another view (Paxos needs a majority of its acceptors): only an
+   * operator's `remove --force` moves it on, as with TigerBeetle's "core missing quorum" or etcd's
+   * disaster recovery.
+   */
+  lostVoters(view: View): ViewMember[] {
+    return view.members.filter((m) => {
+      const host = [...this.hosts.values()].find((h) => h.nodeId === m.id);
+      if (host === undefined) return true;
+      if (!this.options.disk) return host.process?.gossip.inspect().incarnation !== m.incarnation;
+      const bytes = host.disk.peek(viewStateKey);
+      if (bytes === undefined) return true;
+      try {
+        return decodeViewState(bytes).incarnation !== m.incarnation;
+      } catch {
+        return true;
+      }
+    });
+  }
+
+  /** The newest view any running process holds, if any. */
+  newestView(): View | undefined {
+    let newest: View | undefined;
+    for (const h of this.hosts.values()) {
+      const v = h.process?.gossip.view();
+      if (v !== undefined && (newest === undefined || v.number > newest.number)) newest = v;
+    }
+    return newest;
+  }
+
+  /**
+   * When the newest view lost a majority of its voters for good, an operator forces them out
+   * through a serving member of that view (`remove ID --force`, the documented way out).
+   * @returns the members forced out (empty when the view can still decide, or nobody can act)
+   */
+  forceOutLostVoters(): string[] {
+    const view = this.newestView();
+    if (view === undefined) return [];
+    const lost = this.lostVoters(view);
+    if (view.members.length - lost.length >= majority(view)) return [];
+    const by = [...this.hosts.values()].find((h) => h.node?.gossip.view()?.number === view.number && !lost.some((m) => m.id === h.nodeId))?.node;
+    if (by === undefined) return [];
+    const ids = lost.map((m) => m.id);
+    by.gossip.forceRemove(ids);
+    this.log(`force-remove ${ids.join(',')} by ${by.self.id} (view ${view.number} lost ${lost.length} of ${view.members.length} voters)`);
+    return ids;
+  }
+
   /** Stops every process (the end of a run). */
   stop(): void {
     for (const h of this.hosts.values()) {
@@ -326,9 +380,20 @@ export class World {
     const epoch = ++host.epoch;
     const proc = new SimProcess(this.clock, this.network, host.id, this.options.disk ? host.disk : undefined, this.random.fork(`${host.id}#${epoch}`));
     host.proc = proc;
-    // A page load picks a fresh random id (createBrowserNode's default); the sim counts instead, to stay replayable.
-    if (this.options.preset === 'browser') host.nodeId = `${host.id}-p${epoch}`;
     const storage = proc.storage;
+    // A page load takes the id kept in its IndexedDB database, or a fresh one when it has none (a
+    // wiped database, no disk), as createBrowserNode does; the fresh id counts page loads instead
+    // of being random, to stay readable and replayable.
+    if (this.options.preset === 'browser') {
+      const fresh = (): string => `${host.id}-p${epoch}`;
+      try {
+        host.nodeId = storage === undefined ? fresh() : await storedNodeId(storage, fresh);
+      } catch (err) {
+        if (!proc.alive) return; // crashed while reading it
+        throw err;
+      }
+      if (!proc.alive) return;
+    }
     // What createCluster({ id, dataDir }) and createBrowserNode({ storageName }) ship: every gossip
     // and DSM option at its default (auto-remove on, fsyncInterval 1000 with synced grants,
     // ownership lease, lock-delay); only the transport, storage, clock and HMAC are the simulator's.

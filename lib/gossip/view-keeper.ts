@@ -504,28 +504,11 @@ export class ViewKeeper {
     for (const n of nodes) if (n.id !== this.#h.kernel.self.id) this.#h.send.cast(n, GossipEvent.view, body);
   }
 
-  async #load(): Promise<{ state: AcceptorState; incarnation: string; delays: PendingDelay[] } | undefined> {
+  async #load(): Promise<StoredViewState | undefined> {
     const storage = this.#h.storage;
     if (storage === undefined) return undefined;
     const bytes = await storage.read(viewStateKey);
-    if (bytes === undefined) return undefined;
-    try {
-      const json = JSON.parse(fromUtf8(bytes)) as Record<string, unknown>;
-      const incarnation = json['incarnation'];
-      if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
-      const state = parseAcceptorState(json);
-      const list = json['delays'] ?? [];
-      if (!Array.isArray(list)) throw new Error('delays is not an array');
-      const delays = list.map((d: unknown, i): PendingDelay => {
-        const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
-        const view = o['view'];
-        if (typeof view !== 'number' || !Number.isSafeInteger(view)) throw new Error(`delays[${i}].view is not a view number`);
-        return { view, previous: o['previous'] === null || o['previous'] === undefined ? null : parseView(o['previous'], `delays[${i}].previous`) };
-      });
-      return { state, incarnation, delays };
-    } catch (err) {
-      throw new ClusterluckError('STORAGE_CORRUPT', `stored view state ${show(viewStateKey)} is unreadable: ${String(err)}`, { cause: err });
-    }
+    return bytes === undefined ? undefined : decodeViewState(bytes);
   }
 
   /** Saves after every acceptor step already queued (so an older state never overwrites a newer one). */
@@ -544,6 +527,34 @@ export class ViewKeeper {
     };
     await storage.write(viewStateKey, utf8(JSON.stringify(body)));
     await storage.sync(viewStateKey);
+  }
+}
+
+/** What a member keeps under {@link viewStateKey}: its acceptor, the incarnation it votes as, and the delays it still owes. */
+export interface StoredViewState {
+  readonly state: AcceptorState;
+  readonly incarnation: string;
+  readonly delays: PendingDelay[];
+}
+
+/** Reads a stored {@link StoredViewState}; STORAGE_CORRUPT when the bytes are not one. */
+export function decodeViewState(bytes: Uint8Array): StoredViewState {
+  try {
+    const json = JSON.parse(fromUtf8(bytes)) as Record<string, unknown>;
+    const incarnation = json['incarnation'];
+    if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
+    const state = parseAcceptorState(json);
+    const list = json['delays'] ?? [];
+    if (!Array.isArray(list)) throw new Error('delays is not an array');
+    const delays = list.map((d: unknown, i): PendingDelay => {
+      const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+      const view = o['view'];
+      if (typeof view !== 'number' || !Number.isSafeInteger(view)) throw new Error(`delays[${i}].view is not a view number`);
+      return { view, previous: o['previous'] === null || o['previous'] === undefined ? null : parseView(o['previous'], `delays[${i}].previous`) };
+    });
+    return { state, incarnation, delays };
+  } catch (err) {
+    throw new ClusterluckError('STORAGE_CORRUPT', `stored view state ${show(viewStateKey)} is unreadable: ${String(err)}`, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 // A seeded sweep of the simulator's default world: the shipped options, every fault of the
-// default mix (long partitions that change views included, machines joining), createCluster's
-// preset, no violation of any checker allowed.
+// default mix (long partitions that change views included, machines joining), both presets
+// (createCluster's and createBrowserNode's, drawn from the seed), no violation of any checker allowed.
 import { expect } from 'vitest';
 import { faultKinds, simulate, violationKeys } from '../../sim/simulation.js';
 
@@ -29,5 +29,5 @@ export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {
   expect(granted).toBeGreaterThan(seeds.length * 200);
   expect(decided).toBeGreaterThan(seeds.length * 5); // views changed: joins at boot, then removals and rejoins
   expect(grantsChecked).toBeGreaterThanOrEqual(granted); // every grant a client saw was checked where it was made
-  expect([...ran]).toEqual(['node']); // the default; the browser preset is not in the default draw yet (README)
+  expect([...ran].sort()).toEqual(['browser', 'node']); // the default draws both
 }

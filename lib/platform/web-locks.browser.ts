@@ -15,12 +15,12 @@ export const storageSlotsMax = 64;
 /**
  * Claims the first of `base`, `base-2`, `base-3`, … that no other tab of this origin holds
  * (`navigator.locks.request` with `ifAvailable`), so two tabs never share one database, and a
- * reloaded tab most often gets back the one it had. Without Web Locks (not a secure context, an
- * old browser) it returns `base` unclaimed.
+ * reloaded tab most often gets back the one it had. UNSUPPORTED_PLATFORM without Web Locks (not a
+ * secure context, where WebCrypto is missing too): sharing a database would make two tabs one member.
  */
 export async function claimStorageName(base: string): Promise<ClaimedName> {
   const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
-  if (locks === undefined) return { name: base, release: () => undefined };
+  if (locks === undefined) throw new ClusterluckError('UNSUPPORTED_PLATFORM', 'the Web Locks API (navigator.locks) is not available here; it needs a secure context (https or localhost)');
   for (let slot = 1; slot <= storageSlotsMax; slot++) {
     const name = slot === 1 ? base : `${base}-${slot}`;
     const claimed = await claim(locks, `clusterluck:${name}`);

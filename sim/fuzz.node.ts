@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { intArg, replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec, type RunOptions } from './sim-args.node.js';
+import { progressBar } from './progress-bar.node.js';
 import { simulate, violationKeys } from './simulation.js';
 
 const usage = `usage: npm run fuzz -- [--seeds N] [--from K] [--workers W] [options]
@@ -110,24 +111,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   for (const r of results) if (r.error !== undefined) console.log(`\nseed ${r.seed} threw:\n${r.error}`);
   return bad.length === 0 ? 0 : 1;
-}
-
-/** A bar on a terminal; on a pipe, a line every 10 %. `note` prints a line above it (a failing seed, as it is found). */
-function progressBar(total: number): ((done: number, failing: number) => void) & { note(line: string): void } {
-  const tty = process.stderr.isTTY === true;
-  let lastTenth = -1;
-  const note = (line: string): void => void process.stderr.write(tty ? `\r\x1b[K  ${line}\n` : `  ${line}\n`);
-  return Object.assign((done: number, failing: number): void => {
-    const text = `${done}/${total} seeds, ${failing} with a violation`;
-    if (tty) {
-      const width = 30;
-      const full = Math.round((done / total) * width);
-      process.stderr.write(`\r  [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${text}${done === total ? '\n' : ''}`);
-    } else if (Math.floor((done / total) * 10) > lastTenth) {
-      lastTenth = Math.floor((done / total) * 10);
-      process.stderr.write(`  ${text}\n`);
-    }
-  }, { note });
 }
 
 if (!isMainThread) {

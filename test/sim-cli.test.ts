@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { formatEta } from '../sim/progress-bar.node.js';
 
 const run = promisify(execFile);
 
@@ -52,6 +53,14 @@ describe('npm run fuzz', () => {
     expect(r.out).toMatch(/3 seeds \(1 … 3\) in [\d.]+ s on 2 workers/);
     expect(r.out).toMatch(/safety: crash: \d seeds, e\.g\. 1/);
     expect(r.out).toMatch(/replay: npm run sim -- --seed 1 --scenario amnesia --clients 12 --duration 20s --clusterluck/);
-    expect(r.err).toMatch(/3\/3 seeds/);
+    expect(r.err).toMatch(/3\/3 seeds, \d with a violation, \d+ seeds\/min/);
+    expect(r.err).toMatch(/1\/3 seeds, \d with a violation, \d+ seeds\/min, [\d hmins]+ left/); // the rate and what is left, from the first seed on
   }, 120_000);
 });
+
+describe('the fuzz ETA', () => {
+  it('reads as seconds, minutes, or hours and minutes', () => {
+    expect([formatEta(0.5), formatEta(12.2), formatEta(65), formatEta(Infinity)]).toEqual(['30 s', '12 min', '1 h 05 min', '?']);
+  });
+});
+

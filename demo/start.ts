@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { interactive, openSession } from '../lib/cli.js';
 import type { ClusterNode } from '../lib/cluster/cluster-node.js';
 import { createCluster } from '../lib/node.js';
@@ -18,20 +19,33 @@ Ctrl-C, "quit" or the end of input stops the three nodes cleanly.
   --log-level L     debug, info, warn (default) or error
   --help            this text`;
 
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
+const levels = ['debug', 'info', 'warn', 'error'] as const;
+
+/** The flags, parsed strictly (an unknown flag or a stray word is an error, as in the CLI). */
+function flags(argv: string[]): { help: boolean; dataDir?: string; level: (typeof levels)[number] } {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: { help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'log-level': { type: 'string' } },
+  });
+  const level = values['log-level'] ?? 'warn';
+  if (!(levels as readonly string[]).includes(level)) throw new Error(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  const dir = values['data-dir'];
+  if (dir === '') throw new Error('--data-dir must name a directory, got ""');
+  return { help: values.help === true, level: level as (typeof levels)[number], ...(dir === undefined ? {} : { dataDir: dir }) };
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) return void console.log(help);
-  const level = option(argv, '--log-level') ?? 'warn';
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    console.error(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  let o: ReturnType<typeof flags>;
+  try {
+    o = flags(argv);
+  } catch (err) {
+    console.error(`npm start: ${(err as Error).message}\n\n${help}`);
     process.exitCode = 2;
     return;
   }
-  const kept = option(argv, '--data-dir');
+  if (o.help) return void console.log(help);
+  const level = o.level;
+  const kept = o.dataDir;
   const dataRoot = kept ?? (await mkdtemp(join(tmpdir(), 'clusterluck-')));
   const cookie = 'clusterluck-local-demo';
   const nodes: ClusterNode[] = [];
@@ -47,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
     for (const id of ['a', 'b', 'c']) {
       const first = nodes[0];
       nodes.push(await createCluster({
-        id, cookie, port: 0, dataDir: join(dataRoot, id), logLevel: level as 'warn',
+        id, cookie, port: 0, dataDir: join(dataRoot, id), logLevel: level,
         ...(first === undefined ? {} : { join: `${first.self.id}@${first.self.address}` }),
       }));
     }

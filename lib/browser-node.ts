@@ -35,7 +35,8 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<We
     claimed.release();
     throw err;
   }
-  const node = await createWebRtcNode({ ...options, storage }, claimed);
+  // Closed once the node has stopped (nothing writes after stop() resolves), then the lock freed.
+  const node = await createWebRtcNode({ ...options, storage, held: [...(options.held ?? []), { release: () => storage.close() }, claimed] });
   const onPageHide = (): void => {
     globalThis.removeEventListener('pagehide', onPageHide);
     void node.stop();

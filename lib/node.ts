@@ -47,10 +47,16 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
     logger: consoleLogger(options.id, options.logLevel ?? 'info'), ...(storage === undefined ? {} : { storage }),
   };
   const dsm = { ...(storage === undefined ? {} : { disk: true, path: options.dataDir }), ...options.dsm };
-  const node = new ClusterNode({ ...options, kernel: { hmac: nodeHmac, ...options.kernel }, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm });
+  // The data directory is closed once the node has stopped: nothing writes to it after stop() resolves.
+  const held = [...(options.held ?? []), ...(storage === undefined ? [] : [{ release: () => storage.close() }])];
+  const node = new ClusterNode({ ...options, kernel: { hmac: nodeHmac, ...options.kernel }, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm, held });
   const join = options.join;
-  if (join === undefined) return node.start();
-  return node.start({ seed: join.includes('@') ? parseNodeWord(join, 'join') : (n) => n.kernel.connectAddress(join) });
+  try {
+    return await node.start(join === undefined ? {} : { seed: join.includes('@') ? parseNodeWord(join, 'join') : (n) => n.kernel.connectAddress(join) });
+  } catch (err) {
+    await node.stop({ leave: false }); // not started: releases what it holds (the data directory)
+    throw err;
+  }
 }
 
 /** Options of {@link createWebRtcCluster}. */
@@ -75,6 +81,7 @@ export async function createWebRtcCluster(options: CreateWebRtcClusterOptions): 
     ...options, kernel: { hmac: nodeHmac, ...options.kernel },
     logger: consoleLogger(options.id ?? 'webrtc', options.logLevel ?? 'info'),
     ...(storage === undefined ? {} : { storage }),
+    held: [...(options.held ?? []), ...(storage === undefined ? [] : [{ release: () => storage.close() }])],
     dsm: { ...(options.dataDir === undefined ? {} : { path: options.dataDir }), ...options.dsm },
   });
 }

@@ -48,13 +48,11 @@ export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'add
 export class WebRtcClusterNode extends ClusterNode {
   readonly transport: WebRtcTransport;
   readonly signaller: ClusterSignaller;
-  readonly #held: Held | undefined;
 
-  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller, held?: Held) {
+  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller) {
     super(options);
     this.transport = options.env.transport;
     this.signaller = signaller;
-    this.#held = held;
     signaller.attach(this.kernel);
   }
 
@@ -65,35 +63,26 @@ export class WebRtcClusterNode extends ClusterNode {
   }
 
   override async stop(options: { leave?: boolean } = {}): Promise<void> {
-    try {
-      await super.stop(options);
-      await this.transport.close();
-    } finally {
-      this.#held?.release();
-    }
+    await super.stop(options);
+    await this.transport.close();
   }
-}
-
-/** Something a node holds for its lifetime (its storage's Web Lock): released once it has stopped, or when it fails to start. */
-export interface Held {
-  release(): void;
 }
 
 /**
  * Starts a cluster member over WebRTC: kernel, GossipRing with auto-remove (a tab may vanish
  * without leaving) and DSMServer, persisting to `storage` when given; joins `seed` when given.
- * `held` is released once the node has stopped (or failed to start).
+ * What `held` lists is released once the node has stopped, or when it fails to start.
  */
-export async function createWebRtcNode(options: WebRtcNodeOptions, held?: Held): Promise<WebRtcClusterNode> {
+export async function createWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcClusterNode> {
   try {
-    return await startWebRtcNode(options, held);
+    return await startWebRtcNode(options);
   } catch (err) {
-    held?.release();
+    for (const h of options?.held ?? []) await h.release();
     throw err;
   }
 }
 
-async function startWebRtcNode(options: WebRtcNodeOptions, held: Held | undefined): Promise<WebRtcClusterNode> {
+async function startWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcClusterNode> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
   const { signaling, storage } = options;
   if (typeof signaling !== 'object' || signaling === null) throw invalidArgument('signaling', signaling, 'a PeerJS server { host, port } or a Signaller');
@@ -114,7 +103,7 @@ async function startWebRtcNode(options: WebRtcNodeOptions, held: Held | undefine
     ...options, id, address: id, env,
     gossip: { autoRemoveAfterMs: webrtcAutoRemoveAfterMsDefault, ...options.gossip },
     dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
-  }, signaller, held);
+  }, signaller);
   const seed = options.seed;
   if (seed !== undefined) checkSeed(seed);
   try {

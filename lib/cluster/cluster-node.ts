@@ -46,6 +46,17 @@ export interface ClusterNodeOptions {
   readonly gossip?: Omit<GossipRingOptions, 'ringId'>;
   /** DSMServer options; with `disk: true` the table lives in `env.storage`. */
   readonly dsm?: DSMServerOptions;
+  /**
+   * What the node holds for its lifetime, e.g. the storage its factory opened (closed once the
+   * node has stopped, so nothing writes to it after `stop()` resolves) or a Web Lock: released in
+   * order by `stop()`. @default []
+   */
+  readonly held?: readonly Held[];
+}
+
+/** Something a node holds for its lifetime; `release` may be called more than once. */
+export interface Held {
+  release(): void | Promise<void>;
 }
 
 /**
@@ -58,6 +69,7 @@ export class ClusterNode {
   readonly dsm: DSMServer;
   readonly admin: AdminServer;
   readonly #ringId: string;
+  readonly #held: readonly Held[];
   #started = false;
 
   constructor(options: ClusterNodeOptions) {
@@ -68,6 +80,7 @@ export class ClusterNode {
     const storage = options.env.storage;
     this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm });
     this.admin = new AdminServer(this);
+    this.#held = options.held ?? [];
     this.#ringId = options.ringId ?? ringIdDefault;
   }
 
@@ -147,13 +160,26 @@ export class ClusterNode {
 
   /** Leaves the ring gracefully (unless `leave` is false), then stops every server and the kernel. */
   async stop(options: { leave?: boolean } = {}): Promise<void> {
-    if (!this.#started) return;
-    this.#started = false;
-    if (options.leave !== false) await this.gossip.leave();
-    await this.admin.stop();
-    await this.dsm.stop();
-    await this.gossip.stop();
-    await this.kernel.stop();
+    if (this.#started) {
+      this.#started = false;
+      try {
+        if (options.leave !== false) await this.gossip.leave();
+        await this.admin.stop();
+        await this.dsm.stop();
+        await this.gossip.stop();
+        await this.kernel.stop();
+        // Views adopted until the kernel stopped may still be on their way to storage.
+        await this.gossip.flushed();
+      } finally {
+        if (this.#held.length > 0) await this.#release();
+      }
+    } else if (this.#held.length > 0) {
+      await this.#release();
+    }
+  }
+
+  async #release(): Promise<void> {
+    for (const h of this.#held) await h.release();
   }
 
   /** `await using node = ...` stops it. */

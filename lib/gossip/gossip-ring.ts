@@ -128,6 +128,11 @@ export class GossipRing extends GenServer {
     await super.stop();
   }
 
+  /** Resolves once the view state writes queued so far are done: after `stop()` and the kernel's, nothing writes after it. */
+  flushed(): Promise<void> {
+    return this.#keeper.flushed();
+  }
+
   /**
    * Joins ring `ringId`, admitting this node, and starts gossip; ALREADY_EXISTS when in another
    * ring. Without stored state it founds a new cluster, unless `found` is false (a node told to

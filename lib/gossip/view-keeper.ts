@@ -174,6 +174,11 @@ export class ViewKeeper {
     this.#saveQueued();
   }
 
+  /** Resolves once every state write queued so far is done (or failed and logged). */
+  flushed(): Promise<void> {
+    return this.#chain.then(() => undefined);
+  }
+
   /** Stops timers and fails every waiter. */
   stop(): void {
     this.#running = false;

@@ -1,0 +1,40 @@
+// `npm start` as a newcomer runs it: strict flags, and a clean stop on "quit" (the three nodes stop,
+// nothing writes to their data directories after that, and the temporary directory is removed).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+
+async function start(args: string[], input = ''): Promise<{ code: number; out: string; err: string }> {
+  const child = execFile(process.execPath, ['--import', 'tsx', 'demo/start.ts', ...args], { timeout: 60_000 });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: string) => (out += d));
+  child.stderr?.on('data', (d: string) => (err += d));
+  child.stdin?.end(input);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  return { code, out, err };
+}
+
+describe('npm start', () => {
+  it('refuses an unknown flag and a bad value, naming them, with exit code 2', async () => {
+    const bogus = await start(['--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.err).toMatch(/Unknown option '--bogus'/);
+    const level = await start(['--log-level', 'loud']);
+    expect(level.code).toBe(2);
+    expect(level.err).toMatch(/--log-level must be debug, info, warn or error, got "loud"/);
+  }, 60_000);
+
+  it('"quit" stops the three nodes cleanly: exit 0, no error, its temporary data directory gone', async () => {
+    for (let round = 0; round < 3; round++) {
+      const r = await start([], 'quit\n');
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/stopped\./);
+      const dir = /data in (\S+)/.exec(r.out)?.[1];
+      expect(dir).toBeDefined();
+      expect(existsSync(dir as string)).toBe(false);
+    }
+  }, 120_000);
+});

@@ -96,7 +96,8 @@ const ownershipPollMs = 50;
 /** The name every node's DSMServer registers under unless `start(name)` says otherwise. */
 export const dsmServerNameDefault = 'dsm';
 
-type Callback<T> = (err: Error | null, value?: T) => void;
+/** A Clusterluck-style callback: `(err)` on failure, `(null, value)` on success. */
+export type Callback<T> = (err: Error | null, value?: T) => void;
 
 /** A grant or refresh this node made as owner, at the instant it made it (before it is synced and answered). */
 export interface GrantDetail {
@@ -264,21 +265,33 @@ export class DSMServer extends GenServer {
   }
 
   /** Restores semaphores and the remaining lease time of their holders from the table. */
+  load(cb?: undefined): Promise<void>;
+  load(cb: Callback<void>): undefined;
+  load(cb?: Callback<void>): Promise<void> | undefined;
   load(cb?: Callback<void>): Promise<void> | undefined {
     return finish(this.#load(), cb);
   }
 
   /** Creates semaphore `id` with concurrency limit `n` (idempotent for the same `n`). */
+  create(id: string, n: number, cb?: undefined, reqTimeout?: number): Promise<void>;
+  create(id: string, n: number, cb: Callback<void>, reqTimeout?: number): undefined;
+  create(id: string, n: number, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined;
   create(id: string, n: number, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
     return finish(this.#request('create', { id, n }, reqTimeout).then(() => undefined), cb);
   }
 
   /** Reads `{ n, active }` of semaphore `id`. */
+  read(id: string, cb?: undefined, reqTimeout?: number): Promise<SemaphoreInfo>;
+  read(id: string, cb: Callback<SemaphoreInfo>, reqTimeout?: number): undefined;
+  read(id: string, cb?: Callback<SemaphoreInfo>, reqTimeout?: number): Promise<SemaphoreInfo> | undefined;
   read(id: string, cb?: Callback<SemaphoreInfo>, reqTimeout?: number): Promise<SemaphoreInfo> | undefined {
     return finish(this.#request('read', { id }, reqTimeout) as Promise<SemaphoreInfo>, cb);
   }
 
   /** Destroys semaphore `id` with all its holders; an unknown id is fine. */
+  destroy(id: string, cb?: undefined, reqTimeout?: number): Promise<void>;
+  destroy(id: string, cb: Callback<void>, reqTimeout?: number): undefined;
+  destroy(id: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined;
   destroy(id: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
     return finish(this.#request('destroy', { id }, reqTimeout).then(() => undefined), cb);
   }
@@ -290,11 +303,17 @@ export class DSMServer extends GenServer {
    * argument (the Promise's value) is the grant's fencing token: larger than every token granted
    * before for `id`, by any owner; a refresh by the same holder keeps it.
    */
+  post(id: string, holder: string, timeout: number, cb?: undefined, reqTimeout?: number, retries?: number): Promise<number>;
+  post(id: string, holder: string, timeout: number, cb: Callback<number>, reqTimeout?: number, retries?: number): undefined;
+  post(id: string, holder: string, timeout: number, cb?: Callback<number>, reqTimeout?: number, retries?: number): Promise<number> | undefined;
   post(id: string, holder: string, timeout: number, cb?: Callback<number>, reqTimeout?: number, retries?: number): Promise<number> | undefined {
     return finish(this.#post(id, holder, timeout, reqTimeout, retries), cb);
   }
 
   /** Gives back `holder`'s slot of semaphore `id`; not holding is not an error, an unknown `id` is NOT_FOUND. */
+  close(id: string, holder: string, cb?: undefined, reqTimeout?: number): Promise<void>;
+  close(id: string, holder: string, cb: Callback<void>, reqTimeout?: number): undefined;
+  close(id: string, holder: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined;
   close(id: string, holder: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
     this.#believed.delete(JSON.stringify([id, holder]));
     return finish(this.#request('close', { id, holder }, reqTimeout).then(() => undefined), cb);

@@ -1,3 +1,14 @@
+/** Listener options as both the DOM and Node declare them (named here so Node-only consumers need no DOM types). */
+export interface ListenerOptions {
+  readonly capture?: boolean;
+  readonly once?: boolean;
+  readonly passive?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** A listener function or object, as both the DOM and Node declare it. */
+export type AnyListener = ((event: Event) => void) | { handleEvent(event: Event): void };
+
 /**
  * An `EventTarget` whose event names and payloads are typed by an event map,
  * as in js-libp2p. Listeners run synchronously in registration order.
@@ -6,22 +17,22 @@ export interface TypedEventTarget<M extends { [K in keyof M]: Event }> {
   addEventListener<K extends keyof M & string>(
     type: K,
     listener: ((event: M[K]) => void) | null,
-    options?: boolean | AddEventListenerOptions,
+    options?: boolean | ListenerOptions,
   ): void;
   removeEventListener<K extends keyof M & string>(
     type: K,
     listener: ((event: M[K]) => void) | null,
-    options?: boolean | EventListenerOptions,
+    options?: boolean | Pick<ListenerOptions, 'capture'>,
   ): void;
   addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
+    listener: AnyListener | null,
+    options?: boolean | ListenerOptions,
   ): void;
   removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
+    listener: AnyListener | null,
+    options?: boolean | Pick<ListenerOptions, 'capture'>,
   ): void;
   dispatchEvent(event: Event): boolean;
 }

@@ -1,0 +1,54 @@
+// The package as a user meets it: `npm pack` builds the tarball, a scratch app installs it (from
+// npm's cache: the test runs without a network), type-checks a consumer of `clusterluck/node` as a
+// Node-only project (`--strict`, no DOM lib, skipLibCheck off) and runs it.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+const tsc = join(root, 'node_modules', '.bin', 'tsc');
+let scratch: string | undefined;
+
+afterAll(async () => {
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+});
+
+const consumer = `import { createCluster } from 'clusterluck/node';
+import { ClusterluckError } from 'clusterluck';
+
+const node = await createCluster({ id: 'solo', cookie: 'package-test', port: 0, logLevel: 'error' });
+await node.dsm.create('jobs', 1);
+const token: number = await node.dsm.post('jobs', 'me', 10_000);
+const read = await node.dsm.read('jobs');
+const full = await node.dsm.post('jobs', 'you', 10_000, undefined, 2000, 0).catch((e: unknown) => (e instanceof ClusterluckError ? e.code : String(e)));
+node.dsm.events.addEventListener('grant', (e) => void e.detail.token);
+await node.stop();
+console.log(JSON.stringify({ token: typeof token, read, full }));
+`;
+
+describe('the npm package', () => {
+  it('packs, installs into a scratch app, type-checks under --strict without the DOM lib, and runs', async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'clusterluck-package-'));
+    await exec('npm', ['pack', '--pack-destination', scratch], { cwd: root });
+    const tarball = (await readdir(scratch)).find((f) => f.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
+    const app = join(scratch, 'app');
+    await exec('mkdir', ['-p', join(app, 'src')]);
+    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'], strict: true, skipLibCheck: false, rootDir: 'src', outDir: 'out' },
+      include: ['src'],
+    }));
+    await writeFile(join(app, 'src', 'main.ts'), consumer);
+    const types = JSON.parse((await exec('npm', ['ls', '@types/node', '--json', '--depth', '0'], { cwd: root })).stdout) as { dependencies: Record<string, { version: string }> };
+    await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, tarball as string), `@types/node@${types.dependencies['@types/node']?.version}`], { cwd: app });
+    const checked = await exec(tsc, ['-p', 'tsconfig.json'], { cwd: app }).then(() => '', (e: { stdout?: string }) => e.stdout ?? String(e));
+    expect(checked).toBe('');
+    const { stdout } = await exec(process.execPath, [join(app, 'out', 'main.js')], { cwd: app, timeout: 30_000 });
+    expect(JSON.parse(stdout)).toEqual({ token: 'number', read: { n: 1, active: 1 }, full: 'SEMAPHORE_FULL' });
+  }, 180_000);
+});

@@ -430,12 +430,13 @@ export class GossipRing extends GenServer {
     const wasMember = previous !== undefined && memberOf(previous, selfId) !== undefined;
     if (!this.#keeper.isMember() && !this.#leaving) {
       // Removed, by this view or by one we missed (we may jump several views): for being down we
-      // ask to come back; by an operator or a leave we wait to be invited. A removal acts once, so
-      // an invitation after it stands.
+      // ask to come back, and for a leave too, since this process did not leave (it is a restart
+      // whose disk missed the view its predecessor left by, started again to serve); by an
+      // operator we wait to be invited. A removal acts once, so an invitation after it stands.
       const removal = view.removed.find((r) => r.id === selfId && r.incarnation === this.#keeper.incarnation);
       if (removal !== undefined ? removal.view > this.#removalSeen : wasMember) {
         this.#removalSeen = removal?.view ?? view.number;
-        this.#rejoin = removal?.reason === 'down';
+        this.#rejoin = removal?.reason === 'down' || removal?.reason === 'left';
         this.kernel.env.logger.warn('removed from the view', { view: view.number, reason: removal?.reason ?? 'unknown', rejoin: this.#rejoin });
       }
     }

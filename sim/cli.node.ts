@@ -46,7 +46,7 @@ function print(s: SimulationSummary, wallMs: number, replay: string): void {
   console.log(`seed ${s.seed}: ${s.nodes} nodes (${s.preset} preset), a ${(s.simMs / 1000).toFixed(0)} s workload; ${(s.clockMs / 1000).toFixed(0)} simulated s with healing in ${(wallMs / 1000).toFixed(1)} wall s (${(s.clockMs / wallMs).toFixed(0)}× real time)`);
   console.log(`  operations ${s.operations}: granted ${s.granted}, refused (full) ${s.refused}, failed ${s.failed}, lost with a crashed client ${s.lost}`);
   console.log(`  faults injected: ${faults}`);
-  console.log(`  frames delivered ${s.frames}; rings converged after healing: ${s.converged ? 'yes' : 'NO'}${s.forcedOut.length > 0 ? ` (after an operator forced out ${s.forcedOut.join(', ')}: their view had lost a majority of its voters for good)` : ''}`);
+  console.log(`  frames delivered ${s.frames}; rings converged after healing: ${s.converged ? 'yes' : 'NO'}${s.forcedOut.length > 0 ? ` (after an operator forced out ${s.forcedOut.join(', ')}: their view had lost a majority of its voters for good)` : ''}${s.clusterLost !== undefined ? ` (not required: ${s.clusterLost})` : ''}`);
   console.log(`  trace hash ${s.traceHash} (${s.traceLines} lines)`);
   if (s.violations.length === 0) {
     console.log('  violations: none');

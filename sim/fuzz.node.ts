@@ -31,6 +31,8 @@ interface SeedResult {
   readonly preset?: string;
   /** Whether an operator had to force out voters lost for good (see SimulationSummary.forcedOut). */
   readonly forced?: boolean;
+  /** Whether every member of the newest view lost its state for good (see SimulationSummary.clusterLost). */
+  readonly clusterLost?: boolean;
   readonly error?: string;
 }
 
@@ -43,7 +45,7 @@ interface WorkerMessage {
 async function runSeed(seed: string, o: RunOptions): Promise<SeedResult> {
   try {
     const s = await simulate({ ...o, seed });
-    return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs, preset: s.preset, forced: s.forcedOut.length > 0 };
+    return { seed, keys: violationKeys(s), operations: s.operations, simMs: s.simMs, preset: s.preset, forced: s.forcedOut.length > 0, clusterLost: s.clusterLost !== undefined };
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
     return { seed, keys: ['simulate() threw'], operations: 0, simMs: 0, error };
@@ -104,6 +106,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const presetsRun = [...new Set(results.flatMap((r) => (r.preset === undefined ? [] : [r.preset])))].sort();
   const forced = results.filter((r) => r.forced === true).map((r) => r.seed);
   console.log(`  presets: ${presetsRun.map((p) => `${p} ${results.filter((r) => r.preset === p).length}`).join(', ')}; operations: ${results.reduce((a, r) => a + r.operations, 0)}; seeds with a violation: ${bad.length}`);
+  const lostAll = results.filter((r) => r.clusterLost === true).map((r) => r.seed);
+  if (lostAll.length > 0) console.log(`  seeds where every member of the newest view lost its state for good (wiped), so no convergence was required: ${lostAll.length}, e.g. ${lostAll.slice(0, 5).join(', ')}`);
   if (forced.length > 0) console.log(`  seeds where a view lost a majority of its voters for good and an operator forced them out after healing: ${forced.length}, e.g. ${forced.slice(0, 5).join(', ')}`);
   for (const [key, list] of [...byKey].sort((a, b) => b[1].length - a[1].length)) {
     console.log(`  ${key}: ${list.length} seeds, e.g. ${list.slice(0, 5).join(', ')}`);

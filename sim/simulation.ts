@@ -116,6 +116,8 @@ export interface SimulationSummary {
   readonly converged: boolean;
   /** Members an operator forced out after healing (`remove --force`) because their view had lost a majority of its voters for good; empty in most runs. */
   readonly forcedOut: string[];
+  /** Set when every member of the newest view lost its state for good (no convergence is required then): what was lost. */
+  readonly clusterLost?: string;
   /** Distinct views decided, and views adopted by all processes together. */
   readonly views: { readonly decided: number; readonly adopted: number };
   /** Ownership samples taken. */
@@ -208,11 +210,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   // A view that lost a majority of its voters for good (a wiped member of a view of two) cannot
   // decide again by design; the operator's way out is forcing them out. Convergence is then
   // required after that, and the run reports it.
-  const forcedOut = converged ? [] : world.forceOutLostVoters();
+  const lostQuorum = converged ? undefined : world.forceOutLostVoters();
+  const forcedOut = lostQuorum?.forced ?? [];
   if (forcedOut.length > 0) converged = await world.settle(30_000);
+  // Every member of the view lost for good: nothing of the cluster is left to converge (TigerBeetle's
+  // simulator reports "no liveness, core replicas cannot view-change" the same way, as an outcome).
+  const allLost = lostQuorum !== undefined && lostQuorum.forced.length === 0 ? `view ${lostQuorum.view.number} lost every member (${lostQuorum.lost.join(', ')}) for good` : undefined;
   await world.run(10_000); // every post still open has had its request timeouts and retries
   const violations = [...checkSafety(run.beliefs, limits), ...checkFencing(run.beliefs), ...views.violations, ...owners.violations];
-  if (!converged) {
+  if (!converged && allLost === undefined) {
     const views = [...world.hosts.values()].map((h) => {
       const i = h.node?.gossip.inspect();
       return `${h.id}: ${i === undefined ? 'not serving' : `view ${i.view?.number ?? '-'} [${i.view?.members.map((m) => m.id).join(',') ?? ''}]${i.serving ? ' serving' : ''}`}`;
@@ -231,7 +237,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const around = storyBefore(world.trace, violations[0]);
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
-    seed: o.seed, nodes: o.nodes, preset, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged, forcedOut,
+    seed: o.seed, nodes: o.nodes, preset, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged, forcedOut, ...(allLost === undefined ? {} : { clusterLost: allLost }),
     views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples, grantsChecked: owners.grants,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
     traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),

@@ -352,20 +352,23 @@ export class World {
 
   /**
    * When the newest view lost a majority of its voters for good, an operator forces them out
-   * through a serving member of that view (`remove ID --force`, the documented way out).
-   * @returns the members forced out (empty when the view can still decide, or nobody can act)
+   * through a surviving member of that view (`remove ID --force`, the documented way out).
+   * @returns undefined while the view can still decide; otherwise who was lost and who was forced
+   *   out (nobody when no member of the view survives: then only a new cluster helps)
    */
-  forceOutLostVoters(): string[] {
+  forceOutLostVoters(): { view: View; lost: string[]; forced: string[] } | undefined {
     const view = this.newestView();
-    if (view === undefined) return [];
-    const lost = this.lostVoters(view);
-    if (view.members.length - lost.length >= majority(view)) return [];
-    const by = [...this.hosts.values()].find((h) => h.node?.gossip.view()?.number === view.number && !lost.some((m) => m.id === h.nodeId))?.node;
-    if (by === undefined) return [];
-    const ids = lost.map((m) => m.id);
-    by.gossip.forceRemove(ids);
-    this.log(`force-remove ${ids.join(',')} by ${by.self.id} (view ${view.number} lost ${lost.length} of ${view.members.length} voters)`);
-    return ids;
+    if (view === undefined) return undefined;
+    const lost = this.lostVoters(view).map((m) => m.id);
+    if (view.members.length - lost.length >= majority(view)) return undefined;
+    const by = [...this.hosts.values()].find((h) => h.node?.gossip.view()?.number === view.number && view.members.some((m) => m.id === h.nodeId) && !lost.includes(h.nodeId))?.node;
+    if (by === undefined) {
+      this.log(`view ${view.number} lost ${lost.length} of ${view.members.length} voters and no member of it survives`);
+      return { view, lost, forced: [] };
+    }
+    by.gossip.forceRemove(lost);
+    this.log(`force-remove ${lost.join(',')} by ${by.self.id} (view ${view.number} lost ${lost.length} of ${view.members.length} voters)`);
+    return { view, lost, forced: lost };
   }
 
   /** Stops every process (the end of a run). */

@@ -199,6 +199,25 @@ describe('the semaphore state machine', () => {
     expect(() => m.restore('s', { n: 2, lastToken: 1, leases: [['a', 100, 5]] }, 0)).toThrow(expect.objectContaining({ code: 'STORAGE_CORRUPT' }));
   });
 
+  it('a close naming a post attempt releases only the lease that attempt granted or last refreshed (fuzz seed 1638: a late defensive release took a later grant)', () => {
+    const m = new Semaphores({ max: 10 });
+    m.create('s', 1, 0);
+    // Attempt A got no answer (or a full semaphore); attempt B of the same holder was granted.
+    expect(m.post('s', 'h', 100, 0, tokenBase(1), 'B')).toBeDefined();
+    expect(m.close('s', 'h', 1, 'A')).toBe(false); // A's undo arrives late: B's lease stays
+    expect(m.read('s', 1)).toEqual({ n: 1, active: 1 });
+    expect(m.post('s', 'other', 100, 1, tokenBase(1))).toBeUndefined();
+    // A refresh by attempt C makes C's undo the one that counts, not B's.
+    m.post('s', 'h', 100, 2, tokenBase(1), 'C');
+    expect(m.close('s', 'h', 3, 'B')).toBe(false);
+    expect(m.close('s', 'h', 3, 'C')).toBe(true);
+    expect(m.read('s', 3)).toEqual({ n: 1, active: 0 });
+    // A lease whose attempt is not known (handed over, restored, or posted without one) is released only by a plain close.
+    m.merge('s', { n: 1, lastToken: tokenBase(2), holders: [['h', 50, tokenBase(2)]] }, 3);
+    expect(m.close('s', 'h', 4, 'D')).toBe(false);
+    expect(m.close('s', 'h', 4)).toBe(true);
+  });
+
   it('a merge keeps the larger token counter: a stale handoff cannot make tokens go back', () => {
     const m = new Semaphores({ max: 10 });
     m.create('s', 1, 0);

@@ -29,6 +29,8 @@ export interface Lease {
   readonly token: number;
   /** When the slot frees, on the owner's monotonic clock. */
   readonly expiresAt: number;
+  /** The post attempt that granted or last refreshed it, when the caller named one (not kept by a handoff or a restart). */
+  readonly attempt?: string;
 }
 
 /** What a semaphore looks like from outside: its limit and how many hold it now. */
@@ -147,7 +149,7 @@ export class Semaphores {
    * refresh: it keeps its token) or fewer than `n` hold. A new grant's token is larger than every
    * earlier one and at least `base` (see {@link tokenBase}). @returns the lease, or undefined when full.
    */
-  post(id: string, holder: string, timeoutMs: number, now: number, base: number): Lease | undefined {
+  post(id: string, holder: string, timeoutMs: number, now: number, base: number, attempt?: string): Lease | undefined {
     this.expire(now);
     const s = this.#get(id);
     const held = s.holders?.get(holder);
@@ -160,16 +162,21 @@ export class Semaphores {
       }
       s.lastToken = token;
     }
-    const lease = this.#hold(id, s, holder, token, now + timeoutMs * this.#stretch);
+    const lease = this.#hold(id, s, holder, token, now + timeoutMs * this.#stretch, attempt);
     this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: held === undefined });
     return lease;
   }
 
-  /** Releases `holder`'s slot; not holding is fine, an unknown semaphore is NOT_FOUND. @returns whether it held. */
-  close(id: string, holder: string, now: number): boolean {
+  /**
+   * Releases `holder`'s slot; not holding is fine, an unknown semaphore is NOT_FOUND. With
+   * `attempt` (a caller undoing a post whose answer it did not get), only a lease that attempt
+   * granted or last refreshed is released: a late undo never takes a later grant. @returns whether it released.
+   */
+  close(id: string, holder: string, now: number, attempt?: string): boolean {
     this.expire(now);
     const s = this.#get(id);
-    if (s.holders?.get(holder) === undefined) return false;
+    const lease = s.holders?.get(holder);
+    if (lease === undefined || (attempt !== undefined && lease.attempt !== attempt)) return false;
     this.#release(id, s, holder);
     return true;
   }
@@ -290,10 +297,10 @@ export class Semaphores {
     this.#onChange({ type: 'destroyed', id, holders: [...(s.holders?.keys() ?? [])] });
   }
 
-  #hold(id: string, s: Semaphore, holder: string, token: number, expiresAt: number): Lease {
+  #hold(id: string, s: Semaphore, holder: string, token: number, expiresAt: number, attempt?: string): Lease {
     const holders = (s.holders ??= new Map());
     if (!holders.has(holder)) this.#leases++;
-    const lease: Lease = { token, expiresAt };
+    const lease: Lease = attempt === undefined ? { token, expiresAt } : { token, expiresAt, attempt };
     holders.set(holder, lease);
     if (holders.size > s.n) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${holders.size} holders for n=${s.n}`);
     this.#push({ at: expiresAt, id, holder, lease });

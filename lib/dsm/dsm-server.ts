@@ -4,6 +4,7 @@ import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
 import { tokenBase } from '../core/semaphore.js';
 import type { View } from '../core/view.js';
+import { toHex } from '../env/bytes.js';
 import type { TimerHandle } from '../env/clock.js';
 import { TypedEventTarget } from '../env/events.js';
 import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
@@ -133,7 +134,7 @@ export class DSMServer extends GenServer {
   readonly #stalls: StallWatch;
   #stallTimer: TimerHandle | undefined;
   /** Grants this client got and still believes in, by [id, holder], until when on each clock: a failed renewal must not release them. */
-  readonly #believed = new Map<string, { mono: number; wall: number }>();
+  readonly #believed = new Map<string, { mono: number; wall: number; attempt: string }>();
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
@@ -321,7 +322,12 @@ export class DSMServer extends GenServer {
 
   /** Releases `holder`'s slot of `id` without waiting for an answer. */
   closeAsync(id: string, holder: string): void {
-    const job = checked('close', { id, holder });
+    this.#closeAsync(id, holder, undefined);
+  }
+
+  /** {@link closeAsync}, releasing only what post attempt `attempt` granted when given. */
+  #closeAsync(id: string, holder: string, attempt: string | undefined): void {
+    const job = checked('close', attempt === undefined ? { id, holder } : { id, holder, attempt });
     this.#believed.delete(JSON.stringify([id, holder]));
     try {
       this.cast({ node: this.#owner(job.id), name: this.#name() }, 'close', job);
@@ -352,21 +358,24 @@ export class DSMServer extends GenServer {
     const clock = this.kernel.env.clock;
     for (let attempt = 0; ; attempt++) {
       const sent = { mono: clock.now() + timeout, wall: clock.wallNow() + timeout };
+      // Names this attempt, so its defensive release undoes only what it may have granted, even when
+      // that release arrives after a later attempt's grant (it waited in a queue to an unreachable owner).
+      const named = { ...job, attempt: toHex(this.kernel.env.random.bytes(8)) };
       let granted: unknown;
       try {
-        granted = await this.#request('post', job, reqTimeout);
+        granted = await this.#request('post', named, reqTimeout);
       } catch (err) {
         // The owner may have granted what we never heard of: release it (Clusterluck's phantom holders).
-        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder);
+        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder, named.attempt);
         throw err;
       }
       // A lease ends when either clock says so: a sleeping laptop's monotonic clock stops while
       // real time (and the owner's clock) goes on; a wall clock can be set back.
       if (typeof granted === 'number' && this.#believes(sent)) {
-        this.#believe(id, holder, sent);
+        this.#believe(id, holder, { ...sent, attempt: named.attempt });
         return granted;
       }
-      this.#releaseUnlessHeld(id, holder);
+      this.#releaseUnlessHeld(id, holder, named.attempt);
       if (attempt >= tries) {
         throw new ClusterluckError('SEMAPHORE_FULL', `semaphore ${show(id)} gave holder ${show(holder)} no slot in ${attempt + 1} attempt(s)`);
       }
@@ -378,17 +387,21 @@ export class DSMServer extends GenServer {
    * The defensive release after a failed or late post, except when this holder already holds an
    * earlier grant it still believes in: a renewal that failed must not release the lease it was
    * renewing (the owner keeps the slot; at worst a refresh it never heard of holds it longer).
+   * Each release names its attempt, so the owner lets go only of what that attempt granted or
+   * refreshed, never a later grant the release arrived after.
    */
-  #releaseUnlessHeld(id: string, holder: string): void {
+  #releaseUnlessHeld(id: string, holder: string, attempt: string): void {
     const key = JSON.stringify([id, holder]);
-    const until = this.#believed.get(key);
-    if (until !== undefined && this.#believes(until)) return;
+    const earlier = this.#believed.get(key);
+    if (earlier !== undefined && this.#believes(earlier)) return;
     this.#believed.delete(key);
-    this.closeAsync(id, holder);
+    this.#closeAsync(id, holder, attempt);
+    // The earlier grant we no longer believe in (its time ran out on our wall clock) goes too.
+    if (earlier !== undefined && earlier.attempt !== attempt) this.#closeAsync(id, holder, earlier.attempt);
   }
 
   /** This client holds `holder`'s slot of `id` until `until` on both its clocks (forgotten on close, or once past). */
-  #believe(id: string, holder: string, until: { mono: number; wall: number }): void {
+  #believe(id: string, holder: string, until: { mono: number; wall: number; attempt: string }): void {
     if (this.#believed.size >= believedMax) {
       for (const [k, t] of this.#believed) if (!this.#believes(t)) this.#believed.delete(k);
       if (this.#believed.size >= believedMax) return; // forget nothing needed: without the entry, a failed renewal releases as before
@@ -442,8 +455,8 @@ export class DSMServer extends GenServer {
     this.handle('post', (d, from) => {
       if ((d as DsmJobs['post']).timeout > this.#leaseMsMax) throw this.#tooLong((d as DsmJobs['post']).timeout);
       // The answer is the grant's fencing token, or false when full.
-      return this.#mine(d as DsmJobs['post'], from, ({ id, holder, timeout }) => {
-        const lease = store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0));
+      return this.#mine(d as DsmJobs['post'], from, ({ id, holder, timeout, attempt }) => {
+        const lease = store.post(id, holder, timeout, tokenBase(this.gossip.view?.()?.number ?? 0), attempt);
         if (lease === undefined) return false;
         this.events.emit('grant', { id, holder, token: lease.token, timeout });
         return durable(lease.token);
@@ -453,8 +466,8 @@ export class DSMServer extends GenServer {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
       return this.#handoff.receive(d as HandoffMessage, from.node.id);
     });
-    this.handle('close', (d, from) => this.#mine(d as DsmJobs['close'], from, ({ id, holder }) => {
-      store.close(id, holder);
+    this.handle('close', (d, from) => this.#mine(d as DsmJobs['close'], from, ({ id, holder, attempt }) => {
+      store.close(id, holder, attempt);
       return durable(null);
     }));
   }

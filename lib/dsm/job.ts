@@ -9,14 +9,16 @@ export type DsmCommand = (typeof dsmCommands)[number];
 /**
  * The job of each command, as it crosses the wire. `ttl`: how long the caller will still wait for
  * the answer, ms, when it set a `reqTimeout`; a request that waited at the owner beyond it is
- * answered TIMEOUT and changes nothing.
+ * answered TIMEOUT and changes nothing. `attempt`: the id of one post attempt; a close naming it
+ * releases only a lease that attempt granted or last refreshed (the defensive release after a
+ * failed post, which may arrive after a later attempt's grant).
  */
 export interface DsmJobs {
   create: { id: string; n: number; ttl?: number };
   read: { id: string; ttl?: number };
   destroy: { id: string; ttl?: number };
-  post: { id: string; holder: string; timeout: number; ttl?: number };
-  close: { id: string; holder: string; ttl?: number };
+  post: { id: string; holder: string; timeout: number; ttl?: number; attempt?: string };
+  close: { id: string; holder: string; ttl?: number; attempt?: string };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -38,6 +40,11 @@ const lease: Check = (v) =>
     ? undefined
     : `must be a positive finite number of ms up to ${leaseMsMax}, got ${show(v)}`;
 
+/** Most characters of an attempt id. */
+const attemptLengthMax = 32;
+const attempt: Check = (v) =>
+  v === undefined || (typeof v === 'string' && v.length > 0 && v.length <= attemptLengthMax) ? undefined : `must be a string of 1 to ${attemptLengthMax} chars or absent, got ${show(v)}`;
+
 const ttl: Check = (v) =>
   v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0) ? undefined : `must be a positive finite number of ms or absent, got ${show(v)}`;
 
@@ -45,8 +52,8 @@ const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], C
   create: { id, n: limit, ttl },
   read: { id, ttl },
   destroy: { id, ttl },
-  post: { id, holder, timeout: lease, ttl },
-  close: { id, holder, ttl },
+  post: { id, holder, timeout: lease, ttl, attempt },
+  close: { id, holder, ttl, attempt },
 };
 
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);

@@ -77,15 +77,15 @@ export class SemaphoreStore {
    * up to (1+ρ) away from real time, so a fast owner clock must not free the slot while a slow
    * client clock still believes in it.
    */
-  post(id: string, holder: string, timeoutMs: number, base: number): Lease | undefined {
-    const lease = this.#machine.post(id, holder, timeoutMs, this.#clock.now(), base);
+  post(id: string, holder: string, timeoutMs: number, base: number, attempt?: string): Lease | undefined {
+    const lease = this.#machine.post(id, holder, timeoutMs, this.#clock.now(), base, attempt);
     if (lease !== undefined) this.#arm();
     return lease;
   }
 
-  /** Releases `holder`'s lease; not holding is not an error, an unknown semaphore is NOT_FOUND (as in Clusterluck). */
-  close(id: string, holder: string): void {
-    this.#machine.close(id, holder, this.#clock.now());
+  /** Releases `holder`'s lease (only the one `attempt` granted, when given); not holding is not an error, an unknown semaphore is NOT_FOUND (as in Clusterluck). */
+  close(id: string, holder: string, attempt?: string): void {
+    this.#machine.close(id, holder, this.#clock.now(), attempt);
   }
 
   /** Restores a semaphore and its leases from storage; leases already over are dropped. */

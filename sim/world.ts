@@ -143,6 +143,7 @@ export class World {
   readonly options: Required<Omit<WorldOptions, 'onView' | 'onGrant'>> & Pick<WorldOptions, 'onView' | 'onGrant'>;
   /** World events and network events other than deliveries, in order. */
   readonly trace: string[] = [];
+  #stopped = false;
   /** Deliveries, folded into one number (FNV-1a) so the trace stays small but still pins the traffic. */
   deliveries = { count: 0, hash: 0x811c9dc5 };
 
@@ -225,18 +226,41 @@ export class World {
     const host = this.hosts.get(id);
     const by = this.#operator(id);
     if (host === undefined || by === undefined) return false;
+    this.#inserting.delete(id);
     by.gossip.remove(host.nodeId);
     this.log(`remove ${host.nodeId} by ${by.self.id}`);
     return true;
   }
 
-  /** An operator re-admits a removed host's node. */
+  /**
+   * An operator re-admits a removed host's node, and checks that it worked, as one would after
+   * `insert` (which is not acknowledged): while the host (or every other node) is not serving they
+   * try again a second later, and while its node is not in the newest view, every 5 s (the node that
+   * took the insert may have left before the change was decided). A later `remove` of it ends this.
+   */
   insert(id: string): void {
-    const self = this.node(id)?.self;
+    this.#inserting.add(id);
+    this.#insert(id);
+  }
+
+  readonly #inserting = new Set<string>();
+
+  #insert(id: string): void {
+    const host = this.hosts.get(id);
+    if (host === undefined || this.#stopped || !this.#inserting.has(id)) return;
+    const self = host.node?.self;
+    if (self !== undefined && this.newestView()?.members.some((m) => m.id === self.id) === true) {
+      this.#inserting.delete(id);
+      return;
+    }
     const by = this.#operator(id);
-    if (self === undefined || by === undefined) return;
+    if (self === undefined || by === undefined) {
+      this.clock.setTimer(1000, () => this.#insert(id));
+      return;
+    }
     by.gossip.insert(self);
     this.log(`insert ${id} by ${by.self.id}`);
+    this.clock.setTimer(5000, () => this.#insert(id));
   }
 
   #operator(not: string): ClusterNode | undefined {
@@ -373,6 +397,7 @@ export class World {
 
   /** Stops every process (the end of a run). */
   stop(): void {
+    this.#stopped = true;
     for (const h of this.hosts.values()) {
       h.epoch++;
       h.proc?.kill();

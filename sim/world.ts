@@ -240,27 +240,28 @@ export class World {
    */
   insert(id: string): void {
     this.#inserting.add(id);
-    this.#insert(id);
+    this.#insert(id, true);
   }
 
   readonly #inserting = new Set<string>();
 
-  #insert(id: string): void {
+  /** `first`: the operator's insert itself, which also withdraws a removal not decided yet; later calls check first. */
+  #insert(id: string, first: boolean): void {
     const host = this.hosts.get(id);
     if (host === undefined || this.#stopped || !this.#inserting.has(id)) return;
     const self = host.node?.self;
-    if (self !== undefined && this.newestView()?.members.some((m) => m.id === self.id) === true) {
+    if (!first && self !== undefined && this.newestView()?.members.some((m) => m.id === self.id) === true) {
       this.#inserting.delete(id);
       return;
     }
     const by = this.#operator(id);
     if (self === undefined || by === undefined) {
-      this.clock.setTimer(1000, () => this.#insert(id));
+      this.clock.setTimer(1000, () => this.#insert(id, first));
       return;
     }
     by.gossip.insert(self);
     this.log(`insert ${id} by ${by.self.id}`);
-    this.clock.setTimer(5000, () => this.#insert(id));
+    this.clock.setTimer(5000, () => this.#insert(id, false));
   }
 
   #operator(not: string): ClusterNode | undefined {

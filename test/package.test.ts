@@ -2,7 +2,7 @@
 // npm's cache: the test runs without a network), type-checks a consumer of `clusterluck/node` as a
 // Node-only project (`--strict`, no DOM lib, skipLibCheck off) and runs it.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,7 +37,7 @@ describe('the npm package', () => {
     const tarball = (await readdir(scratch)).find((f) => f.endsWith('.tgz'));
     expect(tarball).toBeDefined();
     const app = join(scratch, 'app');
-    await exec('mkdir', ['-p', join(app, 'src')]);
+    await mkdir(join(app, 'src'), { recursive: true });
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
     await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'], strict: true, skipLibCheck: false, rootDir: 'src', outDir: 'out' },

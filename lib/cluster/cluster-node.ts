@@ -160,26 +160,19 @@ export class ClusterNode {
 
   /** Leaves the ring gracefully (unless `leave` is false), then stops every server and the kernel. */
   async stop(options: { leave?: boolean } = {}): Promise<void> {
-    if (this.#started) {
+    try {
+      if (!this.#started) return;
       this.#started = false;
-      try {
-        if (options.leave !== false) await this.gossip.leave();
-        await this.admin.stop();
-        await this.dsm.stop();
-        await this.gossip.stop();
-        await this.kernel.stop();
-        // Views adopted until the kernel stopped may still be on their way to storage.
-        await this.gossip.flushed();
-      } finally {
-        if (this.#held.length > 0) await this.#release();
-      }
-    } else if (this.#held.length > 0) {
-      await this.#release();
+      if (options.leave !== false) await this.gossip.leave();
+      await this.admin.stop();
+      await this.dsm.stop();
+      await this.gossip.stop();
+      await this.kernel.stop();
+      // Views adopted until the kernel stopped may still be on their way to storage.
+      await this.gossip.flushed();
+    } finally {
+      for (const h of this.#held) await h.release();
     }
-  }
-
-  async #release(): Promise<void> {
-    for (const h of this.#held) await h.release();
   }
 
   /** `await using node = ...` stops it. */

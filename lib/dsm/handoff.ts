@@ -18,14 +18,16 @@ export const handoffEvent = 'handoff';
 export const handoffBatchMax = 512;
 
 /**
- * A handoff: the sender's view, what its own lock-delays still had to run (for keys it sends no
- * state of), and the states it sends, each with what the sender's delay still held it back (0 when
- * the sender was serving it).
+ * A handoff: the sender's view, the states it sends, each with what the sender's delay still held
+ * it back (0 when the sender was serving it), whether these are the last states it holds for the
+ * receiver, and then what its own lock-delays still had to run (the release, for keys it sends no
+ * state of; 0 and unused unless `last`).
  */
 export interface HandoffMessage {
   readonly cluster: string;
   readonly number: number;
   readonly remainingMs: number;
+  readonly last: boolean;
   readonly items: readonly (readonly [string, SemaphoreSnapshot, number])[];
 }
 
@@ -54,15 +56,39 @@ export interface HandoffHost {
   readonly retryMs: number;
 }
 
-/** Sends and receives handoffs for one DSMServer. */
+/** What this node still owes one member: the states planned for it and not yet taken, and a release. */
+interface Target {
+  node: NodeId;
+  /** Planned for it in the current view and not yet taken (or declined). */
+  ids: string[];
+  /** Bumped with every plan. */
+  plan: number;
+  /** Owed a release until one with nothing left to wait for (remainingMs 0) got through. */
+  owed: boolean;
+  /** A call to it is in flight: sends to one member go one at a time, so none overtakes another. */
+  busy: boolean;
+  /** Send again once the call in flight ends (the plan or the delays changed meanwhile). */
+  again: boolean;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * Sends and receives handoffs for one DSMServer.
+ *
+ * A release lifts the receiver's lock-delay on every key the sender owned, so it must never arrive
+ * before a state it covers: a message carries the release only when it also carries every state
+ * still planned for its receiver (`last`), and the sends to one member go one at a time. Before
+ * this, a release re-sent while the states were on their way overtook them, the heir served the
+ * keys empty, and then skipped the states as a stale copy (fuzz seed 797: three holders of an n=2
+ * semaphore).
+ */
 export class Handoff {
   readonly #h: HandoffHost;
-  /** Bumped on every view: an older round's retries stop. */
-  #round = 0;
+  #stopped = false;
+  /** The view the current plan was made in. */
+  #view: View | undefined;
+  readonly #targets = new Map<string, Target>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Members owed a release (it is cumulative: one for a later view covers the earlier ones), until one is acknowledged. */
-  readonly #owed = new Map<string, NodeId>();
-  readonly #timers = new Set<TimerHandle>();
 
   constructor(host: HandoffHost) {
     this.#h = host;
@@ -74,14 +100,16 @@ export class Handoff {
    * weights changed) get a release even when it held nothing for them.
    */
   onView(view: View, previous: View | undefined): void {
-    const round = ++this.#round;
-    this.#sendingIds.clear(); // re-planned below from what the store holds
+    this.#stopped = false;
+    this.#view = view;
     const selfId = this.#h.kernel.self.id;
-    const targets = new Map<string, NodeId>();
+    const plannedBefore = new Map<string, string>();
+    for (const [to, t] of this.#targets) for (const id of t.ids) plannedBefore.set(id, to);
     const byOwner = new Map<string, string[]>();
     for (const id of this.#h.store.ids()) {
-      const owner = this.#h.owner(id);
-      if (owner !== selfId) (byOwner.get(owner) ?? byOwner.set(owner, []).get(owner))?.push(id);
+      // '' once this node left (its ring is gone): what was planned stays planned.
+      const owner = this.#h.owner(id) || (plannedBefore.get(id) ?? '');
+      if (owner !== selfId && owner !== '') (byOwner.get(owner) ?? byOwner.set(owner, []).get(owner))?.push(id);
     }
     const wasIn = previous?.members.find((m) => m.id === selfId);
     const stillIn = view.members.find((m) => m.id === selfId);
@@ -89,46 +117,53 @@ export class Handoff {
       const before = previous.members.find((p) => p.id === m.id);
       return before !== undefined && before.weight !== m.weight;
     });
+    for (const [to, t] of this.#targets) {
+      if (view.members.some((m) => m.id === to)) continue;
+      if (t.timer !== undefined) this.#h.kernel.env.clock.cancelTimer(t.timer);
+      this.#targets.delete(to);
+    }
     for (const m of view.members) {
       if (m.id === selfId) continue;
       const joined = previous !== undefined && !previous.members.some((p) => p.id === m.id);
-      if (byOwner.has(m.id) || (wasIn !== undefined && (joined || stillIn === undefined || weightsMoved))) this.#owed.set(m.id, { id: m.id, address: m.address });
+      const owed = wasIn !== undefined && (joined || stillIn === undefined || weightsMoved);
+      const ids = byOwner.get(m.id) ?? [];
+      let t = this.#targets.get(m.id);
+      if (t === undefined && ids.length === 0 && !owed) continue;
+      t ??= { node: { id: m.id, address: m.address }, ids: [], plan: 0, owed: false, busy: false, again: false, timer: undefined };
+      this.#targets.set(m.id, t);
+      t.ids = ids;
+      t.plan++;
+      t.owed ||= owed;
+      this.#pump(t);
     }
-    for (const [id, node] of this.#owed) {
-      if (view.members.some((m) => m.id === id)) targets.set(id, node);
-      else this.#owed.delete(id);
-    }
-    for (const node of targets.values()) this.#send(round, view, node, byOwner.get(node.id) ?? []);
   }
 
   /** True while semaphore states are on their way to new owners (sent or due again, not yet taken). */
   sending(): boolean {
-    return this.#sendingIds.size > 0;
+    for (const t of this.#targets.values()) if (t.ids.length > 0) return true;
+    return false;
   }
-
-  /** Ids sent (or to be sent again) and not yet acknowledged. */
-  readonly #sendingIds = new Set<string>();
 
   /** Resolves when no semaphore state is on its way any more (or after `timeoutMs`). */
   async drain(timeoutMs: number): Promise<void> {
     const clock = this.#h.kernel.env.clock;
     const deadline = clock.now() + timeoutMs;
-    while (this.#sendingIds.size > 0 && clock.now() < deadline) {
+    while (this.sending() && clock.now() < deadline) {
       await Promise.race([...this.#inFlight, new Promise<void>((resolve) => clock.setTimer(Math.max(1, Math.min(deadline - clock.now(), this.#h.retryMs)), () => resolve()))]);
     }
   }
 
-  /** Stops retrying. */
+  /** Stops sending. */
   stop(): void {
-    this.#round++;
-    this.#sendingIds.clear();
-    for (const t of this.#timers) this.#h.kernel.env.clock.cancelTimer(t);
-    this.#timers.clear();
+    this.#stopped = true;
+    for (const t of this.#targets.values()) if (t.timer !== undefined) this.#h.kernel.env.clock.cancelTimer(t.timer);
+    this.#targets.clear();
   }
 
   /**
    * A handoff from `from`: merge what is ours to serve and not yet served, lift the delay on what
-   * `from` owned, sync, then answer which ids were taken (the rest stay with the sender).
+   * `from` owned once its last message says no state of it is still on its way, sync, then answer
+   * which ids were taken (the rest stay with the sender).
    */
   async receive(m: HandoffMessage, from: string): Promise<{ taken: string[] }> {
     // The sender adopted the view first; ours is usually on its way: wait for it a little.
@@ -143,64 +178,80 @@ export class Handoff {
     const taken: string[] = [];
     for (const [id, state, heldMs] of m.items) {
       if (this.#h.owner(id) !== selfId) continue;
-      // Already serving it (a stale copy, re-sent after a crash): what we have is newer.
+      // Already serving it: a copy re-sent after a crash or a timed-out call; what we have is newer.
+      // (Nothing else lets us serve it first: its sender's release comes with its last state.)
       if (!this.#h.serving(id)) {
         this.#h.store.install(id, state);
         this.#h.releaseKey(id, from, m.number, heldMs);
       }
       taken.push(id);
     }
-    this.#h.release(from, m.number, m.remainingMs);
+    if (m.last) this.#h.release(from, m.number, m.remainingMs);
     await this.#h.synced();
     // A release cut our own delays short: whoever we passed the longer one on to hears again.
-    if (clock.now() + this.#h.remainingDelayMs() < this.#passedOnUntil - 1) this.#resend();
+    if (clock.now() + this.#h.remainingDelayMs() < this.#passedOnUntil - 1) {
+      for (const t of this.#targets.values()) if (t.owed) this.#pump(t);
+    }
     return { taken };
   }
 
   /** When the longest delay we passed on in a release runs out (on our clock). */
   #passedOnUntil = 0;
 
-  /** Sends a fresh release (and anything still held for them) to every member still owed one. */
-  #resend(): void {
-    const view = this.#h.view();
-    if (view === undefined) return;
-    const byOwner = new Map<string, string[]>();
-    for (const id of this.#h.store.ids()) {
-      const owner = this.#h.owner(id);
-      (byOwner.get(owner) ?? byOwner.set(owner, []).get(owner))?.push(id);
+  /** Sends `t` what is planned for it (at most a batch), with the release when that is all of it; one call at a time. */
+  #pump(t: Target): void {
+    if (t.busy) {
+      t.again = true;
+      return;
     }
-    for (const node of this.#owed.values()) this.#send(this.#round, view, node, byOwner.get(node.id) ?? []);
+    const clock = this.#h.kernel.env.clock;
+    if (t.timer !== undefined) clock.cancelTimer(t.timer);
+    t.timer = undefined;
+    t.again = false;
+    const name = this.#h.name();
+    const view = this.#view;
+    if (this.#stopped || name === undefined || view === undefined || this.#targets.get(t.node.id) !== t) return;
+    const items: (readonly [string, SemaphoreSnapshot, number])[] = [];
+    const gone = new Set<string>();
+    for (const id of t.ids) {
+      if (items.length === handoffBatchMax) break;
+      const state = this.#h.store.snapshot(id);
+      if (state === undefined) gone.add(id);
+      else items.push([id, state, this.#h.heldMs(id)]);
+    }
+    if (gone.size > 0) t.ids = t.ids.filter((id) => !gone.has(id));
+    const last = items.length === t.ids.length;
+    if (!last || t.owed || items.length > 0) {
+      this.#send(t, view, name, items, last);
+    } else {
+      this.#targets.delete(t.node.id);
+    }
   }
 
-  #send(round: number, view: View, node: NodeId, ids: readonly string[]): void {
+  #send(t: Target, view: View, name: string, items: readonly (readonly [string, SemaphoreSnapshot, number])[], last: boolean): void {
     const clock = this.#h.kernel.env.clock;
-    const name = this.#h.name();
-    if (name === undefined || round !== this.#round) return;
-    const batch = ids.slice(0, handoffBatchMax);
-    const items = batch.flatMap((id) => {
-      const state = this.#h.store.snapshot(id);
-      return state === undefined ? [] : [[id, state, this.#h.heldMs(id)] as const];
-    });
-    const body: HandoffMessage = { cluster: view.cluster, number: view.number, remainingMs: this.#h.remainingDelayMs(), items };
-    this.#passedOnUntil = clock.now() + body.remainingMs;
-    for (const [id] of items) this.#sendingIds.add(id);
-    const call = this.#h.kernel.call({ node, name }, handoffEvent, body, { timeoutMs: this.#h.retryMs }).then((reply) => {
-      for (const id of readTaken(reply)) {
-        this.#sendingIds.delete(id);
-        if (this.#h.owner(id) !== this.#h.kernel.self.id) this.#h.store.handedOver(id);
-      }
-      const rest = ids.slice(batch.length);
-      if (rest.length > 0) this.#send(round, view, node, rest);
-      // Owed until a release with nothing left to wait for got through.
-      else if (round === this.#round && body.remainingMs === 0) this.#owed.delete(node.id);
-      if (this.#owed.size === 0) this.#passedOnUntil = 0;
+    const body: HandoffMessage = { cluster: view.cluster, number: view.number, remainingMs: last ? this.#h.remainingDelayMs() : 0, last, items };
+    if (last) this.#passedOnUntil = clock.now() + body.remainingMs;
+    t.busy = true;
+    const plan = t.plan;
+    const call = this.#h.kernel.call({ node: t.node, name }, handoffEvent, body, { timeoutMs: this.#h.retryMs }).then((reply) => {
+      t.busy = false;
+      const taken = new Set(readTaken(reply));
+      for (const id of taken) if (this.#h.owner(id) !== this.#h.kernel.self.id) this.#h.store.handedOver(id);
+      // Sent and not taken: the receiver does not own it in its view; the next view plans it again.
+      const done = plan === t.plan ? new Set(items.map(([id]) => id)) : taken;
+      t.ids = t.ids.filter((id) => !done.has(id));
+      if (last && body.number === this.#view?.number && body.remainingMs === 0) t.owed = false;
+      if (![...this.#targets.values()].some((o) => o.owed)) this.#passedOnUntil = 0;
+      // More states, or a change meanwhile: send again. A release that went through with a delay
+      // still to run is sent again only when that delay is cut short (see receive).
+      if (t.again || t.ids.length > 0) this.#pump(t);
+      else if (!t.owed) this.#targets.delete(t.node.id);
     }, () => {
-      // Unreachable or behind: try again while this view lasts (a later view re-plans everything).
-      const timer = clock.setTimer(this.#h.retryMs, () => {
-        this.#timers.delete(timer);
-        this.#send(round, view, node, ids.filter((id) => this.#h.owner(id) === node.id));
-      });
-      this.#timers.add(timer);
+      // Unreachable or behind: try again while it is planned (a later view re-plans everything).
+      t.busy = false;
+      if (t.again) this.#pump(t);
+      else if (!this.#stopped && this.#targets.get(t.node.id) === t) t.timer = clock.setTimer(this.#h.retryMs, () => this.#pump(t));
     });
     this.#inFlight.add(call);
     void call.finally(() => this.#inFlight.delete(call));
@@ -216,6 +267,8 @@ export function parseHandoff(data: unknown): HandoffMessage {
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) throw invalidArgument('number', number, 'a view number');
   const remainingMs = o['remainingMs'];
   if (typeof remainingMs !== 'number' || !(remainingMs >= 0) || !Number.isFinite(remainingMs)) throw invalidArgument('remainingMs', remainingMs, 'ms ≥ 0');
+  const last = o['last'];
+  if (typeof last !== 'boolean') throw invalidArgument('last', last, 'a boolean');
   const list = o['items'];
   if (!Array.isArray(list) || list.length > handoffBatchMax) throw invalidArgument('items', list, `an array of at most ${handoffBatchMax}`);
   const items = list.map((item: unknown, i): readonly [string, SemaphoreSnapshot, number] => {
@@ -238,7 +291,7 @@ export function parseHandoff(data: unknown): HandoffMessage {
     });
     return [item[0], { n, lastToken, holders }, heldMs];
   });
-  return { cluster, number, remainingMs, items };
+  return { cluster, number, remainingMs, last, items };
 }
 
 function readTaken(reply: unknown): string[] {

@@ -1,0 +1,112 @@
+// The handoff's ordering rule: a release lifts the heir's lock-delay on every key the sender owned,
+// so no message may carry a release while a state it covers is still on its way. Driven here with
+// a fake kernel whose calls the test answers by hand, in the order fuzz seed 797 found: the leaver
+// sends its states, its own delay is then cut short (which re-sends the release), and its ring is
+// gone (it left) before anything is answered.
+import { describe, expect, it } from 'vitest';
+import type { View } from '../lib/core/view.js';
+import { Handoff, type HandoffHost, type HandoffMessage } from '../lib/dsm/handoff.js';
+import { SemaphoreStore } from '../lib/dsm/semaphores.js';
+import type { NetKernel } from '../lib/kernel/net-kernel.js';
+import { VirtualClock } from '../sim/virtual-clock.js';
+
+interface Sent { to: string; body: HandoffMessage; answer: (reply: unknown) => void; fail: (err: Error) => void }
+
+function member(id: string): View['members'][number] {
+  return { id, address: `mem://${id}`, weight: 1, incarnation: `${id}-1` };
+}
+
+function world(ids: string[]) {
+  const clock = new VirtualClock();
+  const sent: Sent[] = [];
+  const kernel = {
+    self: { id: 'a', address: 'mem://a' },
+    env: { clock },
+    call: (to: { node: { id: string } }, _event: string, body: HandoffMessage) => new Promise((answer, fail) => sent.push({ to: to.node.id, body, answer, fail })),
+  } as unknown as NetKernel;
+  const store = new SemaphoreStore(clock);
+  for (const id of ids) {
+    store.create(id, 2);
+    store.post(id, `c-${id}`, 5000, clock.now());
+  }
+  const state = { owner: 'b', delayMs: 60_000, released: [] as string[] };
+  const view7: View = { cluster: 'k', number: 7, members: [member('b'), member('c')], removed: [] };
+  const host: HandoffHost = {
+    kernel, store, name: () => 'dsm', view: () => view7,
+    owner: () => state.owner, serving: () => false,
+    release: (from) => state.released.push(from), releaseKey: () => undefined,
+    heldMs: () => 0, remainingDelayMs: () => state.delayMs, synced: () => Promise.resolve(), retryMs: 1000,
+  };
+  const handoff = new Handoff(host);
+  const view6: View = { cluster: 'k', number: 6, members: [member('a'), member('b'), member('c')], removed: [] };
+  return { clock, sent, store, state, handoff, view6, view7 };
+}
+
+/** Every id a message with `last` set must carry: what `a` still holds for `b`. */
+function held(store: SemaphoreStore): string[] {
+  return [...store.ids()].sort();
+}
+
+describe('handoff', () => {
+  it('never lets a release overtake the states it covers (fuzz seed 797)', async () => {
+    const w = world(['sem-0', 'sem-2']);
+    w.handoff.onView(w.view7, w.view6); // `a` left: its keys go to `b`; `c` is owed a release
+    const toB = w.sent.filter((s) => s.to === 'b');
+    expect(toB).toHaveLength(1);
+    expect(toB[0]?.body.last).toBe(true);
+    expect(toB[0]?.body.items.map(([id]) => id).sort()).toEqual(['sem-0', 'sem-2']);
+    // `c` took nothing from `a` but is owed a release; once it went through with a delay still to
+    // run, nothing more goes to `c` until that delay is cut short.
+    const toC = w.sent.filter((s) => s.to === 'c');
+    expect(toC.map((s) => [s.body.last, s.body.remainingMs, s.body.items.length])).toEqual([[true, 60_000, 0]]);
+    toC[0]?.answer({ taken: [] });
+    await w.clock.advance(5000);
+    expect(w.sent.filter((s) => s.to === 'c')).toHaveLength(1);
+    // A release from elsewhere cuts `a`'s own delay: it must not send `b` a release that overtakes
+    // the states still in flight, and its ring is gone (it left).
+    w.state.delayMs = 0;
+    w.state.owner = '';
+    await w.handoff.receive({ cluster: 'k', number: 6, remainingMs: 0, last: true, items: [] }, 'c');
+    expect(w.sent.filter((s) => s.to === 'b')).toHaveLength(1);
+    // The first call times out: the retry still carries every state with its release.
+    toB[0]?.fail(new Error('timed out'));
+    await w.clock.advance(1000);
+    const retry = w.sent.filter((s) => s.to === 'b')[1];
+    expect(retry?.body.last).toBe(true);
+    expect(retry?.body.remainingMs).toBe(0);
+    expect(retry?.body.items.map(([id]) => id).sort()).toEqual(held(w.store));
+    // ...and `c` hears the shorter delay.
+    expect(w.sent.filter((s) => s.to === 'c').map((s) => s.body.remainingMs)).toEqual([60_000, 0]);
+    // Taken: the states are handed over, and nothing more goes to `b`.
+    retry?.answer({ taken: ['sem-0', 'sem-2'] });
+    await w.clock.advance(5000);
+    expect(held(w.store)).toEqual([]);
+    expect(w.sent.filter((s) => s.to === 'b')).toHaveLength(2);
+    expect(w.handoff.sending()).toBe(false);
+  });
+
+  it('sends more states than fit in one message with the release on the last only', async () => {
+    const ids = Array.from({ length: 600 }, (_, i) => `s${i}`);
+    const w = world(ids);
+    w.state.delayMs = 0;
+    w.handoff.onView(w.view7, w.view6);
+    const first = w.sent.filter((s) => s.to === 'b');
+    expect(first).toHaveLength(1);
+    expect(first[0]?.body.last).toBe(false);
+    expect(first[0]?.body.items).toHaveLength(512);
+    first[0]?.answer({ taken: first[0].body.items.map(([id]) => id) });
+    await w.clock.advance(1);
+    const second = w.sent.filter((s) => s.to === 'b')[1];
+    expect(second?.body.last).toBe(true);
+    expect(second?.body.items).toHaveLength(88);
+  });
+
+  it('a receiver lifts its delay only on a last message', async () => {
+    const w = world([]);
+    w.state.owner = 'a';
+    await w.handoff.receive({ cluster: 'k', number: 7, remainingMs: 0, last: false, items: [] }, 'b');
+    expect(w.state.released).toEqual([]);
+    await w.handoff.receive({ cluster: 'k', number: 7, remainingMs: 0, last: true, items: [] }, 'b');
+    expect(w.state.released).toEqual(['b']);
+  });
+});

@@ -6,7 +6,7 @@ import { clusterSignaller, type ClusterSignaller } from './cluster/cluster-signa
 import { storedNodeId } from './cluster/node-identity.js';
 import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from './constants.js';
 import { toHex } from './env/bytes.js';
-import { invalidArgument } from './env/errors.js';
+import { ClusterluckError, invalidArgument, show } from './env/errors.js';
 import { silentLogger, type Logger } from './env/logger.js';
 import type { Signaller } from './env/signaller.js';
 import type { Storage } from './env/storage.js';
@@ -29,6 +29,13 @@ export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'add
   readonly signaling: PeerjsServer | Signaller;
   /** A member to join through, by id. Without it the node waits to be met (or call `join`). */
   readonly seed?: string;
+  /**
+   * Reject (CONNECTION_REFUSED, with the server's error) when this node's address could not be
+   * claimed on the signalling server at start. Otherwise such a node starts anyway, logs a
+   * warning, reports `signaller.signaling` 'lost' (with a `signaling` event) and keeps claiming
+   * it with backoff, as it does whenever the server goes away later. @default false
+   */
+  readonly requireSignaling?: boolean;
   /** RTC classes, e.g. node-datachannel's polyfill in Node. @default the ones on globalThis */
   readonly wrtc?: WebRtcImplementation;
   /** STUN/TURN servers; none are needed on a LAN or loopback. @default [] */
@@ -109,6 +116,10 @@ async function startWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcCluste
   try {
     // With a seed, the DSMServer serves only once the seed's ring has arrived (see ClusterNode.start).
     await node.start(seed === undefined ? {} : { seed: (n) => n.kernel.connectAddress(seed) });
+    if (options.requireSignaling === true && signaller.signaling === 'lost') {
+      throw new ClusterluckError('CONNECTION_REFUSED', `could not claim ${show(id)} on the signalling server: ${signaller.signalingError?.message ?? 'unknown error'}`,
+        signaller.signalingError === undefined ? undefined : { cause: signaller.signalingError });
+    }
   } catch (err) {
     await node.stop({ leave: false });
     await transport.close();

@@ -2,11 +2,12 @@
 // 127.0.0.1: the shared compliance suite again, so the PeerJS signaller meets the same contract
 // as the in-memory one. Node only (node-datachannel); the server cannot run in the page.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { PeerServer } from 'peer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../lib/platform/system-clock.js';
 import { webrtcTransport, type WebRtcTransport } from '../lib/transports/webrtc.js';
+import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from '../lib/webrtc-cluster.js';
 import { peerjsSignaller, type WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
 import { WebSocket } from 'ws';
 import { transportCompliance } from './transport-compliance.js';
@@ -60,4 +61,89 @@ describe('PeerJS signaller', () => {
     const again = await signaller.claim('taken', () => undefined);
     await again.release();
   });
+});
+
+/** A PeerJS server on a fixed port that can be stopped and started again there, as a restarted one. */
+async function restartable(): Promise<{ port: number; start(): Promise<void>; stop(): Promise<void> }> {
+  let current: Server | undefined;
+  const sockets = new Set<Socket>();
+  let fixed = 0;
+  const start = async (): Promise<void> => {
+    current = await new Promise<Server>((resolve) => {
+      PeerServer({ host: '127.0.0.1', port: fixed, path: '/', expire_timeout: 300 }, (s) => resolve(s as Server));
+    });
+    current.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    fixed = (current.address() as AddressInfo).port;
+  };
+  await start();
+  return {
+    port: fixed,
+    start,
+    async stop() {
+      const s = current;
+      current = undefined;
+      if (s === undefined) return;
+      for (const socket of sockets) socket.destroy(); // upgraded WebSockets are no longer the server's
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    },
+  };
+}
+
+describe('the signalling client recovers', () => {
+  const nodes: WebRtcClusterNode[] = [];
+  const ws = WebSocket as unknown as new (url: string) => WebSocketLike;
+  const gossip = { intervalMs: 100, probeIntervalMs: 200, suspicionMult: 2 };
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop({ leave: false })));
+  });
+  const member = async (id: string, p: number, extra: Partial<WebRtcNodeOptions> = {}): Promise<WebRtcClusterNode> => {
+    const node = await createWebRtcNode({ id, cookie: 'c', wrtc: nodeWrtc, gossip, signaling: { host: '127.0.0.1', port: p, WebSocket: ws }, ...extra });
+    nodes.push(node);
+    return node;
+  };
+
+  it('after the PeerJS server restarts, a member claims its id again (state lost, then open) and a new member joins through it', async () => {
+    const server = await restartable();
+    try {
+      const a = await member('rec-a', server.port);
+      expect(a.signaller.signaling).toBe('open');
+      const states: string[] = [];
+      a.signaller.events.addEventListener('signaling', (e) => states.push(e.detail.state));
+      await server.stop();
+      await expect.poll(() => a.signaller.signaling, { timeout: 5000 }).toBe('lost');
+      expect(a.signaller.signalingError?.message).toMatch(/closed/);
+      await server.start();
+      // Backoff from 0.5 s, doubling, with jitter: a few seconds at most after a short outage.
+      await expect.poll(() => a.signaller.signaling, { timeout: 10_000 }).toBe('open');
+      expect(states).toEqual(['lost', 'open']);
+      expect(a.signaller.signalingError).toBeUndefined();
+      const b = await member('rec-b', server.port, { seed: 'rec-a' });
+      await expect.poll(() => [a, b].map((n) => n.gossip.ring().nodes().map((m) => m.id).sort()), { timeout: 10_000 })
+        .toEqual([['rec-a', 'rec-b'], ['rec-a', 'rec-b']]);
+    } finally {
+      await server.stop();
+    }
+  }, 40_000);
+
+  it('a member given a server that is not there starts and says so (lost, with the error), or rejects with requireSignaling', async () => {
+    const server = await restartable();
+    await server.stop(); // nothing listens on its port now
+    const lonely = await member('rec-lonely', server.port);
+    expect(lonely.signaller.signaling).toBe('lost');
+    expect(lonely.signaller.signalingError).toBeDefined();
+    await expect(member('rec-strict', server.port, { requireSignaling: true })).rejects.toMatchObject({ code: 'CONNECTION_REFUSED', message: expect.stringMatching(/rec-strict/) });
+    // Once the server is there, the lonely member claims its id and can be joined.
+    await server.start();
+    try {
+      await expect.poll(() => lonely.signaller.signaling, { timeout: 10_000 }).toBe('open');
+      const c = await member('rec-c', server.port, { seed: 'rec-lonely' });
+      await expect.poll(() => c.gossip.ring().nodes().map((m) => m.id).sort(), { timeout: 10_000 }).toEqual(['rec-c', 'rec-lonely']);
+    } finally {
+      await server.stop();
+    }
+  }, 40_000);
 });

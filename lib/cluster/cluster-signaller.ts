@@ -8,7 +8,9 @@
 // answer), which keeps the Signaller's in-order promise even when a relay fails over.
 import { nodeIdLengthMax, signalRelayTimeoutMsDefault, signalRoutesMax } from '../constants.js';
 import type { NodeId } from '../core/node-id.js';
+import type { TimerHandle } from '../env/clock.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
+import { TypedEventTarget } from '../env/events.js';
 import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
 import type { Address } from '../env/transport.js';
 import { GenServer, type Job } from '../kernel/gen-server.js';
@@ -37,11 +39,44 @@ export interface ClusterSignalStats {
   relayed: number;
 }
 
+/**
+ * The bootstrap signaller (the PeerJS server) as this node sees it: `none` without one,
+ * `connecting` until its first claim is held, `open` while every claim on it is held, `lost` while
+ * one is being claimed again (after the server went away or refused it, with backoff and jitter).
+ */
+export type SignalingState = 'none' | 'connecting' | 'open' | 'lost';
+
+/** Events of a {@link ClusterSignaller}. */
+export interface ClusterSignallerEvents {
+  /** The bootstrap signaller's state changed; `error` says why when it is `lost`. */
+  signaling: CustomEvent<{ readonly state: SignalingState; readonly error?: Error }>;
+}
+
+/** First wait before claiming a lost bootstrap address again; it doubles per failure. */
+export const signalReclaimMinMs = 500;
+/** Longest wait between two claims of a lost bootstrap address. */
+export const signalReclaimMaxMs = 30_000;
+
 /** A {@link Signaller} that routes through a kernel once {@link ClusterSignaller.attach}ed. */
 export interface ClusterSignaller extends Signaller {
   readonly stats: ClusterSignalStats;
+  /** The bootstrap signaller's state (see {@link SignalingState}). */
+  readonly signaling: SignalingState;
+  /** Why the last claim on the bootstrap signaller failed or ended, until one is held again. */
+  readonly signalingError: Error | undefined;
+  readonly events: TypedEventTarget<ClusterSignallerEvents>;
   /** Routes through `kernel` from now on and serves as a relay for the other members. */
   attach(kernel: NetKernel): void;
+}
+
+/** A claim on the fallback, kept held: claimed again whenever it is lost, until released. */
+interface Outer {
+  readonly address: Address;
+  claim: SignalClaim | undefined;
+  /** Failed claims since the last one held (the backoff's exponent). */
+  failures: number;
+  released: boolean;
+  timer: TimerHandle | undefined;
 }
 
 /** How an answer to an address goes: through the fallback, or to the node that holds it. */
@@ -78,6 +113,7 @@ export function clusterSignaller(options: ClusterSignallerOptions = {}): Cluster
 
 class Composite implements ClusterSignaller {
   readonly stats: ClusterSignalStats = { sentViaCluster: 0, sentViaFallback: 0, delivered: 0, relayed: 0 };
+  readonly events = new TypedEventTarget<ClusterSignallerEvents>();
   readonly #fallback: Signaller | undefined;
   readonly #relayTimeoutMs: number;
   readonly #claims = new Map<Address, SignalReceiver>();
@@ -86,12 +122,24 @@ class Composite implements ClusterSignaller {
   readonly #tails = new Map<Address, Promise<void>>();
   /** The member that last relayed to each address: tried first next time. */
   readonly #relays = new Map<Address, string>();
+  readonly #outers = new Set<Outer>();
   #relay: SignalRelay | undefined;
   #lastAnonymous = 0;
+  #state: SignalingState;
+  #error: Error | undefined;
 
   constructor(fallback: Signaller | undefined, relayTimeoutMs: number) {
     this.#fallback = fallback;
     this.#relayTimeoutMs = relayTimeoutMs;
+    this.#state = fallback === undefined ? 'none' : 'connecting';
+  }
+
+  get signaling(): SignalingState {
+    return this.#state;
+  }
+
+  get signalingError(): Error | undefined {
+    return this.#error;
   }
 
   attach(kernel: NetKernel): void {
@@ -105,13 +153,14 @@ class Composite implements ClusterSignaller {
     }
     if (typeof receive !== 'function') throw invalidArgument('receive', receive, 'a function');
     if (address !== undefined && this.#claims.has(address)) throw new ClusterluckError('ADDRESS_IN_USE', `address ${show(address)} is already claimed`);
-    const outer = await this.#claimFallback(address, (from, payload) => {
+    const fromFallback = (from: Address, payload: unknown): void => {
       this.#remember(from, { via: 'fallback' });
       receive(from, payload);
-    }, unreachable);
+    };
+    const outer = await this.#claimFallback(address, fromFallback, unreachable);
     const claimed = outer?.address ?? address ?? this.#anonymous();
     if (this.#claims.has(claimed)) {
-      await outer?.release();
+      await this.#releaseOuter(outer);
       throw new ClusterluckError('ADDRESS_IN_USE', `address ${show(claimed)} is already claimed`);
     }
     this.#claims.set(claimed, receive);
@@ -120,30 +169,101 @@ class Composite implements ClusterSignaller {
       address: claimed,
       send: (to, payload) => {
         if (released) return Promise.reject(new ClusterluckError('CONNECTION_CLOSED', `signal claim ${show(claimed)} was released`));
-        return this.#inOrder(to, () => this.#send(claimed, outer, to, payload));
+        return this.#inOrder(to, () => this.#send(claimed, outer?.claim, to, payload));
       },
       release: async () => {
         if (released) return;
         released = true;
         if (this.#claims.get(claimed) === receive) this.#claims.delete(claimed);
-        await outer?.release();
+        await this.#releaseOuter(outer);
       },
     };
   }
 
-  /** The fallback's claim; without a fallback, or with it unreachable, undefined once attached. */
-  async #claimFallback(address: Address | undefined, receive: SignalReceiver, unreachable: SignalUnreachable | undefined): Promise<SignalClaim | undefined> {
+  /**
+   * The fallback's claim, kept held; undefined without a fallback. Once attached, a claim the
+   * fallback refuses or loses (its server down or restarted) does not fail this node: it is
+   * claimed again with backoff, and the state says `lost` meanwhile.
+   */
+  async #claimFallback(address: Address | undefined, receive: SignalReceiver, unreachable: SignalUnreachable | undefined): Promise<Outer | undefined> {
     if (this.#fallback === undefined) {
       if (this.#relay === undefined) throw new ClusterluckError('NOT_CONNECTED', 'no fallback signaller and no kernel attached yet');
       return undefined;
     }
+    const fallback = this.#fallback;
+    let outer: Outer | undefined;
+    const lost = (error: Error): void => {
+      if (outer === undefined || outer.released) return;
+      outer.claim = undefined;
+      this.#failed(outer, error, again);
+    };
+    const again = (): void => {
+      if (outer === undefined || outer.released) return;
+      const o = outer;
+      fallback.claim(o.address, receive, unreachable, lost).then((claim) => {
+        if (o.released) return void claim.release();
+        o.claim = claim;
+        o.failures = 0;
+        this.#relay?.kernel.env.logger.info('signalling server claim held again', { address: o.address });
+        this.#update();
+      }, (err: unknown) => this.#failed(o, err instanceof Error ? err : new Error(String(err)), again));
+    };
     try {
-      return await this.#fallback.claim(address, receive, unreachable);
+      const claim = await fallback.claim(address, receive, unreachable, lost);
+      outer = { address: claim.address, claim, failures: 0, released: false, timer: undefined };
+      this.#outers.add(outer);
+      this.#update();
+      return outer;
     } catch (err) {
-      // A bootstrap server that is gone is no reason to stop: the cluster still signals.
+      // A bootstrap server that is down is no reason to stop once the cluster can signal: claim
+      // again later (and say so); refusal of the address itself is final.
       if (isClusterluckError(err, 'ADDRESS_IN_USE') || this.#relay === undefined) throw err;
-      return undefined;
+      outer = { address: address ?? this.#anonymous(), claim: undefined, failures: 0, released: false, timer: undefined };
+      this.#outers.add(outer);
+      this.#failed(outer, err instanceof Error ? err : new Error(String(err)), again);
+      return outer;
     }
+  }
+
+  /** A claim on the fallback failed or ended: claim it again after a backoff with jitter. */
+  #failed(outer: Outer, error: Error, again: () => void): void {
+    if (outer.released) return;
+    const env = this.#relay?.kernel.env;
+    this.#error = error;
+    this.#update();
+    if (env === undefined) return;
+    const ceiling = Math.min(signalReclaimMaxMs, signalReclaimMinMs * 2 ** Math.min(outer.failures, 16));
+    const waitMs = Math.round(ceiling / 2 + env.random.next() * ceiling / 2);
+    outer.failures++;
+    env.logger.warn('signalling server unreachable; claiming again', { address: outer.address, inMs: waitMs, error: error.message });
+    if (outer.timer !== undefined) env.clock.cancelTimer(outer.timer);
+    outer.timer = env.clock.setTimer(waitMs, () => {
+      outer.timer = undefined;
+      again();
+    });
+  }
+
+  async #releaseOuter(outer: Outer | undefined): Promise<void> {
+    if (outer === undefined) return;
+    outer.released = true;
+    this.#outers.delete(outer);
+    if (outer.timer !== undefined) this.#relay?.kernel.env.clock.cancelTimer(outer.timer);
+    outer.timer = undefined;
+    const claim = outer.claim;
+    outer.claim = undefined;
+    await claim?.release();
+    this.#update();
+  }
+
+  #update(): void {
+    if (this.#fallback === undefined) return;
+    const outers = [...this.#outers];
+    const next: SignalingState = outers.some((o) => o.claim === undefined) ? 'lost'
+      : outers.length > 0 ? 'open' : this.#state;
+    if (next === 'open') this.#error = undefined;
+    if (next === this.#state) return;
+    this.#state = next;
+    this.events.emit('signaling', { state: next, ...(this.#error === undefined ? {} : { error: this.#error }) });
   }
 
   #anonymous(): Address {

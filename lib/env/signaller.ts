@@ -25,11 +25,17 @@ export interface SignalClaim {
  */
 export type SignalUnreachable = (to: Address) => void;
 
+/**
+ * Called once when a claim ends by itself (its server went away or refused it), not by `release`:
+ * the claim is dead, and whoever wants the address again claims it again.
+ */
+export type SignalLost = (error: Error) => void;
+
 /** Relays signalling payloads between addresses; one may be shared by many transports. */
 export interface Signaller {
   /**
    * Claims `address`, or a fresh anonymous address when it is undefined (dialers that do not
    * listen still need one to hear answers). Rejects ADDRESS_IN_USE when it is already held.
    */
-  claim(address: Address | undefined, receive: SignalReceiver, unreachable?: SignalUnreachable): Promise<SignalClaim>;
+  claim(address: Address | undefined, receive: SignalReceiver, unreachable?: SignalUnreachable, lost?: SignalLost): Promise<SignalClaim>;
 }

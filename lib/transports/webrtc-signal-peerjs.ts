@@ -1,11 +1,13 @@
 // A Signaller over a PeerJS server (the `peer` package): each claim is one WebSocket to it, with
 // the claimed address as PeerJS id. Payloads travel as PeerJS CANDIDATE messages, which the
 // server relays untouched; a payload for an id nobody holds is queued by the server and comes
-// back as EXPIRE after its `expire_timeout`, which this reports through `unreachable`.
+// back as EXPIRE after its `expire_timeout`, which this reports through `unreachable`. A claim
+// whose socket closes (the server restarted or went away) or that the server sends an ERROR ends
+// and says so through `lost`; the cluster signaller claims the address again (with backoff).
 import type { Clock, TimerHandle } from '../env/clock.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { Address } from '../env/transport.js';
-import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
+import type { SignalClaim, SignalLost, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
 
 /** The part of the WHATWG WebSocket this uses (`ws` in Node 20, the browser's own elsewhere). */
 export interface WebSocketLike {
@@ -29,11 +31,14 @@ export interface PeerjsSignallerOptions {
   readonly secure?: boolean;
   /** Sends heartbeats, so the server keeps idle claims (it drops them after 90 s by default). */
   readonly clock: Clock;
-  /** Time between heartbeats. @default 25000 */
+  /** Time between heartbeats. @default 5000 (the peerjs client's `pingInterval`) */
   readonly heartbeatMs?: number;
   /** The WebSocket class to use. @default globalThis.WebSocket */
   readonly WebSocket?: new (url: string) => WebSocketLike;
 }
+
+/** Time between heartbeats to the PeerJS server, as the peerjs client's `pingInterval`. */
+export const peerjsHeartbeatMsDefault = 5000;
 
 /** A {@link Signaller} relaying through a PeerJS server. */
 export function peerjsSignaller(options: PeerjsSignallerOptions): Signaller {
@@ -47,7 +52,8 @@ export function peerjsSignaller(options: PeerjsSignallerOptions): Signaller {
   const base = `${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
   const http = `${options.secure === true ? 'https' : 'http'}://${base}`;
   const ws = `${options.secure === true ? 'wss' : 'ws'}://${base}peerjs`;
-  const heartbeatMs = options.heartbeatMs ?? 25_000;
+  const heartbeatMs = options.heartbeatMs ?? peerjsHeartbeatMsDefault;
+  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 1) throw invalidArgument('options.heartbeatMs', heartbeatMs, 'a positive integer of ms');
   /** A fresh id from the server: the address of an anonymous claim, and every claim's secret token. */
   const freshId = async (): Promise<string> => {
     const response = await fetch(`${http}${encodeURIComponent(key)}/id`);
@@ -55,18 +61,18 @@ export function peerjsSignaller(options: PeerjsSignallerOptions): Signaller {
     return response.text();
   };
   return {
-    async claim(address, receive, unreachable) {
+    async claim(address, receive, unreachable, lost) {
       const token = await freshId();
       const id = address ?? await freshId();
       const url = `${ws}?key=${encodeURIComponent(key)}&id=${encodeURIComponent(id)}&token=${encodeURIComponent(token)}`;
-      return open(new Socket(url), id, receive, unreachable, { clock, heartbeatMs });
+      return open(new Socket(url), id, receive, unreachable, lost, { clock, heartbeatMs });
     },
   };
 }
 
 /** Resolves once the server says OPEN; ID-TAKEN is ADDRESS_IN_USE, anything else refusal. */
 function open(
-  socket: WebSocketLike, id: Address, receive: SignalReceiver, unreachable: SignalUnreachable | undefined,
+  socket: WebSocketLike, id: Address, receive: SignalReceiver, unreachable: SignalUnreachable | undefined, lost: SignalLost | undefined,
   t: { clock: Clock; heartbeatMs: number },
 ): Promise<SignalClaim> {
   return new Promise((resolve, reject) => {
@@ -114,7 +120,14 @@ function open(
           ? new ClusterluckError('ADDRESS_IN_USE', `address ${show(id)} is already claimed on the PeerJS server`)
           : new ClusterluckError('CONNECTION_REFUSED', `PeerJS server refused ${show(id)}: ${JSON.stringify(message.payload)}`));
       }
-      if (typeof message.src !== 'string' || state !== 'open') return;
+      if (state !== 'open') return;
+      if (message.type === 'ERROR') {
+        // The server gave up on this claim (e.g. it no longer knows the id): it is lost.
+        state = 'closed';
+        socket.close();
+        return lost?.(new ClusterluckError('CONNECTION_CLOSED', `PeerJS server dropped ${show(id)}: ${JSON.stringify(message.payload)}`));
+      }
+      if (typeof message.src !== 'string') return;
       if (message.type === 'CANDIDATE') receive(message.src, message.payload);
       else if (message.type === 'EXPIRE' || message.type === 'LEAVE') unreachable?.(message.src);
     });
@@ -122,8 +135,10 @@ function open(
     socket.addEventListener('close', () => {
       if (heartbeat !== undefined) t.clock.cancelTimer(heartbeat);
       if (state === 'opening') reject(new ClusterluckError('CONNECTION_REFUSED', `PeerJS server closed before ${show(id)} was claimed`));
+      const wasOpen = state === 'open';
       state = 'closed';
       resolveClosed();
+      if (wasOpen) lost?.(new ClusterluckError('CONNECTION_CLOSED', `PeerJS server connection of ${show(id)} closed`));
     });
   });
 }

@@ -17,7 +17,9 @@ Ctrl-C, "quit" or the end of input stops the three nodes cleanly.
 
   --data-dir DIR    keep the semaphore tables in DIR (default: a temporary directory, removed at exit)
   --log-level L     debug, info, warn (default) or error
-  --help            this text`;
+  --help            this text
+
+Exit code: 0, 1 when a command failed, 128 for bad usage (as "clusterluck cli").`;
 
 const levels = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -40,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
     o = flags(argv);
   } catch (err) {
     console.error(`npm start: ${(err as Error).message}\n\n${help}`);
-    process.exitCode = 2;
+    process.exitCode = 128; // bad usage, as the CLI (etcdctl's code)
     return;
   }
   if (o.help) return void console.log(help);
@@ -71,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
     const a = nodes[0] as ClusterNode;
     const session = await openSession(a.self.address, cookie);
     try {
-      await interactive(session, false);
+      if (await interactive(session, 'table') > 0) process.exitCode = 1;
     } finally {
       await session.close();
     }

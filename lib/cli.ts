@@ -1,7 +1,7 @@
 // `clusterluck`: run a node in the foreground, or open a session on a running one.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { commands, parseCommandLine } from './cluster/admin-commands.js';
+import { commandGroups, commands, parseCommandLine } from './cluster/admin-commands.js';
 import { adminServerName } from './cluster/admin-server.js';
 import { leaseMsMax as leaseMsMaxBound } from './constants.js';
 import type { NodeId } from './core/node-id.js';
@@ -10,7 +10,7 @@ import { isClusterluckError } from './env/errors.js';
 import { silentLogger } from './env/logger.js';
 import { NetKernel } from './kernel/net-kernel.js';
 import { createCluster } from './node.js';
-import type { LogLevel } from './platform/console-logger.js';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from './platform/console-logger.js';
 import { cryptoRandom } from './platform/crypto-random.js';
 import { nodeHmac } from './platform/hmac.node.js';
 import { systemClock } from './platform/system-clock.js';
@@ -18,22 +18,65 @@ import { tcpTransport } from './transports/tcp.js';
 
 const usage = `usage:
   clusterluck node --id ID --port PORT --cookie COOKIE [--host 127.0.0.1] [--join HOST:PORT]
-                   [--data-dir DIR] [--ring clusterluck] [--log-level info] [--auto-remove-ms 10000]
-                   [--lease-ms-max 60000]
-  clusterluck cli --host HOST --port PORT --cookie COOKIE [-c "COMMAND"] [--json] [--timeout 5000]
+                   [--data-dir DIR] [--ring clusterluck] [--log-level info] [--log-format text]
+                   [--auto-remove-ms 10000] [--lease-ms-max 60000]
+  clusterluck cli --host HOST --port PORT --cookie COOKIE [-c "COMMAND"] [-w table|json|simple]
+                  [--json] [--timeout 5000]
   clusterluck help [COMMAND]
 
-node   runs a cluster member in the foreground with readable logs; Ctrl-C leaves the ring and stops.
+node   runs a cluster member in the foreground, logging one line per event (time, level, node,
+       message; --log-format json: one JSON object per line); Ctrl-C leaves the ring and stops.
        --auto-remove-ms: a member down this long is proposed for removal (a majority decides);
        0 removes at once once down, "off" never (an operator decides).
        --lease-ms-max: the longest lease a post may ask for; a crashed owner's semaphores wait
        the lock-delay, (this + 2000)·1.01² ms, before their new owner grants them. Give every
        node the same value.
-cli    opens an interactive session on a running node (or runs one command with -c).
-       Commands: ${Object.keys(commands).join(', ')}; "help COMMAND" explains one.`;
+cli    opens an interactive session on a running node (Tab completes commands), runs one
+       command with -c, or runs the commands piped to it one per line (no banner, no prompt).
+       -w, --write-out: table (lists and objects as aligned columns; the default), json (one
+       JSON value per result) or simple (one line per row, values separated by ", ");
+       --json is -w json. "help" in a session lists the commands; "help COMMAND" explains one.
 
-/** A failure the user caused: printed as one line, never a stack trace. */
+exit codes (as etcdctl's):
+  0    every command succeeded
+  1    a command failed (its error is printed to stderr)
+  2    the node could not be reached, or refused the cookie
+  128  bad usage (an unknown flag, a missing or bad value)`;
+
+/** The exit codes, as etcdctl's. */
+const exit = { failed: 1, unreachable: 2, usage: 128 } as const;
+
+/** The session's command list: one line per command, grouped, as redis-cli's `help`. */
+function commandList(): string {
+  const width = Math.max(...Object.values(commands).map((c) => c.usage.length));
+  const lines: string[] = [];
+  for (const group of commandGroups) {
+    lines.push(`${group}:`);
+    for (const c of Object.values(commands)) {
+      if (c.group === group) lines.push(`  ${c.usage.padEnd(width)}  ${firstSentence(c.help)}`);
+    }
+  }
+  lines.push('', '"help COMMAND" explains one; "quit" ends the session.');
+  return lines.join('\n');
+}
+
+/** Up to the first `.`, `:` or `;` outside parentheses. */
+function firstSentence(text: string): string {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (depth === 0 && (ch === '.' || ch === ':' || ch === ';') && (i + 1 === text.length || text[i + 1] === ' ')) return text.slice(0, i);
+  }
+  return text;
+}
+
+/** A failure the user caused: printed as one line, never a stack trace; exit code 128. */
 class UsageError extends Error {}
+
+/** The node could not be reached or refused the cookie; exit code 2. */
+class UnreachableError extends Error {}
 
 function helpFor(name: string | undefined): string {
   if (name === undefined) return usage;
@@ -68,13 +111,16 @@ async function runNode(args: string[]): Promise<void> {
     options: {
       id: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
       join: { type: 'string' }, 'data-dir': { type: 'string' }, ring: { type: 'string' }, 'log-level': { type: 'string', default: 'info' },
+      'log-format': { type: 'string', default: 'text' },
       'auto-remove-ms': { type: 'string' }, 'lease-ms-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return void console.log(usage);
   const level = values['log-level'];
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  if (!(logLevels as readonly string[]).includes(level)) throw new UsageError(`--log-level must be ${logLevels.join(', ')}, got ${JSON.stringify(level)}`);
+  const format = values['log-format'];
+  if (!(logFormats as readonly string[]).includes(format)) throw new UsageError(`--log-format must be ${logFormats.join(' or ')}, got ${JSON.stringify(format)}`);
   const autoRemove = values['auto-remove-ms'];
   const autoRemoveAfterMs = autoRemove === undefined ? undefined : autoRemove === 'off' ? null : Number(autoRemove);
   if (typeof autoRemoveAfterMs === 'number' && !(Number.isFinite(autoRemoveAfterMs) && autoRemoveAfterMs >= 0)) {
@@ -83,7 +129,7 @@ async function runNode(args: string[]): Promise<void> {
   const leaseMsMax = values['lease-ms-max'] === undefined ? undefined : leaseMsMaxFlag(values['lease-ms-max']);
   const node = await createCluster({
     id: need(values, 'id'), host: values.host, port: port(need(values, 'port')), cookie: need(values, 'cookie'),
-    logLevel: level as LogLevel,
+    logLevel: level as LogLevel, logFormat: format as LogFormat,
     ...(autoRemoveAfterMs === undefined ? {} : { gossip: { autoRemoveAfterMs } }),
     // ClusterNode gives the same bound to the GossipRing, whose lock-delay must cover it.
     ...(leaseMsMax === undefined ? {} : { dsm: { leaseMsMax } }),
@@ -91,10 +137,12 @@ async function runNode(args: string[]): Promise<void> {
     ...(values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] }),
     ...(values.ring === undefined ? {} : { ringId: values.ring }),
   });
-  node.kernel.env.logger.info(`node ${node.self.id} listening on ${node.self.address}`);
+  const logger = node.kernel.env.logger;
+  logger.info(`node ${node.self.id} listening on ${node.self.address}`);
   // The views adopted while starting (founding, joining) came before these listeners: say where we are.
   const first = node.gossip.view();
-  if (first !== undefined) node.kernel.env.logger.info(`view ${first.number}: ${first.members.map((m) => m.id).join(', ')}`);
+  if (values.join !== undefined) logger.info(`joined the cluster through ${values.join}`);
+  if (first !== undefined) logger.info(`view ${first.number}: ${first.members.map((m) => m.id).join(', ')}`);
   node.gossip.events.addEventListener('view', (e) =>
     node.kernel.env.logger.info(`view ${e.detail.view.number}: ${e.detail.view.members.map((m) => m.id).join(', ')}` +
       (e.detail.view.removed.length > 0 && e.detail.view.removed[0]?.view === e.detail.view.number
@@ -135,7 +183,7 @@ export async function openSession(address: string, cookie: string, timeoutMs = 5
     target = await kernel.connectAddress(address, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     await kernel.stop();
-    throw new UsageError(`could not reach a node at ${address}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UnreachableError(`could not reach a node at ${address}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return {
     kernel, target,
@@ -149,52 +197,102 @@ export async function openSession(address: string, cookie: string, timeoutMs = 5
   };
 }
 
-function show(value: unknown, json: boolean): string {
-  if (json) return JSON.stringify(value);
+/** How results are printed (`-w`, as etcdctl's `--write-out`). */
+export type WriteOut = 'table' | 'json' | 'simple';
+const writeOuts: readonly WriteOut[] = ['table', 'json', 'simple'];
+
+/** A result as `format` prints it. */
+export function formatResult(value: unknown, format: WriteOut): string {
+  if (format === 'json') return JSON.stringify(value);
   if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.length > 0 && value.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) return table(value as Record<string, unknown>[]);
-  return JSON.stringify(value, null, 2);
+  const rows = asRows(value);
+  if (rows === undefined) return JSON.stringify(value, null, format === 'table' ? 2 : undefined);
+  if (format === 'simple') return rows.map((r) => Object.values(r).map(cell).join(', ')).join('\n');
+  return table(rows);
+}
+
+/** A list of objects as rows; one object as key/value rows; anything else undefined. */
+function asRows(value: unknown): Record<string, unknown>[] | undefined {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (Array.isArray(value)) return value.length > 0 && value.every(isObject) ? value : undefined;
+  if (isObject(value)) return Object.entries(value).map(([key, v]) => ({ key, value: v }));
+  return undefined;
+}
+
+function cell(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
 }
 
 /** Rows of objects as an aligned text table, one column per key of the first row. */
 function table(rows: readonly Record<string, unknown>[]): string {
   const keys = Object.keys(rows[0] ?? {});
-  const cells = [keys, ...rows.map((r) => keys.map((k) => String(r[k] ?? '')))];
+  const cells = [keys.map((k) => k.toUpperCase()), ...rows.map((r) => keys.map((k) => cell(r[k])))];
   const widths = keys.map((_, i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
   return cells.map((c) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
-/** Runs one line: prints the result or the error (one line, no stack). @returns false on error. */
-async function runLine(session: Session, line: string, json: boolean, print: (s: string) => void): Promise<boolean> {
+/** Where a line's output goes: results to `out`, errors to `err`. */
+interface Printer {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const stdio: Printer = { out: (s) => console.log(s), err: (s) => console.error(s) };
+
+/** Runs one line: prints the result, or the error (one line, no stack). @returns false on error. */
+async function runLine(session: Session, line: string, format: WriteOut, print: Printer): Promise<boolean> {
   const words = line.trim();
   if (words === '') return true;
   if (words === 'help' || words.startsWith('help ')) {
-    print(helpFor(words.split(/\s+/)[1]));
+    const name = words.split(/\s+/)[1];
+    print.out(name === undefined ? commandList() : helpFor(name));
     return true;
   }
   try {
-    print(show(await session.run(words), json));
+    print.out(formatResult(await session.run(words), format));
     return true;
   } catch (err) {
-    const code = isClusterluckError(err) ? `${err.code}: ` : '';
-    print(json ? JSON.stringify({ error: { code: isClusterluckError(err) ? err.code : 'ERROR', message: (err as Error).message } }) : `error: ${code}${(err as Error).message}`);
+    const code = isClusterluckError(err) ? err.code : 'ERROR';
+    print.err(format === 'json' ? JSON.stringify({ error: { code, message: (err as Error).message } }) : `error: ${code}: ${(err as Error).message}`);
     return false;
   }
 }
 
-/** The interactive session on stdin/stdout; ends at "quit", EOF or Ctrl-C. */
-export async function interactive(session: Session, json: boolean): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
-  const prompt = `clusterluck ${session.target.id}> `;
-  console.log(`connected to ${session.target.id} at ${session.target.address}; "help" lists commands, "quit" ends`);
-  rl.setPrompt(prompt);
-  rl.prompt();
-  for await (const line of rl) {
-    if (['quit', 'exit'].includes(line.trim())) break;
-    await runLine(session, line, json, (s) => console.log(s));
+/** Tab completion of a session line: command names first, then `help`'s argument. */
+export function completeLine(line: string): [string[], string] {
+  const names = [...Object.keys(commands), 'help', 'quit'];
+  const words = line.trimStart().split(/\s+/);
+  if (words.length <= 1) {
+    const prefix = words[0] ?? '';
+    return [names.filter((n) => n.startsWith(prefix)), prefix];
+  }
+  if (words[0] === 'help' && words.length === 2) {
+    const prefix = words[1] ?? '';
+    return [Object.keys(commands).filter((n) => n.startsWith(prefix)), prefix];
+  }
+  return [[], line];
+}
+
+/**
+ * The session on stdin/stdout; ends at "quit", EOF or Ctrl-C. On a terminal: a banner, a prompt
+ * and Tab completion; piped: only results (errors on stderr). @returns how many lines failed.
+ */
+export async function interactive(session: Session, format: WriteOut): Promise<number> {
+  const tty = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty, ...(tty ? { completer: completeLine } : {}) });
+  if (tty) {
+    console.log(`connected to ${session.target.id} at ${session.target.address}; "help" lists commands, "quit" ends`);
+    rl.setPrompt(`clusterluck ${session.target.id}> `);
     rl.prompt();
   }
+  let failed = 0;
+  for await (const line of rl) {
+    if (['quit', 'exit'].includes(line.trim())) break;
+    if (!(await runLine(session, line, format, stdio))) failed++;
+    if (tty) rl.prompt();
+  }
   rl.close();
+  return failed;
 }
 
 async function runCli(args: string[]): Promise<void> {
@@ -203,20 +301,21 @@ async function runCli(args: string[]): Promise<void> {
     options: {
       host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
       c: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false }, timeout: { type: 'string', default: '5000' },
-      help: { type: 'boolean', short: 'h' },
+      'write-out': { type: 'string', short: 'w' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return void console.log(usage);
+  const w = values['write-out'];
+  if (w !== undefined && !(writeOuts as readonly string[]).includes(w)) throw new UsageError(`-w must be ${writeOuts.join(', ')}, got ${JSON.stringify(w)}`);
+  if (w !== undefined && w !== 'json' && values.json) throw new UsageError(`--json and -w ${w} disagree`);
+  const format: WriteOut = values.json ? 'json' : (w as WriteOut | undefined) ?? 'table';
   const timeoutMs = Number(values.timeout);
   if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of ms, got ${JSON.stringify(values.timeout)}`);
   const p = port(need(values, 'port'));
   const session = await openSession(`${values.host}:${p}`, need(values, 'cookie'), timeoutMs);
   try {
-    if (values.c !== undefined) {
-      if (!(await runLine(session, values.c, values.json, (s) => console.log(s)))) process.exitCode = 1;
-    } else {
-      await interactive(session, values.json);
-    }
+    const failed = values.c !== undefined ? Number(!(await runLine(session, values.c, format, stdio))) : await interactive(session, format);
+    if (failed > 0) process.exitCode = exit.failed;
   } finally {
     await session.close();
   }
@@ -232,8 +331,9 @@ export async function main(argv: string[]): Promise<void> {
     else if (sub === 'cli') await runCli(rest);
     else throw new UsageError(`unknown command ${JSON.stringify(sub)}; try --help`);
   } catch (err) {
-    const known = err instanceof UsageError || isClusterluckError(err) || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usageError = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    const known = usageError || err instanceof UnreachableError || isClusterluckError(err);
     console.error(`clusterluck: ${known ? (err as Error).message : String(err)}`);
-    process.exitCode = 2;
+    process.exitCode = usageError ? exit.usage : err instanceof UnreachableError ? exit.unreachable : exit.failed;
   }
 }

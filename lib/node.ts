@@ -2,7 +2,7 @@
 import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
 import { parseNodeWord } from './cluster/admin-commands.js';
 import { invalidArgument } from './env/errors.js';
-import { consoleLogger, type LogLevel } from './platform/console-logger.js';
+import { consoleLogger, type LogFormat, type LogLevel } from './platform/console-logger.js';
 import { cryptoRandom } from './platform/crypto-random.js';
 import { fsStorage } from './platform/fs-storage.node.js';
 import { nodeHmac } from './platform/hmac.node.js';
@@ -28,6 +28,8 @@ export interface CreateClusterOptions extends Omit<ClusterNodeOptions, 'env' | '
   readonly dataDir?: string;
   /** Log level of the console logger. @default 'info' */
   readonly logLevel?: LogLevel;
+  /** Line format of the console logger. @default 'text' */
+  readonly logFormat?: LogFormat;
   /** TCP options (TLS, limits). */
   readonly tcp?: TcpTransportOptions;
 }
@@ -44,7 +46,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
   const storage = options.dataDir === undefined ? undefined : fsStorage(options.dataDir);
   const env = {
     clock: systemClock(), random: cryptoRandom(), transport: tcpTransport(options.tcp),
-    logger: consoleLogger(options.id, options.logLevel ?? 'info'), ...(storage === undefined ? {} : { storage }),
+    logger: consoleLogger(options.id, options.logLevel ?? 'info', options.logFormat ?? 'text'), ...(storage === undefined ? {} : { storage }),
   };
   const dsm = { ...(storage === undefined ? {} : { disk: true, path: options.dataDir }), ...options.dsm };
   // The data directory is closed once the node has stopped: nothing writes to it after stop() resolves.
@@ -67,6 +69,8 @@ export interface CreateWebRtcClusterOptions extends Omit<WebRtcNodeOptions, 'sto
   readonly dataDir?: string;
   /** Log level of the console logger. @default 'info' */
   readonly logLevel?: LogLevel;
+  /** Line format of the console logger. @default 'text' */
+  readonly logFormat?: LogFormat;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function createWebRtcCluster(options: CreateWebRtcClusterOptions): 
   const storage = options.dataDir === undefined ? undefined : fsStorage(options.dataDir);
   return createWebRtcNode({
     ...options, kernel: { hmac: nodeHmac, ...options.kernel },
-    logger: consoleLogger(options.id ?? 'webrtc', options.logLevel ?? 'info'),
+    logger: consoleLogger(options.id ?? 'webrtc', options.logLevel ?? 'info', options.logFormat ?? 'text'),
     ...(storage === undefined ? {} : { storage }),
     held: [...(options.held ?? []), ...(storage === undefined ? [] : [{ release: () => storage.close() }])],
     dsm: { ...(options.dataDir === undefined ? {} : { path: options.dataDir }), ...options.dsm },

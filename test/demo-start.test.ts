@@ -17,12 +17,12 @@ async function start(args: string[], input = ''): Promise<{ code: number; out: s
 }
 
 describe('npm start', () => {
-  it('refuses an unknown flag and a bad value, naming them, with exit code 2', async () => {
+  it('refuses an unknown flag and a bad value, naming them, with exit code 128 (bad usage, as the CLI)', async () => {
     const bogus = await start(['--bogus']);
-    expect(bogus.code).toBe(2);
+    expect(bogus.code).toBe(128);
     expect(bogus.err).toMatch(/Unknown option '--bogus'/);
     const level = await start(['--log-level', 'loud']);
-    expect(level.code).toBe(2);
+    expect(level.code).toBe(128);
     expect(level.err).toMatch(/--log-level must be debug, info, warn or error, got "loud"/);
   }, 60_000);
 

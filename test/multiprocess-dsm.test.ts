@@ -300,7 +300,7 @@ describe('clusterluck node --lease-ms-max', () => {
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(2);
+    expect(code).toBe(128); // bad usage
     expect(err).toContain('--lease-ms-max must be a number of ms > 0');
     expect(err).toContain('got "0"');
   });

@@ -3,8 +3,15 @@
 import type { NodeId } from '../core/node-id.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 
+/** What a command is about; `help` lists the commands by group. */
+export type CommandGroup = 'node' | 'ring' | 'membership' | 'semaphores';
+
+/** The groups in the order `help` lists them. */
+export const commandGroups: readonly CommandGroup[] = ['node', 'ring', 'membership', 'semaphores'];
+
 /** One admin command. */
 export interface AdminCommand {
+  readonly group: CommandGroup;
   readonly usage: string;
   readonly help: string;
   /** Words after the command name → the job sent to the admin actor. */
@@ -39,34 +46,34 @@ const oneId = (name: string) => (w: readonly string[]) => (arity(name, w, 1), { 
 /** Every command the admin actor serves, by name. */
 export const commands: Readonly<Record<string, AdminCommand>> = {
   inspect: {
-    usage: 'inspect',
+    group: 'node', usage: 'inspect',
     help: 'This node: its view (number, members), whether it serves as owner and until when, changes pending; members with state, incarnation and weight; counters.',
     parse: none('inspect'),
   },
-  view: { usage: 'view', help: 'The decided view this node is on: number, members, serving state and pending changes.', parse: none('view') },
-  nodes: { usage: 'nodes', help: 'A table of the members of the view: id, address, weight, failure-detector state.', parse: none('nodes') },
-  ping: { usage: 'ping', help: 'Checks that the node answers; prints its id and the round trip.', parse: none('ping') },
-  get: { usage: 'get <id>', help: 'The ring member with this id (its address).', parse: oneId('get') },
-  has: { usage: 'has <id>', help: 'Whether a member with this id is on the ring.', parse: oneId('has') },
-  weight: { usage: 'weight <id>', help: 'The weight of one ring member.', parse: oneId('weight') },
-  weights: { usage: 'weights', help: 'Every ring member with its weight.', parse: none('weights') },
-  join: { usage: 'join <ringId>', help: 'Joins the node to a ring (when it is in none).', parse: (w) => (arity('join', w, 1), { ringId: w[0] }) },
-  meet: { usage: 'meet <id@host:port>', help: 'Introduces a node, which then learns this ring.', parse: (w) => (arity('meet', w, 1), { node: parseNodeWord(w[0]) }) },
-  leave: { usage: 'leave', help: 'Makes the node leave its ring gracefully.', parse: none('leave') },
+  view: { group: 'node', usage: 'view', help: 'The decided view this node is on: number, members, serving state and pending changes.', parse: none('view') },
+  nodes: { group: 'node', usage: 'nodes', help: 'A table of the members of the view: id, address, weight, failure-detector state.', parse: none('nodes') },
+  ping: { group: 'node', usage: 'ping', help: 'Checks that the node answers; prints its id and the round trip.', parse: none('ping') },
+  get: { group: 'ring', usage: 'get <id>', help: 'The ring member with this id (its address).', parse: oneId('get') },
+  has: { group: 'ring', usage: 'has <id>', help: 'Whether a member with this id is on the ring.', parse: oneId('has') },
+  weight: { group: 'ring', usage: 'weight <id>', help: 'The weight of one ring member.', parse: oneId('weight') },
+  weights: { group: 'ring', usage: 'weights', help: 'Every ring member with its weight.', parse: none('weights') },
+  join: { group: 'ring', usage: 'join <ringId>', help: 'Joins the node to a ring (when it is in none).', parse: (w) => (arity('join', w, 1), { ringId: w[0] }) },
+  meet: { group: 'ring', usage: 'meet <id@host:port>', help: 'Introduces a node, which then learns this ring.', parse: (w) => (arity('meet', w, 1), { node: parseNodeWord(w[0]) }) },
+  leave: { group: 'ring', usage: 'leave', help: 'Makes the node leave its ring gracefully.', parse: none('leave') },
   insert: {
-    usage: 'insert <id@host:port> [weight]', help: 'Invites a node into the view (it asks to be added; a majority decides; default weight 1).',
+    group: 'membership', usage: 'insert <id@host:port> [weight]', help: 'Invites a node into the view (it asks to be added; a majority decides; default weight 1).',
     parse: (w) => (arity('insert', w, 1, 2), { node: parseNodeWord(w[0]), weight: w[1] === undefined ? 1 : number('weight', w[1], true) }),
   },
   minsert: {
-    usage: 'minsert <id@host:port>... ', help: 'Adds several members with weight 1.',
+    group: 'membership', usage: 'minsert <id@host:port>... ', help: 'Adds several members with weight 1.',
     parse: (w) => (arity('minsert', w, 1, Infinity), { nodes: w.map((x, i) => parseNodeWord(x, `nodes[${i}]`)) }),
   },
   update: {
-    usage: 'update <id> <weight>', help: "Sets a member's weight (a view change).",
+    group: 'membership', usage: 'update <id> <weight>', help: "Sets a member's weight (a view change).",
     parse: (w) => (arity('update', w, 2), { id: w[0], weight: number('weight', w[1], true) }),
   },
   remove: {
-    usage: 'remove <id> [--force]',
+    group: 'membership', usage: 'remove <id> [--force]',
     help: 'Removes a member by a view change a majority decides. --force installs the view without a vote: ' +
       'only for a majority gone for good (one of two members dead); unsafe if the removed member is alive.',
     parse: (w) => {
@@ -75,20 +82,20 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
       return { id: w[0], force: w.length === 2 };
     },
   },
-  mremove: { usage: 'mremove <id>...', help: 'Removes several members.', parse: (w) => (arity('mremove', w, 1, Infinity), { ids: [...w] }) },
+  mremove: { group: 'membership', usage: 'mremove <id>...', help: 'Removes several members.', parse: (w) => (arity('mremove', w, 1, Infinity), { ids: [...w] }) },
   create: {
-    usage: 'create <semaphore> <n>', help: 'Creates a semaphore with concurrency limit n.',
+    group: 'semaphores', usage: 'create <semaphore> <n>', help: 'Creates a semaphore with concurrency limit n.',
     parse: (w) => (arity('create', w, 2), { id: w[0], n: number('n', w[1], true) }),
   },
-  read: { usage: 'read <semaphore>', help: 'The limit n and the number of active holders.', parse: oneId('read') },
+  read: { group: 'semaphores', usage: 'read <semaphore>', help: 'The limit n and the number of active holders.', parse: oneId('read') },
   post: {
-    usage: 'post <semaphore> <holder> <timeoutMs> [retries]', help: 'Takes a slot for holder for timeoutMs (retries while full; default 0); prints the fencing token.',
+    group: 'semaphores', usage: 'post <semaphore> <holder> <timeoutMs> [retries]', help: 'Takes a slot for holder for timeoutMs (retries while full; default 0); prints the fencing token.',
     parse: (w) => (arity('post', w, 3, 4), {
       id: w[0], holder: w[1], timeout: number('timeoutMs', w[2], false), retries: w[3] === undefined ? 0 : number('retries', w[3], true),
     }),
   },
-  close: { usage: 'close <semaphore> <holder>', help: "Gives back holder's slot.", parse: (w) => (arity('close', w, 2), { id: w[0], holder: w[1] }) },
-  destroy: { usage: 'destroy <semaphore>', help: 'Destroys a semaphore and drops its holders.', parse: oneId('destroy') },
+  close: { group: 'semaphores', usage: 'close <semaphore> <holder>', help: "Gives back holder's slot.", parse: (w) => (arity('close', w, 2), { id: w[0], holder: w[1] }) },
+  destroy: { group: 'semaphores', usage: 'destroy <semaphore>', help: 'Destroys a semaphore and drops its holders.', parse: oneId('destroy') },
 };
 
 /** Splits a command line into words, honouring "double" and 'single' quotes. */

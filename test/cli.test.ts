@@ -1,0 +1,133 @@
+// `clusterluck` as an operator meets it: a node process logging one line per event (text or
+// JSON), and `clusterluck cli` against it one-shot and piped, with etcdctl's output formats and
+// exit codes. Real processes on 127.0.0.1, stopped by PID.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completeLine, formatResult } from '../lib/cli.js';
+import { freePort, startNode, stopAll, until, type Proc } from './support/node-processes.js';
+
+const root = join(import.meta.dirname, '..');
+const cookie = 'cli-test-cookie';
+const procs: Proc[] = [];
+let dir = '';
+let port = 0;
+
+/** Runs `clusterluck cli …` with `input` on stdin (piped, not a terminal). */
+async function cli(args: string[], input = ''): Promise<{ code: number; out: string; err: string }> {
+  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000 });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: string) => (out += d));
+  child.stderr?.on('data', (d: string) => (err += d));
+  child.stdin?.end(input);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  return { code, out, err };
+}
+
+const at = (): string[] => ['--port', String(port), '--cookie', cookie];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'clusterluck-cli-'));
+  port = await freePort();
+  await startNode({ id: 'a', port, dataDir: join(dir, 'a'), cookie, started: procs });
+}, 30_000);
+
+afterAll(async () => {
+  await stopAll(procs);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('clusterluck node logs', () => {
+  it('one line per event with time, level and node; --log-format json gives one object per line', async () => {
+    const a = procs[0] as Proc;
+    await until('a logged its view', async () => (a.output.text.includes('view 1') ? true : undefined), 10_000);
+    const lines = a.output.text.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO |WARN |ERROR) \[a\] \S/);
+    expect(lines).toContainEqual(expect.stringMatching(/ INFO  \[a\] view 1: a$/));
+
+    const jsonPort = await freePort();
+    const b = await startNode({ id: 'b', port: jsonPort, dataDir: join(dir, 'b'), cookie, args: ['--log-format', 'json'], join: `127.0.0.1:${port}`, started: procs });
+    await until('b logged the view with both', async () => (b.output.text.includes('view 2: a, b') ? true : undefined), 15_000);
+    const entries = b.output.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const e of entries) {
+      expect(e).toMatchObject({ level: expect.stringMatching(/^(debug|info|warn|error)$/), node: 'b', msg: expect.any(String) });
+      expect(Number.isNaN(Date.parse(e['time'] as string))).toBe(false);
+    }
+    expect(entries.map((e) => e['msg'])).toContain(`joined the cluster through 127.0.0.1:${port}`);
+    expect(entries.map((e) => e['msg'])).toContain('view 2: a, b');
+  }, 40_000);
+});
+
+describe('clusterluck cli', () => {
+  it('piped: results on stdout without banner or prompt, errors on stderr, exit 1 when a line failed', async () => {
+    const ok = await cli(at(), 'create jobs 2\nread jobs\n');
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.out).not.toMatch(/connected to|clusterluck a>/);
+    expect(ok.out).toMatch(/^KEY\s+VALUE\nn\s+2\nactive\s+0\n$/m);
+
+    const bad = await cli(at(), 'read nosuch\nread jobs\n');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^error: NOT_FOUND: /);
+    expect(bad.out).toMatch(/active\s+0/); // the line after the failed one still ran
+  }, 30_000);
+
+  it('-w table | simple | json for a list, and --json one-shots print only JSON', async () => {
+    const table = await cli([...at(), '-c', 'nodes']);
+    expect(table.code).toBe(0);
+    const [head, ...rows] = table.out.trim().split('\n');
+    expect(head).toMatch(/^ID\s+ADDRESS/);
+    expect(rows.map((r) => r.split(/\s+/)[0]).sort()).toEqual(['a', 'b']);
+    const simple = await cli([...at(), '-w', 'simple', '-c', 'nodes']);
+    expect(simple.out.trim().split('\n').map((r) => r.split(', ')[0]).sort()).toEqual(['a', 'b']);
+    const json = await cli([...at(), '-w', 'json', '-c', 'nodes']);
+    expect((JSON.parse(json.out) as { id: string }[]).map((n) => n.id).sort()).toEqual(['a', 'b']);
+    const failed = await cli([...at(), '--json', '-c', 'read nosuch']);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toBe('');
+    expect(JSON.parse(failed.err)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  }, 30_000);
+
+  it('"help" lists the commands one per line, grouped', async () => {
+    const r = await cli(at(), 'help\n');
+    const lines = r.out.split('\n');
+    expect(lines).toContain('semaphores:');
+    expect(lines).toContain('membership:');
+    expect(lines.some((l) => /^ {2}create <semaphore> <n>\s+Creates a semaphore with concurrency limit n$/.test(l))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('  ')).length).toBeGreaterThanOrEqual(20);
+  }, 30_000);
+
+  it('exit codes: 2 for a node that cannot be reached or refuses the cookie, 128 for bad usage', async () => {
+    const nobody = await cli(['--port', String(await freePort()), '--cookie', cookie, '--timeout', '2000', '-c', 'ping']);
+    expect(nobody.code).toBe(2);
+    expect(nobody.err).toMatch(/could not reach a node/);
+    const wrongCookie = await cli(['--port', String(port), '--cookie', 'not-the-cookie', '--timeout', '2000', '-c', 'ping']);
+    expect(wrongCookie.code).toBe(2);
+    const usage = await cli([...at(), '-w', 'xml', '-c', 'ping']);
+    expect(usage.code).toBe(128);
+    expect(usage.err).toMatch(/-w must be table, json, simple, got "xml"/);
+    const unknownFlag = await cli([...at(), '--bogus']);
+    expect(unknownFlag.code).toBe(128);
+  }, 30_000);
+});
+
+describe('the session helpers', () => {
+  it('Tab completes command names, and the command after "help"', () => {
+    expect(completeLine('cr')).toEqual([['create'], 'cr']);
+    expect(completeLine('m')[0].sort()).toEqual(['meet', 'minsert', 'mremove']);
+    expect(completeLine('help po')).toEqual([['post'], 'po']);
+    expect(completeLine('read jo')).toEqual([[], 'read jo']);
+  });
+
+  it('formats an object as key/value rows, a list of objects as columns', () => {
+    expect(formatResult({ n: 2, active: 0 }, 'table')).toBe('KEY     VALUE\nn       2\nactive  0');
+    expect(formatResult([{ id: 'a', weight: 1 }, { id: 'bb', weight: 2 }], 'table')).toBe('ID  WEIGHT\na   1\nbb  2');
+    expect(formatResult([{ id: 'a', weight: 1 }], 'simple')).toBe('a, 1');
+    expect(formatResult('OK', 'table')).toBe('OK');
+    expect(formatResult({ n: 2 }, 'json')).toBe('{"n":2}');
+  });
+});

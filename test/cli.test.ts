@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeLine, formatResult } from '../lib/cli.js';
+import { toPrometheus, type Metric } from '../lib/cluster/metrics.js';
 import { freePort, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
 const root = join(import.meta.dirname, '..');
@@ -92,6 +93,21 @@ describe('clusterluck cli', () => {
     expect(JSON.parse(failed.err)).toMatchObject({ error: { code: 'NOT_FOUND' } });
   }, 30_000);
 
+  it('"stats" prints the node\'s counters and gauges, one row per sample', async () => {
+    await cli([...at(), '-c', 'read nosuch']);
+    const r = await cli([...at(), '-w', 'json', '-c', 'stats']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out) as { metric: string; labels: string; value: number }[];
+    const value = (metric: string, labels = ''): number | undefined => rows.find((x) => x.metric === metric && x.labels === labels)?.value;
+    expect(value('calls_answered_total', 'actor=admin event=read code=NOT_FOUND')).toBeGreaterThanOrEqual(1);
+    expect(value('view_number')).toBeGreaterThanOrEqual(2);
+    expect(value('view_members')).toBe(2);
+    expect(value('serving')).toBe(1);
+    expect(rows.some((x) => x.metric === 'peer_rtt_ms' && x.labels === 'peer=b' && x.value >= 0)).toBe(true);
+    expect(rows.filter((x) => x.metric === 'frames_dropped_total').map((x) => x.labels).sort())
+      .toEqual(['reason=badSignature', 'reason=malformed', 'reason=outOfOrder', 'reason=tooLarge', 'reason=unexpected']);
+  }, 30_000);
+
   it('"help" lists the commands one per line, grouped', async () => {
     const r = await cli(at(), 'help\n');
     const lines = r.out.split('\n');
@@ -121,6 +137,18 @@ describe('the session helpers', () => {
     expect(completeLine('m')[0].sort()).toEqual(['meet', 'minsert', 'mremove']);
     expect(completeLine('help po')).toEqual([['post'], 'po']);
     expect(completeLine('read jo')).toEqual([[], 'read jo']);
+  });
+
+  it('renders metrics in Prometheus\'s text format, escaping label values', () => {
+    const metrics: Metric[] = [
+      { name: 'clusterluck_grants_total', type: 'counter', help: 'Slots granted.', samples: [{ value: 3 }] },
+      { name: 'clusterluck_peer_rtt_ms', type: 'gauge', help: 'Round trip.', samples: [{ labels: { peer: 'a"b\\c' }, value: 1.5 }, { labels: { peer: 'd' }, value: 2 }] },
+    ];
+    expect(toPrometheus(metrics)).toBe([
+      '# HELP clusterluck_grants_total Slots granted.', '# TYPE clusterluck_grants_total counter', 'clusterluck_grants_total 3',
+      '# HELP clusterluck_peer_rtt_ms Round trip.', '# TYPE clusterluck_peer_rtt_ms gauge',
+      'clusterluck_peer_rtt_ms{peer="a\\"b\\\\c"} 1.5', 'clusterluck_peer_rtt_ms{peer="d"} 2', '',
+    ].join('\n'));
   });
 
   it('formats an object as key/value rows, a list of objects as columns', () => {

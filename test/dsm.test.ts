@@ -154,6 +154,24 @@ describe.each([3, 5])('DSMServer on %i nodes', (size) => {
 });
 
 describe('DSMServer semantics', () => {
+  it('stats count the owner\'s grants, releases and expirations, and its calls answered by event and code', async () => {
+    cluster = await dsmCluster(3);
+    const { owner, other } = cluster.roles('counted');
+    await other.create('counted', 2);
+    await other.post('counted', 'h1', 1000);
+    await other.post('counted', 'h2', 60_000);
+    await other.close('counted', 'h2');
+    await errorOf(other.read('nothing-here') as Promise<unknown>);
+    expect(owner.stats()).toMatchObject({ grants: 2, releases: 1, expirations: 0, owned: 1, waiting: 0 });
+    await cluster.world.clock.advance(2000);
+    expect(owner.stats()).toMatchObject({ grants: 2, releases: 1, expirations: 1 });
+    expect(other.stats()).toMatchObject({ grants: 0, releases: 0, expirations: 0, owned: 0 });
+    expect(owner.answered.get('post')?.get('OK')).toBe(2);
+    expect(owner.answered.get('close')?.get('OK')).toBe(1);
+    const readOwner = cluster.roles('nothing-here').owner;
+    expect(readOwner.answered.get('read')?.get('NOT_FOUND')).toBe(1);
+  });
+
   it('routes every request to the owner: each node serves exactly the ids it owns', async () => {
     cluster = await dsmCluster(5);
     const ids = Array.from({ length: 40 }, (_, i) => `sem-${i}`);

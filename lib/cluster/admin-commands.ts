@@ -52,6 +52,11 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
   },
   view: { group: 'node', usage: 'view', help: 'The decided view this node is on: number, members, serving state and pending changes.', parse: none('view') },
   nodes: { group: 'node', usage: 'nodes', help: 'A table of the members of the view: id, address, weight, failure-detector state.', parse: none('nodes') },
+  stats: {
+    group: 'node', usage: 'stats',
+    help: 'Counters and gauges: calls answered by actor, event and code; grants, releases, expirations; frames sent and dropped by reason; view changes; probes and round trip per peer; queue lengths.',
+    parse: none('stats'),
+  },
   ping: { group: 'node', usage: 'ping', help: 'Checks that the node answers; prints its id and the round trip.', parse: none('ping') },
   get: { group: 'ring', usage: 'get <id>', help: 'The ring member with this id (its address).', parse: oneId('get') },
   has: { group: 'ring', usage: 'has <id>', help: 'Whether a member with this id is on the ring.', parse: oneId('has') },

@@ -5,6 +5,7 @@ import type { GossipRing } from '../gossip/gossip-ring.js';
 import { GenServer, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { commands } from './admin-commands.js';
+import { metricRows, type Metric } from './metrics.js';
 
 /** The name the admin actor registers under on every node. */
 export const adminServerName = 'admin';
@@ -14,6 +15,7 @@ export interface AdminHost {
   readonly kernel: NetKernel;
   readonly gossip: GossipRing;
   readonly dsm: DSMServer;
+  metrics(): Metric[];
 }
 
 type Args = Record<string, unknown>;
@@ -61,6 +63,7 @@ export class AdminServer extends GenServer {
         return (gossip.view()?.members ?? []).map((m) => ({ id: m.id, address: m.address, weight: m.weight, state: table.get(m.id)?.liveness ?? 'alive', incarnation: m.incarnation }));
       },
       ping: () => ({ pong: kernel.self.id, wallMs: kernel.env.clock.wallNow() }),
+      stats: () => metricRows(host.metrics()),
       get: (a) => member(str(a, 'id')),
       has: (a) => ring().has(str(a, 'id')),
       weight: (a) => (member(str(a, 'id')), ring().weight(str(a, 'id'))),

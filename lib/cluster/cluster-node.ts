@@ -6,6 +6,7 @@ import { GossipRing } from '../gossip/gossip-ring.js';
 import type { GossipRingOptions } from '../gossip/gossip-options.js';
 import { NetKernel, type NetKernelOptions } from '../kernel/net-kernel.js';
 import { AdminServer, adminServerName } from './admin-server.js';
+import { nodeMetrics, type Metric } from './metrics.js';
 
 /** The ring id nodes join unless told otherwise. */
 export const ringIdDefault = 'clusterluck';
@@ -87,6 +88,15 @@ export class ClusterNode {
   /** This node's id and bound address. */
   get self(): NodeId {
     return this.kernel.self;
+  }
+
+  /**
+   * Its counters and gauges, read now (requests by actor, event and code; grants, releases,
+   * expirations; frames sent and dropped by reason; view changes; probes and per-peer round trip;
+   * queue lengths). `toPrometheus(node.metrics())` renders them for a scrape endpoint.
+   */
+  metrics(): Metric[] {
+    return nodeMetrics({ kernel: this.kernel, gossip: this.gossip, dsm: this.dsm, servers: { dsm: this.dsm, ring: this.gossip, admin: this.admin } });
   }
 
   /**

@@ -114,6 +114,22 @@ export interface DsmEvents {
   grant: CustomEvent<GrantDetail>;
 }
 
+/** What {@link DSMServer.stats} reports. */
+export interface DsmStats {
+  /** Grants and refreshes this node made as owner. */
+  readonly grants: number;
+  /** Slots given back (close, destroy). */
+  readonly releases: number;
+  /** Leases that ran out (while running, or while the node was down). */
+  readonly expirations: number;
+  /** Semaphores this node owns now. */
+  readonly owned: number;
+  /** Requests waiting for ownership to settle. */
+  readonly waiting: number;
+  /** Whether semaphore states are on their way to new owners. */
+  readonly handingOff: boolean;
+}
+
 /**
  * The distributed semaphore manager (Clusterluck's DSMServer). Each request goes to the node that
  * owns the semaphore on the hash ring and is served there by the DSMServer registered under the
@@ -263,6 +279,13 @@ export class DSMServer extends GenServer {
   /** How many semaphores this node owns and serves now. */
   ownedCount(): number {
     return this.#store.size;
+  }
+
+  /** What this node did as owner (counters only grow) and holds now. */
+  stats(): DsmStats {
+    let waiting = 0;
+    for (const q of this.#waiting.values()) waiting += q.entries.length;
+    return { ...this.#store.counts, owned: this.#store.size, waiting, handingOff: this.#handoff?.sending() === true };
   }
 
   /** Restores semaphores and the remaining lease time of their holders from the table. */

@@ -31,11 +31,18 @@ export class SemaphoreStore {
   readonly #clock: Clock;
   readonly #machine: Semaphores;
   #timer: { handle: TimerHandle; at: number } | undefined;
+  /** Set while leases run out, so their releases count as expirations. */
+  #expiring = false;
+  /** Grants (refreshes included), releases by a holder or a destroy, and leases that ran out; they only grow. */
+  readonly counts = { grants: 0, releases: 0, expirations: 0 };
 
   /** `driftMax` is ρ: a slot is kept `timeout·(1+ρ)²` on this clock (see {@link post}). */
   constructor(clock: Clock, journal?: SemaphoreJournal, driftMax = 0) {
     this.#clock = clock;
-    const onChange = journal === undefined ? undefined : (c: SemaphoreChange): void => {
+    const onChange = (c: SemaphoreChange): void => {
+      if (c.type === 'granted') this.counts.grants++;
+      else if (c.type === 'released') this.counts[this.#expiring ? 'expirations' : 'releases']++;
+      if (journal === undefined) return;
       switch (c.type) {
         case 'created': return journal.created(c.id, c.n, c.lastToken);
         case 'granted':
@@ -45,7 +52,7 @@ export class SemaphoreStore {
         case 'destroyed': return journal.destroyed(c.id, c.holders);
       }
     };
-    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, ...(onChange === undefined ? {} : { onChange }) });
+    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, onChange });
   }
 
   /** Semaphores held. */
@@ -92,7 +99,12 @@ export class SemaphoreStore {
   restore(s: JournaledSemaphore): void {
     const now = this.#clock.now();
     const wallNow = this.#clock.wallNow();
-    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map(([h, wall, token]) => [h, now + wall - wallNow, token] as const) }, now);
+    this.#expiring = true; // leases that ran out while the node was down
+    try {
+      this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map(([h, wall, token]) => [h, now + wall - wallNow, token] as const) }, now);
+    } finally {
+      this.#expiring = false;
+    }
     this.#arm();
   }
 
@@ -131,7 +143,12 @@ export class SemaphoreStore {
     if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer.handle);
     const handle = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), () => {
       this.#timer = undefined;
-      this.#machine.expire(this.#clock.now());
+      this.#expiring = true;
+      try {
+        this.#machine.expire(this.#clock.now());
+      } finally {
+        this.#expiring = false;
+      }
       this.#arm();
     });
     this.#timer = { handle, at };

@@ -41,6 +41,9 @@ export function reachable(e: MemberEntry): boolean {
   return e.admin === 'in' && (e.liveness === 'alive' || e.liveness === 'suspect');
 }
 
+/** Weight of the newest sample in the probe round-trip average (TCP's SRTT gain, RFC 6298). */
+const rttWeight = 1 / 8;
+
 /**
  * The gossip protocol. Rounds: every interval a digest (the table checksum) goes to `fanout`
  * random reachable members; a peer whose table differs answers with its whole table and asks
@@ -50,6 +53,8 @@ export function reachable(e: MemberEntry): boolean {
  */
 export class GossipProtocol {
   readonly #h: ProtocolHost;
+  /** Round trip of probes to each member that answered one, ms (a moving average, as TCP's SRTT). */
+  readonly rttMs = new Map<string, number>();
 
   /** The protocol of one ring. */
   constructor(host: ProtocolHost) {
@@ -193,6 +198,9 @@ export class GossipProtocol {
     const sentAtMs = this.#h.kernel.env.clock.now();
     const ack = readPing(await this.#h.send.call(target, GossipEvent.ping, writePing(ringId, this.#h.probeView()), timeoutMs));
     if (ack instanceof Error || ack.ring !== ringId) return false;
+    const rtt = this.#h.kernel.env.clock.now() - sentAtMs;
+    const before = this.rttMs.get(target.id);
+    this.rttMs.set(target.id, before === undefined ? rtt : before + (rtt - before) * rttWeight);
     this.#h.acked(target, sentAtMs, ack.view);
     return true;
   }

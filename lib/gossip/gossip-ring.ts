@@ -20,7 +20,7 @@ import {
 import { GossipProtocol } from './gossip-protocol.js';
 import { GossipSender } from './gossip-sender.js';
 import { summarizeChanges } from './member-changes.js';
-import { ViewKeeper } from './view-keeper.js';
+import { ViewKeeper, type ViewStats } from './view-keeper.js';
 
 /**
  * Clusterluck's GossipRing, over decided views: the hash ring is the ring of the members of the
@@ -355,6 +355,16 @@ export class GossipRing extends GenServer {
   /** The member that owns `key` on the ring (NOT_FOUND when the ring is empty). */
   find(key: string): NodeId {
     return this.ring().find(key);
+  }
+
+  /** Round trip of probes to each member that answered one, ms (a moving average). */
+  peerRttMs(): ReadonlyMap<string, number> {
+    return this.#protocol.rttMs;
+  }
+
+  /** View changes: proposals made, decided by this node, views adopted, lease confirmations asked. */
+  get viewStats(): Readonly<ViewStats> {
+    return this.#keeper.stats;
   }
 
   /** A copy of the membership table. */

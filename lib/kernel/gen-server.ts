@@ -59,7 +59,10 @@ export class GenServer implements Actor {
   #paused = false;
   #stopping = false;
   #inFlight = 0;
-  readonly #deferred = new Set<From>();
+  /** Calls answered later by `reply`/`replyError`, with their event (for {@link answered}). */
+  readonly #deferred = new Map<From, string>();
+  /** Calls answered, by `event` and then by code ('OK' or the error's code); they only grow. */
+  readonly answered = new Map<string, Map<string, number>>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(kernel: NetKernel, options: GenServerOptions = {}) {
@@ -135,13 +138,27 @@ export class GenServer implements Actor {
   /** Answers a call whose handler returned {@link noReply}. */
   reply(from: From, data: unknown): void {
     this.kernel.reply(from, data);
-    if (this.#deferred.delete(from)) this.#done();
+    this.#answeredLater(from, undefined);
   }
 
   /** Answers a call whose handler returned {@link noReply} with an error. */
   replyError(from: From, error: unknown): void {
     this.kernel.replyError(from, error);
-    if (this.#deferred.delete(from)) this.#done();
+    this.#answeredLater(from, error);
+  }
+
+  #answeredLater(from: From, error: unknown): void {
+    const event = this.#deferred.get(from);
+    if (event === undefined) return;
+    this.#deferred.delete(from);
+    this.#count(event, error);
+    this.#done();
+  }
+
+  #count(event: string, error: unknown): void {
+    const code = error === undefined ? 'OK' : typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'INTERNAL';
+    const byCode = this.answered.get(event) ?? this.answered.set(event, new Map()).get(event) as Map<string, number>;
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
   }
 
   /** Decodes a raw job (UTF-8 JSON `{event, data}`), then validates it with `decodeSingleton`. */
@@ -180,8 +197,10 @@ export class GenServer implements Actor {
     this.#mailbox.push(delivery);
   }
 
-  #refuse(d: Delivery, error: Error): void {
-    if (d.kind === 'call') this.kernel.replyError(d.from, error);
+  #refuse(d: Delivery, error: Error, event = '(undecoded)'): void {
+    if (d.kind !== 'call') return;
+    this.kernel.replyError(d.from, error);
+    this.#count(event, error);
   }
 
   #dispatch(d: Delivery): void {
@@ -189,29 +208,29 @@ export class GenServer implements Actor {
     if (job instanceof Error) return this.#refuse(d, job);
     const handler = this.#handlers.get(job.event);
     if (handler === undefined) {
-      return this.#refuse(d, new ClusterluckError('NOT_FOUND', `${show(this.#name)} has no handler for event ${show(job.event)}`));
+      return this.#refuse(d, new ClusterluckError('NOT_FOUND', `${show(this.#name)} has no handler for event ${show(job.event)}`), '(unknown)');
     }
     this.#inFlight++;
     let result: unknown;
     try {
       result = handler.call(this, job.data, d.from);
     } catch (err) {
-      return this.#finish(d, err, undefined);
+      return this.#finish(d, job.event, err, undefined);
     }
-    if (result === noReply) return this.#defer(d);
+    if (result === noReply) return this.#defer(d, job.event);
     if (result instanceof Promise) {
       result.then(
-        (value: unknown) => (value === noReply ? this.#defer(d) : this.#finish(d, undefined, value)),
-        (err: unknown) => this.#finish(d, err ?? new Error('rejected'), undefined),
+        (value: unknown) => (value === noReply ? this.#defer(d, job.event) : this.#finish(d, job.event, undefined, value)),
+        (err: unknown) => this.#finish(d, job.event, err ?? new Error('rejected'), undefined),
       );
       return;
     }
-    this.#finish(d, undefined, result);
+    this.#finish(d, job.event, undefined, result);
   }
 
-  #defer(d: Delivery): void {
+  #defer(d: Delivery, event: string): void {
     // A cast has no one to answer: it is done when its handler is.
-    if (d.kind === 'call') this.#deferred.add(d.from);
+    if (d.kind === 'call') this.#deferred.set(d.from, event);
     else this.#done();
   }
 
@@ -223,10 +242,11 @@ export class GenServer implements Actor {
     }
   }
 
-  #finish(d: Delivery, error: unknown, value: unknown): void {
+  #finish(d: Delivery, event: string, error: unknown, value: unknown): void {
     if (d.kind === 'call') {
       if (error !== undefined) this.kernel.replyError(d.from, error);
       else this.kernel.reply(d.from, value);
+      this.#count(event, error);
     } else if (error !== undefined) {
       this.kernel.env.logger.warn('cast handler failed', { actor: this.#name, error: String(error) });
     }

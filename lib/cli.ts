@@ -1,4 +1,5 @@
 // `clusterluck`: run a node in the foreground, or open a session on a running one.
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { commandGroups, commands, parseCommandLine } from './cluster/admin-commands.js';
@@ -17,13 +18,16 @@ import { systemClock } from './platform/system-clock.js';
 import { tcpTransport } from './transports/tcp.js';
 
 const usage = `usage:
-  clusterluck node --id ID --port PORT --cookie COOKIE [--host 127.0.0.1] [--join HOST:PORT]
+  clusterluck node --id ID --port PORT COOKIE [--host 127.0.0.1] [--join HOST:PORT]
                    [--data-dir DIR] [--ring clusterluck] [--log-level info] [--log-format text]
                    [--auto-remove-ms 10000] [--lease-ms-max 60000]
-  clusterluck cli --host HOST --port PORT --cookie COOKIE [-c "COMMAND"] [-w table|json|simple]
+  clusterluck cli --host HOST --port PORT COOKIE [-c "COMMAND"] [-w table|json|simple]
                   [--json] [--timeout 5000]
   clusterluck help [COMMAND]
 
+COOKIE is the cluster's shared secret: --cookie-file FILE (its content, one trailing newline
+       dropped), or --cookie SECRET (which every user of the machine can read in ps), or else
+       the environment variable CLUSTERLUCK_COOKIE.
 node   runs a cluster member in the foreground, logging one line per event (time, level, node,
        message; --log-format json: one JSON object per line); Ctrl-C leaves the ring and stops.
        --auto-remove-ms: a member down this long is proposed for removal (a majority decides);
@@ -84,6 +88,30 @@ function helpFor(name: string | undefined): string {
   return c === undefined ? `unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}` : `${c.usage}\n  ${c.help}`;
 }
 
+/** Environment variable the cookie may come from (so it does not show in `ps`). */
+export const cookieEnv = 'CLUSTERLUCK_COOKIE';
+
+/** The cookie from --cookie-file, CLUSTERLUCK_COOKIE or --cookie (see the usage). */
+export async function cookieFrom(values: { cookie?: string; 'cookie-file'?: string }, env: Record<string, string | undefined> = process.env): Promise<string> {
+  if (values.cookie !== undefined && values['cookie-file'] !== undefined) throw new UsageError('give --cookie or --cookie-file, not both');
+  const file = values['cookie-file'];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--cookie-file ${JSON.stringify(file)} could not be read: ${(err as Error).message}`);
+    }
+    const cookie = text.replace(/\r?\n$/, '');
+    if (cookie === '') throw new UsageError(`--cookie-file ${JSON.stringify(file)} is empty`);
+    return cookie;
+  }
+  const fromEnv = env[cookieEnv];
+  if (fromEnv !== undefined && fromEnv !== '' && values.cookie === undefined) return fromEnv;
+  if (values.cookie !== undefined && values.cookie !== '') return values.cookie;
+  throw new UsageError(`a cookie is required: --cookie-file FILE, ${cookieEnv}, or --cookie (see --help)`);
+}
+
 function need(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required (see --help)`);
@@ -109,7 +137,7 @@ async function runNode(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, strict: true,
     options: {
-      id: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
+      id: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' }, 'cookie-file': { type: 'string' },
       join: { type: 'string' }, 'data-dir': { type: 'string' }, ring: { type: 'string' }, 'log-level': { type: 'string', default: 'info' },
       'log-format': { type: 'string', default: 'text' },
       'auto-remove-ms': { type: 'string' }, 'lease-ms-max': { type: 'string' },
@@ -128,7 +156,7 @@ async function runNode(args: string[]): Promise<void> {
   }
   const leaseMsMax = values['lease-ms-max'] === undefined ? undefined : leaseMsMaxFlag(values['lease-ms-max']);
   const node = await createCluster({
-    id: need(values, 'id'), host: values.host, port: port(need(values, 'port')), cookie: need(values, 'cookie'),
+    id: need(values, 'id'), host: values.host, port: port(need(values, 'port')), cookie: await cookieFrom(values),
     logLevel: level as LogLevel, logFormat: format as LogFormat,
     ...(autoRemoveAfterMs === undefined ? {} : { gossip: { autoRemoveAfterMs } }),
     // ClusterNode gives the same bound to the GossipRing, whose lock-delay must cover it.
@@ -299,7 +327,7 @@ async function runCli(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, strict: true,
     options: {
-      host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, cookie: { type: 'string' }, 'cookie-file': { type: 'string' },
       c: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false }, timeout: { type: 'string', default: '5000' },
       'write-out': { type: 'string', short: 'w' }, help: { type: 'boolean', short: 'h' },
     },
@@ -312,7 +340,7 @@ async function runCli(args: string[]): Promise<void> {
   const timeoutMs = Number(values.timeout);
   if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of ms, got ${JSON.stringify(values.timeout)}`);
   const p = port(need(values, 'port'));
-  const session = await openSession(`${values.host}:${p}`, need(values, 'cookie'), timeoutMs);
+  const session = await openSession(`${values.host}:${p}`, await cookieFrom(values), timeoutMs);
   try {
     const failed = values.c !== undefined ? Number(!(await runLine(session, values.c, format, stdio))) : await interactive(session, format);
     if (failed > 0) process.exitCode = exit.failed;

@@ -2,7 +2,7 @@
 // JSON), and `clusterluck cli` against it one-shot and piped, with etcdctl's output formats and
 // exit codes. Real processes on 127.0.0.1, stopped by PID.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +17,8 @@ let dir = '';
 let port = 0;
 
 /** Runs `clusterluck cli …` with `input` on stdin (piped, not a terminal). */
-async function cli(args: string[], input = ''): Promise<{ code: number; out: string; err: string }> {
-  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000 });
+async function cli(args: string[], input = '', env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000, env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: string) => (out += d));
@@ -128,6 +128,27 @@ describe('clusterluck cli', () => {
     expect(usage.err).toMatch(/-w must be table, json, simple, got "xml"/);
     const unknownFlag = await cli([...at(), '--bogus']);
     expect(unknownFlag.code).toBe(128);
+  }, 30_000);
+});
+
+describe('the cookie, kept out of ps', () => {
+  it('comes from CLUSTERLUCK_COOKIE or --cookie-file; none, both flags, or an empty file is bad usage', async () => {
+    const fromEnv = await cli(['--port', String(port), '-c', 'ping'], '', { CLUSTERLUCK_COOKIE: cookie });
+    expect(fromEnv.err).toBe('');
+    expect(fromEnv.out).toMatch(/pong\s+a/);
+    const file = join(dir, 'cookie');
+    await writeFile(file, `${cookie}\n`);
+    const fromFile = await cli(['--port', String(port), '--cookie-file', file, '-c', 'ping']);
+    expect(fromFile.code).toBe(0);
+    const none = await cli(['--port', String(port), '-c', 'ping'], '', { CLUSTERLUCK_COOKIE: '' });
+    expect(none.code).toBe(128);
+    expect(none.err).toMatch(/a cookie is required: --cookie-file FILE, CLUSTERLUCK_COOKIE, or --cookie/);
+    const both = await cli(['--port', String(port), '--cookie', cookie, '--cookie-file', file, '-c', 'ping']);
+    expect(both.code).toBe(128);
+    await writeFile(file, '');
+    const empty = await cli(['--port', String(port), '--cookie-file', file, '-c', 'ping']);
+    expect(empty.code).toBe(128);
+    expect(empty.err).toMatch(/is empty/);
   }, 30_000);
 });
 

@@ -48,6 +48,9 @@ export function transportCompliance(name: string, factory: TransportFactory): vo
   let listeners: Listener[] = [];
 
   const record = (conn: Connection): End => {
+    // These tests speak frames as an authenticated link does: tell the connection so, as the
+    // kernel does once the peer proved the cookie (TCP keeps a tighter budget until then).
+    conn.authenticated?.();
     const rec = recordEvents(conn, ['message', 'close', 'drain'], timeoutMs);
     const end: End = {
       conn,

@@ -65,6 +65,11 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   close(): Promise<void>;
   /** Immediate close; `error` defaults to an ABORTED error. */
   abort(error?: Error): void;
+  /**
+   * Told by the kernel once the peer proved the cookie. A transport that keeps a tighter budget
+   * for unauthenticated peers (frame size, admission; TCP does) lifts it here. Optional.
+   */
+  authenticated?(): void;
 }
 
 /** Events of a {@link Listener}. */

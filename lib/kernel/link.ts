@@ -135,6 +135,7 @@ export class Link {
     if (this.ready || parseJson(message.payload) !== this.peer?.id) return this.#handlers.drop('unexpected');
     this.ready = true;
     this.#clearHandshakeTimer();
+    this.conn.authenticated?.();
     this.#handlers.ready(this);
   }
 

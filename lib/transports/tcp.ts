@@ -52,6 +52,36 @@ export interface TcpTransportOptions {
   readonly closeTimeoutMs?: number;
   /** TLS on every dial and listen of this transport; both ends need it. @default undefined (plain TCP) */
   readonly tls?: TcpTlsOptions;
+  /**
+   * Largest frame accepted from a peer that has not proved the cookie yet (the kernel's hello and
+   * auth frames take under 2.2 kB); a longer length prefix aborts the connection before any of it
+   * is allocated. @default preAuthFrameBytesMaxDefault (4096)
+   */
+  readonly preAuthFrameBytesMax?: number;
+  /** Inbound connections not yet authenticated a listener keeps at once; more are closed at accept. @default 128 */
+  readonly unauthenticatedMax?: number;
+  /** The same, per remote IP address. @default 16 */
+  readonly unauthenticatedPerAddressMax?: number;
+  /** Abort a connection whose peer sent part of a frame and then nothing for this long (a stalled half-frame); 0 turns it off. @default 30000 */
+  readonly halfFrameTimeoutMs?: number;
+}
+
+/** Default of {@link TcpTransportOptions.preAuthFrameBytesMax}. */
+export const preAuthFrameBytesMaxDefault = 4096;
+
+/** What a TCP transport refused; counters only grow. */
+export interface TcpTransportStats {
+  /** Inbound connections closed at accept: too many not yet authenticated (in all, or from one address). */
+  refusedUnauthenticated: number;
+  /** Connections aborted because a peer not yet authenticated announced a frame over `preAuthFrameBytesMax`. */
+  tooLargeBeforeAuth: number;
+  /** Connections aborted because a half-received frame stalled for `halfFrameTimeoutMs`. */
+  stalledMidFrame: number;
+}
+
+/** A TCP transport, with what it refused. */
+export interface TcpTransport extends Transport {
+  readonly stats: TcpTransportStats;
 }
 
 interface TlsSettings {
@@ -64,6 +94,11 @@ interface TlsSettings {
 
 interface Settings {
   readonly frameBytesMax: number;
+  readonly preAuthFrameBytesMax: number;
+  readonly unauthenticatedMax: number;
+  readonly unauthenticatedPerAddressMax: number;
+  readonly halfFrameTimeoutMs: number;
+  readonly stats: TcpTransportStats;
   readonly highWaterMarkBytes: number;
   readonly keepAliveMs: number;
   readonly idleTimeoutMs: number;
@@ -97,7 +132,7 @@ const formatAddress = (host: string | undefined, port: number | undefined): Addr
  * while a peer is down, because the kernel above (NetKernel) already re-dials with backoff and
  * keeps a bounded queue per destination.
  */
-export function tcpTransport(options: TcpTransportOptions = {}): Transport {
+export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
   const s = settings(options);
   let lastId = 0;
   const open = (socket: Socket, outbound: boolean, remote: Address): TcpConnection => {
@@ -107,6 +142,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   return {
     name: 'tcp',
     frameBytesMax: s.frameBytesMax,
+    stats: s.stats,
     listen: (address) => listen(address, s, (socket) => open(socket, false, formatAddress(socket.remoteAddress, socket.remotePort))),
     async dial(address: Address, dialOptions: DialOptions): Promise<Connection> {
       const signal = (dialOptions as Partial<DialOptions> | undefined)?.signal;
@@ -139,6 +175,11 @@ function settings(o: TcpTransportOptions): Settings {
     : { cert: read('cert', t.cert), key: read('key', t.key), ...(t.ca === undefined ? {} : { ca: read('ca', t.ca) }) };
   return {
     frameBytesMax: int('frameBytesMax', o.frameBytesMax ?? frameBytesMaxDefault, 1, goodbye - 1),
+    preAuthFrameBytesMax: int('preAuthFrameBytesMax', o.preAuthFrameBytesMax ?? preAuthFrameBytesMaxDefault, 1, goodbye - 1),
+    unauthenticatedMax: int('unauthenticatedMax', o.unauthenticatedMax ?? 128, 1),
+    unauthenticatedPerAddressMax: int('unauthenticatedPerAddressMax', o.unauthenticatedPerAddressMax ?? 16, 1),
+    halfFrameTimeoutMs: int('halfFrameTimeoutMs', o.halfFrameTimeoutMs ?? 30_000, 0),
+    stats: { refusedUnauthenticated: 0, tooLargeBeforeAuth: 0, stalledMidFrame: 0 },
     highWaterMarkBytes: int('highWaterMarkBytes', o.highWaterMarkBytes ?? 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
     keepAliveMs: int('keepAliveMs', o.keepAliveMs ?? 10_000, 1000),
     idleTimeoutMs: int('idleTimeoutMs', o.idleTimeoutMs ?? 0, 0),
@@ -221,9 +262,28 @@ function listen(address: Address, s: Settings, open: (socket: Socket) => TcpConn
   const { host, port } = parseHostPort(address);
   return new Promise((resolve, reject) => {
     let listener: TcpListener | undefined;
+    // Connections that have not proved the cookie yet, in all and per remote address: a budget, so
+    // whoever can open sockets cannot make the node hold more than a few kilobytes for each.
+    let unauthenticated = 0;
+    const byAddress = new Map<string, number>();
     const accept = (socket: Socket): void => {
       if (listener === undefined || listener.closed) return void socket.destroy();
-      listener.emit('connection', open(socket));
+      const from = socket.remoteAddress ?? '?';
+      const fromThere = byAddress.get(from) ?? 0;
+      if (unauthenticated >= s.unauthenticatedMax || fromThere >= s.unauthenticatedPerAddressMax) {
+        s.stats.refusedUnauthenticated++;
+        return void socket.destroy();
+      }
+      unauthenticated++;
+      byAddress.set(from, fromThere + 1);
+      const conn = open(socket);
+      conn.onceTrusted(() => {
+        unauthenticated--;
+        const left = (byAddress.get(from) ?? 1) - 1;
+        if (left === 0) byAddress.delete(from);
+        else byAddress.set(from, left);
+      });
+      listener.emit('connection', conn);
     };
     const tls = s.tls;
     const server = tls === undefined ? netServer({ allowHalfOpen: true }, accept) : tlsServer({
@@ -278,6 +338,12 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   #closeDispatched = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Armed while a frame is half received: a peer that stops mid-frame is dropped. */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set once the kernel saw the peer prove the cookie: frames up to frameBytesMax from then on. */
+  #trusted = false;
+  /** Called once, when the connection is authenticated or closed, whichever comes first (frees its admission slot). */
+  #onTrusted: (() => void) | undefined;
   readonly #whenClosed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -304,6 +370,24 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
 
   get status(): ConnectionStatus {
     return this.#status;
+  }
+
+  /** The peer proved the cookie: larger frames are accepted from now on. */
+  authenticated(): void {
+    if (this.#trusted) return;
+    this.#trusted = true;
+    this.#releaseAdmission();
+  }
+
+  /** `fn` runs once, when this connection is authenticated or closes. */
+  onceTrusted(fn: () => void): void {
+    this.#onTrusted = fn;
+  }
+
+  #releaseAdmission(): void {
+    const fn = this.#onTrusted;
+    this.#onTrusted = undefined;
+    fn?.();
   }
 
   get bufferedBytes(): number {
@@ -439,6 +523,11 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
           return this.abort(new ClusterluckError('BAD_MESSAGE',
             `peer of ${this.id} announced a frame of ${length} bytes, over frameBytesMax ${this.#s.frameBytesMax}`));
         }
+        if (!this.#trusted && length > this.#s.preAuthFrameBytesMax) {
+          this.#s.stats.tooLargeBeforeAuth++;
+          return this.abort(new ClusterluckError('BAD_MESSAGE',
+            `peer of ${this.id} announced a frame of ${length} bytes before authenticating, over preAuthFrameBytesMax ${this.#s.preAuthFrameBytesMax}`));
+        }
         frame = new Uint8Array(length);
         if (end - at >= length) {
           frame.set(chunk.subarray(at, at + length));
@@ -453,10 +542,28 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
       frame.set(chunk.subarray(at, at + take), this.#frameUsed);
       this.#frameUsed += take;
       at += take;
-      if (this.#frameUsed < frame.byteLength) return;
+      if (this.#frameUsed < frame.byteLength) return this.#armStall();
       this.#frame = undefined;
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
       this.emit('message', frame);
     }
+  }
+
+  /** (Re)starts the half-frame timer: more of the frame must come within halfFrameTimeoutMs. */
+  #armStall(): void {
+    const ms = this.#s.halfFrameTimeoutMs;
+    if (ms === 0) return;
+    if (this.#stallTimer !== undefined) {
+      this.#stallTimer.refresh();
+      return;
+    }
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#frame === undefined) return;
+      this.#s.stats.stalledMidFrame++;
+      this.abort(new ClusterluckError('TIMEOUT', `peer of ${this.id} sent ${this.#frameUsed} of a ${this.#frame.byteLength}-byte frame and then nothing for ${ms} ms`));
+    }, ms).unref();
   }
 
   #socketClose(): void {
@@ -465,8 +572,11 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
     this.#batches = [];
     this.#tail = undefined;
     this.#queuedBytes = 0;
+    this.#frame = undefined;
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#stallTimer);
+    this.#releaseAdmission();
     if (this.#admitted) this.#dispatchClose();
   }
 

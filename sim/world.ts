@@ -17,6 +17,9 @@ import { formatSimNetworkEvent, type SimNetworkEvent } from './sim-net-event.js'
 import { SimNetwork } from './sim-network.js';
 import { VirtualClock } from './virtual-clock.js';
 
+/** The cluster cookie of every simulated node; its key is derived before a world starts (see simulate). */
+export const simCookie = 'sim';
+
 /** Options of a {@link World}. */
 export interface WorldOptions {
   readonly seed: string;
@@ -443,7 +446,7 @@ export class World {
     // A host's address stays its own across page loads (a WebRTC address is the new id; either
     // way a dial to the old id fails).
     const node = new ClusterNode({
-      id: host.nodeId, address: host.id, cookie: 'sim', ringId: 'sim',
+      id: host.nodeId, address: host.id, cookie: simCookie, ringId: 'sim',
       env: { clock: proc.clock, random: proc.random, transport: proc.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
       kernel: { hmac: simHmac },
       dsm: { disk: this.options.disk, ...(this.options.safety === 'clusterluck' ? { safety: 'clusterluck' } : {}) },

@@ -53,7 +53,7 @@ export class AdminServer extends GenServer {
       return node;
     };
     const served: Record<string, (a: Args) => unknown> = {
-      inspect: () => ({ ...gossip.inspect(), semaphoresOwned: dsm.ownedCount() }),
+      inspect: () => ({ ...gossip.inspect(), semaphoresOwned: dsm.ownedCount(), shortCookie: kernel.shortCookie }),
       view: () => {
         const i = gossip.inspect();
         return { view: i.view, incarnation: i.incarnation, serving: i.serving, leaseExpiresAtMs: i.leaseExpiresAtMs, changePending: i.changePending, pendingChanges: i.pendingChanges };

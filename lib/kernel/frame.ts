@@ -6,17 +6,19 @@
 //   6..37  32 B HMAC-SHA256 over the cluster cookie
 //   38..   body
 //
-// The MAC covers version, type, sequence, body and, for data frames, the *receiver's* random
-// connection nonce (sent in its hello). So a captured frame is worthless on any other
-// connection, and the strict sequence makes it worthless a second time on the same one:
-// Clusterluck's replayable, unbound signatures (a replayed `destroy`) cannot happen here.
+// A hello is not signed (its MAC field is zero): nothing derived from the cookie goes out before
+// both sides' nonces are known. Every data frame's MAC covers version, type, sequence, body and
+// both connection nonces, the *receiver's* first (each side sends a fresh random one in its
+// hello). So a captured frame is worthless on any other connection, and the strict sequence makes
+// it worthless a second time on the same one: Clusterluck's replayable, unbound signatures (a
+// replayed `destroy`) cannot happen here. The MAC key is the cookie's PBKDF2 (cookie-key.ts).
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 import type { Hmac, HmacFactory } from '../env/crypto.js';
 
 /** The frame format version this kernel speaks. */
-export const frameVersion = 1;
+export const frameVersion = 2;
 /** Bytes before the body. */
 export const frameHeaderBytes = 38;
 /** Bytes of a connection nonce. */
@@ -39,14 +41,14 @@ export const portableHmac: HmacFactory = (key) => {
   };
 };
 
-/** Computes and checks MACs under one cluster cookie. */
+/** Computes and checks MACs under the key derived from the cluster cookie (see cookie-key.ts). */
 export class FrameSigner {
   readonly #mac: Hmac;
   readonly #head = new Uint8Array(6);
   readonly #headView = new DataView(this.#head.buffer);
 
-  constructor(cookie: string, factory: HmacFactory = portableHmac) {
-    this.#mac = factory(utf8(cookie));
+  constructor(key: Uint8Array, factory: HmacFactory = portableHmac) {
+    this.#mac = factory(key);
   }
 
   /** The MAC of a frame's signed parts. */
@@ -59,9 +61,9 @@ export class FrameSigner {
   }
 }
 
-/** Builds a signed frame. */
+/** Builds a frame, signed by `signer` (a hello is not: `undefined` leaves its MAC field zero). */
 export function writeFrame(
-  signer: FrameSigner,
+  signer: FrameSigner | undefined,
   type: FrameType,
   seq: number,
   binding: Uint8Array | undefined,
@@ -71,8 +73,16 @@ export function writeFrame(
   out[0] = frameVersion;
   out[1] = type;
   new DataView(out.buffer).setUint32(2, seq);
-  out.set(signer.mac(type, seq, binding, body), 6);
+  if (signer !== undefined) out.set(signer.mac(type, seq, binding, body), 6);
   out.set(body, frameHeaderBytes);
+  return out;
+}
+
+/** What a data frame's MAC binds: the receiver's nonce, then the sender's. */
+export function nonceBinding(receiver: Uint8Array, sender: Uint8Array): Uint8Array {
+  const out = new Uint8Array(receiver.byteLength + sender.byteLength);
+  out.set(receiver, 0);
+  out.set(sender, receiver.byteLength);
   return out;
 }
 

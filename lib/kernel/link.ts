@@ -7,6 +7,7 @@ import {
   FrameSigner,
   FrameType,
   frameHeaderBytes,
+  nonceBinding,
   parseJson,
   readFrame,
   readHello,
@@ -55,6 +56,9 @@ export class Link {
   readonly #handlers: LinkHandlers;
   #sendSeq = 0;
   #recvSeq = 0;
+  /** What our data frames' MACs bind (the peer's nonce, then ours) and what theirs do (ours, then theirs); set by the peer's hello. */
+  #sendBinding: Uint8Array | undefined;
+  #recvBinding: Uint8Array | undefined;
   #handshakeTimer: TimerHandle | undefined;
 
   constructor(conn: Connection, opts: LinkOptions, handlers: LinkHandlers) {
@@ -78,8 +82,9 @@ export class Link {
       this.#handshakeTimer = undefined;
       if (!this.ready) this.conn.abort(new ClusterluckError('TIMEOUT', `handshake with ${conn.remoteAddress} timed out`));
     });
+    // Unsigned: nothing derived from the cookie goes out before both nonces are known.
     const hello = writeHello({ id: opts.self.id, address: opts.self.address, nonce: opts.nonce });
-    this.#sendRaw(writeFrame(opts.signer, FrameType.hello, 0, undefined, hello));
+    this.#sendRaw(writeFrame(undefined, FrameType.hello, 0, undefined, hello));
   }
 
   /** True while frames may be sent. */
@@ -89,11 +94,11 @@ export class Link {
 
   /** Signs and sends one message; returns the transport's backpressure answer. */
   send(kind: MessageKind, tag: number, name: string, payload: Uint8Array): boolean {
-    const peer = this.peer;
-    if (peer === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
+    const binding = this.#sendBinding;
+    if (binding === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
     this.#sendSeq = (this.#sendSeq + 1) >>> 0;
     const body = writeMessage(kind, tag, name, payload);
-    return this.#sendRaw(writeFrame(this.#opts.signer, FrameType.data, this.#sendSeq, peer.nonce, body));
+    return this.#sendRaw(writeFrame(this.#opts.signer, FrameType.data, this.#sendSeq, binding, body));
   }
 
   /** Bytes a message of this size takes on the wire. */
@@ -113,7 +118,7 @@ export class Link {
     if (frame.type === FrameType.hello) return this.#receiveHello(frame);
     if (this.peer === undefined) return this.#handlers.drop('unexpected');
     if (frame.seq !== ((this.#recvSeq + 1) >>> 0)) return this.#handlers.drop('outOfOrder');
-    if (!verifyFrame(this.#opts.signer, frame, this.#opts.nonce)) return this.#handlers.drop('badSignature');
+    if (!verifyFrame(this.#opts.signer, frame, this.#recvBinding)) return this.#handlers.drop('badSignature');
     this.#recvSeq = frame.seq;
     const message = readMessage(frame.body);
     if (message === undefined) return this.#handlers.drop('malformed');
@@ -124,10 +129,11 @@ export class Link {
 
   #receiveHello(frame: NonNullable<ReturnType<typeof readFrame>>): void {
     if (this.peer !== undefined) return this.#handlers.drop('unexpected');
-    if (!verifyFrame(this.#opts.signer, frame, undefined)) return this.#handlers.drop('badSignature');
     const hello = readHello(frame.body, this.#opts.idLengthMax);
     if (hello === undefined) return this.#handlers.drop('malformed');
     this.peer = hello;
+    this.#sendBinding = nonceBinding(hello.nonce, this.#opts.nonce);
+    this.#recvBinding = nonceBinding(this.#opts.nonce, hello.nonce);
     this.send(MessageKind.auth, 0, '', utf8(JSON.stringify(this.#opts.self.id)));
   }
 

@@ -11,6 +11,7 @@ import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
 import { From, type Actor, type CallOptions, type Dest } from './actor.js';
 import type { HmacFactory } from '../env/crypto.js';
+import { cookieKey, cookieKeyNow, cookieLengthMin } from './cookie-key.js';
 import { FrameSigner, nonceBytes, parseJson } from './frame.js';
 import { Link, type DropReason, type LinkHandlers } from './link.js';
 import { MessageKind, type Message } from './message.js';
@@ -107,7 +108,12 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   readonly env: NetKernelOptions['env'];
   readonly frameBytesMax: number;
   readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax' | 'hmac'>>;
-  readonly #signer: FrameSigner;
+  /** Made in `start()` from the cookie's derived key. */
+  #signer: FrameSigner | undefined;
+  readonly #cookie: string;
+  readonly #hmac: HmacFactory | undefined;
+  /** True when the cookie is shorter than {@link cookieLengthMin} characters (logged once as a warning). */
+  readonly shortCookie: boolean;
   readonly #actors = new Map<string, Actor>();
   readonly #peers = new Map<string, Peer>();
   readonly #links = new Set<Link>();
@@ -134,7 +140,12 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       handshakeTimeoutMs: positiveInt('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000),
       dialTimeoutMs: positiveInt('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault),
     };
-    this.#signer = new FrameSigner(o.cookie, o.hmac);
+    this.#cookie = o.cookie;
+    this.#hmac = o.hmac;
+    this.shortCookie = o.cookie.length < cookieLengthMin;
+    if (this.shortCookie) {
+      o.env.logger.warn(`the cookie is ${o.cookie.length} characters: use ${cookieLengthMin} or more random ones (a recorded connection lets anyone test guesses offline)`);
+    }
   }
 
   /** True between `start()` and `stop()`. */
@@ -144,6 +155,9 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
 
   /** Listens on the configured address. */
   async start(): Promise<void> {
+    if (this.#running) return;
+    // Derived once per cookie per process; a simulator derives first, so this does not wait then.
+    this.#signer ??= new FrameSigner(cookieKeyNow(this.#cookie) ?? await cookieKey(this.#cookie), this.#hmac);
     if (this.#running) return;
     const listener = await this.env.transport.listen(this.self.address);
     listener.addEventListener('connection', (e) => this.#adopt(e.detail, undefined));
@@ -438,8 +452,10 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   }
 
   #adopt(conn: Connection, _expected: string | undefined): Link {
+    const signer = this.#signer;
+    assert(signer !== undefined, 'links are made only once the kernel has started');
     const link = new Link(conn, {
-      self: this.self, signer: this.#signer, nonce: this.env.random.bytes(nonceBytes), clock: this.env.clock,
+      self: this.self, signer, nonce: this.env.random.bytes(nonceBytes), clock: this.env.clock,
       frameBytesMax: this.frameBytesMax, handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, idLengthMax: nodeIdLengthMax,
     }, this.#handlers);
     this.#links.add(link);

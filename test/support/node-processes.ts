@@ -37,13 +37,15 @@ export interface StartNode {
   readonly join?: string;
   /** More `clusterluck node` flags. */
   readonly args?: readonly string[];
+  /** Flags for Node itself, e.g. `--max-old-space-size=128`. */
+  readonly nodeArgs?: readonly string[];
   /** The process is pushed here as soon as it is spawned, so the caller stops it whatever happens next. */
   readonly started?: Proc[];
 }
 
 /** Spawns `clusterluck node` and resolves once it listens; rejects if it exits first. */
 export function startNode(o: StartNode): Promise<Proc> {
-  const args = ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'node', '--id', o.id, '--port', String(o.port), '--cookie', o.cookie,
+  const args = [...(o.nodeArgs ?? []), '--import', 'tsx', join(root, 'lib/cli-main.ts'), 'node', '--id', o.id, '--port', String(o.port), '--cookie', o.cookie,
     '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? []), ...(o.join === undefined ? [] : ['--join', o.join])];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc: Proc = { id: o.id, port: o.port, child, output: { text: '' } };

@@ -253,4 +253,34 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     console.log(`${owner} left; ${heir} took over ${id}; ${posts.length} posts refused as full over ${watchMs} ms`);
     await call(page(other), 'close', id, 'hC');
   }, 40_000);
+
+  it('a tab whose JavaScript stops (as a hidden tab Chrome throttles or freezes) is removed, nobody grants its semaphore while that could double it, and it rejoins', async () => {
+    // Headless Chromium does not freeze a visible page (CDP's Page.setWebLifecycleState 'frozen'
+    // left its timers running), so the tab's event loop is held by a busy wait instead: no timer,
+    // no message, no probe answer runs, as in a frozen tab.
+    const [frozen, holder] = ['t4', 't1'] as const;
+    const id = keyOwnedBy(frozen, 'frozen-');
+    // t4 joined while the others still waited out the lock-delay of the crashed t3, and a release
+    // passes the sender's remaining delay on for every key it hands over: wait until t4 serves it.
+    await expect.poll(() => call(page(frozen), 'ownership', id), { timeout: 70_000, interval: 500 }).toBe('owner');
+    await call(page(holder), 'create', id, 1);
+    expect(await call(page(holder), 'post', id, 'h1', 30_000, 0)).toBe('granted');
+    const members = (): string[] => n.gossip.view()?.members.map((m) => m.id) ?? [];
+    const stallMs = 8000;
+    const frozenAt = performance.now();
+    const stalled = call(page(frozen), 'stall', stallMs);
+    // Its probes go unanswered: the others remove it (a decided view without it).
+    await expect.poll(members, { timeout: stallMs - 1000 }).not.toContain(frozen);
+    const removedMs = Math.round(performance.now() - frozenAt);
+    // Its semaphore's new owner got no handoff: it waits the lock-delay, so nobody else gets the slot.
+    const tries = [await nodePost(id, 0), await call<string>(page(holder), 'post', id, 'h2', 30_000, 0)];
+    expect(tries.filter((r) => r === 'granted')).toEqual([]);
+    await stalled;
+    // Awake, it does not grant either (its ownership lease ran out while it was stalled)...
+    const woke = await call<string>(page(frozen), 'post', id, 'h4', 30_000, 0);
+    expect(woke).not.toBe('granted');
+    // ...and it asks back in.
+    await expect.poll(members, { timeout: 20_000 }).toContain(frozen);
+    console.log(`stalled ${frozen} removed after ${removedMs} ms; refused meanwhile: ${tries.join(', ')}; after waking: ${woke}; back in the view ${Math.round(performance.now() - frozenAt)} ms after it stalled`);
+  }, 120_000);
 });

@@ -33,6 +33,13 @@ const mesh = {
   disconnect: (id: string) => started().kernel.disconnect(id),
   stats: () => ({ ...started().signaller.stats }),
   owner: (key: string) => started().gossip.find(key).id,
+  /** Runs no JavaScript for `ms` (as a frozen or heavily throttled hidden tab): a busy wait. */
+  stall: (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) { /* the page's event loop is held */ }
+  },
+  /** 'owner' when it serves `key` now ('waiting' while a lock-delay or lease holds it back). */
+  ownership: (key: string) => started().gossip.ownership(key).state,
   create: (id: string, n: number) => started().dsm.create(id, n, undefined, reqMs),
   read: (id: string) => started().dsm.read(id, undefined, reqMs),
   close: (id: string, holder: string) => started().dsm.close(id, holder, undefined, reqMs),

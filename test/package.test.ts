@@ -1,12 +1,14 @@
 // The package as a user meets it: `npm pack` builds the tarball, a scratch app installs it (from
 // npm's cache: the test runs without a network), type-checks a consumer of `clusterluck/node` as a
-// Node-only project (`--strict`, no DOM lib, skipLibCheck off) and runs it.
+// Node-only project (`--strict`, no DOM lib, skipLibCheck off) and runs it; then a Vite page of
+// the same app imports `clusterluck` and runs in Chromium.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildPages, launchChromium, openPage } from './support/chromium-pages.js';
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -51,4 +53,44 @@ describe('the npm package', () => {
     const { stdout } = await exec(process.execPath, [join(app, 'out', 'main.js')], { cwd: app, timeout: 30_000 });
     expect(JSON.parse(stdout)).toEqual({ token: 'number', read: { n: 1, active: 1 }, full: 'SEMAPHORE_FULL' });
   }, 180_000);
+
+  it('a Vite page of the same app imports clusterluck, bundles, and runs in Chromium', async () => {
+    const app = join(scratch as string, 'app');
+    await writeFile(join(app, 'index.html'), '<!doctype html><title>loading</title><script type="module" src="./page.ts"></script>');
+    await writeFile(join(app, 'page.ts'), page);
+    const built = await buildPages(['index.html'], app, true);
+    const browser = await launchChromium();
+    try {
+      const tab = await openPage(browser, built.url('index.html'), 'package');
+      expect(await tab.evaluate(() => (globalThis as { result?: unknown }).result)).toEqual({ reply: 'hello, a', browserNode: 'function', storage: 'function' });
+      const total = Object.values(built.bytesByPackage).reduce((a, b) => a + b, 0);
+      const share = Object.entries(built.bytesByPackage).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${(n / 1024).toFixed(1)} kB (${Math.round((100 * n) / total)} %)`);
+      console.log(`page bundle: ${(built.jsBytes / 1024).toFixed(1)} kB minified, ${(built.jsGzipBytes / 1024).toFixed(1)} kB gzipped; before minification by package: ${share.join(', ')}`);
+      expect(built.bytesByPackage['clusterluck']).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+      await built.close();
+    }
+  }, 120_000);
 });
+
+/** The page: two kernels on a MemoryNetwork in the tab, one calling the other's actor; createBrowserNode is bundled too. */
+const page = `import { createBrowserNode, GenServer, idbStorage, MemoryNetwork, NetKernel, cryptoRandom, silentLogger, systemClock } from 'clusterluck';
+
+const network = new MemoryNetwork();
+const env = () => ({ clock: systemClock(), random: cryptoRandom(), transport: network.transport(), logger: silentLogger });
+const a = new NetKernel({ env: env(), id: 'a', address: 'a', cookie: 'a cookie of enough length' });
+const b = new NetKernel({ env: env(), id: 'b', address: 'b', cookie: 'a cookie of enough length' });
+await Promise.all([a.start(), b.start()]);
+a.connect(b.self);
+class Greeter extends GenServer {
+  constructor(kernel: NetKernel) {
+    super(kernel);
+    this.handle('hello', (name) => 'hello, ' + String(name));
+  }
+}
+new Greeter(b).start('greeter');
+const reply = await a.call({ node: 'b', name: 'greeter' }, 'hello', 'a', { timeoutMs: 5000 });
+Object.assign(globalThis, { result: { reply, browserNode: typeof createBrowserNode, storage: typeof idbStorage } });
+document.title = 'ready';
+`;

@@ -1,6 +1,7 @@
 // What the browser mesh test and the tab bench share: a PeerJS server on 127.0.0.1 that can be
 // stopped like a dying one, a test page built by Vite and served statically (no dev server, so no
 // dependency re-optimisation reloads a page mid-test), and Debian's Chromium with loopback WebRTC.
+import { gzipSync } from 'node:zlib';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -45,18 +46,43 @@ export async function startPeerServer(): Promise<PeerjsServer> {
 
 /** Test pages built into a temporary directory and served on 127.0.0.1. */
 export interface BuiltPages {
+  /** Rendered bytes of the pages' JavaScript by npm package ('.' for the pages' own code), before minification. */
+  readonly bytesByPackage: Readonly<Record<string, number>>;
+  /** Bytes of JavaScript emitted, and gzipped. */
+  readonly jsBytes: number;
+  readonly jsGzipBytes: number;
   /** The URL of a page, e.g. `test/pages/mesh.html`. */
   url(page: string): string;
   close(): Promise<void>;
 }
 
-/** Builds `pages` (paths from the repository root) with Vite and serves the result. */
-export async function buildPages(pages: readonly string[]): Promise<BuiltPages> {
+/**
+ * Builds `pages` (paths from `base`, the repository root by default) with Vite and serves the
+ * result; `minify` as a production build would.
+ */
+export async function buildPages(pages: readonly string[], base = root, minify = false): Promise<BuiltPages> {
   const outDir = await mkdtemp(join(tmpdir(), 'clusterluck-pages-'));
-  await build({
-    root, configFile: false, logLevel: 'error',
-    build: { outDir, emptyOutDir: true, target: 'esnext', minify: false, rollupOptions: { input: pages.map((p) => join(root, p)) } },
+  const result = await build({
+    root: base, configFile: false, logLevel: 'error',
+    build: { outDir, emptyOutDir: true, target: 'esnext', minify, rollupOptions: { input: pages.map((p) => join(base, p)) } },
   });
+  // Rendered bytes of the JavaScript by package (the page's own code under '.'), before
+  // minification; and what was emitted, as is and gzipped.
+  const bytesByPackage: Record<string, number> = {};
+  let jsBytes = 0;
+  let jsGzipBytes = 0;
+  for (const output of Array.isArray(result) ? result : [result]) {
+    if (!('output' in output)) continue;
+    for (const chunk of output.output) {
+      if (chunk.type !== 'chunk') continue;
+      jsBytes += Buffer.byteLength(chunk.code);
+      jsGzipBytes += gzipSync(chunk.code).byteLength;
+      for (const [id, m] of Object.entries(chunk.modules)) {
+        const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(id)?.[1] ?? '.';
+        bytesByPackage[pkg] = (bytesByPackage[pkg] ?? 0) + m.renderedLength;
+      }
+    }
+  }
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
   const server = createServer((req, res) => {
     const path = normalize(join(outDir, new URL(req.url ?? '/', 'http://x').pathname));
@@ -69,6 +95,7 @@ export async function buildPages(pages: readonly string[]): Promise<BuiltPages> 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
+    bytesByPackage, jsBytes, jsGzipBytes,
     url: (page) => `http://127.0.0.1:${port}/${page}`,
     async close() {
       await new Promise((resolve) => server.close(resolve));

@@ -9,8 +9,7 @@ import { driftMaxDefault } from '../lib/constants.js';
 import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
 import { OwnershipSampler, ViewLog, type OwnerProbe } from './view-checker.js';
 import { seededRandom } from './seeded-random.js';
-import { presets, simCookie, World, type Preset } from './world.js';
-import { cookieKey } from '../lib/kernel/cookie-key.js';
+import { presets, World, type Preset } from './world.js';
 
 /** At most this many machines join during a run, beyond the first `nodes`. */
 const joinsMax = 2;
@@ -160,9 +159,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     faultGapMs: { min: 2000, max: 8000 }, driftMax: driftMaxDefault, sampleMs: 10, ...options,
   };
   check(o);
-  // The MAC key is derived outside virtual time (WebCrypto): once, before the world runs, so every
-  // kernel of the run starts without waiting on it and the run stays deterministic.
-  await cookieKey(simCookie);
   const preset = o.preset ?? (presets[randomInt(seededRandom(o.seed).fork('preset'), presets.length)] as Preset);
   const views = new ViewLog();
   const owners = new OwnershipSampler();

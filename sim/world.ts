@@ -1,5 +1,6 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
 // virtual clock, a seeded random, the simulated network and simulated disks.
+import { cookieKey } from '../lib/kernel/cookie-key.js';
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
 import { storedNodeId } from '../lib/cluster/node-identity.js';
 import { majority, type View, type ViewMember } from '../lib/core/view.js';
@@ -163,6 +164,10 @@ export class World {
 
   /** Boots every host and joins them into one ring. */
   async start(): Promise<void> {
+    // The MAC key is derived outside virtual time (WebCrypto, on a real thread): once, before the
+    // world runs, so no kernel of it ever waits on it (a clock driven by microtasks would spin
+    // forever waiting for a real callback) and the run stays deterministic.
+    await cookieKey(simCookie);
     for (let i = 0; i < this.options.nodes; i++) await this.clock.drive(this.#boot(this.#addHost()));
     await this.settle(30_000);
   }

@@ -151,7 +151,10 @@ describe('a clusterluck node under 300 connections that each send all but the la
     const after = await rssKiB(pid);
     const growthKiB = after - before;
     console.log(`RSS of the node: ${before} KiB before, ${after} KiB with 300 connections sending 1 MiB frames (+${growthKiB} KiB, ${(growthKiB / 300).toFixed(1)} KiB per connection)`);
-    expect(growthKiB).toBeLessThan(16 * 1024);
+    // Node reads a socket in chunks of up to 64 KiB, so each connection can leave one such chunk as
+    // garbage until the next collection (300 × 64 KiB ≈ 19 MiB, seen on a loaded machine); the
+    // frames themselves (+180 MiB measured without this budget) are never held.
+    expect(growthKiB).toBeLessThan(48 * 1024);
     // The node closed every one of them (refused at accept, or aborted at the length prefix).
     const closed = await Promise.race([
       Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.closed : Promise.resolve()))).then(() => true),

@@ -54,7 +54,7 @@ export interface TcpTransportOptions {
   readonly tls?: TcpTlsOptions;
   /**
    * Largest frame accepted from a peer that has not proved the cookie yet (the kernel's hello and
-   * auth frames take under 2.2 kB); a longer length prefix aborts the connection before any of it
+   * auth frames are at most about 2.1 kB by the id and address length limits); a longer length prefix aborts the connection before any of it
    * is allocated. @default preAuthFrameBytesMaxDefault (4096)
    */
   readonly preAuthFrameBytesMax?: number;

@@ -133,13 +133,22 @@ export class ViewKeeper {
     // Without storage this runs to the founding in one turn, so the ring is there when join() returns.
     const stored = this.#h.storage === undefined ? undefined : await this.#load();
     const now = this.#h.kernel.env.clock.now();
-    if (stored !== undefined) {
+    if (stored?.state !== undefined) {
       this.#acceptor = stored.state;
       this.#incarnation = stored.incarnation;
       this.#installRing(stored.state.view, now, 'restore', stored.delays);
       return;
     }
-    if (!found) return;
+    // The incarnation is durable before anyone can name it in a view: a joiner whose process dies
+    // after asking to join but before it hears the view that adds it comes back as that same
+    // member, instead of leaving behind a voter nobody will ever answer for (with two members,
+    // a view no majority can change again). It has promised nothing yet (every promise is saved
+    // before it is sent), so voting as it from an empty acceptor is safe.
+    if (stored !== undefined) this.#incarnation = stored.incarnation;
+    if (!found) {
+      if (stored === undefined) await this.#save();
+      return;
+    }
     const cluster = toHex(this.#h.kernel.env.random.bytes(8));
     const view = foundView(cluster, this.selfMember());
     this.#acceptor = acceptorOn(view);
@@ -525,8 +534,8 @@ export class ViewKeeper {
   async #save(): Promise<void> {
     const storage = this.#h.storage;
     const a = this.#acceptor;
-    if (storage === undefined || a === undefined) return;
-    const body = {
+    if (storage === undefined) return;
+    const body = a === undefined ? { incarnation: this.#incarnation, view: null } : {
       incarnation: this.#incarnation, view: a.view, promised: a.promised ?? null, accepted: a.accepted ?? null,
       delays: this.lease.pending(this.#h.kernel.env.clock.now()),
     };
@@ -535,9 +544,12 @@ export class ViewKeeper {
   }
 }
 
-/** What a member keeps under {@link viewStateKey}: its acceptor, the incarnation it votes as, and the delays it still owes. */
+/**
+ * What a member keeps under {@link viewStateKey}: its acceptor, the incarnation it votes as, and
+ * the delays it still owes; a process that has not heard a view yet keeps only its incarnation.
+ */
 export interface StoredViewState {
-  readonly state: AcceptorState;
+  readonly state: AcceptorState | undefined;
   readonly incarnation: string;
   readonly delays: PendingDelay[];
 }
@@ -548,6 +560,7 @@ export function decodeViewState(bytes: Uint8Array): StoredViewState {
     const json = JSON.parse(fromUtf8(bytes)) as Record<string, unknown>;
     const incarnation = json['incarnation'];
     if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
+    if (json['view'] === null) return { state: undefined, incarnation, delays: [] };
     const state = parseAcceptorState(json);
     const list = json['delays'] ?? [];
     if (!Array.isArray(list)) throw new Error('delays is not an array');

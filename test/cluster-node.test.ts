@@ -2,6 +2,8 @@
 // semaphore from its owner, whichever node is asked.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
+import type { Storage } from '../lib/env/storage.js';
+import { NetKernel } from '../lib/kernel/net-kernel.js';
 import { utf8 } from '../lib/env/bytes.js';
 import { silentLogger } from '../lib/env/logger.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
@@ -105,5 +107,35 @@ describe('ClusterNode', () => {
     const other = new ClusterNode({ id: 'c', address: 'c', cookie: 'c', env: { clock, random: seededRandom('other'), transport: network.transport(), logger: silentLogger } });
     await other.start();
     nodes.push(other);
+  });
+
+  it('until its table is loaded a node answers DSM calls NOT_RUNNING (callers retry it), then serves; a node in no view fails requests NOT_A_MEMBER', async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork();
+    const env = (id: string, storage?: Storage) => ({ clock, random: seededRandom(id), transport: network.transport(), logger: silentLogger, ...(storage === undefined ? {} : { storage }) });
+    // A disk whose reads wait until the test lets them go.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const disk = memoryStorage();
+    const slow: Storage = new Proxy(disk, {
+      get: (target, key, receiver) => key === 'read'
+        ? async (...args: Parameters<Storage['read']>) => { await gate; return target.read(...args); }
+        : Reflect.get(target, key, receiver) as unknown,
+    });
+    const node = new ClusterNode({ id: 'c', address: 'c', cookie: 'c', dsm: { disk: true }, env: env('c', slow) });
+    const starting = node.start();
+    const caller = new NetKernel({ id: 'k', address: 'k', cookie: 'c', env: env('k') });
+    await caller.start();
+    caller.connect({ id: 'c', address: 'c' });
+    await clock.advance(100);
+    await expect(caller.call({ node: 'c', name: 'dsm' }, 'read', { id: 'x' })).rejects.toMatchObject({ code: 'NOT_RUNNING' });
+    open();
+    await clock.drive(starting);
+    nodes.push(node);
+    await expect(caller.call({ node: 'c', name: 'dsm' }, 'read', { id: 'x' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await caller.stop();
+    // Left: its ring is empty, so it has nobody to ask.
+    await clock.drive(node.gossip.leave());
+    await expect(node.dsm.read('x')).rejects.toMatchObject({ code: 'NOT_A_MEMBER' });
   });
 });

@@ -140,7 +140,7 @@ describe('GossipRing partitions', () => {
     const member = { id: 'e', address: 'e', weight: 1, incarnation: 'e-1' };
     const ask = (cluster?: string): Promise<unknown> => w.clock.drive(w.get('a').kernel.call({ node: fresh.kernel.self, name: 'ring' }, 'join',
       { ring: 'test', member, ...(cluster === undefined ? {} : { cluster }) }, { timeoutMs: 5000 }).then(() => 'taken', (e: { code: string }) => e.code));
-    expect(await ask(c)).toBe('NOT_FOUND');
+    expect(await ask(c)).toBe('NOT_A_MEMBER');
     expect(fresh.ring.view()?.members.map((m) => m.id)).toEqual(['c']);
     // A process joining for the first time (no cluster of its own yet) is still welcome.
     expect(await ask()).toBe('taken');

@@ -61,10 +61,10 @@ describe('NetKernel', () => {
     expect((err as ClusterluckError).stack).not.toContain('gen-server');
   });
 
-  it('a call to an unknown actor gets a clear NOT_FOUND error', async () => {
+  it('a call to an unknown actor gets a clear NO_SUCH_ACTOR error (not NOT_FOUND, which means no such semaphore)', async () => {
     const [a] = await pair();
     await expect(a.call({ node: 'b', name: 'nobody' }, 'echo', 1)).rejects.toMatchObject({
-      code: 'NOT_FOUND',
+      code: 'NO_SUCH_ACTOR',
       message: 'no actor named "nobody" on node "b"',
     });
   });
@@ -201,6 +201,51 @@ describe('NetKernel', () => {
     await b.start();
     for (let i = 0; i < 50 && !a.isConnected('b'); i++) await world.clock.advance(1000);
     expect(await Promise.all(calls.slice(2))).toEqual([3, 4, 5]);
+  });
+
+  it('a node held down (markDown): its queued and awaiting calls fail UNREACHABLE at once, and so do new ones while only a re-dial could carry them', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a');
+    await a.start();
+    a.connect({ id: 'b', address: 'b' });
+    // Nobody listens at b: let the first dial fail, so a re-dial waits out its backoff.
+    await world.clock.advance(1000);
+    const queued = a.call({ node: 'b', name: 'echo' }, 'echo', 'queued').catch((e: unknown) => e);
+    await settleTurns();
+    a.markDown('b');
+    expect(await queued).toMatchObject({ code: 'UNREACHABLE', message: expect.stringContaining('"b"') as unknown });
+    const started = world.clock.now();
+    expect(await a.call({ node: 'b', name: 'echo' }, 'echo', 'later').catch((e: unknown) => e)).toMatchObject({ code: 'UNREACHABLE' });
+    expect(world.clock.now()).toBe(started);
+    expect(a.isDown('b')).toBe(true);
+  });
+
+  it('a call awaiting its reply on an open connection fails UNREACHABLE when its node is marked down; an open connection still carries new calls', async () => {
+    const [a, , echo] = await pair();
+    const held = a.call({ node: 'b', name: 'echo' }, 'hold', 1).catch((e: unknown) => e);
+    await until(() => echo.held.length === 1);
+    a.markDown('b');
+    expect(await held).toMatchObject({ code: 'UNREACHABLE' });
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'open')).resolves.toBe('open');
+  });
+
+  it('a sign of life (markUp) re-dials at once instead of after the backoff, and calls wait for a connection again', async () => {
+    world = kernelWorld();
+    const a = world.kernel('a');
+    await a.start();
+    a.connect({ id: 'b', address: 'b' });
+    // Ten minutes of failed dials: the backoff is at its 30 s ceiling.
+    for (let i = 0; i < 600; i++) await world.clock.advance(1000);
+    a.markDown('b');
+    const b = world.kernel('b');
+    new Echo(b).start('echo');
+    await b.start();
+    await settleTurns();
+    expect(a.isConnected('b')).toBe(false); // the re-dial still waits out its backoff
+    a.markUp('b');
+    await until(() => a.isConnected('b'));
+    expect(a.isDown('b')).toBe(false);
+    await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'back')).resolves.toBe('back');
   });
 
   it('property: concurrent calls from many nodes each get their own reply', async () => {
@@ -390,3 +435,8 @@ describe('NetKernel authentication', () => {
     expect(echo.calls).toBe(1);
   });
 });
+
+/** Lets pending microtasks and queued deliveries run without moving the virtual clock. */
+async function settleTurns(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setTimeout(r, 0));
+}

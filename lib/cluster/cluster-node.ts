@@ -1,9 +1,10 @@
 import type { NodeId } from '../core/node-id.js';
-import { DSMServer, type DSMServerOptions } from '../dsm/dsm-server.js';
+import { DSMServer, dsmServerNameDefault, type DSMServerOptions } from '../dsm/dsm-server.js';
 import type { Env } from '../env/env.js';
-import { ClusterluckError, invalidArgument } from '../env/errors.js';
+import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { GossipRing } from '../gossip/gossip-ring.js';
 import type { GossipRingOptions } from '../gossip/gossip-options.js';
+import type { Actor } from '../kernel/actor.js';
 import { NetKernel, type NetKernelOptions } from '../kernel/net-kernel.js';
 import { AdminServer, adminServerName } from './admin-server.js';
 import { nodeMetrics, type Metric } from './metrics.js';
@@ -108,6 +109,13 @@ export class ClusterNode {
     const timeoutMs = options.syncTimeoutMs ?? syncTimeoutMsDefault;
     if (!(typeof timeoutMs === 'number' && timeoutMs > 0)) throw invalidArgument('options.syncTimeoutMs', timeoutMs, 'a number > 0');
     await this.kernel.start();
+    // Until the table is loaded, requests for it hear NOT_RUNNING (retried by callers), not NO_SUCH_ACTOR.
+    const loading: Actor = {
+      deliver: (kind, from) => {
+        if (kind === 'call') this.kernel.replyError(from, new ClusterluckError('NOT_RUNNING', `node ${show(this.kernel.self.id)} has not loaded its semaphore table yet`));
+      },
+    };
+    this.kernel.register(dsmServerNameDefault, loading);
     this.gossip.start();
     // With a seed it founds nothing: a restarted process that lost its state (or a wiped one)
     // whose seed is not answering fails to start rather than serve a second cluster.
@@ -123,6 +131,7 @@ export class ClusterNode {
         await this.#sync(seed, timeoutMs);
       }
     } catch (err) {
+      this.kernel.unregister(dsmServerNameDefault, loading);
       await this.gossip.stop();
       await this.kernel.stop();
       throw err;
@@ -136,11 +145,13 @@ export class ClusterNode {
       await this.dsm.load();
     } catch (err) {
       this.kernel.env.logger.error('the semaphore table could not be loaded; not serving', { error: String(err) });
+      this.kernel.unregister(dsmServerNameDefault, loading);
       await this.gossip.stop();
       await this.kernel.stop();
       throw err;
     }
-    this.dsm.start();
+    this.kernel.unregister(dsmServerNameDefault, loading);
+    this.dsm.start(dsmServerNameDefault);
     this.admin.start(adminServerName);
     this.#started = true;
     return this;

@@ -389,7 +389,7 @@ export class DSMServer extends GenServer {
         granted = await this.#request('post', named, reqTimeout);
       } catch (err) {
         // The owner may have granted what we never heard of: release it (Clusterluck's phantom holders).
-        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND')) this.#releaseUnlessHeld(id, holder, named.attempt);
+        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND') && !isClusterluckError(err, 'NOT_A_MEMBER')) this.#releaseUnlessHeld(id, holder, named.attempt);
         throw err;
       }
       // A lease ends when either clock says so: a sleeping laptop's monotonic clock stops while
@@ -442,17 +442,24 @@ export class DSMServer extends GenServer {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
-    // reqTimeout bounds the whole request, re-routes after NOT_OWNER included.
+    // reqTimeout bounds the whole request, re-routes included.
     const clock = this.kernel.env.clock;
     const deadline = clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const leftMs = deadline - clock.now();
       // The owner refuses what waited there longer than we wait for the answer.
       const sent = Number.isFinite(leftMs) ? { ...valid, ttl: leftMs } : valid;
+      const owner = this.#owner(valid.id);
+      const name = this.#name();
       try {
-        return await this.call({ node: this.#owner(valid.id), name: this.#name() }, command, sent, { timeoutMs: leftMs });
+        // An owner the failure detector holds down would not answer: no request waits on it.
+        if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(valid.id)}, ${show(owner.id)}, is held down by the failure detector`);
+        return await this.call({ node: owner, name }, command, sent, { timeoutMs: leftMs });
       } catch (err) {
-        if (!isClusterluckError(err, 'NOT_OWNER') || attempt >= notOwnerRetriesMax || deadline - clock.now() <= this.#opts.maxWaitTimeout) throw err;
+        // Answers that say "not here, not yet": the view or the owner is moving. A few tries within
+        // the deadline (a bounded number even without one), then the caller hears which it was.
+        const retried = err instanceof ClusterluckError && retriedCodes.has(err.code);
+        if (!retried || attempt >= notOwnerRetriesMax || deadline - clock.now() <= this.#opts.maxWaitTimeout) throw err;
         await this.#sleep(this.#opts.maxWaitTimeout);
       }
     }
@@ -580,8 +587,11 @@ export class DSMServer extends GenServer {
     return new ClusterluckError('NOT_OWNER', `node ${show(this.kernel.self.id)} does not own ${show(id)}; ${why}`);
   }
 
+  /** The owner of `id` on this node's ring; NOT_A_MEMBER when this node is in no view (it left, or has not joined yet). */
   #owner(id: string): NodeId {
-    const owner = this.gossip.ring().find(id);
+    const ring = this.gossip.ring();
+    if (ring.size() === 0) throw new ClusterluckError('NOT_A_MEMBER', `node ${show(this.kernel.self.id)} is in no view: it cannot route ${show(id)} (it left, was removed, or has not joined)`);
+    const owner = ring.find(id);
     return owner.id === this.kernel.self.id ? this.kernel.self : owner;
   }
 
@@ -606,6 +616,14 @@ function checked<C extends DsmCommand>(command: C, job: DsmJobs[C]): DsmJobs[C] 
   if (parsed instanceof Error) throw parsed;
   return parsed;
 }
+
+/**
+ * Codes a request is re-sent on (a few times, within its deadline): none of them means the owner
+ * acted on it. NOT_OWNER: the view moved or ownership is settling; UNREACHABLE: the owner is held
+ * down (a view change will move its keys); NOT_RUNNING: the owner has not loaded its table yet;
+ * NO_SUCH_ACTOR: the owner's node runs no DSMServer (starting, or stopping as it leaves).
+ */
+const retriedCodes: ReadonlySet<string> = new Set(['NOT_OWNER', 'UNREACHABLE', 'NOT_RUNNING', 'NO_SUCH_ACTOR']);
 
 /** Runs Clusterluck's callback (always asynchronously) or hands back the promise. */
 function finish<T>(promise: Promise<T>, cb: Callback<T> | undefined): Promise<T> | undefined {

@@ -352,9 +352,11 @@ export class GossipRing extends GenServer {
 
   #empty: HashRing | undefined;
 
-  /** The member that owns `key` on the ring (NOT_FOUND when the ring is empty). */
+  /** The member that owns `key` on the ring (NOT_A_MEMBER when this node is in no view: its ring is empty). */
   find(key: string): NodeId {
-    return this.ring().find(key);
+    const ring = this.ring();
+    if (ring.size() === 0) throw new ClusterluckError('NOT_A_MEMBER', `node ${show(this.kernel.self.id)} is in no view: its ring is empty`);
+    return ring.find(key);
   }
 
   /** Round trip of probes to each member that answered one, ms (a moving average). */
@@ -390,7 +392,7 @@ export class GossipRing extends GenServer {
       : job.event === GossipEvent.ping ? readPing : job.event === GossipEvent.pingReq ? readPingReq
       : job.event === GossipEvent.paxos ? readPaxos : job.event === GossipEvent.view ? readViewMessage
       : job.event === GossipEvent.join ? readJoin : job.event === GossipEvent.invite ? readInvite : undefined;
-    if (read === undefined) return new ClusterluckError('NOT_FOUND', `no gossip event ${show(job.event)}`);
+    if (read === undefined) return new ClusterluckError('BAD_MESSAGE', `no gossip event ${show(job.event)}`);
     const data = read(job.data);
     return data instanceof Error ? data : { event: job.event, data };
   }
@@ -404,6 +406,12 @@ export class GossipRing extends GenServer {
     for (const c of changes) {
       if (c.id === selfId) continue;
       this.#detector.track(c.id, c.after, ringSize);
+      // Calls to a member held down, or out of the view, fail fast (UNREACHABLE) instead of waiting
+      // for a re-dial; any news of it alive (gossip, a probe ack) resets the re-dial backoff. A
+      // forgotten entry drops the mark with it.
+      const down = c.after !== undefined && (c.after.liveness === 'down' || c.after.liveness === 'removed' || c.after.admin !== 'in');
+      if (down) this.kernel.markDown(c.id);
+      else this.kernel.markUp(c.id);
       // Heard from again: a removal for being down is no longer wanted.
       if (c.after?.liveness === 'alive') this.#keeper.forget(c.id, 'down');
     }

@@ -281,11 +281,11 @@ export class ViewKeeper {
     const v = this.view;
     // A member of another cluster asking back into its own: taking it would start a second cluster
     // (we may be a wiped process at its old member's address).
-    if (cluster !== undefined && v?.cluster !== cluster) throw new ClusterluckError('NOT_FOUND', `not a member of cluster ${cluster}`);
+    if (cluster !== undefined && v?.cluster !== cluster) throw new ClusterluckError('NOT_A_MEMBER', `not a member of cluster ${cluster}`);
     // Not a member ourselves (removed, or left): pass the request to a member of the view we know.
     if (v !== undefined && !this.isMember()) {
       const via = v.members.find((m) => m.id !== this.#h.kernel.self.id && m.id !== member.id) ?? v.members.find((m) => m.id === member.id);
-      if (via === undefined) throw new ClusterluckError('NOT_RUNNING', 'not a member of a view');
+      if (via === undefined) throw new ClusterluckError('NOT_A_MEMBER', 'not a member of a view');
       const ring = this.#h.ringId();
       return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
     }

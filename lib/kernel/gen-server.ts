@@ -208,7 +208,7 @@ export class GenServer implements Actor {
     if (job instanceof Error) return this.#refuse(d, job);
     const handler = this.#handlers.get(job.event);
     if (handler === undefined) {
-      return this.#refuse(d, new ClusterluckError('NOT_FOUND', `${show(this.#name)} has no handler for event ${show(job.event)}`), '(unknown)');
+      return this.#refuse(d, new ClusterluckError('BAD_MESSAGE', `${show(this.#name)} has no handler for event ${show(job.event)}`), '(unknown)');
     }
     this.#inFlight++;
     let result: unknown;

@@ -120,6 +120,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   readonly #dialFor = new Map<Link, string>();
   readonly #pending = new Map<number, Pending>();
   readonly #identifying = new Map<Link, { resolve(node: NodeId): void; reject(error: Error): void }>();
+  /** Nodes the failure detector holds down (see {@link markDown}). */
+  readonly #down = new Set<string>();
   #nextTag = 1;
   #listener: Listener | undefined;
   #running = false;
@@ -235,6 +237,39 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     return (this.#peers.get(id)?.links.length ?? 0) > 0;
   }
 
+  /**
+   * The failure detector holds `id` down, or it left the view. Its calls awaiting replies fail now
+   * with UNREACHABLE, and until {@link markUp} a call to it fails at once with UNREACHABLE unless a
+   * connection to it is open or being dialled (then it waits for that dial only), instead of
+   * waiting in the re-dial queue behind a backoff of up to 30 s. Re-dialling goes on meanwhile.
+   */
+  markDown(id: string): void {
+    if (id === this.self.id || this.#down.has(id)) return;
+    this.#down.add(id);
+    const error = unreachable(id, 'the failure detector holds it down');
+    for (const p of [...this.#pending.values()]) if (p.peerId === id) p.settle(error);
+  }
+
+  /**
+   * A sign of life from `id` (gossip about it, a probe ack): calls to it wait for a connection
+   * again, and a re-dial waiting out its backoff happens now, the backoff reset.
+   */
+  markUp(id: string): void {
+    this.#down.delete(id);
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return;
+    peer.failures = 0;
+    if (peer.redial === undefined) return;
+    this.env.clock.cancelTimer(peer.redial);
+    peer.redial = undefined;
+    if (this.#running && peer.wanted && peer.links.length === 0 && peer.dialing === undefined) this.#dial(peer);
+  }
+
+  /** True while {@link markDown} holds `id` down. */
+  isDown(id: string): boolean {
+    return this.#down.has(id);
+  }
+
   /** Nodes with an authenticated connection open. */
   connectedNodes(): NodeId[] {
     return [...this.#peers.values()].filter((p) => p.links.length > 0).map((p) => p.node);
@@ -253,6 +288,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
         throw new ClusterluckError('QUEUE_FULL', `${this.#pending.size} calls are already awaiting replies`);
       }
       const peer = nodeId === this.self.id ? undefined : this.#peerFor(dest.node);
+      if (peer !== undefined && this.#cannotReach(peer)) return Promise.reject(unreachable(nodeId, 'the failure detector holds it down and no connection is open or being dialled'));
       return new Promise((resolve, reject) => {
         const tag = this.#newTag();
         const item: Outbound = { kind: MessageKind.call, tag, name, payload };
@@ -355,6 +391,20 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     return peer;
   }
 
+  /** Held down, with no connection open and none being dialled or authenticated: a call would only wait for a re-dial. */
+  #cannotReach(peer: Peer): boolean {
+    if (!this.#down.has(peer.node.id) || peer.links.length > 0 || peer.dialing !== undefined) return false;
+    for (const id of this.#dialFor.values()) if (id === peer.node.id) return false;
+    return true;
+  }
+
+  /** Fails the calls queued for `peer` once nothing but a re-dial could carry them and it is held down. */
+  #failQueuedIfDown(peer: Peer): void {
+    if (!this.#cannotReach(peer)) return;
+    const error = unreachable(peer.node.id, 'the failure detector holds it down and the dial failed');
+    for (const item of [...peer.queue]) if (item.kind === MessageKind.call) this.#pending.get(item.tag)?.settle(error);
+  }
+
   #newTag(): number {
     do this.#nextTag = this.#nextTag >= 0xffffffff ? 1 : this.#nextTag + 1;
     while (this.#pending.has(this.#nextTag));
@@ -437,6 +487,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     ).finally(() => {
       this.env.clock.cancelTimer(timer);
       if (peer.dialing === controller) peer.dialing = undefined;
+      this.#failQueuedIfDown(peer);
     });
   }
 
@@ -549,19 +600,29 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     for (const p of [...this.#pending.values()]) if (p.link === link) p.settle(closed);
     if (peer === undefined) return;
     const at = peer.links.indexOf(link);
-    if (at < 0) return this.#scheduleRedial(peer);
+    if (at < 0) {
+      this.#scheduleRedial(peer);
+      return this.#failQueuedIfDown(peer);
+    }
     peer.links.splice(at, 1);
     if (at === 0) peer.congested = false;
     if (peer.links.length > 0) return this.#flush(peer);
     this.emit('disconnect', peer.node);
-    if (peer.wanted && this.#running) return this.#scheduleRedial(peer);
+    if (peer.wanted && this.#running) {
+      this.#scheduleRedial(peer);
+      return this.#failQueuedIfDown(peer);
+    }
     this.#forget(peer, closed);
     this.#peers.delete(peer.node.id);
   }
 }
 
 function noActor(name: string, nodeId: string): ClusterluckError {
-  return new ClusterluckError('NOT_FOUND', `no actor named ${show(name)} on node ${show(nodeId)}`);
+  return new ClusterluckError('NO_SUCH_ACTOR', `no actor named ${show(name)} on node ${show(nodeId)}`);
+}
+
+function unreachable(nodeId: string, why: string): ClusterluckError {
+  return new ClusterluckError('UNREACHABLE', `node ${show(nodeId)} is unreachable: ${why}`);
 }
 
 function checkName(field: string, value: unknown): void {

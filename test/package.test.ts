@@ -1,9 +1,11 @@
-// The package as a user meets it: `npm pack` builds the tarball, a scratch app installs it (from
-// npm's cache: the test runs without a network), type-checks a consumer of `clusterluck/node` as a
+// The package as a user meets it: `npm pack` builds the tarball, a scratch app installs it with
+// `npm ci --offline` (the test runs without a network: the app's lock file is cut from ours, so npm
+// takes every tarball from its content cache by integrity and never asks for a packument), type-checks a consumer of `clusterluck/node` as a
 // Node-only project (`--strict`, no DOM lib, skipLibCheck off) and runs it; then a Vite page of
 // the same app imports `clusterluck` and runs in Chromium.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +34,50 @@ await node.stop();
 console.log(JSON.stringify({ token: typeof token, read, full }));
 `;
 
+interface LockEntry { version?: string; resolved?: string; integrity?: string; dev?: boolean; devOptional?: boolean; dependencies?: Record<string, string>; [k: string]: unknown }
+
+/**
+ * The scratch app's package.json and package-lock.json: it depends on the tarball and on the
+ * `@types/node` we build with; the lock holds the tarball (with its sha512) and, copied from our own
+ * lock, every package our runtime dependencies and `@types/node` pull in.
+ */
+async function writeLockedApp(app: string, tarball: string, bytes: Buffer): Promise<void> {
+  const ours = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const pkg = ours.packages[''] as LockEntry & { name: string; peerDependencies?: Record<string, string>; peerDependenciesMeta?: unknown };
+  const typesVersion = ours.packages['node_modules/@types/node']?.version as string;
+  const packages: Record<string, LockEntry> = {};
+  // Node's resolution over the lock's paths: from `from`, the nearest node_modules/<name>.
+  const visit = (from: string, name: string): void => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const path = `${dir === '' ? '' : `${dir}/`}node_modules/${name}`;
+      const entry = ours.packages[path];
+      if (entry !== undefined) {
+        if (packages[path] !== undefined) return;
+        const { dev: _dev, devOptional: _devOptional, ...kept } = entry;
+        packages[path] = kept;
+        for (const dep of Object.keys(entry.dependencies ?? {})) visit(path, dep);
+        return;
+      }
+      if (dir === '') throw new Error(`package-lock.json has no ${name} reachable from ${from || 'the root'}`);
+    }
+  };
+  for (const dep of Object.keys(pkg.dependencies ?? {})) visit('', dep);
+  visit('', '@types/node');
+  const dependencies = { clusterluck: `file:${tarball}`, '@types/node': typesVersion };
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies }));
+  await writeFile(join(app, 'package-lock.json'), JSON.stringify({
+    name: 'consumer', lockfileVersion: 3, requires: true,
+    packages: {
+      '': { name: 'consumer', dependencies },
+      'node_modules/clusterluck': {
+        version: pkg.version, resolved: `file:${tarball}`, integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
+        dependencies: pkg.dependencies, peerDependencies: pkg.peerDependencies, peerDependenciesMeta: pkg.peerDependenciesMeta,
+      },
+      ...packages,
+    },
+  }, null, 2));
+}
+
 describe('the npm package', () => {
   it('packs, installs into a scratch app, type-checks under --strict without the DOM lib, and runs', async () => {
     scratch = await mkdtemp(join(tmpdir(), 'clusterluck-package-'));
@@ -40,14 +86,13 @@ describe('the npm package', () => {
     expect(tarball).toBeDefined();
     const app = join(scratch, 'app');
     await mkdir(join(app, 'src'), { recursive: true });
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    await writeLockedApp(app, join('..', tarball as string), await readFile(join(scratch, tarball as string)));
     await writeFile(join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'], strict: true, skipLibCheck: false, rootDir: 'src', outDir: 'out' },
       include: ['src'],
     }));
     await writeFile(join(app, 'src', 'main.ts'), consumer);
-    const types = JSON.parse((await exec('npm', ['ls', '@types/node', '--json', '--depth', '0'], { cwd: root })).stdout) as { dependencies: Record<string, { version: string }> };
-    await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, tarball as string), `@types/node@${types.dependencies['@types/node']?.version}`], { cwd: app });
+    await exec('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app });
     const checked = await exec(tsc, ['-p', 'tsconfig.json'], { cwd: app }).then(() => '', (e: { stdout?: string }) => e.stdout ?? String(e));
     expect(checked).toBe('');
     const { stdout } = await exec(process.execPath, [join(app, 'out', 'main.js')], { cwd: app, timeout: 30_000 });

@@ -13,6 +13,7 @@ import { driftMaxDefault, ownershipLeaseMsDefault, probeIntervalMsDefault, suspi
 import type { HashRing } from '../lib/core/hash-ring.js';
 import { isClusterluckError } from '../lib/env/errors.js';
 import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
+import { openSession } from '../lib/cli.js';
 import { createCluster } from '../lib/node.js';
 import { freePort, sleep, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
@@ -293,13 +294,13 @@ describe('semaphore holders across processes: the owner is killed and restarted'
   }, 90_000);
 });
 
-describe('a dead owner fails fast', () => {
+describe('a dead owner fails fast; a restarted one is served at once', () => {
   // Shipped defaults except auto-remove, held off for a minute so that the restart below comes
   // back into the same view (a removal would make its keys wait out the lock-delay).
   const world = new World(['--auto-remove-ms', '60000'], undefined, 60_000);
   afterAll(() => world.stop(), 30_000);
 
-  it('kill -9 of the owner: a read with the default reqTimeout (Infinity) ends UNREACHABLE within the detection bound, the next at once', async () => {
+  it('kill -9 of the owner: a read with the default reqTimeout (Infinity) ends UNREACHABLE within the detection bound, the next at once; restarted, the old client is served within a probe interval of a fresh one', async () => {
     const { id } = await world.startWithSemaphore('dead', 'c');
     const { client } = world;
     expect(await client.dsm.read(id)).toEqual({ n: 1, active: 0 });
@@ -317,7 +318,30 @@ describe('a dead owner fails fast', () => {
     await expect(client.dsm.read(id)).rejects.toMatchObject({ code: 'UNREACHABLE' });
     expect(performance.now() - again).toBeLessThan(1000);
 
-    console.log(`kill -9 of the owner: first read UNREACHABLE after ${firstMs.toFixed(0)} ms (bound ${bound} ms)`);
+    // c comes back on its port and data dir; a fresh session to it and the old client both read.
+    await world.startProc('c', 'a');
+    const restartedAtMs = performance.now();
+    const fresh = await openSession(`127.0.0.1:${world.ports.get('c')}`, cookie);
+    try {
+      let freshMs: number | undefined;
+      let oldMs: number | undefined;
+      const last = { fresh: '', old: '' }; // the latest refusal of each, for a failure message
+      await until('both the fresh session and the old client are served', async () => {
+        const [f, o] = await Promise.all([
+          freshMs === undefined ? fresh.run(`read ${id}`).then(() => true, (e: unknown) => { last.fresh = String(e); return false; }) : true,
+          oldMs === undefined ? client.dsm.read(id, undefined, 2000).then(() => true, (e: unknown) => { last.old = String(e); return false; }) : true,
+        ]);
+        if (f && freshMs === undefined) freshMs = performance.now() - restartedAtMs;
+        if (o && oldMs === undefined) oldMs = performance.now() - restartedAtMs;
+        return freshMs !== undefined && oldMs !== undefined ? true : undefined;
+      }, 30_000, 50).catch((err: unknown) => {
+        throw new Error(`${String(err)}; last refusals: fresh session ${last.fresh || 'none'}, old client ${last.old || 'none'}\n${world.logs()}`);
+      });
+      console.log(`kill -9 of the owner: first read UNREACHABLE after ${firstMs.toFixed(0)} ms (bound ${bound} ms); after the restart, fresh session served at ${freshMs?.toFixed(0)} ms, old client at ${oldMs?.toFixed(0)} ms`);
+      expect((oldMs as number) - (freshMs as number), world.logs()).toBeLessThanOrEqual(probeIntervalMsDefault + 250);
+    } finally {
+      await fresh.close();
+    }
   }, 90_000);
 });
 

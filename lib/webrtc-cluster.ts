@@ -4,6 +4,7 @@
 import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
 import { clusterSignaller, type ClusterSignaller } from './cluster/cluster-signaller.js';
 import { storedNodeId } from './cluster/node-identity.js';
+import { Room, roomCheckMsDefault, roomNameLengthMax } from './cluster/room.js';
 import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from './constants.js';
 import { toHex } from './env/bytes.js';
 import { ClusterluckError, invalidArgument, show } from './env/errors.js';
@@ -27,8 +28,18 @@ export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'add
   readonly id?: string;
   /** How the node reaches its first member: a PeerJS server, or any other {@link Signaller}. */
   readonly signaling: PeerjsServer | Signaller;
-  /** A member to join through, by id. Without it the node waits to be met (or call `join`). */
+  /** A member to join through, by id. Without it (and without `room`) the node founds a cluster of its own. */
   readonly seed?: string;
+  /**
+   * A room to meet in instead of a seed: nodes given the same room (on the same signalling server
+   * and key) form one cluster. The server decides who is first: the node that claims the room's
+   * address founds, every later one joins whoever holds it; members claim it again when its holder
+   * goes (see {@link Room}). Without a seed, a room node whose signalling server cannot be
+   * reached does not start (CONNECTION_REFUSED): it cannot tell whether it would be first.
+   */
+  readonly room?: string;
+  /** Time between a room member's checks that its room's address is held in its view. @default roomCheckMsDefault (2000) */
+  readonly roomCheckMs?: number;
   /**
    * Reject (CONNECTION_REFUSED, with the server's error) when this node's address could not be
    * claimed on the signalling server at start. Otherwise such a node starts anyway, logs a
@@ -55,12 +66,18 @@ export interface WebRtcNodeOptions extends Omit<ClusterNodeOptions, 'env' | 'add
 export class WebRtcClusterNode extends ClusterNode {
   readonly transport: WebRtcTransport;
   readonly signaller: ClusterSignaller;
+  /** This member's room, when it was given one. */
+  readonly room: Room | undefined;
 
-  constructor(options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller) {
+  constructor(
+    options: ClusterNodeOptions & { readonly env: { readonly transport: WebRtcTransport } }, signaller: ClusterSignaller,
+    room?: { readonly name: string; readonly signaller: Signaller; readonly checkMs: number },
+  ) {
     super(options);
     this.transport = options.env.transport;
     this.signaller = signaller;
     signaller.attach(this.kernel);
+    this.room = room === undefined ? undefined : new Room(room.name, this, this.transport, room.signaller, room.checkMs);
   }
 
   /** Connects to the member with id `seed` (through the bootstrap signaller) and joins its cluster. */
@@ -69,7 +86,9 @@ export class WebRtcClusterNode extends ClusterNode {
     return this.meet(await this.kernel.connectAddress(seed));
   }
 
+  /** A leaving holder of the room's address hands it to another member before it goes. */
   override async stop(options: { leave?: boolean } = {}): Promise<void> {
+    await this.room?.stop(options.leave !== false);
     await super.stop(options);
     await this.transport.close();
   }
@@ -93,6 +112,13 @@ async function startWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcCluste
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
   const { signaling, storage } = options;
   if (typeof signaling !== 'object' || signaling === null) throw invalidArgument('signaling', signaling, 'a PeerJS server { host, port } or a Signaller');
+  if (options.seed !== undefined) checkSeed(options.seed);
+  const roomName = options.room;
+  if (roomName !== undefined && (typeof roomName !== 'string' || roomName === '' || roomName.length > roomNameLengthMax)) {
+    throw invalidArgument('room', roomName, `a room name of 1 to ${roomNameLengthMax} characters`);
+  }
+  const roomCheckMs = options.roomCheckMs ?? roomCheckMsDefault;
+  if (!Number.isSafeInteger(roomCheckMs) || roomCheckMs < 1) throw invalidArgument('roomCheckMs', roomCheckMs, 'a positive integer of ms');
   const clock = systemClock();
   const random = cryptoRandom();
   const fresh = (): string => toHex(random.bytes(8));
@@ -110,17 +136,27 @@ async function startWebRtcNode(options: WebRtcNodeOptions): Promise<WebRtcCluste
     ...options, id, address: id, env,
     gossip: { autoRemoveAfterMs: webrtcAutoRemoveAfterMsDefault, ...options.gossip },
     dsm: { ...(storage === undefined ? {} : { disk: true }), ...options.dsm },
-  }, signaller);
-  const seed = options.seed;
-  if (seed !== undefined) checkSeed(seed);
+  }, signaller, roomName === undefined ? undefined : { name: roomName, signaller: fallback, checkMs: roomCheckMs });
+  let seed = options.seed;
   try {
+    // In a room without a seed, the signalling server decides: the node that claims the room's
+    // address founds; any other joins whoever holds it.
+    if (node.room !== undefined && seed === undefined) {
+      const held = await node.room.claim().catch((err: unknown) => {
+        throw new ClusterluckError('CONNECTION_REFUSED', `room ${show(node.room?.name)} needs its signalling server to start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      });
+      if (!held) seed = node.room.address;
+    }
     // With a seed, the DSMServer serves only once the seed's ring has arrived (see ClusterNode.start).
-    await node.start(seed === undefined ? {} : { seed: (n) => n.kernel.connectAddress(seed) });
+    const via = seed;
+    await node.start(via === undefined ? {} : { seed: (n) => n.kernel.connectAddress(via) });
     if (options.requireSignaling === true && signaller.signaling === 'lost') {
       throw new ClusterluckError('CONNECTION_REFUSED', `could not claim ${show(id)} on the signalling server: ${signaller.signalingError?.message ?? 'unknown error'}`,
         signaller.signalingError === undefined ? undefined : { cause: signaller.signalingError });
     }
+    node.room?.start();
   } catch (err) {
+    await node.room?.stop(false);
     await node.stop({ leave: false });
     await transport.close();
     throw err;

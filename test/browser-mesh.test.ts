@@ -284,3 +284,21 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
     console.log(`stalled ${frozen} removed after ${removedMs} ms; refused meanwhile: ${tries.join(', ')}; after waking: ${woke}; back in the view ${Math.round(performance.now() - frozenAt)} ms after it stalled`);
   }, 120_000);
 });
+
+describe('two Chromium tabs in one room', () => {
+  it('both started at once without a seed form one cluster (not two), and an n = 1 semaphore has one holder', async () => {
+    const [r1, r2] = await Promise.all([tab('r1'), tab('r2')]);
+    // Each tab's view as its start resolved: the one that did not hold the room had joined the other's.
+    const views = await Promise.all([r1, r2].map(async (p, i) => {
+      await call(p, 'start', { id: `r${i + 1}`, port: peerjs.port, room: 'two-tabs', gossip });
+      return call<{ members: string[] }>(p, 'view');
+    }));
+    const holding = await Promise.all([r1, r2].map((p) => call<boolean>(p, 'holding')));
+    expect(holding.filter(Boolean)).toHaveLength(1);
+    expect(views[holding.indexOf(false)]?.members.sort()).toEqual(['r1', 'r2']);
+    await expect.poll(async () => Promise.all([r1, r2].map((p) => call(p, 'ring'))), { timeout: 15_000 }).toEqual([['r1', 'r2'], ['r1', 'r2']]);
+    await call(r1, 'create', 'room-printer', 1);
+    const posts = await Promise.all([call<string>(r1, 'post', 'room-printer', 'h1', 30_000, 0), call<string>(r2, 'post', 'room-printer', 'h2', 30_000, 0)]);
+    expect(posts.sort()).toEqual(['SEMAPHORE_FULL', 'granted']);
+  }, 40_000);
+});

@@ -3,3 +3,4 @@ export * from './admin-server.js';
 export * from './cluster-node.js';
 export * from './cluster-signaller.js';
 export * from './metrics.js';
+export * from './room.js';

@@ -37,11 +37,29 @@ export class WebRtcListener extends TypedEventTarget<ListenerEvents> implements 
   }
 
   async start(signaller: Signaller): Promise<void> {
-    this.#claim = await signaller.claim(this.address, (from, payload) => this.#receive(from, payload), (to) => {
-      for (const session of [...this.#sessions.values()]) {
-        if (session.remote === to) session.fail(new ClusterluckError('CONNECTION_CLOSED', `the dialer ${show(to)} is gone`));
-      }
-    });
+    this.#claim = await signaller.claim(this.address, (from, payload) => this.receiveVia(this.#claim as SignalClaim, from, payload), (to) => this.dialerGone(to));
+  }
+
+  /** A payload that reached `via` (this address, or another claim answering here, e.g. a room's); answers go back through `via`. */
+  receiveVia(via: SignalClaim, from: Address, payload: unknown): void {
+    const wire = readWire(payload);
+    if (wire === undefined || this.#closed) return;
+    const key = `${from}\n${wire.cid}`;
+    const session = this.#sessions.get(key);
+    if (session !== undefined) {
+      if (wire.kind === 'signal') signalPeer(session, wire.data);
+      else session.fail(new ClusterluckError('CONNECTION_CLOSED', `${show(from)} gave up the dial`));
+      return;
+    }
+    if (wire.kind !== 'signal') return;
+    this.#accept(via, from, wire.cid, key, wire.data);
+  }
+
+  /** The signaller could not deliver to `to`: its dials here are over. */
+  dialerGone(to: Address): void {
+    for (const session of [...this.#sessions.values()]) {
+      if (session.remote === to) session.fail(new ClusterluckError('CONNECTION_CLOSED', `the dialer ${show(to)} is gone`));
+    }
   }
 
   async close(): Promise<void> {
@@ -53,24 +71,9 @@ export class WebRtcListener extends TypedEventTarget<ListenerEvents> implements 
     this.emit('close');
   }
 
-  #receive(from: Address, payload: unknown): void {
-    const wire = readWire(payload);
-    if (wire === undefined || this.#closed) return;
-    const key = `${from}\n${wire.cid}`;
-    const session = this.#sessions.get(key);
-    if (session !== undefined) {
-      if (wire.kind === 'signal') signalPeer(session, wire.data);
-      else session.fail(new ClusterluckError('CONNECTION_CLOSED', `${show(from)} gave up the dial`));
-      return;
-    }
-    if (wire.kind !== 'signal') return;
-    this.#accept(from, wire.cid, key, wire.data);
-  }
-
   /** Answers a new dial; the session ends with the connection, or when it fails to open in time. */
-  #accept(from: Address, cid: string, key: string, offer: unknown): void {
+  #accept(claim: SignalClaim, from: Address, cid: string, key: string, offer: unknown): void {
     const s = this.#host;
-    const claim = this.#claim as SignalClaim;
     let open = false;
     const fail = (error: ClusterluckError): void => {
       if (open || this.#sessions.get(key) !== session) return;

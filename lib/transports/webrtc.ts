@@ -15,7 +15,7 @@ import { WebRtcConnection, type WebRtcConnectionSettings } from './webrtc-connec
 import { WebRtcListener, type AcceptHost } from './webrtc-listener.js';
 import { simplePeer, type SimplePeer, type SimplePeerChannel, type SimplePeerWrtc } from './webrtc-peer.js';
 import { dialAttemptsMax, isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
-import type { SignalClaim, Signaller } from '../env/signaller.js';
+import type { SignalClaim, SignalLost, Signaller } from '../env/signaller.js';
 
 export { chunkBytesMax as webrtcChunkBytesMax } from './webrtc-chunks.js';
 
@@ -57,6 +57,13 @@ export interface WebRtcTransportOptions {
 export interface WebRtcTransport extends Transport {
   /** Peer connections not yet closed: being made, or carrying a connection. */
   readonly peerCount: number;
+  /**
+   * Claims `address` on `signaller` for the listener on `local` (listening now or later): dials to
+   * `address` are answered there, through this claim. A room's well-known address is held this way
+   * by one member at a time. Rejects ADDRESS_IN_USE when `address` is held; `lost` as in
+   * {@link Signaller.claim}. The claim is the caller's to release.
+   */
+  alias(local: Address, address: Address, signaller: Signaller, lost?: SignalLost): Promise<SignalClaim>;
   /** Aborts every connection and half-made dial, closes listeners, releases signalling claims. */
   close(): Promise<void>;
 }
@@ -142,6 +149,17 @@ class WebRtcEndpoint implements WebRtcTransport {
     await listener.start(this.#s.signaller);
     this.#listeners.add(listener);
     return listener;
+  }
+
+  async alias(local: Address, address: Address, signaller: Signaller, lost?: SignalLost): Promise<SignalClaim> {
+    checkAddress(local);
+    checkAddress(address);
+    const listener = (): WebRtcListener | undefined => [...this.#listeners].find((l) => l.address === local);
+    let claim: SignalClaim | undefined;
+    claim = await signaller.claim(address, (from, payload) => {
+      if (claim !== undefined) listener()?.receiveVia(claim, from, payload);
+    }, (to) => listener()?.dialerGone(to), lost);
+    return claim;
   }
 
   async dial(address: Address, dialOptions: DialOptions): Promise<Connection> {

@@ -10,16 +10,19 @@ const started = (): WebRtcClusterNode => {
 const reqMs = 5000;
 
 const mesh = {
-  async start(o: { id: string; port: number; seed?: string; gossip: GossipRingOptions }): Promise<NodeId> {
+  async start(o: { id: string; port: number; seed?: string; room?: string; gossip: GossipRingOptions }): Promise<NodeId> {
     node = await createBrowserNode({
       id: o.id, cookie: 'mesh', storageName: `mesh-${o.id}`, signaling: { host: '127.0.0.1', port: o.port, path: '/' },
       gossip: o.gossip, dsm: { fsyncInterval: 0, minWaitTimeout: 20, maxWaitTimeout: 100 }, ...(o.seed === undefined ? {} : { seed: o.seed }),
+      ...(o.room === undefined ? {} : { room: o.room }),
     });
     return node.self;
   },
   connect: (id: string) => started().kernel.connectAddress(id),
   meet: (seed: NodeId) => void started().meet(seed),
   ring: () => started().gossip.ring().nodes().map((n) => n.id).sort(),
+  /** Whether it holds its room's address on the signalling server. */
+  holding: () => started().room?.holding ?? false,
   view: () => {
     const v = started().gossip.view();
     return v === undefined ? undefined : { number: v.number, members: v.members.map((m) => m.id) };

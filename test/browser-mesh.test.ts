@@ -286,11 +286,19 @@ describe('three Chromium tabs and a Node process in one cluster over WebRTC', ()
 });
 
 describe('two Chromium tabs in one room', () => {
+  // Its own PeerJS server: the one above was stopped by an earlier test.
+  let server: PeerjsServer | undefined;
+  afterAll(async () => {
+    if (server?.running) await server.stop();
+  });
+
   it('both started at once without a seed form one cluster (not two), and an n = 1 semaphore has one holder', async () => {
+    server = await startPeerServer();
+    const { port } = server;
     const [r1, r2] = await Promise.all([tab('r1'), tab('r2')]);
     // Each tab's view as its start resolved: the one that did not hold the room had joined the other's.
     const views = await Promise.all([r1, r2].map(async (p, i) => {
-      await call(p, 'start', { id: `r${i + 1}`, port: peerjs.port, room: 'two-tabs', gossip });
+      await call(p, 'start', { id: `r${i + 1}`, port, room: 'two-tabs', gossip });
       return call<{ members: string[] }>(p, 'view');
     }));
     const holding = await Promise.all([r1, r2].map((p) => call<boolean>(p, 'holding')));

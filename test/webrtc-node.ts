@@ -2,5 +2,5 @@
 import { nodeDatachannelWrtc } from '../lib/transports/webrtc-node-datachannel.node.js';
 import type { WebRtcImplementation } from '../lib/transports/webrtc.js';
 
-/** node-datachannel's RTC classes, fixed for simple-peer and bound to 127.0.0.1. */
+/** node-datachannel's RTC classes, fixed for the transport and bound to 127.0.0.1. */
 export const nodeWrtc: WebRtcImplementation = nodeDatachannelWrtc({ bindAddress: '127.0.0.1' });

@@ -10,7 +10,7 @@ import { ClusterluckError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../env/transport.js';
 import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './webrtc-chunks.js';
-import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
+import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
 
 /** Bytes handed to the data channel before the rest waits in our queue; Chromium fails a channel past 16 MiB. */
 const channelBytesMax = 256 * 1024;
@@ -33,14 +33,14 @@ export interface WebRtcConnectionSettings {
   readonly clock: Clock;
 }
 
-/** A {@link Connection} over one simple-peer data channel; made once the channel is open. */
+/** A {@link Connection} over one RTC data channel; made once the channel is open. */
 export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
   readonly id: string;
   readonly localAddress: Address;
   readonly remoteAddress: Address;
   readonly outbound: boolean;
-  readonly #peer: SimplePeer;
-  readonly #channel: SimplePeerChannel;
+  readonly #peer: RtcPeer;
+  readonly #channel: RtcChannel;
   readonly #s: WebRtcConnectionSettings;
   readonly #onEnd: () => void;
   #status: ConnectionStatus = 'open';
@@ -66,7 +66,7 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   #resolveClosed!: () => void;
 
   constructor(init: {
-    id: string; local: Address; remote: Address; outbound: boolean; peer: SimplePeer; channel: SimplePeerChannel;
+    id: string; local: Address; remote: Address; outbound: boolean; peer: RtcPeer; channel: RtcChannel;
     settings: WebRtcConnectionSettings; onEnd: () => void;
   }) {
     super();

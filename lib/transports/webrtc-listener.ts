@@ -4,7 +4,7 @@ import { ClusterluckError, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { Address, Listener, ListenerEvents } from '../env/transport.js';
 import type { WebRtcConnection } from './webrtc-connection.js';
-import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
+import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
 import { isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
 import type { SignalClaim, Signaller } from '../env/signaller.js';
 
@@ -14,9 +14,9 @@ export interface AcceptHost {
   /** A half-made connection that has not opened after this long is dropped. */
   readonly dialTimeoutMs: number;
   /** A peer connection that answers. */
-  makePeer(hooks: PeerHooks): SimplePeer;
+  makePeer(hooks: PeerHooks): RtcPeer;
   /** Wraps an open channel into a connection the transport tracks until it ends. */
-  openAccepted(peer: SimplePeer, channel: SimplePeerChannel, local: Address, remote: Address, onEnd: () => void): WebRtcConnection;
+  openAccepted(peer: RtcPeer, channel: RtcChannel, local: Address, remote: Address, onEnd: () => void): WebRtcConnection;
 }
 
 /** Accepts WebRTC connections on one claimed address. */

@@ -1,6 +1,6 @@
-// WebRTC for Node members: node-datachannel's polyfill with the two fixes simple-peer needs:
-// descriptions come back as plain `{ type, sdp }` objects, because simple-peer assigns
-// `offer.sdp` and the polyfill's objects refuse it; and ICE binds the address given (127.0.0.1 for
+// WebRTC for Node members: node-datachannel's polyfill with two fixes for the transport:
+// descriptions come back as plain `{ type, sdp }` objects (the polyfill's own refuse assignment,
+// and what we signal is copied out of them); and ICE binds the address given (127.0.0.1 for
 // a member on loopback, without which it gathers no loopback candidate).
 //
 // A third fix is for speed: an offer says `a=setup:active`, so the dialer starts DTLS. As
@@ -30,7 +30,7 @@ export interface NodeDatachannelOptions {
 }
 
 /**
- * node-datachannel's RTC classes, fixed for simple-peer (see above), for `createWebRtcCluster`'s
+ * node-datachannel's RTC classes, fixed for the transport (see above), for `createWebRtcCluster`'s
  * `wrtc`. node-datachannel is an optional peer dependency: install it to use this entry.
  */
 export function nodeDatachannelWrtc(options: NodeDatachannelOptions = {}): WebRtcImplementation {
@@ -74,7 +74,7 @@ class FixedPeerConnection extends PolyfillPeerConnection {
     return { type, sdp: activeOffer(sdp) } as RTCSessionDescriptionInit;
   }
 
-  /** What simple-peer signals, once set: the offer as the remote should see it (active, no candidates). */
+  /** The local offer as the remote should see it (active, no candidates), for code that reads it back. */
   override get localDescription(): PolyfillPeerConnection['localDescription'] {
     const description = super.localDescription as RTCSessionDescriptionInit | null;
     if (description?.type !== 'offer' || description.sdp === undefined) return super.localDescription;

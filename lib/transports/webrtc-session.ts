@@ -3,7 +3,7 @@
 import { nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, show } from '../env/errors.js';
 import type { WebRtcConnection } from './webrtc-connection.js';
-import type { SimplePeer, SimplePeerChannel } from './webrtc-peer.js';
+import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
 
 /** A signalling payload, checked: it came from the network. */
 export interface Wire {
@@ -14,7 +14,7 @@ export interface Wire {
 
 /** One peer connection being made or in use, found by its dial's cid. */
 export interface Session {
-  readonly peer: SimplePeer;
+  readonly peer: RtcPeer;
   /** The other side's address. */
   readonly remote: string;
   /** Ends the session because the other side refused, cancelled, or gave up. */
@@ -34,7 +34,7 @@ export function readWire(payload: unknown): Wire | undefined {
 /** What a peer connection reports while it is being made. */
 export interface PeerHooks {
   signal(data: unknown): void;
-  connected(channel: SimplePeerChannel): WebRtcConnection;
+  connected(channel: RtcChannel): WebRtcConnection;
   failed(err: Error): void;
 }
 

@@ -1,11 +1,11 @@
-// The WebRTC transport: whole frames over simple-peer data channels, in browsers and in Node.
+// The WebRTC transport: whole frames over RTC data channels, in browsers and in Node.
 // Addresses are node ids claimed on a pluggable Signaller, which carries the offer, answer and
 // ICE candidates; once the channel is open the signaller is out of the path. Nothing here knows
 // the platform: the RTC classes are injected (`wrtc`), or the browser's are used; time comes from
 // the injected Clock.
 //
 // Signalling payloads are `{ cid, kind, data? }`: `cid` names one negotiation among the dialer's,
-// `kind` is `signal` (simple-peer's offer/answer/candidate in `data`), `refuse` (not accepting),
+// `kind` is `signal` (an offer, answer or candidate in `data`, see webrtc-peer.ts), `refuse` (not accepting),
 // `failed` (the listener's WebRTC stack gave up: the dialer may try again) or `cancel`.
 import { dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
@@ -13,7 +13,7 @@ import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../
 import type { Address, Connection, DialOptions, Listener, Transport } from '../env/transport.js';
 import { WebRtcConnection, type WebRtcConnectionSettings } from './webrtc-connection.js';
 import { WebRtcListener, type AcceptHost } from './webrtc-listener.js';
-import { simplePeer, type SimplePeer, type SimplePeerChannel, type SimplePeerWrtc } from './webrtc-peer.js';
+import { rtcPeer, type RtcPeer, type RtcChannel, type RtcClasses } from './webrtc-peer.js';
 import { dialAttemptsMax, isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
 import type { SignalClaim, SignalLost, Signaller } from '../env/signaller.js';
 
@@ -70,7 +70,7 @@ export interface WebRtcTransport extends Transport {
 
 interface Settings extends WebRtcConnectionSettings {
   readonly signaller: Signaller;
-  readonly wrtc: SimplePeerWrtc;
+  readonly wrtc: RtcClasses;
   readonly iceServers: readonly WebRtcIceServer[];
   readonly dialTimeoutMs: number;
 }
@@ -125,7 +125,7 @@ class WebRtcEndpoint implements WebRtcTransport {
   /** Outgoing sessions by cid. */
   readonly #dials = new Map<string, Session>();
   readonly #listeners = new Set<WebRtcListener>();
-  readonly #peers = new Set<SimplePeer>();
+  readonly #peers = new Set<RtcPeer>();
   readonly #connections = new Set<WebRtcConnection>();
   #lastId = 0;
 
@@ -263,12 +263,10 @@ class WebRtcEndpoint implements WebRtcTransport {
     });
   }
 
-  #makePeer(initiator: boolean, hooks: PeerHooks): SimplePeer {
+  #makePeer(initiator: boolean, hooks: PeerHooks): RtcPeer {
     // A fresh copy each time: an RTCPeerConnection may rewrite the configuration it is given.
     const iceServers = this.#s.iceServers.map((server) => ({ ...server, urls: typeof server.urls === 'string' ? server.urls : [...server.urls] }));
-    const peer = simplePeer({
-      initiator, trickle: true, wrtc: this.#s.wrtc, config: { iceServers }, channelConfig: { ordered: true },
-    });
+    const peer = rtcPeer({ initiator, wrtc: this.#s.wrtc, config: { iceServers } });
     this.#peers.add(peer);
     let conn: WebRtcConnection | undefined;
     let early: Uint8Array[] = [];
@@ -286,7 +284,7 @@ class WebRtcEndpoint implements WebRtcTransport {
       conn?.peerClosed(error);
     });
     peer.on('connect', () => {
-      const channel = peer._channel;
+      const channel = peer.channel;
       if (peer.destroyed || channel === null) return;
       connected = true;
       conn = hooks.connected(channel);
@@ -296,7 +294,7 @@ class WebRtcEndpoint implements WebRtcTransport {
     return peer;
   }
 
-  #open(peer: SimplePeer, channel: SimplePeerChannel, local: Address, remote: Address, outbound: boolean, onEnd: () => void): WebRtcConnection {
+  #open(peer: RtcPeer, channel: RtcChannel, local: Address, remote: Address, outbound: boolean, onEnd: () => void): WebRtcConnection {
     const conn: WebRtcConnection = new WebRtcConnection({
       id: `webrtc:${++this.#lastId}:${local}>${remote}`, local, remote, outbound, peer,
       channel, settings: this.#s,

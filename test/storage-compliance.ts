@@ -137,8 +137,9 @@ export function storageCompliance(name: string, factory: StorageFactory): void {
       await s.close();
     });
 
-    it('a reopened storage sees what was synced, deletes included', async () => {
-      if (factory.reopen === undefined) return;
+    // Skipped, visibly, where the backend has no backing data to reopen (memory).
+    it.skipIf(factory.reopen === undefined)('a reopened storage sees what was synced, deletes included', async () => {
+      if (factory.reopen === undefined) throw new Error('unreachable: skipped without reopen');
       await s.write('snap', bytes(7, 7));
       await s.append('log', bytes(1));
       await s.append('log', bytes(2));

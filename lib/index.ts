@@ -5,8 +5,8 @@
 
 // Starting a member.
 export { ClusterNode, ringIdDefault, syncTimeoutMsDefault } from './cluster/cluster-node.js';
-export { createBrowserNode } from './browser-node.js';
-export { createWebRtcNode, WebRtcClusterNode } from './webrtc-cluster.js';
+export { createBrowserNode } from './presets/browser-node.js';
+export { createWebRtcNode, WebRtcClusterNode } from './presets/webrtc-cluster.js';
 export { Room, roomAddress } from './cluster/room.js';
 export { nodeMetrics, toPrometheus } from './cluster/metrics.js';
 
@@ -33,9 +33,9 @@ export { idbStorage } from './platform/idb-storage.browser.js';
 export { silentLogger } from './env/logger.js';
 export { memoryStorage } from './table/memory-storage.js';
 export { MemoryNetwork } from './transports/memory-network.js';
-export { MemorySignalHub } from './transports/webrtc-signal-memory.js';
-export { webrtcTransport } from './transports/webrtc.js';
-export { peerjsSignaller } from './transports/webrtc-signal-peerjs.js';
+export { MemorySignalHub } from './transports/webrtc/signal-memory.js';
+export { webrtcTransport } from './transports/webrtc/transport.js';
+export { peerjsSignaller } from './transports/webrtc/signal-peerjs.js';
 
 // Defaults and limits the options refer to.
 export {
@@ -55,5 +55,5 @@ export type * from './table/index.js';
 export type * from './transports/index.js';
 export type * from './cluster/index.js';
 export type * from './platform/index.js';
-export type * from './webrtc-cluster.js';
-export type * from './browser-node.js';
+export type * from './presets/webrtc-cluster.js';
+export type * from './presets/browser-node.js';

@@ -8,8 +8,8 @@ import { fsStorage } from './platform/fs-storage.node.js';
 import { nodeHmac } from './platform/hmac.node.js';
 import { systemClock } from './platform/system-clock.js';
 import { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
-import type { WebRtcImplementation } from './transports/webrtc.js';
-import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './webrtc-cluster.js';
+import type { WebRtcImplementation } from './transports/webrtc/transport.js';
+import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './presets/webrtc-cluster.js';
 
 export * from './index.js';
 export { fsStorage } from './platform/fs-storage.node.js';

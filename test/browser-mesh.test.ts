@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import type { HashRing } from '../lib/core/hash-ring.js';
 import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
 import { createWebRtcCluster, type WebRtcClusterNode } from '../lib/node.js';
-import type { WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
+import type { WebSocketLike } from '../lib/transports/webrtc/signal-peerjs.js';
 import { buildPages, launchChromium, openPage, startPeerServer, type BuiltPages, type PeerjsServer } from './support/chromium-pages.js';
 import { nodeWrtc } from './webrtc-node.js';
 

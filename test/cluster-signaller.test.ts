@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clusterSignaller, signalRelayName } from '../lib/cluster/cluster-signaller.js';
 import { ClusterluckError } from '../lib/env/errors.js';
 import type { SignalClaim, Signaller } from '../lib/env/signaller.js';
-import { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
-import { createWebRtcNode, type WebRtcClusterNode } from '../lib/webrtc-cluster.js';
+import { MemorySignalHub } from '../lib/transports/webrtc/signal-memory.js';
+import { createWebRtcNode, type WebRtcClusterNode } from '../lib/presets/webrtc-cluster.js';
 import { nodeWrtc } from './webrtc-node.js';
 
 /** A bootstrap signaller that can be switched off, as a PeerJS server that is stopped. */

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isClusterluckError } from '../lib/env/errors.js';
 import type { CloseDetail, Connection } from '../lib/env/transport.js';
 import { systemClock } from '../lib/platform/system-clock.js';
-import { webrtcTransport, type WebRtcImplementation, type WebRtcTransport, type WebRtcTransportOptions } from '../lib/transports/webrtc.js';
-import { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
+import { webrtcTransport, type WebRtcImplementation, type WebRtcTransport, type WebRtcTransportOptions } from '../lib/transports/webrtc/transport.js';
+import { MemorySignalHub } from '../lib/transports/webrtc/signal-memory.js';
 import { nextEvent, recordEvents } from './support/events.js';
 import { transportCompliance } from './transport-compliance.js';
 

@@ -2,7 +2,7 @@
 // come back whole and in order, and malformed chunks are named, never crash.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChunkPacker, chunkBytesMax, readChunk, type ChunkRecord } from '../lib/transports/webrtc-chunks.js';
+import { ChunkPacker, chunkBytesMax, readChunk, type ChunkRecord } from '../lib/transports/webrtc/chunks.js';
 
 /** Packs `frames`, reads every chunk back and reassembles the frames; also returns the chunks. */
 function roundTrip(frames: readonly Uint8Array[]): { chunks: Uint8Array[]; frames: Uint8Array[] } {

@@ -9,8 +9,8 @@ import { WebSocket } from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { roomAddress } from '../lib/cluster/room.js';
 import { isClusterluckError } from '../lib/env/errors.js';
-import type { WebSocketLike } from '../lib/transports/webrtc-signal-peerjs.js';
-import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from '../lib/webrtc-cluster.js';
+import type { WebSocketLike } from '../lib/transports/webrtc/signal-peerjs.js';
+import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from '../lib/presets/webrtc-cluster.js';
 import { nodeWrtc } from './webrtc-node.js';
 
 /** A PeerJS server on a fixed port that can be stopped and started again there. */

@@ -2,8 +2,8 @@
 // then what only WebRTC has. Run it in a network namespace with nothing but `lo` to prove that.
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../lib/platform/system-clock.js';
-import { webrtcTransport } from '../lib/transports/webrtc.js';
-import { MemorySignalHub } from '../lib/transports/webrtc-signal-memory.js';
+import { webrtcTransport } from '../lib/transports/webrtc/transport.js';
+import { MemorySignalHub } from '../lib/transports/webrtc/signal-memory.js';
 import { nodeWrtc } from './webrtc-node.js';
 import { webrtcSuites } from './webrtc-behaviour.js';
 

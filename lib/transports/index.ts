@@ -1,4 +1,4 @@
 export * from './memory-network.js';
-export * from './webrtc.js';
-export * from './webrtc-signal-memory.js';
-export * from './webrtc-signal-peerjs.js';
+export * from './webrtc/transport.js';
+export * from './webrtc/signal-memory.js';
+export * from './webrtc/signal-peerjs.js';

@@ -2,7 +2,7 @@
 // node-datachannel in Node), introduced by a PeerJS server on 127.0.0.1. Loopback only.
 import { WebSocket } from 'ws';
 import { createWebRtcCluster } from '../../lib/node.js';
-import type { WebSocketLike } from '../../lib/transports/webrtc-signal-peerjs.js';
+import type { WebSocketLike } from '../../lib/transports/webrtc/signal-peerjs.js';
 import { buildPages, launchChromium, openPage, startPeerServer } from '../support/chromium-pages.js';
 import { nodeWrtc } from '../webrtc-node.js';
 import { w1Line, w4Line, type W1Figures, type W4Figures } from './dsm-workloads.js';

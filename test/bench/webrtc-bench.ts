@@ -3,8 +3,8 @@
 // flight, and one-way frames/s. Figures depend on the machine; compare ratios taken in one run.
 import type { Connection } from '../../lib/env/transport.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
-import { webrtcTransport, type WebRtcTransport } from '../../lib/transports/webrtc.js';
-import { MemorySignalHub } from '../../lib/transports/webrtc-signal-memory.js';
+import { webrtcTransport, type WebRtcTransport } from '../../lib/transports/webrtc/transport.js';
+import { MemorySignalHub } from '../../lib/transports/webrtc/signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
 import { echoRoundTrips, sendOneWay } from './tcp-bench.js';
 

@@ -1,9 +1,9 @@
 // An in-process Signaller for tests and for peers that share one page or process. Like the
 // memory network it is an object, never module state, so two hubs never hear each other.
-import { nodeIdLengthMax } from '../constants.js';
-import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
-import type { Address } from '../env/transport.js';
-import type { SignalClaim, SignalReceiver, Signaller } from '../env/signaller.js';
+import { nodeIdLengthMax } from '../../constants.js';
+import { ClusterluckError, invalidArgument, show } from '../../env/errors.js';
+import type { Address } from '../../env/transport.js';
+import type { SignalClaim, SignalReceiver, Signaller } from '../../env/signaller.js';
 
 /** Delivers signalling payloads between claims made through it, asynchronously and in order. */
 export class MemorySignalHub {

@@ -1,20 +1,20 @@
 // A cluster member over WebRTC, wherever an RTCPeerConnection exists (a tab, or Node with one
 // passed in): it reaches its first member through a bootstrap signaller (a PeerJS server), and
-// every further link is signalled through the cluster (see cluster-signaller.ts).
-import { ClusterNode, type ClusterNodeOptions } from './cluster/cluster-node.js';
-import { clusterSignaller, type ClusterSignaller } from './cluster/cluster-signaller.js';
-import { storedNodeId } from './cluster/node-identity.js';
-import { Room, roomCheckMsDefault, roomNameLengthMax } from './cluster/room.js';
-import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from './constants.js';
-import { toHex } from './env/bytes.js';
-import { ClusterluckError, invalidArgument, show } from './env/errors.js';
-import { silentLogger, type Logger } from './env/logger.js';
-import type { Signaller } from './env/signaller.js';
-import type { Storage } from './env/storage.js';
-import { cryptoRandom } from './platform/crypto-random.js';
-import { systemClock } from './platform/system-clock.js';
-import { webrtcTransport, type WebRtcIceServer, type WebRtcImplementation, type WebRtcTransport } from './transports/webrtc.js';
-import { peerjsSignaller, type PeerjsSignallerOptions } from './transports/webrtc-signal-peerjs.js';
+// every further link is signalled through the cluster (see ../cluster/cluster-signaller.ts).
+import { ClusterNode, type ClusterNodeOptions } from '../cluster/cluster-node.js';
+import { clusterSignaller, type ClusterSignaller } from '../cluster/cluster-signaller.js';
+import { storedNodeId } from '../cluster/node-identity.js';
+import { Room, roomCheckMsDefault, roomNameLengthMax } from '../cluster/room.js';
+import { nodeIdLengthMax, webrtcAutoRemoveAfterMsDefault } from '../constants.js';
+import { toHex } from '../env/bytes.js';
+import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
+import { silentLogger, type Logger } from '../env/logger.js';
+import type { Signaller } from '../env/signaller.js';
+import type { Storage } from '../env/storage.js';
+import { cryptoRandom } from '../platform/crypto-random.js';
+import { systemClock } from '../platform/system-clock.js';
+import { webrtcTransport, type WebRtcIceServer, type WebRtcImplementation, type WebRtcTransport } from '../transports/webrtc/transport.js';
+import { peerjsSignaller, type PeerjsSignallerOptions } from '../transports/webrtc/signal-peerjs.js';
 
 /** Where a PeerJS server is: {@link PeerjsSignallerOptions} without the clock, which the node brings. */
 export type PeerjsServer = Omit<PeerjsSignallerOptions, 'clock'>;

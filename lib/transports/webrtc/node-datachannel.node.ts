@@ -18,8 +18,8 @@
 import {
   RTCIceCandidate, RTCPeerConnection as PolyfillPeerConnection, RTCSessionDescription,
 } from 'node-datachannel/polyfill';
-import { invalidArgument } from '../env/errors.js';
-import type { WebRtcImplementation } from './webrtc.js';
+import { invalidArgument } from '../../env/errors.js';
+import type { WebRtcImplementation } from './transport.js';
 
 type Config = ConstructorParameters<typeof PolyfillPeerConnection>[0];
 

@@ -1,16 +1,16 @@
 // One WebRTC data channel carrying whole frames, packed into chunks of at most 16 KiB as
-// `webrtc-chunks.ts` describes, and put back together here.
+// `chunks.ts` describes, and put back together here.
 //
 // A graceful close is a goodbye record after the last frame, answered by the peer's own goodbye
 // and an acknowledgement; a side closes the peer connection once it holds both from the other
 // side: the goodbye proves it got every frame, the acknowledgement that the peer got ours. A
 // channel that ends without the peer's goodbye was aborted, or its process died.
-import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError } from '../env/errors.js';
-import { TypedEventTarget } from '../env/events.js';
-import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../env/transport.js';
-import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './webrtc-chunks.js';
-import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
+import type { Clock, TimerHandle } from '../../env/clock.js';
+import { ClusterluckError } from '../../env/errors.js';
+import { TypedEventTarget } from '../../env/events.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../env/transport.js';
+import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './chunks.js';
+import type { RtcPeer, RtcChannel } from './peer.js';
 
 /** Bytes handed to the data channel before the rest waits in our queue; Chromium fails a channel past 16 MiB. */
 const channelBytesMax = 256 * 1024;

@@ -1,9 +1,9 @@
 // What the WebRTC transport's dialing and listening sides share: the signalling payloads they
 // exchange and the bookkeeping of one negotiation.
-import { nodeIdLengthMax } from '../constants.js';
-import { ClusterluckError, show } from '../env/errors.js';
-import type { WebRtcConnection } from './webrtc-connection.js';
-import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
+import { nodeIdLengthMax } from '../../constants.js';
+import { ClusterluckError, show } from '../../env/errors.js';
+import type { WebRtcConnection } from './connection.js';
+import type { RtcPeer, RtcChannel } from './peer.js';
 
 /** A signalling payload, checked: it came from the network. */
 export interface Wire {

@@ -1,12 +1,12 @@
 // The listening side of the WebRTC transport: answers offers that reach a claimed address.
-import type { Clock } from '../env/clock.js';
-import { ClusterluckError, show } from '../env/errors.js';
-import { TypedEventTarget } from '../env/events.js';
-import type { Address, Listener, ListenerEvents } from '../env/transport.js';
-import type { WebRtcConnection } from './webrtc-connection.js';
-import type { RtcPeer, RtcChannel } from './webrtc-peer.js';
-import { isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
-import type { SignalClaim, Signaller } from '../env/signaller.js';
+import type { Clock } from '../../env/clock.js';
+import { ClusterluckError, show } from '../../env/errors.js';
+import { TypedEventTarget } from '../../env/events.js';
+import type { Address, Listener, ListenerEvents } from '../../env/transport.js';
+import type { WebRtcConnection } from './connection.js';
+import type { RtcPeer, RtcChannel } from './peer.js';
+import { isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './session.js';
+import type { SignalClaim, Signaller } from '../../env/signaller.js';
 
 /** What a listener needs from its transport. */
 export interface AcceptHost {

@@ -4,10 +4,10 @@
 // back as EXPIRE after its `expire_timeout`, which this reports through `unreachable`. A claim
 // whose socket closes (the server restarted or went away) or that the server sends an ERROR ends
 // and says so through `lost`; the cluster signaller claims the address again (with backoff).
-import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
-import type { Address } from '../env/transport.js';
-import type { SignalClaim, SignalLost, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
+import type { Clock, TimerHandle } from '../../env/clock.js';
+import { ClusterluckError, invalidArgument, show } from '../../env/errors.js';
+import type { Address } from '../../env/transport.js';
+import type { SignalClaim, SignalLost, SignalReceiver, Signaller, SignalUnreachable } from '../../env/signaller.js';
 
 /** The part of the WHATWG WebSocket this uses (`ws` in Node 20, the browser's own elsewhere). */
 export interface WebSocketLike {

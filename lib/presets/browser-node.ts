@@ -1,9 +1,9 @@
 // A cluster member in a browser tab: WebRTC links, a PeerJS server to reach the first member,
 // in-cluster signalling after that, semaphores persisted to IndexedDB, and a graceful leave
 // when the page goes away.
-import { invalidArgument } from './env/errors.js';
-import { idbStorage } from './platform/idb-storage.browser.js';
-import { claimStorageName } from './platform/web-locks.browser.js';
+import { invalidArgument } from '../env/errors.js';
+import { idbStorage } from '../platform/idb-storage.browser.js';
+import { claimStorageName } from '../platform/web-locks.browser.js';
 import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './webrtc-cluster.js';
 
 /** Options of {@link createBrowserNode}. */

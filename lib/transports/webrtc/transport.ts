@@ -5,19 +5,19 @@
 // the injected Clock.
 //
 // Signalling payloads are `{ cid, kind, data? }`: `cid` names one negotiation among the dialer's,
-// `kind` is `signal` (an offer, answer or candidate in `data`, see webrtc-peer.ts), `refuse` (not accepting),
+// `kind` is `signal` (an offer, answer or candidate in `data`, see peer.ts), `refuse` (not accepting),
 // `failed` (the listener's WebRTC stack gave up: the dialer may try again) or `cancel`.
-import { dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
-import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
-import type { Address, Connection, DialOptions, Listener, Transport } from '../env/transport.js';
-import { WebRtcConnection, type WebRtcConnectionSettings } from './webrtc-connection.js';
-import { WebRtcListener, type AcceptHost } from './webrtc-listener.js';
-import { rtcPeer, type RtcPeer, type RtcChannel, type RtcClasses } from './webrtc-peer.js';
-import { dialAttemptsMax, isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './webrtc-session.js';
-import type { SignalClaim, SignalLost, Signaller } from '../env/signaller.js';
+import { dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax } from '../../constants.js';
+import type { Clock, TimerHandle } from '../../env/clock.js';
+import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../../env/errors.js';
+import type { Address, Connection, DialOptions, Listener, Transport } from '../../env/transport.js';
+import { WebRtcConnection, type WebRtcConnectionSettings } from './connection.js';
+import { WebRtcListener, type AcceptHost } from './listener.js';
+import { rtcPeer, type RtcPeer, type RtcChannel, type RtcClasses } from './peer.js';
+import { dialAttemptsMax, isRetryable, negotiationFailed, readWire, signalPeer, type PeerHooks, type Session } from './session.js';
+import type { SignalClaim, SignalLost, Signaller } from '../../env/signaller.js';
 
-export { chunkBytesMax as webrtcChunkBytesMax } from './webrtc-chunks.js';
+export { chunkBytesMax as webrtcChunkBytesMax } from './chunks.js';
 
 /** The RTC classes of a WebRTC implementation, as `globalThis` has them in a browser. */
 export interface WebRtcImplementation {

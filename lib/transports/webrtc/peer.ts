@@ -63,6 +63,7 @@ interface PeerConnection {
   setLocalDescription(d: Description): Promise<void>;
   setRemoteDescription(d: Description): Promise<void>;
   addIceCandidate(c: Candidate): Promise<void>;
+  getStats?(): Promise<unknown>;
   close(): void;
 }
 
@@ -81,6 +82,7 @@ class Peer implements RtcPeer {
   /** Candidates that came before the remote description. */
   #pending: Candidate[] = [];
   #destroying = false;
+  #ready = false;
 
   constructor(options: RtcPeerOptions) {
     try {
@@ -99,6 +101,7 @@ class Peer implements RtcPeer {
       const state = pc.iceConnectionState;
       if (state === 'failed') this.destroy(withCode(new Error('ICE connection failed'), 'ERR_ICE_CONNECTION_FAILURE'));
       else if (state === 'closed') this.destroy(withCode(new Error('ICE connection closed'), 'ERR_ICE_CONNECTION_CLOSED'));
+      else if (state === 'connected' || state === 'completed') this.#maybeReady();
     };
     if (options.initiator) {
       this.#adopt(pc.createDataChannel('clusterluck', { ordered: true }));
@@ -195,9 +198,9 @@ class Peer implements RtcPeer {
     if (this.#destroying) return;
     this.channel = channel;
     channel.binaryType = 'arraybuffer';
-    channel.addEventListener('open', () => {
-      if (!this.#destroying) this.#emit('connect');
-    });
+    channel.addEventListener('open', () => this.#maybeReady());
+    // An announced channel may be open already when it is handed over.
+    if (channel.readyState === 'open') queueMicrotask(() => this.#maybeReady());
     channel.addEventListener('message', (e) => {
       const data = (e as unknown as { data: unknown }).data;
       if (this.#destroying) return;
@@ -208,6 +211,20 @@ class Peer implements RtcPeer {
     channel.addEventListener('error', (e) => {
       const error = (e as unknown as { error?: unknown }).error;
       this.destroy(withCode(error instanceof Error ? error : new Error('data channel error'), 'ERR_DATA_CHANNEL'));
+    });
+  }
+
+  /** `connect` once the channel is open and ICE has connected (as simple-peer waited for both). */
+  #maybeReady(): void {
+    const pc = this.#pc;
+    const ice = pc?.iceConnectionState;
+    if (this.#ready || this.#destroying || this.channel?.readyState !== 'open' || (ice !== 'connected' && ice !== 'completed')) return;
+    this.#ready = true;
+    // As simple-peer did: after a getStats round trip through the WebRTC threads. Without it, an
+    // answerer in Chromium that sent at once sometimes never saw its bufferedAmount fall.
+    const stats = (pc as PeerConnection).getStats?.();
+    void Promise.resolve(stats).catch(() => undefined).then(() => {
+      if (!this.#destroying) this.#emit('connect');
     });
   }
 

@@ -203,7 +203,7 @@ class Peer implements RtcPeer {
     if (channel.readyState === 'open') queueMicrotask(() => this.#maybeReady());
     channel.addEventListener('message', (e) => {
       const data = (e as unknown as { data: unknown }).data;
-      if (this.#destroying) return;
+      if (this.destroyed) return; // until the microtask of destroy(), as the comment there says
       if (data instanceof ArrayBuffer) this.#emit('data', new Uint8Array(data));
       else if (ArrayBuffer.isView(data)) this.#emit('data', new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     });

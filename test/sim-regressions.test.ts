@@ -35,6 +35,12 @@ const seeds: { seed: string; preset?: Preset; found: string; outcome?: Outcome }
   // longer needs the force-out at all: its joiners come back as the voters the views name).
   { seed: '7039', preset: 'browser', found: 'convergence: a joiner that died before hearing its view left a voter nobody answered for' },
   { seed: '7889', preset: 'node', found: 'convergence: the same, in a view of two after a force-out', outcome: 'forced' },
+  // A joiner named in view 8 [n0 n2 n3 n5] crashed before it heard it; n0 was then wiped (a new
+  // id). The joiner's restarts asked a removed node, which passed the join on to the first member
+  // of its view, the wiped n0, and failed every time; with two of four voters the view could never
+  // change. A non-member now answers with the view it knows when that view already holds the
+  // joiner, and passes other joins to the members it can reach first.
+  { seed: '4445', preset: 'browser', found: 'convergence: a removed node passed a named joiner\'s join to a wiped member' },
 ];
 
 describe('seeds the fuzz found', () => {

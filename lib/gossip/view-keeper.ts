@@ -282,12 +282,27 @@ export class ViewKeeper {
     // A member of another cluster asking back into its own: taking it would start a second cluster
     // (we may be a wiped process at its old member's address).
     if (cluster !== undefined && v?.cluster !== cluster) throw new ClusterluckError('NOT_A_MEMBER', `not a member of cluster ${cluster}`);
-    // Not a member ourselves (removed, or left): pass the request to a member of the view we know.
     if (v !== undefined && !this.isMember()) {
-      const via = v.members.find((m) => m.id !== this.#h.kernel.self.id && m.id !== member.id) ?? v.members.find((m) => m.id === member.id);
-      if (via === undefined) throw new ClusterluckError('NOT_A_MEMBER', 'not a member of a view');
+      // Not a member ourselves (removed, or left), but the decided view we know already holds the
+      // joiner as it is now: that view is the answer (a restarted member that never heard it).
+      if (isVoter(v, member.id, member.incarnation)) return this.#viewBody(v);
+      // Otherwise pass the request to a member of that view: the ones we are linked to and do not
+      // hold down first, then the rest, until one answers (some may be gone for good).
+      const kernel = this.#h.kernel;
+      const self = kernel.self.id;
+      const rank = (m: ViewMember): number => (kernel.isConnected(m.id) ? 0 : 1) + (kernel.isDown(m.id) ? 2 : 0);
+      const vias = v.members.filter((m) => m.id !== self && m.id !== member.id).sort((a, b) => rank(a) - rank(b));
+      if (vias.length === 0) throw new ClusterluckError('NOT_A_MEMBER', 'not a member of a view');
       const ring = this.#h.ringId();
-      return this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
+      let last: unknown;
+      for (const via of vias) {
+        try {
+          return await this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last;
     }
     // A joiner that gave up (its start timed out, its process died) asks again under a new
     // request, maybe a new id: its addition is withdrawn with the answer, not left to be decided

@@ -2,7 +2,7 @@
 // 127.0.0.1: the shared compliance suite again, so the PeerJS signaller meets the same contract
 // as the in-memory one. Node only (node-datachannel); the server cannot run in the page.
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { PeerServer } from 'peer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../lib/platform/system-clock.js';
@@ -10,6 +10,7 @@ import { webrtcTransport, type WebRtcTransport } from '../lib/transports/webrtc/
 import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from '../lib/presets/webrtc-cluster.js';
 import { peerjsSignaller, type WebSocketLike } from '../lib/transports/webrtc/signal-peerjs.js';
 import { WebSocket } from 'ws';
+import { restartablePeerServer as restartable } from './support/peer-server.js';
 import { transportCompliance } from './transport-compliance.js';
 import { nodeWrtc } from './webrtc-node.js';
 
@@ -62,36 +63,6 @@ describe('PeerJS signaller', () => {
     await again.release();
   });
 });
-
-/** A PeerJS server on a fixed port that can be stopped and started again there, as a restarted one. */
-async function restartable(): Promise<{ port: number; start(): Promise<void>; stop(): Promise<void> }> {
-  let current: Server | undefined;
-  const sockets = new Set<Socket>();
-  let fixed = 0;
-  const start = async (): Promise<void> => {
-    current = await new Promise<Server>((resolve) => {
-      PeerServer({ host: '127.0.0.1', port: fixed, path: '/', expire_timeout: 300 }, (s) => resolve(s as Server));
-    });
-    current.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    fixed = (current.address() as AddressInfo).port;
-  };
-  await start();
-  return {
-    port: fixed,
-    start,
-    async stop() {
-      const s = current;
-      current = undefined;
-      if (s === undefined) return;
-      for (const socket of sockets) socket.destroy(); // upgraded WebSockets are no longer the server's
-      s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
-    },
-  };
-}
 
 describe('the signalling client recovers', () => {
   const nodes: WebRtcClusterNode[] = [];

@@ -2,46 +2,14 @@
 // share a room name and give no seed form one cluster, whoever starts first; the room's address
 // outlives its holder; a node that founded alone while the server had forgotten every claim is
 // found and joins the cluster.
-import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { PeerServer } from 'peer';
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { roomAddress } from '../lib/cluster/room.js';
 import { isClusterluckError } from '../lib/env/errors.js';
 import type { WebSocketLike } from '../lib/transports/webrtc/signal-peerjs.js';
 import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from '../lib/presets/webrtc-cluster.js';
+import { restartablePeerServer } from './support/peer-server.js';
 import { nodeWrtc } from './webrtc-node.js';
-
-/** A PeerJS server on a fixed port that can be stopped and started again there. */
-async function peerServer(): Promise<{ port: number; start(): Promise<void>; stop(): Promise<void> }> {
-  let current: Server | undefined;
-  const sockets = new Set<Socket>();
-  let port = 0;
-  const start = async (): Promise<void> => {
-    current = await new Promise<Server>((resolve) => {
-      PeerServer({ host: '127.0.0.1', port, path: '/', expire_timeout: 300 }, (s) => resolve(s as Server));
-    });
-    current.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    port = (current.address() as AddressInfo).port;
-  };
-  await start();
-  return {
-    port,
-    start,
-    async stop() {
-      const s = current;
-      current = undefined;
-      if (s === undefined) return;
-      for (const socket of sockets) socket.destroy();
-      s.closeAllConnections();
-      await new Promise((resolve) => s.close(resolve));
-    },
-  };
-}
 
 const ws = WebSocket as unknown as new (url: string) => WebSocketLike;
 const gossip = { intervalMs: 100, probeIntervalMs: 200, suspicionMult: 2 };
@@ -58,8 +26,8 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
 });
 
-async function server(): Promise<Awaited<ReturnType<typeof peerServer>>> {
-  const s = await peerServer();
+async function server(): Promise<Awaited<ReturnType<typeof restartablePeerServer>>> {
+  const s = await restartablePeerServer();
   servers.push(s);
   return s;
 }

@@ -11,7 +11,8 @@ export { Room, roomAddress } from './cluster/room.js';
 export { nodeMetrics, toPrometheus } from './cluster/metrics.js';
 
 // The seed API's servers and tables.
-export { DSMServer, dsmServerNameDefault } from './dsm/dsm-server.js';
+export { DSMServer, acquireLeaseMsDefault, dsmServerNameDefault } from './dsm/dsm-server.js';
+export { Lease } from './dsm/lease.js';
 export { GossipRing } from './gossip/gossip-ring.js';
 export { detectionBoundMs } from './gossip/failure-detector.js';
 export { HashRing } from './core/hash-ring.js';

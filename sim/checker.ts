@@ -1,7 +1,9 @@
 // The checkers, judging from outside the nodes.
-// Safety: at no simulated instant may more than `n` clients believe they hold a valid lease on one
-// semaphore. A client that got ok for a post sent at s with timeout T believes from the reply until
-// s + T, or until it sends its close. Liveness: after the faults heal, every post a live client
+// Safety: at no simulated instant may more than `n` slots of one semaphore be believed held. A
+// client that got ok for a post sent at s with timeout T believes from the reply until s + T, or
+// until it sends its close; a client holding an `acquire` lease of k slots believes in k slots
+// from the grant until the lease says it no longer holds (its time ran out on the client's clocks
+// with no renewal back, it was lost, or it was released). Liveness: after the faults heal, every post a live client
 // sent ends. Convergence: after the faults heal, every node's ring agrees. Fencing: a grant a
 // client asked for after it saw another grant of the semaphore carries a larger token, and two
 // overlapping beliefs never share one. Views and ownership: see view-checker.ts.
@@ -16,6 +18,8 @@ export interface Belief {
   to: number;
   /** The grant's fencing token. */
   readonly token: number;
+  /** Slots it holds. @default 1 */
+  readonly permits?: number;
 }
 
 /** What a checker can find. */
@@ -46,18 +50,21 @@ export function checkSafety(beliefs: readonly Belief[], limits: ReadonlyMap<stri
     // Ends sort before starts at the same instant: [from, to) intervals.
     const events = list.flatMap((b) => [[b.from, 1, b] as const, [b.to, -1, b] as const]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     const active = new Set<Belief>();
+    let held = 0;
     let reported = false;
     for (const [at, kind, b] of events) {
       if (kind === -1) {
         active.delete(b);
-        if (active.size <= n) reported = false;
+        held -= b.permits ?? 1;
+        if (held <= n) reported = false;
         continue;
       }
       active.add(b);
-      if (active.size > n && !reported) {
+      held += b.permits ?? 1;
+      if (held > n && !reported) {
         reported = true;
-        const holders = [...active].map((x) => x.holder);
-        out.push({ class: 'safety', at, semaphore, holders, message: `${holders.length} clients believe they hold ${semaphore} (n=${n}): ${holders.join(', ')}` });
+        const holders = [...active].map((x) => (x.permits ?? 1) === 1 ? x.holder : `${x.holder}×${x.permits}`);
+        out.push({ class: 'safety', at, semaphore, holders, message: `${held} slots of ${semaphore} (n=${n}) are believed held by ${holders.join(', ')}` });
       }
     }
   }

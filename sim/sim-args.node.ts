@@ -18,6 +18,7 @@ export const runOptionSpec = {
   duration: { type: 'string' },
   faults: { type: 'string' },
   clients: { type: 'string' },
+  'acquire-share': { type: 'string' },
   preset: { type: 'string' },
   'no-disk': { type: 'boolean' },
   clusterluck: { type: 'boolean' },
@@ -32,7 +33,10 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
   --duration D       simulated run length: 60s, 90000ms, 2m (default 60s)
   --faults LIST      comma-separated, from: ${faultKinds.join(',')}; "none" for no faults
                      (default: all, or the scenario's)
-  --clients N        clients doing post/close, about 10 operations per second each (default 20)
+  --clients N        clients, about 10 operations per second each (default 20)
+  --acquire-share X  the share of operations that are acquire leases (permits, refresh, aborts,
+                     timeouts), the rest being post/close; 0 to 1 (default 0.5; the Clusterluck
+                     scenarios: 0)
   --preset P         node | browser | any: the processes are createCluster members (a restart keeps
                      its id and data directory) or createBrowserNode tabs (a page load takes the id
                      kept in its IndexedDB database; a wiped one gets a new id), with their shipped
@@ -72,6 +76,9 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
   }
   const nodes = typeof values.nodes === 'string' ? intArg('nodes', values.nodes, 1) : undefined;
   const clients = typeof values.clients === 'string' ? intArg('clients', values.clients, 0) : undefined;
+  const shareText = values['acquire-share'];
+  const acquireShare = typeof shareText === 'string' ? Number(shareText) : undefined;
+  if (acquireShare !== undefined && !(shareText !== '' && acquireShare >= 0 && acquireShare <= 1)) throw new UsageError(`--acquire-share must be a number from 0 to 1, got ${JSON.stringify(shareText)}`);
   const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
   const preset = values.preset;
   if (typeof preset === 'string' && preset !== 'any' && !(presets as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${presets.join(', ')}, any, got ${JSON.stringify(preset)}`);
@@ -80,6 +87,7 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
     scenario: scenario as ScenarioName,
     ...(nodes === undefined ? {} : { nodes }),
     ...(clients === undefined ? {} : { clients }),
+    ...(acquireShare === undefined ? {} : { acquireShare }),
     ...(durationMs === undefined ? {} : { durationMs }),
     ...(typeof preset === 'string' && preset !== 'any' ? { preset: preset as Preset } : {}),
     ...(faults === undefined ? {} : { faults }),
@@ -94,6 +102,7 @@ export function replayCommand(seed: string, o: RunOptions): string {
   if (o.scenario !== 'default') parts.push('--scenario', o.scenario);
   if (o.nodes !== undefined) parts.push('--nodes', String(o.nodes));
   if (o.clients !== undefined) parts.push('--clients', String(o.clients));
+  if (o.acquireShare !== undefined && o.acquireShare !== (scenarios[o.scenario] as Partial<SimulationOptions>).acquireShare) parts.push('--acquire-share', String(o.acquireShare));
   if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
   if (o.preset !== undefined && o.preset !== (scenarios[o.scenario] as Partial<SimulationOptions>).preset) parts.push('--preset', o.preset);
   const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;

@@ -1,8 +1,10 @@
-// One seeded run: a world, clients doing post/close on a few semaphores, a nemesis injecting the
+// One seeded run: a world, clients doing post/close and acquire/release on a few semaphores (acquires
+// with permits, refresh, aborts and timeouts), a nemesis injecting the
 // chosen faults on a schedule drawn from the seed, then the checkers. Deterministic per seed.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../lib/env/bytes.js';
-import { invalidArgument } from '../lib/env/errors.js';
+import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+import type { DSMServer } from '../lib/dsm/dsm-server.js';
 import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
 import { driftMaxDefault } from '../lib/constants.js';
@@ -38,6 +40,8 @@ export interface SimulationOptions {
   readonly clients?: number;
   /** Operations per second per client. @default 10 */
   readonly opsPerSecond?: number;
+  /** The share of operations that are `acquire` leases (the rest are the seed API's `post`); Clusterluck's scenarios (amnesia, handoff, drift-beyond) use `post` only. @default 0.5 */
+  readonly acquireShare?: number;
   /** Semaphores the clients share. @default 3 */
   readonly semaphores?: number;
   /** Each semaphore's limit n. @default 2 */
@@ -144,9 +148,9 @@ export interface SimulationSummary {
  */
 export const scenarios = {
   default: {},
-  amnesia: { preset: 'node', disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
-  handoff: { faults: ['leave'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 2000, max: 4000 }, faultGapMs: { min: 1000, max: 3000 } },
-  'drift-beyond': { faults: ['drift'], driftMax: 0.2, leaseMs: { min: 2000, max: 8000 }, faultGapMs: { min: 1000, max: 3000 } },
+  amnesia: { acquireShare: 0, preset: 'node', disk: false, faults: ['crash'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 100, max: 800 }, faultGapMs: { min: 1000, max: 3000 } },
+  handoff: { acquireShare: 0, faults: ['leave'], leaseMs: { min: 5000, max: 10_000 }, faultMs: { min: 2000, max: 4000 }, faultGapMs: { min: 1000, max: 3000 } },
+  'drift-beyond': { acquireShare: 0, faults: ['drift'], driftMax: 0.2, leaseMs: { min: 2000, max: 8000 }, faultGapMs: { min: 1000, max: 3000 } },
 } as const satisfies Record<string, Partial<SimulationOptions>>;
 /** A key of {@link scenarios}. */
 export type ScenarioName = keyof typeof scenarios;
@@ -154,7 +158,7 @@ export type ScenarioName = keyof typeof scenarios;
 /** Runs one simulation. */
 export async function simulate(options: SimulationOptions): Promise<SimulationSummary> {
   const o = {
-    nodes: 5, durationMs: 60_000, faults: faultKinds, clients: 20, opsPerSecond: 10, semaphores: 3, limit: 2, disk: true,
+    nodes: 5, durationMs: 60_000, faults: faultKinds, clients: 20, opsPerSecond: 10, acquireShare: 0.5, semaphores: 3, limit: 2, disk: true,
     leaseMs: { min: 200, max: 2000 }, faultMs: { min: 1000, max: 6000 }, longFaultMs: { min: 20_000, max: 120_000 },
     faultGapMs: { min: 2000, max: 8000 }, driftMax: driftMaxDefault, sampleMs: 10, ...options,
   };
@@ -270,6 +274,7 @@ function check(o: Resolved): void {
   int('semaphores', o.semaphores, 1);
   int('limit', o.limit, 1);
   if (typeof o.opsPerSecond !== 'number' || !(o.opsPerSecond > 0)) throw invalidArgument('opsPerSecond', o.opsPerSecond, 'a number > 0');
+  if (typeof o.acquireShare !== 'number' || !(o.acquireShare >= 0 && o.acquireShare <= 1)) throw invalidArgument('acquireShare', o.acquireShare, 'a number in [0, 1]');
   for (const f of o.faults) if (!(faultKinds as readonly string[]).includes(f)) throw invalidArgument('faults', f, `one of ${faultKinds.join(', ')}`);
   if (o.preset !== undefined && !(presets as readonly string[]).includes(o.preset)) throw invalidArgument('preset', o.preset, `one of ${presets.join(', ')}`);
   if (typeof o.driftMax !== 'number' || !(o.driftMax >= 0 && o.driftMax < 1)) throw invalidArgument('driftMax', o.driftMax, 'a number in [0, 1)');
@@ -299,6 +304,7 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
       const epoch = world.hosts.get(host)?.epoch ?? 0;
       run.counts.operations++;
       run.inflight.set(holder, { semaphore, host, epoch, sentAt });
+      if (o.acquireShare > 0 && random.next() < o.acquireShare) return acquire(world, random, { dsm, semaphore, holder, leaseMs: timeout, host, epoch, sentAt }, o, run, next);
       (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<number>).then(
         (token) => {
           run.inflight.delete(holder);
@@ -330,6 +336,62 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
     });
   };
   next();
+}
+
+/**
+ * One `acquire` of a client: 1 or 2 permits, a wait of 0.5–3 s (one in ten aborted before that),
+ * refresh on or off; held for a while (with refresh, up to two leases long), then released. The
+ * client believes from the grant until `lease.held` turns false, bounded from above in real time:
+ * at the grant and at each renewal, the time the lease still has on the client's clocks, stretched
+ * by (1+ρ) for a slow client clock.
+ */
+function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: string; holder: string; leaseMs: number; host: string; epoch: number; sentAt: number }, o: Resolved, run: RunState, next: () => void): void {
+  const { semaphore, holder, host, epoch } = a;
+  const permits = o.limit >= 2 && random.next() < 0.25 ? 2 : 1;
+  const refresh = random.next() < 0.5;
+  const timeoutMs = 500 + randomInt(random, 2501);
+  const controller = new AbortController();
+  const abortAt = random.next() < 0.1 ? randomInt(random, timeoutMs) : undefined;
+  const holdFor = random.next();
+  if (abortAt !== undefined) {
+    world.clock.setTimer(abortAt, () => {
+      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up'));
+    });
+  }
+  a.dsm.acquire(semaphore, { leaseMs: a.leaseMs, timeoutMs, permits, refresh, holder, signal: controller.signal }).then(
+    (lease) => {
+      run.inflight.delete(holder);
+      if (lease === null) throw new Error('acquire without ifAvailable answered null');
+      const now = world.clock.now();
+      run.counts.granted++;
+      const stretch = 1 + o.driftMax;
+      const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lease.token, permits };
+      run.beliefs.push(belief);
+      world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lease.token}${permits > 1 ? ` permits ${permits}` : ''}`);
+      lease.events.addEventListener('renewed', () => {
+        belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
+      });
+      lease.signal.addEventListener('abort', () => {
+        belief.to = Math.min(belief.to, world.clock.now());
+        world.log(`lost ${semaphore} ${holder}: ${(lease.signal.reason as { code?: string }).code ?? 'error'}`);
+      });
+      const hold = holdFor * (refresh ? 2 * a.leaseMs : lease.remainingMs());
+      world.clock.setTimer(hold, () => {
+        if (world.hosts.get(host)?.epoch !== epoch || !lease.held) return; // died with its process, or lost: it believes no longer than the lease says
+        belief.to = Math.min(belief.to, world.clock.now());
+        world.log(`release ${semaphore} ${holder}`);
+        void lease.release();
+      });
+      next();
+    },
+    (err: Error & { code?: string }) => {
+      run.inflight.delete(holder);
+      run.counts[err.code === 'TIMEOUT' || err.code === 'ABORTED' ? 'refused' : 'failed']++;
+      world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
+      if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
+      next();
+    },
+  );
 }
 
 /**

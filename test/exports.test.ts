@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 
 const browserEntry = [
-  'ClusterNode', 'ClusterluckError', 'DSMServer', 'DTable', 'ErrorCodes', 'GenServer', 'GossipRing', 'HashRing', 'MTable',
-  'MemoryNetwork', 'MemorySignalHub', 'NetKernel', 'Room', 'TypedEventTarget', 'VectorClock', 'WebRtcClusterNode',
-  'autoRemoveAfterMsDefault', 'consoleLogger', 'createBrowserNode', 'createWebRtcNode', 'cryptoRandom', 'detectionBoundMs',
+  'ClusterNode', 'ClusterluckError', 'DSMServer', 'DTable', 'ErrorCodes', 'GenServer', 'GossipRing', 'HashRing', 'Lease',
+  'MTable', 'MemoryNetwork', 'MemorySignalHub', 'NetKernel', 'Room', 'TypedEventTarget', 'VectorClock', 'WebRtcClusterNode',
+  'acquireLeaseMsDefault', 'autoRemoveAfterMsDefault', 'consoleLogger', 'createBrowserNode', 'createWebRtcNode', 'cryptoRandom', 'detectionBoundMs',
   'dialTimeoutMsDefault', 'driftMaxDefault', 'dsmServerNameDefault', 'frameBytesMaxDefault', 'gossipIntervalMsDefault',
   'holderLengthMax', 'idbStorage', 'isClusterluckError', 'isErrorCode', 'leaseMsMax', 'leaseMsMaxDefault', 'memoryStorage',
   'noReply', 'nodeIdLengthMax', 'nodeMetrics', 'ownershipLeaseMsDefault', 'peerjsSignaller', 'probeIntervalMsDefault',

@@ -9,7 +9,17 @@
 // the current view's base, so an owner that took a semaphore over without its state (after the
 // lock-delay, in a later view) still grants larger tokens than every earlier owner did, as long as
 // no owner granted `tokenSpan` tokens of one semaphore within one view (it refuses to).
+//
+// Waiters (`acquire`): a request that finds no room queues at the owner in arrival order, and a
+// slot that frees goes to the head of the queue at once (pushed, told through `onWaiter`); nobody
+// overtakes the head, not even a seed-API post (a k-permit head waits for k free slots). A lease of
+// k permits holds k holder entries `key#0 … key#k-1` with one token and one deadline, so the
+// journal, handoffs and the bound "at most n holders" see plain holders. The queue is not handed
+// over: a semaphore that moves or is destroyed ends its waiters (`moved`, `destroyed`), and their
+// callers ask the new owner. This file is over 300 lines: leases and the queue share every
+// transition (a release is a grant to the head), and one place keeps "holders ≤ n" checkable.
 import { ClusterluckError, show } from '../env/errors.js';
+import { MinHeap } from './min-heap.js';
 
 /** Tokens one view may grant per semaphore. */
 export const tokenSpan = 2 ** 32;
@@ -56,6 +66,48 @@ export interface StoredSemaphoreState {
   readonly leases: readonly (readonly [string, number, number])[];
 }
 
+/** A request waiting at the owner for room. */
+export interface WaiterRequest {
+  /** The lease's key (the caller's secret): its permits hold as `key#0 … key#k-1`. */
+  readonly key: string;
+  /** The node the request came from (its waiters go when it leaves the view). */
+  readonly caller: string;
+  readonly permits: number;
+  /** The lease it asks for, ms (stretched like a post's). */
+  readonly leaseMs: number;
+  /** Until when it waits, on the owner's clock (Infinity: until granted, cancelled or moved). */
+  readonly deadline: number;
+}
+
+/** Why a waiter stopped waiting without a grant. */
+export type WaiterEndReason = 'timeout' | 'cancelled' | 'destroyed' | 'moved' | 'left';
+
+/** What became of a waiter, told once per queued request. */
+export type WaiterOutcome =
+  | { readonly type: 'granted'; readonly id: string; readonly key: string; readonly lease: Lease }
+  | { readonly type: 'ended'; readonly id: string; readonly key: string; readonly reason: WaiterEndReason };
+
+/** What {@link Semaphores.acquire} did at once. */
+export type AcquireResult =
+  | { readonly state: 'granted'; readonly lease: Lease }
+  /** Queued (or already queued: its position kept, its deadline updated); its outcome comes through `onWaiter`. */
+  | { readonly state: 'queued'; readonly position: number }
+  /** `ifAvailable` and no room now. */
+  | { readonly state: 'unavailable' };
+
+/** A waiter as {@link Semaphores.waiters} shows it. */
+export interface WaiterInfo {
+  readonly key: string;
+  readonly caller: string;
+  readonly permits: number;
+  readonly deadline: number;
+}
+
+/** The holder entry of permit `i` of the lease `key`. */
+export function permitHolder(key: string, i: number): string {
+  return `${key}#${i}`;
+}
+
 /** A change, as the journal needs it. */
 export type SemaphoreChange =
   | { readonly type: 'created'; readonly id: string; readonly n: number; readonly lastToken: number }
@@ -68,6 +120,14 @@ interface Semaphore {
   lastToken: number;
   /** Created on first grant: most idle semaphores never pay for a Map. */
   holders: Map<string, Lease> | undefined;
+  /** Waiters in arrival order; created on the first. */
+  queue: Waiter[] | undefined;
+}
+
+interface Waiter extends WaiterRequest {
+  deadline: number;
+  /** Still in its semaphore's queue (heap entries of waiters that left are skipped). */
+  queued: boolean;
 }
 
 interface Due {
@@ -77,6 +137,12 @@ interface Due {
   readonly lease: Lease;
 }
 
+interface WaiterDue {
+  readonly at: number;
+  readonly id: string;
+  readonly waiter: Waiter;
+}
+
 /** Options of {@link Semaphores}. */
 export interface SemaphoresOptions {
   /** How many semaphores may exist at once (QUEUE_FULL beyond). */
@@ -84,6 +150,14 @@ export interface SemaphoresOptions {
   /** A slot is kept `timeout · stretch` (the drift bound's (1+ρ)²). @default 1 */
   readonly stretch?: number;
   readonly onChange?: (change: SemaphoreChange) => void;
+  /** What became of each queued waiter. */
+  readonly onWaiter?: (outcome: WaiterOutcome) => void;
+  /** Whether this owner may grant `id` now; a queue whose head could be served waits while not (see {@link pump}). @default always */
+  readonly mayGrant?: (id: string) => boolean;
+  /** The least token a grant made now may carry (see {@link tokenBase}): the base of the view the owner serves in. @default 0 */
+  readonly base?: () => number;
+  /** Most waiters one semaphore queues (QUEUE_FULL beyond). @default 1024 */
+  readonly waitersMax?: number;
 }
 
 /** Every semaphore one owner serves, with its holders, their deadlines and fencing tokens. */
@@ -91,15 +165,29 @@ export class Semaphores {
   readonly #max: number;
   readonly #stretch: number;
   readonly #onChange: (change: SemaphoreChange) => void;
+  readonly #onWaiter: (outcome: WaiterOutcome) => void;
+  readonly #mayGrant: (id: string) => boolean;
+  readonly #base: () => number;
+  readonly #waitersMax: number;
   readonly #semaphores = new Map<string, Semaphore>();
-  /** Leases by deadline, a binary min-heap; entries of leases since refreshed or released are skipped when they surface. */
-  #due: Due[] = [];
+  /** Leases by deadline; entries of leases since refreshed or released are skipped when they surface. */
+  readonly #due = new MinHeap<Due>();
+  /** Waiters by deadline; entries of waiters that left the queue are skipped. */
+  readonly #waiterDue = new MinHeap<WaiterDue>();
   #leases = 0;
+  /** Semaphores whose queue head might fit: served at the end of the operation that freed room. */
+  readonly #dirty = new Set<string>();
+  /** Semaphores whose queue head fits but that this owner may not grant now (see {@link pump}). */
+  readonly #stalled = new Set<string>();
 
   constructor(opts: SemaphoresOptions) {
     this.#max = opts.max;
     this.#stretch = opts.stretch ?? 1;
     this.#onChange = opts.onChange ?? (() => undefined);
+    this.#onWaiter = opts.onWaiter ?? (() => undefined);
+    this.#mayGrant = opts.mayGrant ?? (() => true);
+    this.#base = opts.base ?? (() => 0);
+    this.#waitersMax = opts.waitersMax ?? 1024;
   }
 
   /** Semaphores held. */
@@ -121,7 +209,7 @@ export class Semaphores {
       throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
     }
     this.#room();
-    this.#semaphores.set(id, { n, lastToken: 0, holders: undefined });
+    this.#semaphores.set(id, { n, lastToken: 0, holders: undefined, queue: undefined });
     this.#onChange({ type: 'created', id, n, lastToken: 0 });
   }
 
@@ -141,7 +229,7 @@ export class Semaphores {
   /** Drops `id` with its holders; an unknown id is fine. */
   destroy(id: string, now: number): void {
     this.expire(now);
-    this.#drop(id);
+    this.#drop(id, 'destroyed');
   }
 
   /**
@@ -153,18 +241,118 @@ export class Semaphores {
     this.expire(now);
     const s = this.#get(id);
     const held = s.holders?.get(holder);
-    if (held === undefined && (s.holders?.size ?? 0) >= s.n) return undefined;
-    let token = held?.token;
-    if (token === undefined) {
-      token = Math.max(s.lastToken + 1, base);
-      if (token - base >= tokenSpan) {
-        throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} granted ${tokenSpan} fencing tokens in this view; the next view renews them`);
-      }
-      s.lastToken = token;
-    }
+    // Waiters are served first: a post takes a slot only when nobody waits.
+    if (held === undefined && ((s.holders?.size ?? 0) >= s.n || s.queue !== undefined)) return undefined;
+    const token = held?.token ?? this.#nextToken(id, s, base);
     const lease = this.#hold(id, s, holder, token, now + timeoutMs * this.#stretch, attempt);
     this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: held === undefined });
     return lease;
+  }
+
+  /**
+   * A lease of `w.permits` slots of `id` for `w.key`: granted now when nobody waits and they fit,
+   * else queued behind the waiters there (or, with `ifAvailable`, nothing). Asking again with a key
+   * that holds answers with its lease; with a key that waits keeps its place and takes the new
+   * deadline (a caller re-sending after a lost answer). A request for more permits than `n` is
+   * INVALID_ARGUMENT; beyond `waitersMax` waiters, QUEUE_FULL.
+   */
+  acquire(id: string, w: WaiterRequest, now: number, ifAvailable = false): AcquireResult {
+    this.expire(now);
+    const s = this.#get(id);
+    const held = s.holders?.get(permitHolder(w.key, 0));
+    if (held !== undefined) return { state: 'granted', lease: held };
+    if (!(Number.isSafeInteger(w.permits) && w.permits >= 1 && w.permits <= s.n)) {
+      throw new ClusterluckError('INVALID_ARGUMENT', `permits must be an integer from 1 to n (${s.n}) of ${show(id)}, got ${show(w.permits)}`, { fails: { permits: `from 1 to ${s.n}` } });
+    }
+    const queue = s.queue;
+    const at = queue?.findIndex((q) => q.key === w.key) ?? -1;
+    if (at >= 0) {
+      const waiter = queue?.[at] as Waiter;
+      waiter.deadline = w.deadline;
+      if (Number.isFinite(w.deadline)) this.#waiterDue.push({ at: w.deadline, id, waiter });
+      return { state: 'queued', position: at };
+    }
+    if (queue === undefined && (s.holders?.size ?? 0) + w.permits <= s.n && this.#mayGrant(id)) {
+      return { state: 'granted', lease: this.#grant(id, s, w, now) };
+    }
+    if (ifAvailable) return { state: 'unavailable' };
+    if ((queue?.length ?? 0) >= this.#waitersMax) throw new ClusterluckError('QUEUE_FULL', `${this.#waitersMax} requests already wait for ${show(id)}`);
+    const waiter: Waiter = { ...w, queued: true };
+    (s.queue ??= []).push(waiter);
+    if (Number.isFinite(w.deadline)) this.#waiterDue.push({ at: w.deadline, id, waiter });
+    this.#dirty.add(id); // room may be free while this owner could not grant a moment ago
+    this.#serve(now);
+    return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: s.holders?.get(permitHolder(w.key, 0)) as Lease };
+  }
+
+  /**
+   * Extends the lease `key` of `id` to `leaseMs · stretch` from `now`, every permit, keeping its
+   * token. @returns the lease, or undefined when `key` holds nothing (it ran out, or was never granted)
+   */
+  renew(id: string, key: string, leaseMs: number, now: number): Lease | undefined {
+    this.expire(now);
+    const s = this.#get(id);
+    const first = s.holders?.get(permitHolder(key, 0));
+    if (first === undefined) return undefined;
+    const expiresAt = now + leaseMs * this.#stretch;
+    let lease = first;
+    for (let i = 0, h = permitHolder(key, 0); s.holders?.has(h) === true; h = permitHolder(key, ++i)) {
+      const renewed = this.#hold(id, s, h, first.token, expiresAt);
+      this.#onChange({ type: 'granted', id, holder: h, lease: renewed, n: s.n, fresh: false });
+      if (i === 0) lease = renewed;
+    }
+    return lease;
+  }
+
+  /**
+   * Ends the lease `key` of `id`: its waiter leaves the queue (told `cancelled`), or its permits are
+   * released and go to the waiters. An unknown key is fine (a release that crossed the grant, or a
+   * repeat); an unknown semaphore is NOT_FOUND. @returns whether it ended anything
+   */
+  release(id: string, key: string, now: number): boolean {
+    this.expire(now);
+    const s = this.#get(id);
+    let ended = false;
+    const at = s.queue?.findIndex((q) => q.key === key) ?? -1;
+    if (at >= 0) {
+      this.#unqueue(id, s, at, 'cancelled');
+      ended = true;
+    }
+    for (let i = 0, h = permitHolder(key, 0); s.holders?.has(h) === true; h = permitHolder(key, ++i)) {
+      this.#release(id, s, h);
+      ended = true;
+    }
+    this.#serve(now);
+    return ended;
+  }
+
+  /** Ends the waiters of callers `keep` rejects (they left the view), told `left`. */
+  dropCallers(keep: (caller: string) => boolean, now: number): void {
+    this.expire(now);
+    for (const [id, s] of this.#semaphores) {
+      for (let i = (s.queue?.length ?? 0) - 1; i >= 0; i--) {
+        if (!keep((s.queue?.[i] as Waiter).caller)) this.#unqueue(id, s, i, 'left');
+      }
+    }
+    this.#serve(now);
+  }
+
+  /** The waiters of `id` at `now`, head first. */
+  waiters(id: string, now: number): WaiterInfo[] {
+    this.expire(now);
+    return (this.#get(id).queue ?? []).map(({ key, caller, permits, deadline }) => ({ key, caller, permits, deadline }));
+  }
+
+  /** Semaphores with waiters that could be served but were held back by `mayGrant`. */
+  get stalled(): boolean {
+    return this.#stalled.size > 0;
+  }
+
+  /** Serves the queues held back by `mayGrant` (call when it may have changed). */
+  pump(now: number): void {
+    for (const id of this.#stalled) this.#dirty.add(id);
+    this.#stalled.clear();
+    this.expire(now);
   }
 
   /**
@@ -178,26 +366,41 @@ export class Semaphores {
     const lease = s.holders?.get(holder);
     if (lease === undefined || (attempt !== undefined && lease.attempt !== attempt)) return false;
     this.#release(id, s, holder);
+    this.#serve(now);
     return true;
   }
 
-  /** Lets every lease that is over at `now` go. */
+  /** Lets every lease and every wait that is over at `now` go, and gives the room freed to the waiters. */
   expire(now: number): void {
-    for (let d = this.#due[0]; d !== undefined && d.at <= now; d = this.#due[0]) {
-      this.#pop();
+    for (let d = this.#due.peek(); d !== undefined && d.at <= now; d = this.#due.peek()) {
+      this.#due.pop();
       const s = this.#semaphores.get(d.id);
       if (s !== undefined && s.holders?.get(d.holder) === d.lease) this.#release(d.id, s, d.holder);
     }
+    for (let d = this.#waiterDue.peek(); d !== undefined && d.at <= now; d = this.#waiterDue.peek()) {
+      this.#waiterDue.pop();
+      const s = this.#semaphores.get(d.id);
+      const at = d.waiter.queued && d.waiter.deadline <= now ? (s?.queue?.indexOf(d.waiter) ?? -1) : -1;
+      if (at >= 0) this.#unqueue(d.id, s as Semaphore, at, 'timeout');
+    }
+    this.#serve(now);
   }
 
-  /** When the next lease ends, or undefined when none is held. */
+  /** When the next lease or wait ends, or undefined when none does. */
   nextExpiry(): number | undefined {
-    while (this.#due.length > 0) {
-      const d = this.#due[0] as Due;
-      if (this.#semaphores.get(d.id)?.holders?.get(d.holder) === d.lease) return d.at;
-      this.#pop();
+    let next: number | undefined;
+    for (let d = this.#due.peek(); d !== undefined; d = this.#due.peek()) {
+      if (this.#semaphores.get(d.id)?.holders?.get(d.holder) === d.lease) {
+        next = d.at;
+        break;
+      }
+      this.#due.pop();
     }
-    return undefined;
+    for (let d = this.#waiterDue.peek(); d !== undefined; d = this.#waiterDue.peek()) {
+      if (d.waiter.queued && d.waiter.deadline === d.at) return next === undefined ? d.at : Math.min(next, d.at);
+      this.#waiterDue.pop();
+    }
+    return next;
   }
 
   /** The state of `id` to hand to its next owner, each holder with the time it still has at `now`. */
@@ -258,16 +461,74 @@ export class Semaphores {
     }
   }
 
-  /** Forgets `id` (its next owner has it); told as a destroy so a restart does not bring it back. */
+  /** Forgets `id` (its next owner has it); told as a destroy so a restart does not bring it back. Its waiters end `moved`. */
   handedOver(id: string): void {
-    this.#drop(id);
+    this.#drop(id, 'moved');
   }
 
-  /** Forgets everything, telling nobody (storage keeps what it has). */
+  /** Forgets everything, telling nobody (storage keeps what it has; callers of waiters are the server's to tell). */
   clear(): void {
+    for (const s of this.#semaphores.values()) for (const w of s.queue ?? []) w.queued = false;
     this.#semaphores.clear();
-    this.#due = [];
+    this.#due.clear();
+    this.#waiterDue.clear();
+    this.#dirty.clear();
+    this.#stalled.clear();
     this.#leases = 0;
+  }
+
+  #nextToken(id: string, s: Semaphore, base: number): number {
+    const token = Math.max(s.lastToken + 1, base);
+    if (token - base >= tokenSpan) {
+      throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} granted ${tokenSpan} fencing tokens in this view; the next view renews them`);
+    }
+    s.lastToken = token;
+    return token;
+  }
+
+  /** Grants `w` its permits now (the caller checked they fit), one token for all of them. */
+  #grant(id: string, s: Semaphore, w: WaiterRequest, now: number): Lease {
+    const token = this.#nextToken(id, s, this.#base());
+    const expiresAt = now + w.leaseMs * this.#stretch;
+    let first: Lease | undefined;
+    for (let i = 0; i < w.permits; i++) {
+      const holder = permitHolder(w.key, i);
+      const lease = this.#hold(id, s, holder, token, expiresAt);
+      this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: i === 0 });
+      first ??= lease;
+    }
+    return first as Lease;
+  }
+
+  /** Gives the room freed since the last call to the heads of the queues, in order, where this owner may grant. */
+  #serve(now: number): void {
+    for (const id of this.#dirty) {
+      this.#dirty.delete(id);
+      const s = this.#semaphores.get(id);
+      const head = s?.queue?.[0];
+      if (s === undefined || head === undefined || (s.holders?.size ?? 0) + head.permits > s.n) continue;
+      if (!this.#mayGrant(id)) {
+        this.#stalled.add(id);
+        continue;
+      }
+      while (s.queue !== undefined) {
+        const w = s.queue[0] as Waiter;
+        if ((s.holders?.size ?? 0) + w.permits > s.n) break;
+        this.#unqueue(id, s, 0, undefined);
+        const lease = this.#grant(id, s, w, now);
+        this.#onWaiter({ type: 'granted', id, key: w.key, lease });
+      }
+    }
+  }
+
+  /** Takes waiter `at` out of `id`'s queue; tells its end unless it is being granted (`reason` undefined). */
+  #unqueue(id: string, s: Semaphore, at: number, reason: WaiterEndReason | undefined): void {
+    const queue = s.queue as Waiter[];
+    const [w] = queue.splice(at, 1) as [Waiter];
+    w.queued = false;
+    if (queue.length === 0) s.queue = undefined;
+    else if (at === 0) this.#dirty.add(id); // a new head may fit
+    if (reason !== undefined) this.#onWaiter({ type: 'ended', id, key: w.key, reason });
   }
 
   #room(): void {
@@ -279,7 +540,7 @@ export class Semaphores {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
     for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
-    this.#semaphores.set(id, { n, lastToken, holders: undefined });
+    this.#semaphores.set(id, { n, lastToken, holders: undefined, queue: old?.queue });
     if (tell) this.#onChange({ type: 'created', id, n, lastToken });
   }
 
@@ -289,9 +550,10 @@ export class Semaphores {
     return s;
   }
 
-  #drop(id: string): void {
+  #drop(id: string, reason: WaiterEndReason): void {
     const s = this.#semaphores.get(id);
     if (s === undefined) return;
+    while (s.queue !== undefined) this.#unqueue(id, s, 0, reason);
     this.#semaphores.delete(id);
     this.#leases -= s.holders?.size ?? 0;
     this.#onChange({ type: 'destroyed', id, holders: [...(s.holders?.keys() ?? [])] });
@@ -303,52 +565,22 @@ export class Semaphores {
     const lease: Lease = attempt === undefined ? { token, expiresAt } : { token, expiresAt, attempt };
     holders.set(holder, lease);
     if (holders.size > s.n) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${holders.size} holders for n=${s.n}`);
-    this.#push({ at: expiresAt, id, holder, lease });
+    // Entries of refreshed and released leases pile up under a steady refresher: rebuild from the live ones.
+    if (this.#due.size > 2 * this.#leases + 1024) this.#due.rebuild(this.#liveDue());
+    this.#due.push({ at: expiresAt, id, holder, lease });
     return lease;
   }
 
   #release(id: string, s: Semaphore, holder: string): void {
     s.holders?.delete(holder);
     this.#leases--;
+    if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative releasing ${show(holder)} of ${show(id)}`);
     if (s.holders?.size === 0) s.holders = undefined;
     this.#onChange({ type: 'released', id, holder });
+    if (s.queue !== undefined) this.#dirty.add(id);
   }
 
-  #push(d: Due): void {
-    // Entries of refreshed and released leases pile up under a steady refresher: rebuild from the live ones.
-    if (this.#due.length > 2 * this.#leases + 1024) this.#rebuild();
-    const heap = this.#due;
-    let i = heap.push(d) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((heap[p] as Due).at <= d.at) break;
-      heap[i] = heap[p] as Due;
-      i = p;
-    }
-    heap[i] = d;
-  }
-
-  #pop(): void {
-    const heap = this.#due;
-    const last = heap.pop() as Due;
-    if (heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= heap.length) break;
-      const r = l + 1;
-      const c = r < heap.length && (heap[r] as Due).at < (heap[l] as Due).at ? r : l;
-      if ((heap[c] as Due).at >= last.at) break;
-      heap[i] = heap[c] as Due;
-      i = c;
-    }
-    heap[i] = last;
-  }
-
-  #rebuild(): void {
-    const live: Due[] = [];
-    for (const [id, s] of this.#semaphores) for (const [holder, lease] of s.holders ?? []) live.push({ at: lease.expiresAt, id, holder, lease });
-    this.#due = [];
-    for (const d of live) this.#push(d);
+  *#liveDue(): Generator<Due> {
+    for (const [id, s] of this.#semaphores) for (const [holder, lease] of s.holders ?? []) yield { at: lease.expiresAt, id, holder, lease };
   }
 }

@@ -18,6 +18,9 @@ import { cryptoRandom } from '../platform/crypto-random.js';
 import { calculateWaitTime, isDsmCommand, parseJob, type DsmCommand, type DsmJobs } from './job.js';
 import { DsmJournal } from './journal.js';
 import { SemaphoreStore, type SemaphoreInfo } from './semaphores.js';
+import { beliefFrom, Lease, type Belief } from './lease.js';
+import type { WaiterEndReason, WaiterOutcome } from '../core/semaphore.js';
+import { describeSemaphore, type SemaphoreState } from './query.js';
 import { StallWatch } from './stall-watch.js';
 
 /** What a DSMServer needs of its gossip ring (GossipRing provides it all). */
@@ -100,6 +103,29 @@ export const dsmServerNameDefault = 'dsm';
 /** A Clusterluck-style callback: `(err)` on failure, `(null, value)` on success. */
 export type Callback<T> = (err: Error | null, value?: T) => void;
 
+/** Options of {@link DSMServer.acquire}. */
+export interface AcquireOptions {
+  /** How long the lease lasts unless renewed, ms (at most `leaseMsMax`). @default 10000 */
+  readonly leaseMs?: number;
+  /** Aborting it cancels a waiting acquire (its place in the owner's queue goes) and rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+  /** The longest the whole acquire may take, ms: TIMEOUT beyond, and nothing is left at the owner. @default Infinity */
+  readonly timeoutMs?: number;
+  /** Take it only if it is free now (nobody waits and the permits fit): `null` otherwise. @default false */
+  readonly ifAvailable?: boolean;
+  /** Slots to take at once, atomically. @default 1 */
+  readonly permits?: number;
+  /** Renew the lease before it runs out while it is held. @default true */
+  readonly refresh?: boolean;
+  /** Create the semaphore with this `n` if it does not exist; another existing `n` is ALREADY_EXISTS. */
+  readonly limit?: number;
+  /** The name `query` shows for this holder. @default this node's id */
+  readonly holder?: string;
+}
+
+/** Lease ms when `acquire` is not told. */
+export const acquireLeaseMsDefault = 10_000;
+
 /** A grant or refresh this node made as owner, at the instant it made it (before it is synced and answered). */
 export interface GrantDetail {
   readonly id: string;
@@ -124,7 +150,7 @@ export interface DsmStats {
   readonly expirations: number;
   /** Semaphores this node owns now. */
   readonly owned: number;
-  /** Requests waiting for ownership to settle. */
+  /** Requests waiting for ownership to settle, and acquires queued for room. */
   readonly waiting: number;
   /** Whether semaphore states are on their way to new owners. */
   readonly handingOff: boolean;
@@ -151,6 +177,10 @@ export class DSMServer extends GenServer {
   #stallTimer: TimerHandle | undefined;
   /** Grants this client got and still believes in, by [id, holder], until when on each clock: a failed renewal must not release them. */
   readonly #believed = new Map<string, { mono: number; wall: number; attempt: string }>();
+  /** Acquires queued at this owner, by [id, key]: answered when the queue grants or ends them. */
+  readonly #queued = new Map<string, { resolve: (token: unknown) => void; reject: (e: unknown) => void }>();
+  /** Resolves with `value` once the changes so far are durable (synced; written only with `safety: 'clusterluck'`). */
+  readonly #durable: <T>(value: T) => T | Promise<T>;
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
 
@@ -173,13 +203,26 @@ export class DSMServer extends GenServer {
     }
     const driftMax = opts.driftMax ?? driftMaxDefault;
     if (typeof driftMax !== 'number' || !(driftMax >= 0 && driftMax < 1)) throw invalidArgument('opts.driftMax', driftMax, 'a number in [0, 1)');
-    this.#store = new SemaphoreStore(kernel.env.clock, this.#journal, this.#safety === 'clusterluck' ? 0 : driftMax);
+    const journal = this.#journal;
+    this.#durable = journal === undefined ? <T>(value: T): T => value
+      : this.#safety === 'clusterluck' ? <T>(value: T): Promise<T> => journal.written().then(() => value)
+      : <T>(value: T): Promise<T> => journal.synced().then(() => value);
+    this.#store = new SemaphoreStore(kernel.env.clock, this.#journal, this.#safety === 'clusterluck' ? 0 : driftMax, {
+      onWaiter: (o) => this.#waiterDone(o),
+      mayGrant: (id) => this.#ownership(id).state === 'owner',
+      base: () => tokenBase(this.gossip.view?.()?.number ?? 0),
+    });
     this.#stretch = (1 + driftMax) ** 2;
     this.#stalls = new StallWatch(stallTickMs, kernel.env.clock.now());
     const leaseMsMax = opts.leaseMsMax ?? leaseMsMaxDefault;
     if (typeof leaseMsMax !== 'number' || !(leaseMsMax > 0) || !Number.isFinite(leaseMsMax)) throw invalidArgument('opts.leaseMsMax', leaseMsMax, 'a positive number of ms');
     this.#leaseMsMax = leaseMsMax;
     this.#handoff = this.#safety === 'clusterluck' ? undefined : this.#handoffFor(gossip);
+    // Waiters of nodes that left the view will never take their grant: they go.
+    gossip.events?.addEventListener('view', (e) => {
+      const members = new Set(e.detail.view.members.map((m) => m.id));
+      this.#store.dropCallers((c) => c === this.kernel.self.id || members.has(c));
+    });
     this.#serve();
   }
 
@@ -249,6 +292,11 @@ export class DSMServer extends GenServer {
   override async stop(): Promise<void> {
     if (this.#stallTimer !== undefined) this.kernel.env.clock.cancelTimer(this.#stallTimer);
     this.#stallTimer = undefined;
+    // Acquires queued here are asked again by their callers (at the next owner, or here after a restart).
+    for (const [k, w] of [...this.#queued]) {
+      this.#queued.delete(k);
+      w.reject(new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
+    }
     // Requests waiting for ownership to settle will not see it settle here.
     for (const [id, q] of [...this.#waiting]) {
       this.#waiting.delete(id);
@@ -285,6 +333,7 @@ export class DSMServer extends GenServer {
   stats(): DsmStats {
     let waiting = 0;
     for (const q of this.#waiting.values()) waiting += q.entries.length;
+    waiting += this.#queued.size;
     return { ...this.#store.counts, owned: this.#store.size, waiting, handingOff: this.#handoff?.sending() === true };
   }
 
@@ -341,6 +390,29 @@ export class DSMServer extends GenServer {
   close(id: string, holder: string, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
     this.#believed.delete(JSON.stringify([id, holder]));
     return finish(this.#request('close', { id, holder }, reqTimeout).then(() => undefined), cb);
+  }
+
+  /**
+   * Takes `permits` slots of semaphore `id` as one {@link Lease}. Requests queue at the owner in
+   * arrival order and the grant is pushed when the slots free (no polling); a waiter at the head is
+   * not overtaken, by a later acquire or by a `post`. Resolves with the lease, or `null` with
+   * `ifAvailable` when it is not free now. A wait that is aborted or times out leaves nothing at
+   * the owner. The lease renews itself while held (`refresh`), and its `signal` aborts with
+   * LEASE_LOST the moment this node can no longer be sure it holds.
+   */
+  acquire(id: string, options: AcquireOptions = {}): Promise<Lease | null> {
+    return this.#acquire(id, options);
+  }
+
+  /**
+   * The holders and waiters of semaphore `id`, asked of its owner; without `id`, of every semaphore
+   * this node owns now. Lease keys are shown only by a prefix: they alone release a lease.
+   */
+  query(id: string, reqTimeout?: number): Promise<SemaphoreState>;
+  query(id?: undefined): Promise<SemaphoreState[]>;
+  query(id?: string, reqTimeout?: number): Promise<SemaphoreState | SemaphoreState[]> {
+    if (id === undefined) return Promise.resolve([...this.#store.ids()].map((s) => this.#describe(s)));
+    return this.#request('query', { id }, reqTimeout) as Promise<SemaphoreState>;
   }
 
   /** Releases `holder`'s slot of `id` without waiting for an answer. */
@@ -406,6 +478,90 @@ export class DSMServer extends GenServer {
     }
   }
 
+  async #acquire(id: string, o: AcquireOptions): Promise<Lease | null> {
+    if (typeof o !== 'object' || o === null) throw invalidArgument('options', o, 'an object');
+    const leaseMs = o.leaseMs ?? acquireLeaseMsDefault;
+    if (typeof leaseMs !== 'number' || !(leaseMs > 0) || leaseMs > this.#leaseMsMax) throw invalidArgument('options.leaseMs', leaseMs, `a number of ms in (0, leaseMsMax = ${this.#leaseMsMax}]`);
+    const permits = o.permits ?? 1;
+    if (!Number.isSafeInteger(permits) || permits < 1) throw invalidArgument('options.permits', permits, 'an integer ≥ 1');
+    const timeoutMs = o.timeoutMs ?? Infinity;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('options.timeoutMs', timeoutMs, 'a positive number of ms or Infinity');
+    const signal = o.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('options.signal', signal, 'an AbortSignal');
+    const holder = o.holder ?? this.kernel.self.id;
+    if (typeof holder !== 'string' || holder.length === 0 || holder.includes('~') || holder.length > 900) throw invalidArgument('options.holder', holder, "a non-empty string of at most 900 chars without '~'");
+    for (const f of ['ifAvailable', 'refresh'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw invalidArgument(`options.${f}`, o[f], 'a boolean');
+    if (signal?.aborted) throw signal.reason;
+    const clock = this.kernel.env.clock;
+    const deadline = clock.now() + timeoutMs;
+    const left = (): number => deadline - clock.now();
+    if (o.limit !== undefined) await this.#request('create', { id, n: o.limit }, left(), signal);
+    for (;;) {
+      const key = `${holder}~${toHex(this.kernel.env.random.bytes(12))}`;
+      const until = beliefFrom(clock, leaseMs);
+      let answer: unknown;
+      try {
+        const job = { id, key, permits, lease: leaseMs, ...(o.ifAvailable === true ? { wait: false } : {}) };
+        answer = await this.#request('acquire', job, left(), signal);
+      } catch (err) {
+        // The owner may have queued or granted it: take it back (a release that finds nothing is fine).
+        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND') && !isClusterluckError(err, 'NOT_A_MEMBER')) this.#releaseKey(id, key);
+        throw err;
+      }
+      if (answer === false) return null;
+      if (typeof answer !== 'number') throw new ClusterluckError('BAD_MESSAGE', `acquire of ${show(id)} was answered ${show(answer)}`);
+      const make = (from: Belief): Lease => new Lease(this.#leaseHost(id, key), { id, token: answer, permits, leaseMs, until: from, refresh: o.refresh !== false });
+      // A grant that waited in the queue for much of its time is renewed before it is handed out.
+      if (Math.min(until.mono - clock.now(), until.wall - clock.wallNow()) >= leaseMs / 2) return make(until);
+      const renewedUntil = beliefFrom(clock, leaseMs);
+      let renewed: unknown;
+      try {
+        renewed = await this.#request('renew', { id, key, lease: leaseMs }, left(), signal);
+      } catch (err) {
+        this.#releaseKey(id, key);
+        throw err;
+      }
+      if (renewed === answer) return make(renewedUntil);
+      // It ran out at the owner before its answer came: queue again (under a new key).
+    }
+  }
+
+  #leaseHost(id: string, key: string): ConstructorParameters<typeof Lease>[0] {
+    return {
+      clock: this.kernel.env.clock, logger: this.kernel.env.logger,
+      renew: (leaseMs, reqTimeoutMs) => this.#request('renew', { id, key, lease: leaseMs }, reqTimeoutMs) as Promise<number | false>,
+      release: () => this.#request('release', { id, key }, 5000).then(() => undefined),
+    };
+  }
+
+  /** Ends the wait or lease `key` at its owner without waiting for an answer. */
+  #releaseKey(id: string, key: string): void {
+    try {
+      this.cast({ node: this.#owner(id), name: this.#name() }, 'release', checked('release', { id, key }));
+    } catch (err) {
+      this.kernel.env.logger.warn('release could not be sent', { id, error: String(err) });
+    }
+  }
+
+  /** What became of an acquire queued here: the grant (once durable) or why it ended. */
+  #waiterDone(o: WaiterOutcome): void {
+    const k = JSON.stringify([o.id, o.key]);
+    const w = this.#queued.get(k);
+    if (w === undefined) return;
+    this.#queued.delete(k);
+    if (o.type === 'granted') {
+      this.events.emit('grant', { id: o.id, holder: o.key, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
+      w.resolve(this.#durable(o.lease.token));
+      return;
+    }
+    w.reject(waiterError(o.id, o.reason));
+  }
+
+  #describe(id: string): SemaphoreState {
+    const now = this.kernel.env.clock.now();
+    return describeSemaphore(id, this.#store.read(id).n, this.#store.holders(id), this.#store.waiters(id), now);
+  }
+
   /**
    * The defensive release after a failed or late post, except when this holder already holds an
    * earlier grant it still believes in: a renewal that failed must not release the lease it was
@@ -438,7 +594,7 @@ export class DSMServer extends GenServer {
     return clock.now() < until.mono && clock.wallNow() < until.wall;
   }
 
-  async #request<C extends DsmCommand>(command: C, job: DsmJobs[C], reqTimeout: number | undefined): Promise<unknown> {
+  async #request<C extends DsmCommand>(command: C, job: DsmJobs[C], reqTimeout: number | undefined, signal?: AbortSignal): Promise<unknown> {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
@@ -454,7 +610,8 @@ export class DSMServer extends GenServer {
       try {
         // An owner the failure detector holds down would not answer: no request waits on it.
         if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(valid.id)}, ${show(owner.id)}, is held down by the failure detector`);
-        return await this.call({ node: owner, name }, command, sent, { timeoutMs: leftMs });
+        if (signal?.aborted === true) throw signal.reason;
+        return await this.call({ node: owner, name }, command, sent, signal === undefined ? { timeoutMs: leftMs } : { timeoutMs: leftMs, signal });
       } catch (err) {
         // Answers that say "not here, not yet": the view or the owner is moving. A few tries within
         // the deadline (a bounded number even without one), then the caller hears which it was.
@@ -469,10 +626,7 @@ export class DSMServer extends GenServer {
     const store = this.#store;
     // With disk, a change is answered only once it is synced: a process killed right after
     // acknowledging a grant still has it when it restarts.
-    const journal = this.#journal;
-    const durable = journal === undefined ? <T>(value: T): T | Promise<T> => value
-      : this.#safety === 'clusterluck' ? <T>(value: T): Promise<T> => journal.written().then(() => value)
-      : <T>(value: T): Promise<T> => journal.synced().then(() => value);
+    const durable = this.#durable;
     this.handle('create', (d, from) => this.#mine(d as DsmJobs['create'], from, ({ id, n }) => {
       store.create(id, n);
       return durable(null);
@@ -492,6 +646,43 @@ export class DSMServer extends GenServer {
         return durable(lease.token);
       });
     });
+    this.handle('acquire', (d, from) => {
+      const job = d as DsmJobs['acquire'];
+      if (job.lease > this.#leaseMsMax) throw this.#tooLong(job.lease);
+      return this.#mine(job, from, ({ id, key, permits, lease, wait, ttl }) => {
+        // Asked again (its answer was lost): a lease it holds is renewed from now, a wait keeps its place.
+        const renewed = store.renew(id, key, lease);
+        if (renewed !== undefined) {
+          this.events.emit('grant', { id, holder: key, token: renewed.token, timeout: lease });
+          return durable(renewed.token);
+        }
+        const deadline = ttl === undefined ? Infinity : this.kernel.env.clock.now() + ttl / this.#stretch;
+        const r = store.acquire(id, { key, caller: from.node.id, permits, leaseMs: lease, deadline }, wait === false);
+        if (r.state === 'unavailable') return false;
+        if (r.state === 'granted') {
+          this.events.emit('grant', { id, holder: key, token: r.lease.token, timeout: lease });
+          return durable(r.lease.token);
+        }
+        const k = JSON.stringify([id, key]);
+        this.#queued.get(k)?.reject(new ClusterluckError('ABORTED', 'superseded by the same acquire sent again'));
+        return new Promise((resolve, reject) => this.#queued.set(k, { resolve, reject }));
+      });
+    });
+    this.handle('renew', (d, from) => {
+      const job = d as DsmJobs['renew'];
+      if (job.lease > this.#leaseMsMax) throw this.#tooLong(job.lease);
+      return this.#mine(job, from, ({ id, key, lease }) => {
+        const renewed = store.renew(id, key, lease);
+        if (renewed === undefined) return false;
+        this.events.emit('grant', { id, holder: key, token: renewed.token, timeout: lease });
+        return durable(renewed.token);
+      });
+    });
+    this.handle('release', (d, from) => this.#mine(d as DsmJobs['release'], from, ({ id, key }) => {
+      store.release(id, key);
+      return durable(null);
+    }));
+    this.handle('query', (d, from) => this.#mine(d as DsmJobs['query'], from, ({ id }) => this.#describe(id)));
     this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
       return this.#handoff.receive(d as HandoffMessage, from.node.id);
@@ -608,6 +799,17 @@ export class DSMServer extends GenServer {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.kernel.env.clock.setTimer(ms, resolve));
+  }
+}
+
+/** The error a queued acquire's caller gets when its wait ended without a grant. */
+function waiterError(id: string, reason: WaiterEndReason): ClusterluckError {
+  switch (reason) {
+    case 'timeout': return new ClusterluckError('TIMEOUT', `the wait for ${show(id)} reached its deadline at the owner`);
+    case 'cancelled': return new ClusterluckError('ABORTED', `the wait for ${show(id)} was cancelled`);
+    case 'destroyed': return new ClusterluckError('NOT_FOUND', `semaphore ${show(id)} was destroyed while waiting`);
+    case 'moved': return new ClusterluckError('NOT_OWNER', `semaphore ${show(id)} moved to another owner while waiting`);
+    case 'left': return new ClusterluckError('NOT_A_MEMBER', `the waiter's node left the view while waiting for ${show(id)}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { holderLengthMax, leaseMsMax, semaphoreIdLengthMax, semaphoreLimitMax } 
 import { ClusterluckError, show } from '../env/errors.js';
 
 /** The commands a DSMServer serves. */
-export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close'] as const;
+export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close', 'acquire', 'renew', 'release', 'query'] as const;
 /** One of {@link dsmCommands}. */
 export type DsmCommand = (typeof dsmCommands)[number];
 
@@ -11,7 +11,8 @@ export type DsmCommand = (typeof dsmCommands)[number];
  * the answer, ms, when it set a `reqTimeout`; a request that waited at the owner beyond it is
  * answered TIMEOUT and changes nothing. `attempt`: the id of one post attempt; a close naming it
  * releases only a lease that attempt granted or last refreshed (the defensive release after a
- * failed post, which may arrive after a later attempt's grant).
+ * failed post, which may arrive after a later attempt's grant). `key`: a lease's secret key
+ * (`holder~random`), which alone renews and releases it; `wait: false` is `ifAvailable`.
  */
 export interface DsmJobs {
   create: { id: string; n: number; ttl?: number };
@@ -19,6 +20,10 @@ export interface DsmJobs {
   destroy: { id: string; ttl?: number };
   post: { id: string; holder: string; timeout: number; ttl?: number; attempt?: string };
   close: { id: string; holder: string; ttl?: number; attempt?: string };
+  acquire: { id: string; key: string; permits: number; lease: number; wait?: boolean; ttl?: number };
+  renew: { id: string; key: string; lease: number; ttl?: number };
+  release: { id: string; key: string; ttl?: number };
+  query: { id: string; ttl?: number };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -40,6 +45,14 @@ const lease: Check = (v) =>
     ? undefined
     : `must be a positive finite number of ms up to ${leaseMsMax}, got ${show(v)}`;
 
+/** Longest lease key: a holder's entries are `key#i`, within {@link holderLengthMax}. */
+const keyLengthMax = holderLengthMax - 8;
+const key: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= keyLengthMax ? undefined : `must be a non-empty string of at most ${keyLengthMax} chars, got ${show(v)}`;
+const permits: Check = (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= semaphoreLimitMax ? undefined : `must be an integer from 1 to ${semaphoreLimitMax}, got ${show(v)}`;
+const flag: Check = (v) => (v === undefined || typeof v === 'boolean' ? undefined : `must be a boolean or absent, got ${show(v)}`);
+
 /** Most characters of an attempt id. */
 const attemptLengthMax = 32;
 const attempt: Check = (v) =>
@@ -54,6 +67,10 @@ const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], C
   destroy: { id, ttl },
   post: { id, holder, timeout: lease, ttl, attempt },
   close: { id, holder, ttl, attempt },
+  acquire: { id, key, permits, lease, wait: flag, ttl },
+  renew: { id, key, lease, ttl },
+  release: { id, key, ttl },
+  query: { id, ttl },
 };
 
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);

@@ -1,5 +1,5 @@
 import { semaphoresMax } from '../constants.js';
-import { Semaphores, type Lease, type SemaphoreChange, type SemaphoreInfo, type SemaphoreSnapshot } from '../core/semaphore.js';
+import { Semaphores, type AcquireResult, type Lease, type SemaphoreChange, type SemaphoreInfo, type SemaphoreSnapshot, type WaiterInfo, type WaiterOutcome, type WaiterRequest } from '../core/semaphore.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
 
 export type { SemaphoreInfo, SemaphoreSnapshot } from '../core/semaphore.js';
@@ -22,6 +22,19 @@ export interface JournaledSemaphore {
   readonly leases: readonly (readonly [string, number, number])[];
 }
 
+/** How the owner's queues meet the rest of the server. */
+export interface QueueHooks {
+  /** What became of each queued waiter (granted leases are journaled before this is called). */
+  readonly onWaiter?: (outcome: WaiterOutcome) => void;
+  /** Whether this node may grant `id` now (it serves it). */
+  readonly mayGrant?: (id: string) => boolean;
+  /** The least token a grant made now may carry. */
+  readonly base?: () => number;
+}
+
+/** How often queues held back because this node was not serving their semaphore look again, ms. */
+const stalledPollMs = 50;
+
 /**
  * The owner's semaphores: the pure {@link Semaphores} on this node's monotonic clock, one timer for
  * the next expiry, and the journal. Wall-clock expiries are kept only so a restart can restore the
@@ -31,13 +44,14 @@ export class SemaphoreStore {
   readonly #clock: Clock;
   readonly #machine: Semaphores;
   #timer: { handle: TimerHandle; at: number } | undefined;
+  #poll: TimerHandle | undefined;
   /** Set while leases run out, so their releases count as expirations. */
   #expiring = false;
   /** Grants (refreshes included), releases by a holder or a destroy, and leases that ran out; they only grow. */
   readonly counts = { grants: 0, releases: 0, expirations: 0 };
 
   /** `driftMax` is ρ: a slot is kept `timeout·(1+ρ)²` on this clock (see {@link post}). */
-  constructor(clock: Clock, journal?: SemaphoreJournal, driftMax = 0) {
+  constructor(clock: Clock, journal?: SemaphoreJournal, driftMax = 0, hooks: QueueHooks = {}) {
     this.#clock = clock;
     const onChange = (c: SemaphoreChange): void => {
       if (c.type === 'granted') this.counts.grants++;
@@ -52,7 +66,7 @@ export class SemaphoreStore {
         case 'destroyed': return journal.destroyed(c.id, c.holders);
       }
     };
-    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, onChange });
+    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, onChange, ...hooks });
   }
 
   /** Semaphores held. */
@@ -63,16 +77,20 @@ export class SemaphoreStore {
   /** Creates `id` with limit `n`; a no-op for the same `n`, ALREADY_EXISTS for another. */
   create(id: string, n: number): void {
     this.#machine.create(id, n, this.#clock.now());
+    this.#arm();
   }
 
   /** The limit and active holders of `id`; NOT_FOUND when unknown. */
   read(id: string): SemaphoreInfo {
-    return this.#machine.read(id, this.#clock.now());
+    const info = this.#machine.read(id, this.#clock.now());
+    this.#arm(); // reading lets what ran out go, and the room freed goes to the waiters
+    return info;
   }
 
   /** Drops `id` with all its holders; unknown ids are fine. */
   destroy(id: string): void {
     this.#machine.destroy(id, this.#clock.now());
+    this.#arm();
   }
 
   /**
@@ -86,13 +104,55 @@ export class SemaphoreStore {
    */
   post(id: string, holder: string, timeoutMs: number, base: number, attempt?: string): Lease | undefined {
     const lease = this.#machine.post(id, holder, timeoutMs, this.#clock.now(), base, attempt);
-    if (lease !== undefined) this.#arm();
+    this.#arm();
     return lease;
+  }
+
+  /** A lease for `w.key` now, or a place in the queue (see {@link Semaphores.acquire}). */
+  acquire(id: string, w: WaiterRequest, ifAvailable: boolean): AcquireResult {
+    const r = this.#machine.acquire(id, w, this.#clock.now(), ifAvailable);
+    this.#arm();
+    return r;
+  }
+
+  /** Extends every permit of the lease `key` (see {@link Semaphores.renew}). @returns undefined when it holds nothing */
+  renew(id: string, key: string, leaseMs: number): Lease | undefined {
+    const lease = this.#machine.renew(id, key, leaseMs, this.#clock.now());
+    this.#arm();
+    return lease;
+  }
+
+  /** Ends the lease or the wait `key` (see {@link Semaphores.release}). */
+  release(id: string, key: string): boolean {
+    const ended = this.#machine.release(id, key, this.#clock.now());
+    this.#arm();
+    return ended;
+  }
+
+  /** Ends the waits of callers no longer in the view. */
+  dropCallers(keep: (caller: string) => boolean): void {
+    this.#machine.dropCallers(keep, this.#clock.now());
+    this.#arm();
+  }
+
+  /** The holders of `id` with their leases (expiry on this node's monotonic clock). */
+  holders(id: string): ReadonlyMap<string, Lease> {
+    const holders = this.#machine.holders(id, this.#clock.now());
+    this.#arm();
+    return holders;
+  }
+
+  /** The waiters of `id`, head first (deadlines on this node's monotonic clock). */
+  waiters(id: string): WaiterInfo[] {
+    const waiters = this.#machine.waiters(id, this.#clock.now());
+    this.#arm();
+    return waiters;
   }
 
   /** Releases `holder`'s lease (only the one `attempt` granted, when given); not holding is not an error, an unknown semaphore is NOT_FOUND (as in Clusterluck). */
   close(id: string, holder: string, attempt?: string): void {
     this.#machine.close(id, holder, this.#clock.now(), attempt);
+    this.#arm();
   }
 
   /** Restores a semaphore and its leases from storage; leases already over are dropped. */
@@ -115,7 +175,9 @@ export class SemaphoreStore {
 
   /** The state of `id` to hand to its next owner (holders with the time they still have), or undefined. */
   snapshot(id: string): SemaphoreSnapshot | undefined {
-    return this.#machine.snapshot(id, this.#clock.now());
+    const state = this.#machine.snapshot(id, this.#clock.now());
+    this.#arm();
+    return state;
   }
 
   /** Installs the state a previous owner handed over (see {@link Semaphores.merge}); journaled like grants. */
@@ -133,11 +195,29 @@ export class SemaphoreStore {
   clear(): void {
     if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer.handle);
     this.#timer = undefined;
+    if (this.#poll !== undefined) this.#clock.cancelTimer(this.#poll);
+    this.#poll = undefined;
     this.#machine.clear();
   }
 
-  /** One timer, for the next lease to end: it lets what is over go (and journals it). */
+  /**
+   * One timer, for the next lease or wait to end: it lets what is over go (and journals it). While
+   * a queue waits for this node to serve its semaphore again, a second timer looks every
+   * {@link stalledPollMs}.
+   */
   #arm(): void {
+    if (this.#machine.stalled && this.#poll === undefined) {
+      this.#poll = this.#clock.setTimer(stalledPollMs, () => {
+        this.#poll = undefined;
+        this.#expiring = true;
+        try {
+          this.#machine.pump(this.#clock.now());
+        } finally {
+          this.#expiring = false;
+        }
+        this.#arm();
+      });
+    }
     const at = this.#machine.nextExpiry();
     if (at === undefined || (this.#timer !== undefined && this.#timer.at <= at)) return;
     if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer.handle);

@@ -18,6 +18,7 @@ export const ErrorCodes = [
   'NOT_RUNNING',
   'BAD_MESSAGE',
   'SEMAPHORE_FULL',
+  'LEASE_LOST',
   'STORAGE_CORRUPT',
   'UNSUPPORTED_PLATFORM',
   'INTERNAL',

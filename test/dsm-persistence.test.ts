@@ -47,6 +47,33 @@ describe('DSMServer persistence', () => {
     await world.stopAll();
   });
 
+  it('a lease of several permits survives a crash whole, and its holder keeps renewing it after the restart', async () => {
+    const world = kernelWorld('persist-permits');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing();
+    ring.insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('persist-permits-disk') });
+    const owner = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    const lease = await client.acquire('pool', { limit: 3, permits: 2, leaseMs: 1000 });
+    expect(lease?.permits).toBe(2);
+    disk.crash();
+    a!.unregister('dsm');
+    await world.clock.advance(200);
+    const again = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await again.load();
+    await expect(client.read('pool')).resolves.toEqual({ n: 3, active: 2 });
+    // Renewals reach the restarted owner, which knows the lease by its key.
+    for (let t = 0; t < 3000; t += 100) await world.clock.advance(100);
+    expect(lease?.held).toBe(true);
+    await expect(client.query('pool')).resolves.toMatchObject({ holders: [{ permits: 2, token: lease?.token }] });
+    await lease?.release();
+    await expect(client.read('pool')).resolves.toEqual({ n: 3, active: 0 });
+    await world.stopAll();
+  });
+
   it('fencing tokens survive a crash on the shipped defaults: a restarted owner grants larger ones, and a holder that refreshes keeps its own', async () => {
     const world = kernelWorld('persist-tokens');
     const [a, b] = await world.mesh(['a', 'b']);

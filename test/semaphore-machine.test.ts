@@ -6,7 +6,7 @@
 // semaphore is larger than all its earlier ones, whichever owner granted them.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Semaphores, tokenBase, tokenSpan, type SemaphoreChange, type StoredSemaphoreState } from '../lib/core/semaphore.js';
+import { Semaphores, tokenBase, tokenSpan, type SemaphoreChange, type SemaphoreSnapshot, type StoredSemaphoreState } from '../lib/core/semaphore.js';
 import { isClusterluckError } from '../lib/env/errors.js';
 
 const ids = ['a', 'b'];
@@ -197,6 +197,26 @@ describe('the semaphore state machine', () => {
     expect(() => m.read('s', 0)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
     // A stored token above the stored counter cannot come from this machine either.
     expect(() => m.restore('s', { n: 2, lastToken: 1, leases: [['a', 100, 5]] }, 0)).toThrow(expect.objectContaining({ code: 'STORAGE_CORRUPT' }));
+  });
+
+  it('a lease of several permits counts them all: in a handoff, a restore and the checks of both', () => {
+    const m = new Semaphores({ max: 10 });
+    m.create('s', 3, 0);
+    const w = { key: 'k', caller: 'c', permits: 2, leaseMs: 100, deadline: Infinity };
+    expect(m.acquire('s', w, 0)).toMatchObject({ state: 'granted', lease: { permits: 2 } });
+    expect(m.read('s', 0)).toEqual({ n: 3, active: 2 });
+    const state = m.snapshot('s', 10);
+    expect(state?.holders).toEqual([['k', 90, 1, 2]]);
+    const next = new Semaphores({ max: 10 });
+    next.merge('s', state as SemaphoreSnapshot, 0);
+    expect(next.read('s', 0)).toEqual({ n: 3, active: 2 });
+    expect(next.post('s', 'p', 100, 0, 0)).toBeDefined();
+    expect(next.post('s', 'q', 100, 0, 0)).toBeUndefined();
+    const restored = new Semaphores({ max: 10 });
+    restored.restore('s', { n: 3, lastToken: 2, leases: [['k', 100, 1, 2], ['p', 100, 2]] }, 0);
+    expect(restored.read('s', 0)).toEqual({ n: 3, active: 3 });
+    expect(() => new Semaphores({ max: 10 }).restore('s', { n: 3, lastToken: 2, leases: [['k', 100, 1, 3], ['p', 100, 2]] }, 0)).toThrow(expect.objectContaining({ code: 'STORAGE_CORRUPT' }));
+    expect(() => new Semaphores({ max: 10 }).merge('s', { n: 2, lastToken: 1, holders: [['k', 100, 1, 3]] }, 0)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   it('a close naming a post attempt releases only the lease that attempt granted or last refreshed (fuzz seed 1638: a late defensive release took a later grant)', () => {

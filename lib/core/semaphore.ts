@@ -12,12 +12,11 @@
 //
 // Waiters (`acquire`): a request that finds no room queues at the owner in arrival order, and a
 // slot that frees goes to the head of the queue at once (pushed, told through `onWaiter`); nobody
-// overtakes the head, not even a seed-API post (a k-permit head waits for k free slots). A lease of
-// k permits holds k holder entries `key#0 … key#k-1` with one token and one deadline, so the
-// journal, handoffs and the bound "at most n holders" see plain holders. The queue is not handed
+// overtakes the head, not even a seed-API post (a k-permit head waits for k free slots). A lease
+// holds `permits` slots (a post one): the bound is "slots held ≤ n". The queue is not handed
 // over: a semaphore that moves or is destroyed ends its waiters (`moved`, `destroyed`), and their
 // callers ask the new owner. This file is over 300 lines: leases and the queue share every
-// transition (a release is a grant to the head), and one place keeps "holders ≤ n" checkable.
+// transition (a release is a grant to the head), and one place keeps "slots held ≤ n" checkable.
 import { ClusterluckError, show } from '../env/errors.js';
 import { MinHeap } from './min-heap.js';
 
@@ -41,6 +40,16 @@ export interface Lease {
   readonly expiresAt: number;
   /** The post attempt that granted or last refreshed it, when the caller named one (not kept by a handoff or a restart). */
   readonly attempt?: string;
+  /** Slots it holds. @default 1 */
+  readonly permits?: number;
+}
+
+/** A holder as handed over or stored: `[holder, ms or expiry, token, permits (absent: 1)]`. */
+export type HolderRecord = readonly [string, number, number, number?];
+
+/** The slots a holder record or lease takes. */
+export function permitsOf(x: HolderRecord | Lease): number {
+  return (Array.isArray(x) ? (x as HolderRecord)[3] : (x as Lease).permits) ?? 1;
 }
 
 /** What a semaphore looks like from outside: its limit and how many hold it now. */
@@ -54,16 +63,16 @@ export interface SemaphoreSnapshot {
   readonly n: number;
   /** The largest token granted so far (0: none). */
   readonly lastToken: number;
-  /** `[holder, ms the sender would still keep the slot, token]`. */
-  readonly holders: readonly (readonly [string, number, number])[];
+  /** `[holder, ms the sender would still keep the slot, token, permits?]`. */
+  readonly holders: readonly HolderRecord[];
 }
 
 /** A semaphore as stored: its holders' expiries are on the restoring owner's clock. */
 export interface StoredSemaphoreState {
   readonly n: number;
   readonly lastToken: number;
-  /** `[holder, expiresAt, token]`. */
-  readonly leases: readonly (readonly [string, number, number])[];
+  /** `[holder, expiresAt, token, permits?]`. */
+  readonly leases: readonly HolderRecord[];
 }
 
 /** A request waiting at the owner for room. */
@@ -103,11 +112,6 @@ export interface WaiterInfo {
   readonly deadline: number;
 }
 
-/** The holder entry of permit `i` of the lease `key`. */
-export function permitHolder(key: string, i: number): string {
-  return `${key}#${i}`;
-}
-
 /** A change, as the journal needs it. */
 export type SemaphoreChange =
   | { readonly type: 'created'; readonly id: string; readonly n: number; readonly lastToken: number }
@@ -120,6 +124,8 @@ interface Semaphore {
   lastToken: number;
   /** Created on first grant: most idle semaphores never pay for a Map. */
   holders: Map<string, Lease> | undefined;
+  /** Slots held: the holders' permits. */
+  used: number;
   /** Waiters in arrival order; created on the first. */
   queue: Waiter[] | undefined;
 }
@@ -209,7 +215,7 @@ export class Semaphores {
       throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
     }
     this.#room();
-    this.#semaphores.set(id, { n, lastToken: 0, holders: undefined, queue: undefined });
+    this.#semaphores.set(id, { n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
     this.#onChange({ type: 'created', id, n, lastToken: 0 });
   }
 
@@ -217,7 +223,7 @@ export class Semaphores {
   read(id: string, now: number): SemaphoreInfo {
     this.expire(now);
     const s = this.#get(id);
-    return { n: s.n, active: s.holders?.size ?? 0 };
+    return { n: s.n, active: s.used };
   }
 
   /** The holders of `id` at `now` with their leases. */
@@ -242,9 +248,9 @@ export class Semaphores {
     const s = this.#get(id);
     const held = s.holders?.get(holder);
     // Waiters are served first: a post takes a slot only when nobody waits.
-    if (held === undefined && ((s.holders?.size ?? 0) >= s.n || s.queue !== undefined)) return undefined;
+    if (held === undefined && (s.used >= s.n || s.queue !== undefined)) return undefined;
     const token = held?.token ?? this.#nextToken(id, s, base);
-    const lease = this.#hold(id, s, holder, token, now + timeoutMs * this.#stretch, attempt);
+    const lease = this.#hold(id, s, holder, token, now + timeoutMs * this.#stretch, held?.permits ?? 1, attempt);
     this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: held === undefined });
     return lease;
   }
@@ -259,7 +265,7 @@ export class Semaphores {
   acquire(id: string, w: WaiterRequest, now: number, ifAvailable = false): AcquireResult {
     this.expire(now);
     const s = this.#get(id);
-    const held = s.holders?.get(permitHolder(w.key, 0));
+    const held = s.holders?.get(w.key);
     if (held !== undefined) return { state: 'granted', lease: held };
     if (!(Number.isSafeInteger(w.permits) && w.permits >= 1 && w.permits <= s.n)) {
       throw new ClusterluckError('INVALID_ARGUMENT', `permits must be an integer from 1 to n (${s.n}) of ${show(id)}, got ${show(w.permits)}`, { fails: { permits: `from 1 to ${s.n}` } });
@@ -272,7 +278,7 @@ export class Semaphores {
       if (Number.isFinite(w.deadline)) this.#waiterDue.push({ at: w.deadline, id, waiter });
       return { state: 'queued', position: at };
     }
-    if (queue === undefined && (s.holders?.size ?? 0) + w.permits <= s.n && this.#mayGrant(id)) {
+    if (queue === undefined && s.used + w.permits <= s.n && this.#mayGrant(id)) {
       return { state: 'granted', lease: this.#grant(id, s, w, now) };
     }
     if (ifAvailable) return { state: 'unavailable' };
@@ -282,7 +288,7 @@ export class Semaphores {
     if (Number.isFinite(w.deadline)) this.#waiterDue.push({ at: w.deadline, id, waiter });
     this.#dirty.add(id); // room may be free while this owner could not grant a moment ago
     this.#serve(now);
-    return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: s.holders?.get(permitHolder(w.key, 0)) as Lease };
+    return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: s.holders?.get(w.key) as Lease };
   }
 
   /**
@@ -292,15 +298,10 @@ export class Semaphores {
   renew(id: string, key: string, leaseMs: number, now: number): Lease | undefined {
     this.expire(now);
     const s = this.#get(id);
-    const first = s.holders?.get(permitHolder(key, 0));
-    if (first === undefined) return undefined;
-    const expiresAt = now + leaseMs * this.#stretch;
-    let lease = first;
-    for (let i = 0, h = permitHolder(key, 0); s.holders?.has(h) === true; h = permitHolder(key, ++i)) {
-      const renewed = this.#hold(id, s, h, first.token, expiresAt);
-      this.#onChange({ type: 'granted', id, holder: h, lease: renewed, n: s.n, fresh: false });
-      if (i === 0) lease = renewed;
-    }
+    const held = s.holders?.get(key);
+    if (held === undefined) return undefined;
+    const lease = this.#hold(id, s, key, held.token, now + leaseMs * this.#stretch, permitsOf(held));
+    this.#onChange({ type: 'granted', id, holder: key, lease, n: s.n, fresh: false });
     return lease;
   }
 
@@ -318,8 +319,8 @@ export class Semaphores {
       this.#unqueue(id, s, at, 'cancelled');
       ended = true;
     }
-    for (let i = 0, h = permitHolder(key, 0); s.holders?.has(h) === true; h = permitHolder(key, ++i)) {
-      this.#release(id, s, h);
+    if (s.holders?.has(key) === true) {
+      this.#release(id, s, key);
       ended = true;
     }
     this.#serve(now);
@@ -408,8 +409,8 @@ export class Semaphores {
     this.expire(now);
     const s = this.#semaphores.get(id);
     if (s === undefined) return undefined;
-    const holders: [string, number, number][] = [];
-    for (const [holder, lease] of s.holders ?? []) holders.push([holder, lease.expiresAt - now, lease.token]);
+    const holders: HolderRecord[] = [];
+    for (const [holder, lease] of s.holders ?? []) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
     return { n: s.n, lastToken: s.lastToken, holders };
   }
 
@@ -418,15 +419,17 @@ export class Semaphores {
    * token above `lastToken`, cannot have been written by this machine: STORAGE_CORRUPT.
    */
   restore(id: string, state: StoredSemaphoreState, now: number): void {
-    if (state.leases.length > state.n) {
-      throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has ${state.leases.length} holders for n=${state.n}`);
+    const used = slots(state.leases);
+    if (used > state.n) {
+      throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has ${used} slots held for n=${state.n}`);
     }
     const top = Math.max(0, ...state.leases.map((l) => l[2]));
     if (top > state.lastToken) throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has token ${top} above its last token ${state.lastToken}`);
     this.#replace(id, state.n, state.lastToken, false);
     const s = this.#semaphores.get(id) as Semaphore;
-    for (const [holder, expiresAt, token] of state.leases) {
-      if (expiresAt > now) this.#hold(id, s, holder, token, expiresAt);
+    for (const h of state.leases) {
+      const [holder, expiresAt, token] = h;
+      if (expiresAt > now) this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       else this.#onChange({ type: 'released', id, holder });
     }
   }
@@ -443,8 +446,9 @@ export class Semaphores {
    */
   merge(id: string, state: SemaphoreSnapshot, now: number): void {
     this.expire(now);
-    if (state.holders.length > state.n) {
-      throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${state.holders.length} holders for n=${state.n}`);
+    const used = slots(state.holders);
+    if (used > state.n) {
+      throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${used} slots held for n=${state.n}`);
     }
     const incoming = Math.max(state.lastToken, ...state.holders.map((h) => h[2]));
     const ours = this.#semaphores.get(id);
@@ -452,11 +456,12 @@ export class Semaphores {
     const same = ours !== undefined && ours.lastToken === incoming && ours.n === state.n;
     if (!same) this.#replace(id, state.n, Math.max(ours?.lastToken ?? 0, incoming));
     const s = this.#semaphores.get(id) as Semaphore;
-    for (const [holder, remainingMs, token] of state.holders) {
+    for (const h of state.holders) {
+      const [holder, remainingMs, token] = h;
       const expiresAt = now + remainingMs * this.#stretch;
       const have = s.holders?.get(holder);
       if (have !== undefined && have.expiresAt >= expiresAt) continue;
-      const lease = this.#hold(id, s, holder, token, expiresAt);
+      const lease = this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
     }
   }
@@ -489,15 +494,9 @@ export class Semaphores {
   /** Grants `w` its permits now (the caller checked they fit), one token for all of them. */
   #grant(id: string, s: Semaphore, w: WaiterRequest, now: number): Lease {
     const token = this.#nextToken(id, s, this.#base());
-    const expiresAt = now + w.leaseMs * this.#stretch;
-    let first: Lease | undefined;
-    for (let i = 0; i < w.permits; i++) {
-      const holder = permitHolder(w.key, i);
-      const lease = this.#hold(id, s, holder, token, expiresAt);
-      this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: i === 0 });
-      first ??= lease;
-    }
-    return first as Lease;
+    const lease = this.#hold(id, s, w.key, token, now + w.leaseMs * this.#stretch, w.permits);
+    this.#onChange({ type: 'granted', id, holder: w.key, lease, n: s.n, fresh: true });
+    return lease;
   }
 
   /** Gives the room freed since the last call to the heads of the queues, in order, where this owner may grant. */
@@ -506,14 +505,14 @@ export class Semaphores {
       this.#dirty.delete(id);
       const s = this.#semaphores.get(id);
       const head = s?.queue?.[0];
-      if (s === undefined || head === undefined || (s.holders?.size ?? 0) + head.permits > s.n) continue;
+      if (s === undefined || head === undefined || s.used + head.permits > s.n) continue;
       if (!this.#mayGrant(id)) {
         this.#stalled.add(id);
         continue;
       }
       while (s.queue !== undefined) {
         const w = s.queue[0] as Waiter;
-        if ((s.holders?.size ?? 0) + w.permits > s.n) break;
+        if (s.used + w.permits > s.n) break;
         this.#unqueue(id, s, 0, undefined);
         const lease = this.#grant(id, s, w, now);
         this.#onWaiter({ type: 'granted', id, key: w.key, lease });
@@ -540,7 +539,7 @@ export class Semaphores {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
     for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
-    this.#semaphores.set(id, { n, lastToken, holders: undefined, queue: old?.queue });
+    this.#semaphores.set(id, { n, lastToken, holders: undefined, used: 0, queue: old?.queue });
     if (tell) this.#onChange({ type: 'created', id, n, lastToken });
   }
 
@@ -559,12 +558,15 @@ export class Semaphores {
     this.#onChange({ type: 'destroyed', id, holders: [...(s.holders?.keys() ?? [])] });
   }
 
-  #hold(id: string, s: Semaphore, holder: string, token: number, expiresAt: number, attempt?: string): Lease {
+  #hold(id: string, s: Semaphore, holder: string, token: number, expiresAt: number, permits: number, attempt?: string): Lease {
     const holders = (s.holders ??= new Map());
-    if (!holders.has(holder)) this.#leases++;
-    const lease: Lease = attempt === undefined ? { token, expiresAt } : { token, expiresAt, attempt };
+    const had = holders.get(holder);
+    if (had === undefined) this.#leases++;
+    s.used += permits - (had === undefined ? 0 : permitsOf(had));
+    if (s.used > s.n) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${s.used} slots held for n=${s.n}`);
+    const lease: Lease = attempt === undefined ? (permits === 1 ? { token, expiresAt } : { token, expiresAt, permits })
+      : permits === 1 ? { token, expiresAt, attempt } : { token, expiresAt, attempt, permits };
     holders.set(holder, lease);
-    if (holders.size > s.n) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${holders.size} holders for n=${s.n}`);
     // Entries of refreshed and released leases pile up under a steady refresher: rebuild from the live ones.
     if (this.#due.size > 2 * this.#leases + 1024) this.#due.rebuild(this.#liveDue());
     this.#due.push({ at: expiresAt, id, holder, lease });
@@ -572,8 +574,12 @@ export class Semaphores {
   }
 
   #release(id: string, s: Semaphore, holder: string): void {
+    const lease = s.holders?.get(holder);
+    if (lease === undefined) throw new ClusterluckError('INTERNAL', `released ${show(holder)} of ${show(id)}, which holds nothing`);
     s.holders?.delete(holder);
+    s.used -= permitsOf(lease);
     this.#leases--;
+    if (s.used < 0) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} has ${s.used} slots held`);
     if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative releasing ${show(holder)} of ${show(id)}`);
     if (s.holders?.size === 0) s.holders = undefined;
     this.#onChange({ type: 'released', id, holder });
@@ -583,4 +589,11 @@ export class Semaphores {
   *#liveDue(): Generator<Due> {
     for (const [id, s] of this.#semaphores) for (const [holder, lease] of s.holders ?? []) yield { at: lease.expiresAt, id, holder, lease };
   }
+}
+
+/** The slots a list of holder records takes. */
+function slots(holders: readonly HolderRecord[]): number {
+  let used = 0;
+  for (const h of holders) used += permitsOf(h);
+  return used;
 }

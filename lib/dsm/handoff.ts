@@ -6,6 +6,7 @@
 // off, or lost its table) the new owner waits the lock-delay instead (see ownership-lease.ts).
 import type { NodeId } from '../core/node-id.js';
 import type { View } from '../core/view.js';
+import type { HolderRecord } from '../core/semaphore.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
@@ -281,14 +282,18 @@ export function parseHandoff(data: unknown): HandoffMessage {
     const lastToken = st['lastToken'];
     if (typeof lastToken !== 'number' || !Number.isSafeInteger(lastToken) || lastToken < 0) throw invalidArgument(`items[${i}].lastToken`, lastToken, 'a token ≥ 0');
     const hs = st['holders'];
-    if (!Array.isArray(hs) || hs.length > n) throw invalidArgument(`items[${i}].holders`, hs, `at most n (${n}) [holder, ms, token] triples`);
-    const holders = hs.map((h: unknown, j): readonly [string, number, number] => {
-      if (!Array.isArray(h) || h.length !== 3 || typeof h[0] !== 'string' || typeof h[1] !== 'number' || !(h[1] > 0) || !Number.isFinite(h[1])
-        || typeof h[2] !== 'number' || !Number.isSafeInteger(h[2]) || h[2] < 1 || h[2] > lastToken) {
-        throw invalidArgument(`items[${i}].holders[${j}]`, h, `[holder, ms > 0, token from 1 to lastToken (${lastToken})]`);
+    if (!Array.isArray(hs) || hs.length > n) throw invalidArgument(`items[${i}].holders`, hs, `at most n (${n}) [holder, ms, token, permits?] records`);
+    let used = 0;
+    const holders = hs.map((h: unknown, j): HolderRecord => {
+      if (!Array.isArray(h) || (h.length !== 3 && h.length !== 4) || typeof h[0] !== 'string' || typeof h[1] !== 'number' || !(h[1] > 0) || !Number.isFinite(h[1])
+        || typeof h[2] !== 'number' || !Number.isSafeInteger(h[2]) || h[2] < 1 || h[2] > lastToken
+        || (h.length === 4 && !(typeof h[3] === 'number' && Number.isSafeInteger(h[3]) && h[3] >= 1))) {
+        throw invalidArgument(`items[${i}].holders[${j}]`, h, `[holder, ms > 0, token from 1 to lastToken (${lastToken}), permits ≥ 1 or absent]`);
       }
-      return [h[0], h[1], h[2]];
+      used += (h[3] as number | undefined) ?? 1;
+      return h.length === 4 ? [h[0], h[1], h[2], h[3] as number] : [h[0], h[1], h[2]];
     });
+    if (used > n) throw invalidArgument(`items[${i}].holders`, hs, `holders of at most n (${n}) slots in all`);
     return [item[0], { n, lastToken, holders }, heldMs];
   });
   return { cluster, number, remainingMs, last, items };

@@ -3,6 +3,7 @@ import type { Logger } from '../env/logger.js';
 import type { Storage } from '../env/storage.js';
 import { DTable } from '../table/dtable.js';
 import { ClusterluckError, show } from '../env/errors.js';
+import type { HolderRecord } from '../core/semaphore.js';
 import type { JournaledSemaphore, SemaphoreJournal } from './semaphores.js';
 
 /** Table options a DSMServer passes through (Clusterluck's names). */
@@ -15,8 +16,9 @@ export interface JournalOptions {
 }
 
 // Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds
-// [n, last fencing token], ["h", id, holder] [wall-clock expiry, token]. Tables written before
-// fencing tokens hold bare numbers (n; expiry), read as token 0.
+// [n, last fencing token], ["h", id, holder] [wall-clock expiry, token] or, for a lease of several
+// slots, [wall-clock expiry, token, permits]. Tables written before fencing tokens hold bare
+// numbers (n; expiry), read as token 0.
 const semKey = (id: string): string => JSON.stringify(['s', id]);
 const leaseKey = (id: string, holder: string): string => JSON.stringify(['h', id, holder]);
 
@@ -41,8 +43,8 @@ export class DsmJournal implements SemaphoreJournal {
     this.#write(this.#table.set(semKey(id), [n, lastToken]));
   }
 
-  granted(id: string, holder: string, expiresWallMs: number, token: number): void {
-    this.#write(this.#table.set(leaseKey(id, holder), [expiresWallMs, token]));
+  granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void {
+    this.#write(this.#table.set(leaseKey(id, holder), permits === 1 ? [expiresWallMs, token] : [expiresWallMs, token, permits]));
   }
 
   released(id: string, holder: string): void {
@@ -73,18 +75,18 @@ export class DsmJournal implements SemaphoreJournal {
   async load(): Promise<JournaledSemaphore[]> {
     this.#table.start();
     await this.#table.load();
-    const sems = new Map<string, { id: string; n: number; lastToken: number; leases: [string, number, number][] }>();
-    const leases: [string, string, number, number][] = [];
+    const sems = new Map<string, { id: string; n: number; lastToken: number; leases: HolderRecord[] }>();
+    const leases: [string, string, number, number, number][] = [];
     for (const [key, value] of this.#table.entries()) {
       const k = JSON.parse(key) as unknown[];
-      const [a, b] = pair(key, value);
+      const [a, b, c] = record(key, value, k[0] === 's' ? 2 : 3);
       if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: a, lastToken: b, leases: [] });
-      else leases.push([k[1] as string, k[2] as string, a, b]);
+      else leases.push([k[1] as string, k[2] as string, a, b, c]);
     }
-    for (const [id, holder, expires, token] of leases) {
+    for (const [id, holder, expires, token, permits] of leases) {
       const s = sems.get(id);
       if (s === undefined) this.#write(this.#table.delete(leaseKey(id, holder)));
-      else s.leases.push([holder, expires, token]);
+      else s.leases.push(permits === 1 ? [holder, expires, token] : [holder, expires, token, permits]);
     }
     return [...sems.values()];
   }
@@ -99,9 +101,15 @@ export class DsmJournal implements SemaphoreJournal {
   }
 }
 
-/** A stored value as two numbers: `[a, b]`, or a bare number from before tokens (`[a, 0]`). */
-function pair(key: string, value: unknown): [number, number] {
-  if (typeof value === 'number' && Number.isFinite(value)) return [value, 0];
-  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v))) return [value[0] as number, value[1] as number];
+/**
+ * A stored value as three numbers: `[a, b]` or (with `most` 3) `[a, b, c]` with c a positive
+ * integer, or a bare number from before tokens (`[a, 0]`); c is 1 when absent.
+ */
+function record(key: string, value: unknown, most: 2 | 3): [number, number, number] {
+  if (typeof value === 'number' && Number.isFinite(value)) return [value, 0, 1];
+  if (Array.isArray(value) && value.length >= 2 && value.length <= most && value.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    const c = (value[2] as number | undefined) ?? 1;
+    if (Number.isSafeInteger(c) && c >= 1) return [value[0] as number, value[1] as number, c];
+  }
   throw new ClusterluckError('STORAGE_CORRUPT', `semaphore table record ${key} holds ${show(value)}`);
 }

@@ -1,5 +1,5 @@
 // What `dsm.query` shows of a semaphore: its holders (a lease's permits as one row) and its waiters.
-import type { Lease as OwnerLease, WaiterInfo } from '../core/semaphore.js';
+import { permitsOf, type Lease as OwnerLease, type WaiterInfo } from '../core/semaphore.js';
 
 /** One holder of a semaphore, as `query` shows it. */
 export interface HolderState {
@@ -37,27 +37,19 @@ export interface SemaphoreState {
 /** Characters of a lease key's secret that `query` shows. */
 const shownKeyChars = 6;
 
-/** A lease key `holder~secret` split into its holder and the shown part of its secret. */
+/** A lease key `holder~secret` split into its holder and the shown part of its secret; a post's holder as it is. */
 function keyParts(key: string): { holder: string; lease: string } {
-  const at = key.lastIndexOf('~');
-  return at < 0 ? { holder: key, lease: '' } : { holder: key.slice(0, at), lease: key.slice(at + 1, at + 1 + shownKeyChars) };
+  const m = leaseKey.exec(key);
+  return m === null ? { holder: key, lease: '' } : { holder: m[1] as string, lease: (m[2] as string).slice(0, shownKeyChars) };
 }
 
-const permitEntry = /^(.*~[0-9a-f]{24})#(\d+)$/;
+const leaseKey = /^(.*)~([0-9a-f]{24})$/;
 
 /** The state of semaphore `id` with limit `n` from its owner's holders and waiters at `now`. */
 export function describeSemaphore(id: string, n: number, holders: ReadonlyMap<string, OwnerLease>, waiters: readonly WaiterInfo[], now: number): SemaphoreState {
-  const rows = new Map<string, { holder: string; lease: string; token: number; permits: number; remainingMs: number }>();
-  for (const [entry, l] of holders) {
-    const m = permitEntry.exec(entry);
-    const key = m?.[1] ?? entry;
-    const row = rows.get(key);
-    if (row !== undefined) row.permits++;
-    else rows.set(key, { ...(m === null ? { holder: entry, lease: '' } : keyParts(key)), token: l.token, permits: 1, remainingMs: Math.max(0, l.expiresAt - now) });
-  }
   return {
     id, n,
-    holders: [...rows.values()].sort((a, b) => a.token - b.token),
+    holders: [...holders].map(([key, l]) => ({ ...keyParts(key), token: l.token, permits: permitsOf(l), remainingMs: Math.max(0, l.expiresAt - now) })).sort((a, b) => a.token - b.token),
     waiters: waiters.map((w, position) => ({ ...keyParts(w.key), position, permits: w.permits, node: w.caller, remainingMs: Number.isFinite(w.deadline) ? Math.max(0, w.deadline - now) : null })),
   };
 }

@@ -1,5 +1,5 @@
 import { semaphoresMax } from '../constants.js';
-import { Semaphores, type AcquireResult, type Lease, type SemaphoreChange, type SemaphoreInfo, type SemaphoreSnapshot, type WaiterInfo, type WaiterOutcome, type WaiterRequest } from '../core/semaphore.js';
+import { permitsOf, Semaphores, type AcquireResult, type HolderRecord, type Lease, type SemaphoreChange, type SemaphoreInfo, type SemaphoreSnapshot, type WaiterInfo, type WaiterOutcome, type WaiterRequest } from '../core/semaphore.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
 
 export type { SemaphoreInfo, SemaphoreSnapshot } from '../core/semaphore.js';
@@ -8,7 +8,8 @@ export type { SemaphoreInfo, SemaphoreSnapshot } from '../core/semaphore.js';
 export interface SemaphoreJournal {
   /** `id` exists with limit `n` and has granted tokens up to `lastToken`. */
   created(id: string, n: number, lastToken: number): void;
-  granted(id: string, holder: string, expiresWallMs: number, token: number): void;
+  /** `holder` holds `permits` slots of `id` until `expiresWallMs` with `token`. */
+  granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void;
   released(id: string, holder: string): void;
   destroyed(id: string, holders: readonly string[]): void;
 }
@@ -18,8 +19,8 @@ export interface JournaledSemaphore {
   readonly id: string;
   readonly n: number;
   readonly lastToken: number;
-  /** `[holder, expiresWallMs, token]`. */
-  readonly leases: readonly (readonly [string, number, number])[];
+  /** `[holder, expiresWallMs, token, permits?]`. */
+  readonly leases: readonly HolderRecord[];
 }
 
 /** How the owner's queues meet the rest of the server. */
@@ -61,7 +62,7 @@ export class SemaphoreStore {
         case 'created': return journal.created(c.id, c.n, c.lastToken);
         case 'granted':
           if (c.fresh) journal.created(c.id, c.n, c.lease.token);
-          return journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token);
+          return journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
         case 'released': return journal.released(c.id, c.holder);
         case 'destroyed': return journal.destroyed(c.id, c.holders);
       }
@@ -161,7 +162,7 @@ export class SemaphoreStore {
     const wallNow = this.#clock.wallNow();
     this.#expiring = true; // leases that ran out while the node was down
     try {
-      this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map(([h, wall, token]) => [h, now + wall - wallNow, token] as const) }, now);
+      this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
     } finally {
       this.#expiring = false;
     }

@@ -13,6 +13,7 @@ export { nodeMetrics, toPrometheus } from './cluster/metrics.js';
 // The seed API's servers and tables.
 export { DSMServer, acquireLeaseMsDefault, dsmServerNameDefault } from './dsm/dsm-server.js';
 export { Lease } from './dsm/lease.js';
+export { DistributedLocks, lockSemaphorePrefix } from './dsm/locks.js';
 export { GossipRing } from './gossip/gossip-ring.js';
 export { detectionBoundMs } from './gossip/failure-detector.js';
 export { HashRing } from './core/hash-ring.js';

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 
 const browserEntry = [
-  'ClusterNode', 'ClusterluckError', 'DSMServer', 'DTable', 'ErrorCodes', 'GenServer', 'GossipRing', 'HashRing', 'Lease',
+  'ClusterNode', 'ClusterluckError', 'DSMServer', 'DTable', 'DistributedLocks', 'ErrorCodes', 'GenServer', 'GossipRing', 'HashRing', 'Lease',
   'MTable', 'MemoryNetwork', 'MemorySignalHub', 'NetKernel', 'Room', 'TypedEventTarget', 'VectorClock', 'WebRtcClusterNode',
   'acquireLeaseMsDefault', 'autoRemoveAfterMsDefault', 'consoleLogger', 'createBrowserNode', 'createWebRtcNode', 'cryptoRandom', 'detectionBoundMs',
   'dialTimeoutMsDefault', 'driftMaxDefault', 'dsmServerNameDefault', 'frameBytesMaxDefault', 'gossipIntervalMsDefault',
-  'holderLengthMax', 'idbStorage', 'isClusterluckError', 'isErrorCode', 'leaseMsMax', 'leaseMsMaxDefault', 'memoryStorage',
+  'holderLengthMax', 'idbStorage', 'isClusterluckError', 'isErrorCode', 'leaseMsMax', 'leaseMsMaxDefault', 'lockSemaphorePrefix', 'memoryStorage',
   'noReply', 'nodeIdLengthMax', 'nodeMetrics', 'ownershipLeaseMsDefault', 'peerjsSignaller', 'probeIntervalMsDefault',
   'ringIdDefault', 'roomAddress', 'roomCheckMsDefault', 'semaphoreIdLengthMax', 'semaphoreLimitMax', 'silentLogger',
   'suspicionMultDefault', 'syncTimeoutMsDefault', 'systemClock', 'toPrometheus', 'webrtcAutoRemoveAfterMsDefault',

@@ -1,5 +1,6 @@
 import type { NodeId } from '../core/node-id.js';
 import { DSMServer, dsmServerNameDefault, type DSMServerOptions } from '../dsm/dsm-server.js';
+import { DistributedLocks } from '../dsm/locks.js';
 import type { Env } from '../env/env.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { GossipRing } from '../gossip/gossip-ring.js';
@@ -69,6 +70,8 @@ export class ClusterNode {
   readonly kernel: NetKernel;
   readonly gossip: GossipRing;
   readonly dsm: DSMServer;
+  /** The Web Locks API (`navigator.locks`'s `request` and `query`) across the cluster, on the DSM. */
+  readonly locks: DistributedLocks;
   readonly admin: AdminServer;
   readonly #ringId: string;
   readonly #held: readonly Held[];
@@ -81,6 +84,7 @@ export class ClusterNode {
     this.gossip = new GossipRing(this.kernel, { ...(options.dsm?.leaseMsMax === undefined ? {} : { leaseMsMax: options.dsm.leaseMsMax }), ...options.gossip });
     const storage = options.env.storage;
     this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm });
+    this.locks = new DistributedLocks(this.dsm);
     this.admin = new AdminServer(this);
     this.#held = options.held ?? [];
     this.#ringId = options.ringId ?? ringIdDefault;

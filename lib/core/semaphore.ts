@@ -267,9 +267,7 @@ export class Semaphores {
     const s = this.#get(id);
     const held = s.holders?.get(w.key);
     if (held !== undefined) return { state: 'granted', lease: held };
-    if (!(Number.isSafeInteger(w.permits) && w.permits >= 1 && w.permits <= s.n)) {
-      throw new ClusterluckError('INVALID_ARGUMENT', `permits must be an integer from 1 to n (${s.n}) of ${show(id)}, got ${show(w.permits)}`, { fails: { permits: `from 1 to ${s.n}` } });
-    }
+    this.#checkPermits(id, s, w.permits);
     const queue = s.queue;
     const at = queue?.findIndex((q) => q.key === w.key) ?? -1;
     if (at >= 0) {
@@ -289,6 +287,24 @@ export class Semaphores {
     this.#dirty.add(id); // room may be free while this owner could not grant a moment ago
     this.#serve(now);
     return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: s.holders?.get(w.key) as Lease };
+  }
+
+  /**
+   * Grants `w` now whatever holds or waits (the Web Locks API's `steal`): every holder of `id` is
+   * released, then `w` gets its permits ahead of the queue, with a token larger than theirs.
+   * @returns the lease, and the keys of the holders it took the slots from
+   */
+  steal(id: string, w: WaiterRequest, now: number): { lease: Lease; stolen: string[] } {
+    this.expire(now);
+    const s = this.#get(id);
+    this.#checkPermits(id, s, w.permits);
+    const stolen = [...(s.holders?.keys() ?? [])];
+    for (const h of stolen) this.#release(id, s, h);
+    const at = s.queue?.findIndex((q) => q.key === w.key) ?? -1;
+    if (at >= 0) this.#unqueue(id, s, at, undefined);
+    const lease = this.#grant(id, s, w, now);
+    this.#serve(now);
+    return { lease, stolen };
   }
 
   /**
@@ -480,6 +496,12 @@ export class Semaphores {
     this.#dirty.clear();
     this.#stalled.clear();
     this.#leases = 0;
+  }
+
+  #checkPermits(id: string, s: Semaphore, permits: number): void {
+    if (!(Number.isSafeInteger(permits) && permits >= 1 && permits <= s.n)) {
+      throw new ClusterluckError('INVALID_ARGUMENT', `permits must be an integer from 1 to n (${s.n}) of ${show(id)}, got ${show(permits)}`, { fails: { permits: `from 1 to ${s.n}` } });
+    }
   }
 
   #nextToken(id: string, s: Semaphore, base: number): number {

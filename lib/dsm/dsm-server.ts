@@ -1,4 +1,4 @@
-import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitingMax } from '../constants.js';
+import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitingMax, semaphoreLimitMax } from '../constants.js';
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
@@ -121,6 +121,12 @@ export interface AcquireOptions {
   readonly limit?: number;
   /** The name `query` shows for this holder. @default this node's id */
   readonly holder?: string;
+  /**
+   * Take the slots now, ahead of every waiter, from whoever holds them (the Web Locks API's
+   * `steal`): their leases end at the owner, their nodes are told (their signals abort with
+   * LEASE_LOST), and this lease's fencing token is larger than theirs. @default false
+   */
+  readonly steal?: boolean;
 }
 
 /** Lease ms when `acquire` is not told. */
@@ -177,6 +183,8 @@ export class DSMServer extends GenServer {
   #stallTimer: TimerHandle | undefined;
   /** Grants this client got and still believes in, by [id, holder], until when on each clock: a failed renewal must not release them. */
   readonly #believed = new Map<string, { mono: number; wall: number; attempt: string }>();
+  /** Leases this node holds as a client, by key (a `stolen` names them). */
+  readonly #leases = new Map<string, Lease>();
   /** Acquires queued at this owner, by [id, key]: answered when the queue grants or ends them. */
   readonly #queued = new Map<string, { resolve: (token: unknown) => void; reject: (e: unknown) => void }>();
   /** Resolves with `value` once the changes so far are durable (synced; written only with `safety: 'clusterluck'`). */
@@ -415,6 +423,18 @@ export class DSMServer extends GenServer {
     return this.#request('query', { id }, reqTimeout) as Promise<SemaphoreState>;
   }
 
+  /** The holders and waiters of every semaphore, asked of every member of the ring (those that do not answer within `reqTimeout` are left out). */
+  async queryAll(reqTimeout = 5000): Promise<SemaphoreState[]> {
+    const name = this.#name();
+    const answers = await Promise.all(this.gossip.ring().nodes().map((node) =>
+      (this.call({ node: node.id === this.kernel.self.id ? this.kernel.self : node, name }, 'query', {}, { timeoutMs: reqTimeout }) as Promise<SemaphoreState[]>)
+        .catch((err: unknown) => {
+          this.kernel.env.logger.warn('query: a member did not answer', { node: node.id, error: String(err) });
+          return [];
+        })));
+    return answers.flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   /** Releases `holder`'s slot of `id` without waiting for an answer. */
   closeAsync(id: string, holder: string): void {
     this.#closeAsync(id, holder, undefined);
@@ -490,18 +510,19 @@ export class DSMServer extends GenServer {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('options.signal', signal, 'an AbortSignal');
     const holder = o.holder ?? this.kernel.self.id;
     if (typeof holder !== 'string' || holder.length === 0 || holder.includes('~') || holder.length > 900) throw invalidArgument('options.holder', holder, "a non-empty string of at most 900 chars without '~'");
-    for (const f of ['ifAvailable', 'refresh'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw invalidArgument(`options.${f}`, o[f], 'a boolean');
+    if (o.limit !== undefined && !(Number.isSafeInteger(o.limit) && o.limit >= 1 && o.limit <= semaphoreLimitMax)) throw invalidArgument('options.limit', o.limit, `an integer from 1 to ${semaphoreLimitMax}`);
+    if (o.steal === true && o.ifAvailable === true) throw invalidArgument('options.steal', o.steal, 'false when ifAvailable is true');
+    for (const f of ['ifAvailable', 'refresh', 'steal'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw invalidArgument(`options.${f}`, o[f], 'a boolean');
     if (signal?.aborted) throw signal.reason;
     const clock = this.kernel.env.clock;
     const deadline = clock.now() + timeoutMs;
     const left = (): number => deadline - clock.now();
-    if (o.limit !== undefined) await this.#request('create', { id, n: o.limit }, left(), signal);
     for (;;) {
       const key = `${holder}~${toHex(this.kernel.env.random.bytes(12))}`;
       const until = beliefFrom(clock, leaseMs);
       let answer: unknown;
       try {
-        const job = { id, key, permits, lease: leaseMs, ...(o.ifAvailable === true ? { wait: false } : {}) };
+        const job = { id, key, permits, lease: leaseMs, ...(o.ifAvailable === true ? { wait: false } : {}), ...(o.limit === undefined ? {} : { limit: o.limit }), ...(o.steal === true ? { steal: true } : {}) };
         answer = await this.#request('acquire', job, left(), signal);
       } catch (err) {
         // The owner may have queued or granted it: take it back (a release that finds nothing is fine).
@@ -510,7 +531,11 @@ export class DSMServer extends GenServer {
       }
       if (answer === false) return null;
       if (typeof answer !== 'number') throw new ClusterluckError('BAD_MESSAGE', `acquire of ${show(id)} was answered ${show(answer)}`);
-      const make = (from: Belief): Lease => new Lease(this.#leaseHost(id, key), { id, token: answer, permits, leaseMs, until: from, refresh: o.refresh !== false });
+      const make = (from: Belief): Lease => {
+        const lease = new Lease(this.#leaseHost(id, key), { id, token: answer, permits, leaseMs, until: from, refresh: o.refresh !== false });
+        this.#leases.set(key, lease);
+        return lease;
+      };
       // A grant that waited in the queue for much of its time is renewed before it is handed out.
       if (Math.min(until.mono - clock.now(), until.wall - clock.wallNow()) >= leaseMs / 2) return make(until);
       const renewedUntil = beliefFrom(clock, leaseMs);
@@ -531,7 +556,20 @@ export class DSMServer extends GenServer {
       clock: this.kernel.env.clock, logger: this.kernel.env.logger,
       renew: (leaseMs, reqTimeoutMs) => this.#request('renew', { id, key, lease: leaseMs }, reqTimeoutMs) as Promise<number | false>,
       release: () => this.#request('release', { id, key }, 5000).then(() => undefined),
+      ended: () => void this.#leases.delete(key),
     };
+  }
+
+  /** Tells every member which of its leases of `id` were stolen (only the holder's node knows the key). */
+  #tellStolen(id: string, keys: string[]): void {
+    const job = checked('stolen', { id, keys });
+    for (const node of this.gossip.ring().nodes()) {
+      try {
+        this.cast({ node: node.id === this.kernel.self.id ? this.kernel.self : node, name: this.#name() }, 'stolen', job);
+      } catch (err) {
+        this.kernel.env.logger.warn('could not tell a node its lease was stolen', { id, node: node.id, error: String(err) });
+      }
+    }
   }
 
   /** Ends the wait or lease `key` at its owner without waiting for an answer. */
@@ -594,7 +632,7 @@ export class DSMServer extends GenServer {
     return clock.now() < until.mono && clock.wallNow() < until.wall;
   }
 
-  async #request<C extends DsmCommand>(command: C, job: DsmJobs[C], reqTimeout: number | undefined, signal?: AbortSignal): Promise<unknown> {
+  async #request<C extends Exclude<DsmCommand, 'query' | 'stolen'> | 'query'>(command: C, job: DsmJobs[C] & { id: string }, reqTimeout: number | undefined, signal?: AbortSignal): Promise<unknown> {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
@@ -605,11 +643,11 @@ export class DSMServer extends GenServer {
       const leftMs = deadline - clock.now();
       // The owner refuses what waited there longer than we wait for the answer.
       const sent = Number.isFinite(leftMs) ? { ...valid, ttl: leftMs } : valid;
-      const owner = this.#owner(valid.id);
+      const owner = this.#owner(job.id);
       const name = this.#name();
       try {
         // An owner the failure detector holds down would not answer: no request waits on it.
-        if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(valid.id)}, ${show(owner.id)}, is held down by the failure detector`);
+        if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(job.id)}, ${show(owner.id)}, is held down by the failure detector`);
         if (signal?.aborted === true) throw signal.reason;
         return await this.call({ node: owner, name }, command, sent, signal === undefined ? { timeoutMs: leftMs } : { timeoutMs: leftMs, signal });
       } catch (err) {
@@ -649,7 +687,8 @@ export class DSMServer extends GenServer {
     this.handle('acquire', (d, from) => {
       const job = d as DsmJobs['acquire'];
       if (job.lease > this.#leaseMsMax) throw this.#tooLong(job.lease);
-      return this.#mine(job, from, ({ id, key, permits, lease, wait, ttl }) => {
+      return this.#mine(job, from, ({ id, key, permits, lease, wait, limit, steal, ttl }) => {
+        if (limit !== undefined) store.create(id, limit);
         // Asked again (its answer was lost): a lease it holds is renewed from now, a wait keeps its place.
         const renewed = store.renew(id, key, lease);
         if (renewed !== undefined) {
@@ -657,7 +696,14 @@ export class DSMServer extends GenServer {
           return durable(renewed.token);
         }
         const deadline = ttl === undefined ? Infinity : this.kernel.env.clock.now() + ttl / this.#stretch;
-        const r = store.acquire(id, { key, caller: from.node.id, permits, leaseMs: lease, deadline }, wait === false);
+        const request = { key, caller: from.node.id, permits, leaseMs: lease, deadline };
+        if (steal === true) {
+          const { lease: granted, stolen } = store.steal(id, request);
+          this.events.emit('grant', { id, holder: key, token: granted.token, timeout: lease });
+          if (stolen.length > 0) this.#tellStolen(id, stolen);
+          return durable(granted.token);
+        }
+        const r = store.acquire(id, request, wait === false);
         if (r.state === 'unavailable') return false;
         if (r.state === 'granted') {
           this.events.emit('grant', { id, holder: key, token: r.lease.token, timeout: lease });
@@ -682,7 +728,17 @@ export class DSMServer extends GenServer {
       store.release(id, key);
       return durable(null);
     }));
-    this.handle('query', (d, from) => this.#mine(d as DsmJobs['query'], from, ({ id }) => this.#describe(id)));
+    this.handle('query', (d, from) => {
+      const job = d as DsmJobs['query'];
+      // Without an id: what this node owns now (a snapshot for people, not a routed request).
+      if (job.id === undefined) return [...store.ids()].map((s) => this.#describe(s));
+      return this.#mine({ ...job, id: job.id }, from, ({ id }) => this.#describe(id));
+    });
+    this.handle('stolen', (d) => {
+      const { id, keys } = d as DsmJobs['stolen'];
+      for (const key of keys) this.#leases.get(key)?.revoke(`another holder stole ${show(id)}`);
+      return null;
+    });
     this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
       return this.#handoff.receive(d as HandoffMessage, from.node.id);

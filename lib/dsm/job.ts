@@ -2,7 +2,7 @@ import { holderLengthMax, leaseMsMax, semaphoreIdLengthMax, semaphoreLimitMax } 
 import { ClusterluckError, show } from '../env/errors.js';
 
 /** The commands a DSMServer serves. */
-export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close', 'acquire', 'renew', 'release', 'query'] as const;
+export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close', 'acquire', 'renew', 'release', 'query', 'stolen'] as const;
 /** One of {@link dsmCommands}. */
 export type DsmCommand = (typeof dsmCommands)[number];
 
@@ -12,7 +12,10 @@ export type DsmCommand = (typeof dsmCommands)[number];
  * answered TIMEOUT and changes nothing. `attempt`: the id of one post attempt; a close naming it
  * releases only a lease that attempt granted or last refreshed (the defensive release after a
  * failed post, which may arrive after a later attempt's grant). `key`: a lease's secret key
- * (`holder~random`), which alone renews and releases it; `wait: false` is `ifAvailable`.
+ * (`holder~random`), which alone renews and releases it; `wait: false` is `ifAvailable`; `limit`
+ * creates the semaphore with that n when it does not exist; `steal` takes every slot's holder
+ * away (the Web Locks API's steal), and the owner tells every node `stolen` with their keys. A
+ * `query` without `id` asks for every semaphore the node owns.
  */
 export interface DsmJobs {
   create: { id: string; n: number; ttl?: number };
@@ -20,10 +23,11 @@ export interface DsmJobs {
   destroy: { id: string; ttl?: number };
   post: { id: string; holder: string; timeout: number; ttl?: number; attempt?: string };
   close: { id: string; holder: string; ttl?: number; attempt?: string };
-  acquire: { id: string; key: string; permits: number; lease: number; wait?: boolean; ttl?: number };
+  acquire: { id: string; key: string; permits: number; lease: number; wait?: boolean; limit?: number; steal?: boolean; ttl?: number };
   renew: { id: string; key: string; lease: number; ttl?: number };
   release: { id: string; key: string; ttl?: number };
-  query: { id: string; ttl?: number };
+  query: { id?: string; ttl?: number };
+  stolen: { id: string; keys: string[]; ttl?: number };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -52,6 +56,11 @@ const key: Check = (v) =>
 const permits: Check = (v) =>
   typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= semaphoreLimitMax ? undefined : `must be an integer from 1 to ${semaphoreLimitMax}, got ${show(v)}`;
 const flag: Check = (v) => (v === undefined || typeof v === 'boolean' ? undefined : `must be a boolean or absent, got ${show(v)}`);
+const optional = (check: Check): Check => (v) => (v === undefined ? undefined : check(v));
+/** Most keys one `stolen` names. */
+const stolenKeysMax = 1024;
+const keys: Check = (v) =>
+  Array.isArray(v) && v.length <= stolenKeysMax && v.every((k) => key(k) === undefined) ? undefined : `must be an array of at most ${stolenKeysMax} lease keys, got ${show(v)}`;
 
 /** Most characters of an attempt id. */
 const attemptLengthMax = 32;
@@ -67,10 +76,11 @@ const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], C
   destroy: { id, ttl },
   post: { id, holder, timeout: lease, ttl, attempt },
   close: { id, holder, ttl, attempt },
-  acquire: { id, key, permits, lease, wait: flag, ttl },
+  acquire: { id, key, permits, lease, wait: flag, limit: optional(limit), steal: flag, ttl },
   renew: { id, key, lease, ttl },
   release: { id, key, ttl },
-  query: { id, ttl },
+  query: { id: optional(id), ttl },
+  stolen: { id, keys, ttl },
 };
 
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);

@@ -27,6 +27,8 @@ export interface LeaseHost {
   renew(leaseMs: number, reqTimeoutMs: number): Promise<number | false>;
   /** Releases the lease (and any wait under its key) at its owner; resolves once the owner answered or gave up. */
   release(): Promise<void>;
+  /** Called once when the lease ends here (released or lost). */
+  ended?(): void;
 }
 
 /** Until when, on the caller's two clocks, it may believe it holds. */
@@ -61,6 +63,7 @@ export class Lease implements AsyncDisposable {
   #renewTimer: TimerHandle | undefined;
   #endTimer: TimerHandle | undefined;
   #released: Promise<void> | undefined;
+  #stolen = false;
 
   /** @internal Made by `DSMServer.acquire`. */
   constructor(host: LeaseHost, init: { id: string; token: number; permits: number; leaseMs: number; until: Belief; refresh: boolean }) {
@@ -95,6 +98,7 @@ export class Lease implements AsyncDisposable {
   release(): Promise<void> {
     if (this.#released !== undefined) return this.#released;
     this.#stopTimers();
+    if (!this.signal.aborted) this.#host.ended?.();
     this.#released = this.#host.release().catch((err: unknown) => {
       this.#host.logger.warn('lease release not confirmed; the lease ends when its time runs out', { id: this.id, error: String(err) });
     });
@@ -106,10 +110,23 @@ export class Lease implements AsyncDisposable {
     return this.release();
   }
 
+  /** Whether it was lost to a `steal` (its owner said so). */
+  get stolen(): boolean {
+    return this.#stolen;
+  }
+
+  /** @internal Its owner gave its slots to a `steal`: it is lost now. */
+  revoke(why: string): void {
+    if (this.#released !== undefined || this.signal.aborted) return;
+    this.#stolen = true;
+    this.#lose(why);
+  }
+
   /** The owner holds nothing for it any more (a renewal's answer, or a steal). */
   #lose(why: string): void {
     if (this.#released !== undefined || this.signal.aborted) return;
     this.#stopTimers();
+    this.#host.ended?.();
     this.#abort.abort(new ClusterluckError('LEASE_LOST', `lease ${this.token} of ${show(this.id)} is lost: ${why}`));
   }
 

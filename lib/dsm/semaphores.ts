@@ -116,6 +116,13 @@ export class SemaphoreStore {
     return r;
   }
 
+  /** Grants `w` now, releasing every holder (see {@link Semaphores.steal}). */
+  steal(id: string, w: WaiterRequest): { lease: Lease; stolen: string[] } {
+    const r = this.#machine.steal(id, w, this.#clock.now());
+    this.#arm();
+    return r;
+  }
+
   /** Extends every permit of the lease `key` (see {@link Semaphores.renew}). @returns undefined when it holds nothing */
   renew(id: string, key: string, leaseMs: number): Lease | undefined {
     const lease = this.#machine.renew(id, key, leaseMs, this.#clock.now());

@@ -191,6 +191,24 @@ describe('dsm.acquire', () => {
     expect((await drive(errorOf(dsm.acquire('made', { limit: 2 })))).code).toBe('ALREADY_EXISTS');
   });
 
+  it('tells what happens on dsm.events: waiting, grant, released and expired at the owner, lost at the holder', async () => {
+    const { owner, servers } = await setup('ev', 1);
+    const caller = servers[0] as DSMServer;
+    const seen: string[] = [];
+    for (const type of ['grant', 'released', 'expired', 'waiting'] as const) {
+      owner.events.addEventListener(type, (e) => seen.push(`${type} ${(e.detail as { holder: string }).holder}`));
+    }
+    caller.events.addEventListener('lost', (e) => seen.push(`lost ${(e.detail.reason as ClusterluckError).code}`));
+    const first = (await drive(caller.acquire('ev', { leaseMs: 200, holder: 'a', refresh: false }))) as Lease;
+    const second = caller.acquire('ev', { leaseMs: 5000, holder: 'b' });
+    await run(20);
+    await run(400); // a's lease runs out at the owner, and b gets the slot
+    const b = (await drive(second)) as Lease;
+    expect(first.held).toBe(false);
+    await drive(b.release());
+    expect(seen).toEqual(['grant a', 'waiting b', 'lost LEASE_LOST', 'expired a', 'grant b', 'released b']);
+  });
+
   it('names the bad option', async () => {
     cluster = await dsmCluster(1);
     const dsm = cluster.servers[0] as DSMServer;

@@ -116,7 +116,8 @@ export interface WaiterInfo {
 export type SemaphoreChange =
   | { readonly type: 'created'; readonly id: string; readonly n: number; readonly lastToken: number }
   | { readonly type: 'granted'; readonly id: string; readonly holder: string; readonly lease: Lease; readonly n: number; readonly fresh: boolean }
-  | { readonly type: 'released'; readonly id: string; readonly holder: string }
+  /** `expired`: its time ran out (here, or while the owner was down), rather than being given back, stolen or replaced. */
+  | { readonly type: 'released'; readonly id: string; readonly holder: string; readonly expired: boolean }
   | { readonly type: 'destroyed'; readonly id: string; readonly holders: readonly string[] };
 
 interface Semaphore {
@@ -392,7 +393,7 @@ export class Semaphores {
     for (let d = this.#due.peek(); d !== undefined && d.at <= now; d = this.#due.peek()) {
       this.#due.pop();
       const s = this.#semaphores.get(d.id);
-      if (s !== undefined && s.holders?.get(d.holder) === d.lease) this.#release(d.id, s, d.holder);
+      if (s !== undefined && s.holders?.get(d.holder) === d.lease) this.#release(d.id, s, d.holder, true);
     }
     for (let d = this.#waiterDue.peek(); d !== undefined && d.at <= now; d = this.#waiterDue.peek()) {
       this.#waiterDue.pop();
@@ -446,7 +447,7 @@ export class Semaphores {
     for (const h of state.leases) {
       const [holder, expiresAt, token] = h;
       if (expiresAt > now) this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
-      else this.#onChange({ type: 'released', id, holder });
+      else this.#onChange({ type: 'released', id, holder, expired: true });
     }
   }
 
@@ -595,7 +596,7 @@ export class Semaphores {
     return lease;
   }
 
-  #release(id: string, s: Semaphore, holder: string): void {
+  #release(id: string, s: Semaphore, holder: string, expired = false): void {
     const lease = s.holders?.get(holder);
     if (lease === undefined) throw new ClusterluckError('INTERNAL', `released ${show(holder)} of ${show(id)}, which holds nothing`);
     s.holders?.delete(holder);
@@ -604,7 +605,7 @@ export class Semaphores {
     if (s.used < 0) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} has ${s.used} slots held`);
     if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative releasing ${show(holder)} of ${show(id)}`);
     if (s.holders?.size === 0) s.holders = undefined;
-    this.#onChange({ type: 'released', id, holder });
+    this.#onChange({ type: 'released', id, holder, expired });
     if (s.queue !== undefined) this.#dirty.add(id);
   }
 

@@ -20,7 +20,7 @@ import { DsmJournal } from './journal.js';
 import { SemaphoreStore, type SemaphoreInfo } from './semaphores.js';
 import { beliefFrom, Lease, type Belief } from './lease.js';
 import type { WaiterEndReason, WaiterOutcome } from '../core/semaphore.js';
-import { describeSemaphore, type SemaphoreState } from './query.js';
+import { describeSemaphore, keyParts, type SemaphoreState } from './query.js';
 import { StallWatch } from './stall-watch.js';
 
 /** What a DSMServer needs of its gossip ring (GossipRing provides it all). */
@@ -141,9 +141,31 @@ export interface GrantDetail {
   readonly timeout: number;
 }
 
-/** Events of a {@link DSMServer}, on `dsm.events`. */
+/** A holder of a semaphore, as events name it: a lease shows its holder's name and the first characters of its key. */
+export interface HolderDetail {
+  readonly id: string;
+  readonly holder: string;
+  /** The shown part of a lease's key ('' for a post). */
+  readonly lease: string;
+}
+
+/**
+ * Events of a {@link DSMServer}, on `dsm.events`. As owner: `grant`, `released`, `expired`,
+ * `waiting`, `handoff`; as a client: `lost`.
+ */
 export interface DsmEvents {
+  /** Every grant and refresh this node makes as owner (an audit trail; the simulator checks each one). */
   grant: CustomEvent<GrantDetail>;
+  /** A holder gave its slots back, or lost them to a destroy or a steal. */
+  released: CustomEvent<HolderDetail>;
+  /** A lease ran out. */
+  expired: CustomEvent<HolderDetail>;
+  /** An acquire queued here, at `position` (0: the head). */
+  waiting: CustomEvent<HolderDetail & { readonly position: number; readonly permits: number }>;
+  /** A semaphore's state came in from its previous owner, or went out to its next. */
+  handoff: CustomEvent<{ readonly id: string; readonly direction: 'in' | 'out' }>;
+  /** A lease this node held is lost: its signal aborted with `reason`. */
+  lost: CustomEvent<{ readonly id: string; readonly token: number; readonly reason: unknown }>;
 }
 
 /** What {@link DSMServer.stats} reports. */
@@ -169,7 +191,7 @@ export interface DsmStats {
  */
 export class DSMServer extends GenServer {
   readonly gossip: RingSource;
-  /** `grant`: every grant and refresh this node makes as an owner (an audit trail; the simulator checks each one). */
+  /** What this node does as owner and loses as a client: see {@link DsmEvents}. */
   readonly events = new TypedEventTarget<DsmEvents>();
   readonly #opts: { minWaitTimeout: number; maxWaitTimeout: number };
   readonly #journal: DsmJournal | undefined;
@@ -219,6 +241,11 @@ export class DSMServer extends GenServer {
       onWaiter: (o) => this.#waiterDone(o),
       mayGrant: (id) => this.#ownership(id).state === 'owner',
       base: () => tokenBase(this.gossip.view?.()?.number ?? 0),
+      onChange: (c) => {
+        if (c.type === 'released') this.events.emit(c.expired ? 'expired' : 'released', { id: c.id, ...keyParts(c.holder) });
+        else if (c.type === 'destroyed') for (const h of c.holders) this.events.emit('released', { id: c.id, ...keyParts(h) });
+      },
+      onHandoff: (id, direction) => this.events.emit('handoff', { id, direction }),
     });
     this.#stretch = (1 + driftMax) ** 2;
     this.#stalls = new StallWatch(stallTickMs, kernel.env.clock.now());
@@ -534,6 +561,7 @@ export class DSMServer extends GenServer {
       const make = (from: Belief): Lease => {
         const lease = new Lease(this.#leaseHost(id, key), { id, token: answer, permits, leaseMs, until: from, refresh: o.refresh !== false });
         this.#leases.set(key, lease);
+        lease.signal.addEventListener('abort', () => this.events.emit('lost', { id, token: answer, reason: lease.signal.reason }), { once: true });
         return lease;
       };
       // A grant that waited in the queue for much of its time is renewed before it is handed out.
@@ -588,7 +616,7 @@ export class DSMServer extends GenServer {
     if (w === undefined) return;
     this.#queued.delete(k);
     if (o.type === 'granted') {
-      this.events.emit('grant', { id: o.id, holder: o.key, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
+      this.events.emit('grant', { id: o.id, holder: keyParts(o.key).holder, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
       w.resolve(this.#durable(o.lease.token));
       return;
     }
@@ -692,23 +720,24 @@ export class DSMServer extends GenServer {
         // Asked again (its answer was lost): a lease it holds is renewed from now, a wait keeps its place.
         const renewed = store.renew(id, key, lease);
         if (renewed !== undefined) {
-          this.events.emit('grant', { id, holder: key, token: renewed.token, timeout: lease });
+          this.events.emit('grant', { id, holder: keyParts(key).holder, token: renewed.token, timeout: lease });
           return durable(renewed.token);
         }
         const deadline = ttl === undefined ? Infinity : this.kernel.env.clock.now() + ttl / this.#stretch;
         const request = { key, caller: from.node.id, permits, leaseMs: lease, deadline };
         if (steal === true) {
           const { lease: granted, stolen } = store.steal(id, request);
-          this.events.emit('grant', { id, holder: key, token: granted.token, timeout: lease });
+          this.events.emit('grant', { id, holder: keyParts(key).holder, token: granted.token, timeout: lease });
           if (stolen.length > 0) this.#tellStolen(id, stolen);
           return durable(granted.token);
         }
         const r = store.acquire(id, request, wait === false);
         if (r.state === 'unavailable') return false;
         if (r.state === 'granted') {
-          this.events.emit('grant', { id, holder: key, token: r.lease.token, timeout: lease });
+          this.events.emit('grant', { id, holder: keyParts(key).holder, token: r.lease.token, timeout: lease });
           return durable(r.lease.token);
         }
+        this.events.emit('waiting', { id, ...keyParts(key), position: r.position, permits });
         const k = JSON.stringify([id, key]);
         this.#queued.get(k)?.reject(new ClusterluckError('ABORTED', 'superseded by the same acquire sent again'));
         return new Promise((resolve, reject) => this.#queued.set(k, { resolve, reject }));
@@ -720,7 +749,7 @@ export class DSMServer extends GenServer {
       return this.#mine(job, from, ({ id, key, lease }) => {
         const renewed = store.renew(id, key, lease);
         if (renewed === undefined) return false;
-        this.events.emit('grant', { id, holder: key, token: renewed.token, timeout: lease });
+        this.events.emit('grant', { id, holder: keyParts(key).holder, token: renewed.token, timeout: lease });
         return durable(renewed.token);
       });
     });

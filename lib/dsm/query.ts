@@ -38,7 +38,7 @@ export interface SemaphoreState {
 const shownKeyChars = 6;
 
 /** A lease key `holder~secret` split into its holder and the shown part of its secret; a post's holder as it is. */
-function keyParts(key: string): { holder: string; lease: string } {
+export function keyParts(key: string): { holder: string; lease: string } {
   const m = leaseKey.exec(key);
   return m === null ? { holder: key, lease: '' } : { holder: m[1] as string, lease: (m[2] as string).slice(0, shownKeyChars) };
 }

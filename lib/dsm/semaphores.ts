@@ -31,6 +31,10 @@ export interface QueueHooks {
   readonly mayGrant?: (id: string) => boolean;
   /** The least token a grant made now may carry. */
   readonly base?: () => number;
+  /** Every change, after it is journaled (for the server's events). */
+  readonly onChange?: (change: SemaphoreChange) => void;
+  /** A semaphore's state came in from its previous owner, or went out to its next. */
+  readonly onHandoff?: (id: string, direction: 'in' | 'out') => void;
 }
 
 /** How often queues held back because this node was not serving their semaphore look again, ms. */
@@ -46,28 +50,32 @@ export class SemaphoreStore {
   readonly #machine: Semaphores;
   #timer: { handle: TimerHandle; at: number } | undefined;
   #poll: TimerHandle | undefined;
-  /** Set while leases run out, so their releases count as expirations. */
-  #expiring = false;
   /** Grants (refreshes included), releases by a holder or a destroy, and leases that ran out; they only grow. */
   readonly counts = { grants: 0, releases: 0, expirations: 0 };
 
   /** `driftMax` is ρ: a slot is kept `timeout·(1+ρ)²` on this clock (see {@link post}). */
+  readonly #onHandoff: (id: string, direction: 'in' | 'out') => void;
+
   constructor(clock: Clock, journal?: SemaphoreJournal, driftMax = 0, hooks: QueueHooks = {}) {
     this.#clock = clock;
+    this.#onHandoff = hooks.onHandoff ?? (() => undefined);
     const onChange = (c: SemaphoreChange): void => {
       if (c.type === 'granted') this.counts.grants++;
-      else if (c.type === 'released') this.counts[this.#expiring ? 'expirations' : 'releases']++;
-      if (journal === undefined) return;
-      switch (c.type) {
-        case 'created': return journal.created(c.id, c.n, c.lastToken);
-        case 'granted':
-          if (c.fresh) journal.created(c.id, c.n, c.lease.token);
-          return journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
-        case 'released': return journal.released(c.id, c.holder);
-        case 'destroyed': return journal.destroyed(c.id, c.holders);
+      else if (c.type === 'released') this.counts[c.expired ? 'expirations' : 'releases']++;
+      if (journal !== undefined) {
+        switch (c.type) {
+          case 'created': journal.created(c.id, c.n, c.lastToken); break;
+          case 'granted':
+            if (c.fresh) journal.created(c.id, c.n, c.lease.token);
+            journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
+            break;
+          case 'released': journal.released(c.id, c.holder); break;
+          case 'destroyed': journal.destroyed(c.id, c.holders); break;
+        }
       }
+      hooks.onChange?.(c);
     };
-    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, onChange, ...hooks });
+    this.#machine = new Semaphores({ max: semaphoresMax, stretch: (1 + driftMax) ** 2, ...hooks, onChange });
   }
 
   /** Semaphores held. */
@@ -167,12 +175,7 @@ export class SemaphoreStore {
   restore(s: JournaledSemaphore): void {
     const now = this.#clock.now();
     const wallNow = this.#clock.wallNow();
-    this.#expiring = true; // leases that ran out while the node was down
-    try {
-      this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
-    } finally {
-      this.#expiring = false;
-    }
+    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
     this.#arm();
   }
 
@@ -192,11 +195,13 @@ export class SemaphoreStore {
   install(id: string, state: SemaphoreSnapshot): void {
     this.#machine.merge(id, state, this.#clock.now());
     this.#arm();
+    this.#onHandoff(id, 'in');
   }
 
   /** Forgets `id` after its next owner took it over (journaled as a destroy, so a restart does not bring it back). */
   handedOver(id: string): void {
     this.#machine.handedOver(id);
+    this.#onHandoff(id, 'out');
   }
 
   /** Cancels the timer and forgets all state (storage is left alone). */
@@ -217,12 +222,7 @@ export class SemaphoreStore {
     if (this.#machine.stalled && this.#poll === undefined) {
       this.#poll = this.#clock.setTimer(stalledPollMs, () => {
         this.#poll = undefined;
-        this.#expiring = true;
-        try {
-          this.#machine.pump(this.#clock.now());
-        } finally {
-          this.#expiring = false;
-        }
+        this.#machine.pump(this.#clock.now());
         this.#arm();
       });
     }
@@ -231,12 +231,7 @@ export class SemaphoreStore {
     if (this.#timer !== undefined) this.#clock.cancelTimer(this.#timer.handle);
     const handle = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), () => {
       this.#timer = undefined;
-      this.#expiring = true;
-      try {
-        this.#machine.expire(this.#clock.now());
-      } finally {
-        this.#expiring = false;
-      }
+      this.#machine.expire(this.#clock.now());
       this.#arm();
     });
     this.#timer = { handle, at };

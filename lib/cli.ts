@@ -218,7 +218,9 @@ export async function openSession(address: string, cookie: string, timeoutMs = 5
     async run(line) {
       const [name, job] = parseCommandLine(line);
       const started = performance.now();
-      const result = await kernel.call({ node: target.id, name: adminServerName }, name, job, { timeoutMs });
+      // An acquire may wait at the owner for as long as it was told, and then some.
+      const waitMs = typeof job['wait'] === 'number' ? job['wait'] : 0;
+      const result = await kernel.call({ node: target.id, name: adminServerName }, name, job, { timeoutMs: timeoutMs + waitMs });
       return name === 'ping' ? { ...(result as object), roundTripMs: Number((performance.now() - started).toFixed(2)) } : result;
     },
     close: () => kernel.stop(),

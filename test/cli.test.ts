@@ -93,6 +93,45 @@ describe('clusterluck cli', () => {
     expect(JSON.parse(failed.err)).toMatchObject({ error: { code: 'NOT_FOUND' } });
   }, 30_000);
 
+  it('acquire holds a slot until release or the end of the session; a timed-out wait leaves nothing; query shows holders and waiters', async () => {
+    // A session kept open: its stdin stays open until we end it.
+    const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...at()], { cwd: root, timeout: 30_000 });
+    let out = '';
+    child.stdout?.on('data', (d: string) => (out += d));
+    const closed = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    try {
+      child.stdin?.write('create lk 1\nacquire lk --lease 1000\n');
+      await until('the first acquire', async () => (/ok token \d+/.test(out) ? true : undefined), 15_000);
+      const token = Number(/ok token (\d+)/.exec(out)?.[1]);
+      // Held past its lease: the session renews it.
+      await new Promise((r) => setTimeout(r, 1500));
+      const q = await cli([...at(), '-w', 'json', '-c', 'query lk']);
+      const rows = JSON.parse(q.out) as { state: string; token: number; holder: string }[];
+      expect(rows).toMatchObject([{ state: 'holds', token }]);
+      // Another session waits 300 ms and gives up: nothing of it stays at the owner.
+      const waited = await cli([...at(), '-c', 'acquire lk --wait 300']);
+      expect(waited.code).toBe(1);
+      expect(waited.err).toMatch(/^error: TIMEOUT: /);
+      const after = JSON.parse((await cli([...at(), '-w', 'json', '-c', 'query lk'])).out) as { state: string }[];
+      expect(after.map((r) => r.state)).toEqual(['holds']);
+      // release gives it back; a second release has nothing to give.
+      child.stdin?.write('release lk\nrelease lk\n');
+      await until('the release', async () => (/^ok$/m.test(out) ? true : undefined), 10_000);
+      expect((JSON.parse((await cli([...at(), '-w', 'json', '-c', 'query lk'])).out) as { state: string }[]).map((r) => r.state)).toEqual(['free']);
+      // Taken again, then the session ends: the slot is free for the next one.
+      child.stdin?.write('acquire lk\n');
+      await until('the second acquire', async () => ((out.match(/ok token/g) ?? []).length === 2 ? true : undefined), 15_000);
+      child.stdin?.end();
+      expect(await closed).toBe(1); // the second release failed
+      const next = await cli(at(), 'acquire lk --wait 5000\n');
+      expect(next.err).toBe('');
+      expect(next.code).toBe(0);
+      expect(next.out).toMatch(/ok token \d+/);
+    } finally {
+      child.kill();
+    }
+  }, 60_000);
+
   it('"stats" prints the node\'s counters and gauges, one row per sample', async () => {
     await cli([...at(), '-c', 'read nosuch']);
     const r = await cli([...at(), '-w', 'json', '-c', 'stats']);

@@ -101,7 +101,45 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
   },
   close: { group: 'semaphores', usage: 'close <semaphore> <holder>', help: "Gives back holder's slot.", parse: (w) => (arity('close', w, 2), { id: w[0], holder: w[1] }) },
   destroy: { group: 'semaphores', usage: 'destroy <semaphore>', help: 'Destroys a semaphore and drops its holders.', parse: oneId('destroy') },
+  acquire: {
+    group: 'semaphores', usage: 'acquire <semaphore> [--lease MS] [--wait MS]',
+    help: 'Waits in the owner\'s queue (at most --wait, default 10000 ms) for a slot, then holds it, renewing its lease (--lease, default 10000 ms), ' +
+      'until "release", or this session ends (quit, Ctrl-C, a closed pipe). A wait that times out leaves nothing at the owner. Prints the fencing token.',
+    parse: (w) => {
+      const { words, flags } = flagged('acquire', w, ['--lease', '--wait']);
+      arity('acquire', words, 1);
+      return {
+        id: words[0],
+        wait: flags['--wait'] === undefined ? 10_000 : number('--wait', flags['--wait'], false),
+        ...(flags['--lease'] === undefined ? {} : { lease: number('--lease', flags['--lease'], false) }),
+      };
+    },
+  },
+  release: { group: 'semaphores', usage: 'release <semaphore>', help: 'Gives back the slot this session took with "acquire".', parse: oneId('release') },
+  query: {
+    group: 'semaphores', usage: 'query [semaphore]',
+    help: 'A table of who holds the semaphore (holder, lease key prefix, token, permits, ms left) and who waits (position, node), from its owner; without one, every semaphore of every member.',
+    parse: (w) => (arity('query', w, 0, 1), w.length === 0 ? {} : { id: w[0] }),
+  },
 };
+
+/** Splits `--flag value` pairs (of `known` flags) from the other words. */
+function flagged(name: string, words: readonly string[], known: readonly string[]): { words: string[]; flags: Record<string, string> } {
+  const rest: string[] = [];
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (!w.startsWith('--')) {
+      rest.push(w);
+      continue;
+    }
+    if (!known.includes(w)) throw invalidArgument('flag', w, `one of ${known.join(', ')} (usage: ${commands[name]?.usage ?? name})`);
+    const value = words[++i];
+    if (value === undefined) throw invalidArgument(w, value, 'a value');
+    flags[w] = value;
+  }
+  return { words: rest, flags };
+}
 
 /** Splits a command line into words, honouring "double" and 'single' quotes. */
 export function splitWords(line: string): string[] {

@@ -77,7 +77,7 @@ export interface StoredSemaphoreState {
 
 /** A request waiting at the owner for room. */
 export interface WaiterRequest {
-  /** The lease's key (the caller's secret): its permits hold as `key#0 … key#k-1`. */
+  /** The lease's key (the caller's secret): the holder its permits are held under. */
   readonly key: string;
   /** The node the request came from (its waiters go when it leaves the view). */
   readonly caller: string;
@@ -481,6 +481,9 @@ export class Semaphores {
       const lease = this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
     }
+    // The copy replaced may have held slots the waiters here can now take.
+    this.#dirty.add(id);
+    this.#serve(now);
   }
 
   /** Forgets `id` (its next owner has it); told as a destroy so a restart does not bring it back. Its waiters end `moved`. */
@@ -562,8 +565,11 @@ export class Semaphores {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
     for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
-    this.#semaphores.set(id, { n, lastToken, holders: undefined, used: 0, queue: old?.queue });
+    const s: Semaphore = { n, lastToken, holders: undefined, used: 0, queue: old?.queue };
+    this.#semaphores.set(id, s);
     if (tell) this.#onChange({ type: 'created', id, n, lastToken });
+    // Under another n, a waiter for more permits than it has would block the queue for good.
+    for (let i = (s.queue?.length ?? 0) - 1; i >= 0; i--) if ((s.queue?.[i] as Waiter).permits > n) this.#unqueue(id, s, i, 'moved');
   }
 
   #get(id: string): Semaphore {

@@ -7,6 +7,7 @@ import { ringBench } from './ring-bench.js';
 import { simBench } from './sim-bench.js';
 import { tabBench } from './tab-bench.js';
 import { webrtcBench } from './webrtc-bench.js';
+import { w4Processes } from './w4-bench.js';
 
 let seconds = 10;
 let transport: BenchTransport = 'memory';
@@ -21,8 +22,11 @@ const sections: Record<string, (print: (line: string) => void) => Promise<void>>
     // Over WebRTC, the data channel's own round trip first: it bounds W1.
     if (transport === 'webrtc') await webrtcBench(print);
     await dsmBench(print, { seconds, transport, vsRedis });
+    // W4 through acquire with every owner in its own process, beside a minimal FIFO server and Redis.
+    if (transport === 'tcp') await w4Processes(print, seconds, vsRedis);
     if (transport === 'webrtc') await tabBench(print, seconds);
   },
+  w4: (print) => w4Processes(print, seconds, vsRedis),
 };
 
 const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S] [--transport memory|tcp|webrtc] [--vs-redis]
@@ -30,11 +34,14 @@ const help = `usage: npm run bench [-- --only NAME[,NAME...]] [--seconds S] [--t
 Runs the benchmarks and prints their figures.
 Sections: ${Object.keys(sections).join(', ')}.
 
-  --only NAMES   run just these sections
+  --only NAMES   run just these sections (w4: W4 through acquire, owner in its own process, beside a
+                 minimal FIFO server; with --vs-redis, Redis too)
   --seconds S    length of each timed DSM workload (default 10)
   --transport T  run the DSM workloads over memory (default), TCP on 127.0.0.1, or WebRTC on loopback:
                  data-channel round trip, W1–W4 between two Node nodes (node-datachannel), then W1 and
-                 W4 from a Chromium tab to a Node owner (implies --only dsm)
+                 W4 from a Chromium tab to a Node owner (implies --only dsm). With tcp, then also W4
+                 through acquire with the owner a separate clusterluck node process, beside a minimal
+                 FIFO server in its own process (and Redis with --vs-redis)
   --vs-redis     also run them through redis-semaphore on a local redis-server and print the ratios
   --help         this text`;
 

@@ -67,6 +67,26 @@ export async function w4(dsm: DSMServer, id: string, seconds: number): Promise<W
   return { perSecond: total / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
 }
 
+/** W4 through `acquire`: `waiters` holders on an n=2 semaphore `id` (created here) queue, hold `holdMs`, release; for `seconds`. */
+export async function w4Acquire(dsm: DSMServer, id: string, seconds: number, waiters = 32, holdMs = 5): Promise<W4Figures> {
+  await dsm.create(id, 2);
+  const grants = new Array<number>(waiters).fill(0);
+  let longest = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: waiters }, async (_, h) => {
+    while (performance.now() < end) {
+      const a = performance.now();
+      const lease = await dsm.acquire(id, { leaseMs: 10_000, refresh: false, holder: `h${h}` });
+      longest = Math.max(longest, performance.now() - a);
+      grants[h] = (grants[h] ?? 0) + 1;
+      await new Promise((r) => setTimeout(r, holdMs));
+      await lease?.release();
+    }
+  }));
+  const total = grants.reduce((a, b) => a + b, 0);
+  return { perSecond: total / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
+}
+
 /** W1's line of the bench output. */
 export function w1Line(where: string, f: W1Figures): string {
   return `W1 ${where}: ${Math.round(f.perSecond).toLocaleString('en')}/s cycles; post p50 ${ms(f.post.p50)} p99 ${ms(f.post.p99)}; close p50 ${ms(f.close.p50)} p99 ${ms(f.close.p99)}`;

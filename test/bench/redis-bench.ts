@@ -30,7 +30,8 @@ async function startRedis(): Promise<{ port: number; stop(): Promise<void> } | u
     child.once('error', () => resolve(false));
     const probe = async (): Promise<void> => {
       for (let i = 0; i < 100; i++) {
-        const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+        const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => undefined); // refused until it listens: that is what the probe asks
         const ok = await r.connect().then(() => true, () => false);
         r.disconnect();
         if (ok) return resolve(true);
@@ -50,6 +51,38 @@ async function startRedis(): Promise<{ port: number; stop(): Promise<void> } | u
     await new Promise((r) => child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
   } };
+}
+
+/** W4 alone through redis-semaphore (it polls every 10 ms); prints and returns the figures, or undefined without redis-server. */
+export async function redisW4(print: (line: string) => void, seconds: number, waiters = 32, holdMs = 5): Promise<{ perSecond: number } | undefined> {
+  const server = await startRedis();
+  if (server === undefined) {
+    print('redis: redis-server is not on PATH (Debian package redis-server); skipping the comparison');
+    return undefined;
+  }
+  const redis = new Redis({ port: server.port, host: '127.0.0.1' });
+  try {
+    const grants = new Array<number>(waiters).fill(0);
+    let longest = 0;
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: waiters }, async (_, h) => {
+      while (performance.now() < end) {
+        const s = new Semaphore(redis, 'w4', 2, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
+        const a = performance.now();
+        await s.acquire();
+        longest = Math.max(longest, performance.now() - a);
+        grants[h] = (grants[h] ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, holdMs));
+        await s.release();
+      }
+    }));
+    const perSecond = grants.reduce((a, b) => a + b, 0) / seconds;
+    print(`W4 redis-semaphore (redis-server in its own process): ${Math.round(perSecond).toLocaleString('en')}/s grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
+    return { perSecond };
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
 }
 
 /** Runs W1–W4 through redis-semaphore; prints and returns the figures, or undefined without redis-server. */

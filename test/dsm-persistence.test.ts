@@ -74,6 +74,37 @@ describe('DSMServer persistence', () => {
     await world.stopAll();
   });
 
+  it('a limit lowered below the holders survives a crash: they keep their slots, nobody new gets one until fewer than n hold', async () => {
+    const world = kernelWorld('persist-limit');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing();
+    ring.insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('persist-limit-disk') });
+    const owner = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    await client.create('pool', 3);
+    await client.post('pool', 'x', 10_000);
+    await client.post('pool', 'y', 10_000);
+    await client.setLimit('pool', 1);
+    await expect(client.read('pool')).resolves.toEqual({ n: 1, active: 2 });
+    disk.crash();
+    a!.unregister('dsm');
+    await world.clock.advance(200);
+    const again = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await again.load();
+    await expect(client.read('pool')).resolves.toEqual({ n: 1, active: 2 });
+    await expect(client.post('pool', 'z', 1000, undefined, undefined, 0)).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+    await client.close('pool', 'x');
+    await expect(client.post('pool', 'z', 1000, undefined, undefined, 0)).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+    await client.close('pool', 'y');
+    await expect(client.post('pool', 'z', 1000, undefined, undefined, 0)).resolves.toBeGreaterThan(0);
+    await client.setLimit('pool', 2);
+    await expect(client.post('pool', 'w', 1000, undefined, undefined, 0)).resolves.toBeGreaterThan(0);
+    await world.stopAll();
+  });
+
   it('fencing tokens survive a crash on the shipped defaults: a restarted owner grants larger ones, and a holder that refreshes keeps its own', async () => {
     const world = kernelWorld('persist-tokens');
     const [a, b] = await world.mesh(['a', 'b']);

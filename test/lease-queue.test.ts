@@ -552,4 +552,34 @@ describe('the waiter queue of the semaphore state machine', () => {
     ]);
     expect(m.waiters('s', 1)).toEqual([]);
   });
+
+  it('setLimit: raising n lets waiters in; lowering it revokes nobody, grants wait until fewer than n hold, and a waiter for more than n ends', () => {
+    const { m, told } = machine(2);
+    m.acquire('s', req('a'), 0);
+    m.acquire('s', req('b'), 0);
+    m.acquire('s', req('c'), 0);
+    m.setLimit('s', 4, 1); // c fits (the change took token 3)
+    expect(told).toEqual([{ type: 'granted', id: 's', key: 'c', lease: { token: 4, expiresAt: 101 } }]);
+    expect(m.acquire('s', req('big', 3), 1)).toEqual({ state: 'queued', position: 0 });
+    m.setLimit('s', 1, 2); // 3 hold, nobody is revoked; big can never fit n=1
+    expect(told.slice(1)).toEqual([{ type: 'ended', id: 's', key: 'big', reason: 'limit' }]);
+    expect(m.read('s', 2)).toEqual({ n: 1, active: 3 });
+    expect(m.renew('s', 'a', 100, 2)).toBeDefined(); // a holder keeps renewing above the new n
+    m.acquire('s', req('d'), 3);
+    m.release('s', 'a', 4);
+    m.release('s', 'b', 4);
+    expect(told.length).toBe(2); // one still holds: d waits for fewer than 1
+    // A handoff and a restore carry the slots held above the lowered n.
+    const state = m.snapshot('s', 4);
+    expect(state).toEqual({ n: 1, lastToken: 5, holders: [['c', 97, 4]] });
+    m.release('s', 'c', 5);
+    expect(told.slice(2)).toEqual([{ type: 'granted', id: 's', key: 'd', lease: { token: 6, expiresAt: 105 } }]);
+    const next = new Semaphores({ max: 10 });
+    next.merge('s', { n: 1, lastToken: 9, holders: [['x', 50, 8], ['y', 50, 9]], cap: 2 }, 0);
+    expect(next.read('s', 0)).toEqual({ n: 1, active: 2 });
+    expect(() => new Semaphores({ max: 10 }).merge('s', { n: 1, lastToken: 9, holders: [['x', 50, 8], ['y', 50, 9]] }, 0)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const restored = new Semaphores({ max: 10 });
+    restored.restore('s', { n: 1, lastToken: 9, cap: 2, leases: [['x', 50, 8], ['y', 50, 9]] }, 0);
+    expect(restored.post('s', 'z', 10, 0, 0)).toBeUndefined();
+  });
 });

@@ -115,6 +115,10 @@ export const commands: Readonly<Record<string, AdminCommand>> = {
       };
     },
   },
+  limit: {
+    group: 'semaphores', usage: 'limit <semaphore> <n>', help: 'Changes the limit n live: raising it lets waiters in; lowering it revokes nobody, new grants wait until fewer than n hold.',
+    parse: (w) => (arity('limit', w, 2), { id: w[0], n: number('n', w[1], true) }),
+  },
   release: { group: 'semaphores', usage: 'release <semaphore>', help: 'Gives back the slot this session took with "acquire".', parse: oneId('release') },
   query: {
     group: 'semaphores', usage: 'query [semaphore]',

@@ -102,6 +102,7 @@ export class AdminServer extends GenServer {
       post: async (a) => `ok token ${await dsm.post(a['id'] as string, a['holder'] as string, a['timeout'] as number, undefined, Infinity, num(a, 'retries'))}`,
       close: async (a) => (await dsm.close(a['id'] as string, a['holder'] as string), 'ok'),
       destroy: async (a) => (await dsm.destroy(a['id'] as string), 'ok'),
+      limit: async (a) => (await dsm.setLimit(str(a, 'id'), num(a, 'n')), 'ok'),
       acquire: async (a, from) => {
         const id = str(a, 'id');
         const session = from.node.id;

@@ -61,8 +61,10 @@ export interface SemaphoreInfo {
 /** A semaphore as one owner hands it to the next. */
 export interface SemaphoreSnapshot {
   readonly n: number;
-  /** The largest token granted so far (0: none). */
+  /** The largest token granted so far, or taken by a change of `n` (0: none). */
   readonly lastToken: number;
+  /** Slots its holders may hold, when above `n`: they were granted before `n` was lowered. */
+  readonly cap?: number;
   /** `[holder, ms the sender would still keep the slot, token, permits?]`. */
   readonly holders: readonly HolderRecord[];
 }
@@ -71,6 +73,8 @@ export interface SemaphoreSnapshot {
 export interface StoredSemaphoreState {
   readonly n: number;
   readonly lastToken: number;
+  /** As {@link SemaphoreSnapshot.cap}. */
+  readonly cap?: number;
   /** `[holder, expiresAt, token, permits?]`. */
   readonly leases: readonly HolderRecord[];
 }
@@ -89,7 +93,7 @@ export interface WaiterRequest {
 }
 
 /** Why a waiter stopped waiting without a grant. */
-export type WaiterEndReason = 'timeout' | 'cancelled' | 'destroyed' | 'moved' | 'left';
+export type WaiterEndReason = 'timeout' | 'cancelled' | 'destroyed' | 'moved' | 'left' | 'limit';
 
 /** What became of a waiter, told once per queued request. */
 export type WaiterOutcome =
@@ -114,14 +118,17 @@ export interface WaiterInfo {
 
 /** A change, as the journal needs it. */
 export type SemaphoreChange =
-  | { readonly type: 'created'; readonly id: string; readonly n: number; readonly lastToken: number }
+  /** Created, or its `n` changed (`cap`: the slots its holders still hold above a lowered `n`). */
+  | { readonly type: 'created'; readonly id: string; readonly n: number; readonly lastToken: number; readonly cap?: number }
   | { readonly type: 'granted'; readonly id: string; readonly holder: string; readonly lease: Lease; readonly n: number; readonly fresh: boolean }
   /** `expired`: its time ran out (here, or while the owner was down), rather than being given back, stolen or replaced. */
   | { readonly type: 'released'; readonly id: string; readonly holder: string; readonly expired: boolean }
   | { readonly type: 'destroyed'; readonly id: string; readonly holders: readonly string[] };
 
 interface Semaphore {
-  readonly n: number;
+  n: number;
+  /** Slots its holders may hold: `n`, or more while holders granted before `n` was lowered hold them. */
+  cap: number;
   lastToken: number;
   /** Created on first grant: most idle semaphores never pay for a Map. */
   holders: Map<string, Lease> | undefined;
@@ -216,7 +223,7 @@ export class Semaphores {
       throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
     }
     this.#room();
-    this.#semaphores.set(id, { n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
+    this.#semaphores.set(id, { n, cap: n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
     this.#onChange({ type: 'created', id, n, lastToken: 0 });
   }
 
@@ -237,6 +244,24 @@ export class Semaphores {
   destroy(id: string, now: number): void {
     this.expire(now);
     this.#drop(id, 'destroyed');
+  }
+
+  /**
+   * Changes the limit of `id` to `n` now. Raising it serves the waiters; lowering it revokes
+   * nobody: new grants wait until fewer than `n` slots are held, and waiters asking for more than
+   * `n` end (`limit`). The change takes a token, so a copy made after it wins a merge against one
+   * made before.
+   */
+  setLimit(id: string, n: number, now: number): void {
+    this.expire(now);
+    const s = this.#get(id);
+    s.lastToken = this.#nextToken(id, s, this.#base());
+    s.n = n;
+    s.cap = Math.max(n, s.used);
+    this.#onChange({ type: 'created', id, n, lastToken: s.lastToken, ...(s.cap > n ? { cap: s.cap } : {}) });
+    for (let i = (s.queue?.length ?? 0) - 1; i >= 0; i--) if ((s.queue?.[i] as Waiter).permits > n) this.#unqueue(id, s, i, 'limit');
+    this.#dirty.add(id);
+    this.#serve(now);
   }
 
   /**
@@ -428,7 +453,7 @@ export class Semaphores {
     if (s === undefined) return undefined;
     const holders: HolderRecord[] = [];
     for (const [holder, lease] of s.holders ?? []) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
-    return { n: s.n, lastToken: s.lastToken, holders };
+    return s.cap > s.n ? { n: s.n, lastToken: s.lastToken, holders, cap: s.cap } : { n: s.n, lastToken: s.lastToken, holders };
   }
 
   /**
@@ -437,18 +462,20 @@ export class Semaphores {
    */
   restore(id: string, state: StoredSemaphoreState, now: number): void {
     const used = slots(state.leases);
-    if (used > state.n) {
-      throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has ${used} slots held for n=${state.n}`);
+    const cap = Math.max(state.n, state.cap ?? state.n);
+    if (used > cap) {
+      throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has ${used} slots held for n=${state.n}${cap > state.n ? ` (at most ${cap} while a lowered n takes effect)` : ''}`);
     }
     const top = Math.max(0, ...state.leases.map((l) => l[2]));
     if (top > state.lastToken) throw new ClusterluckError('STORAGE_CORRUPT', `stored semaphore ${show(id)} has token ${top} above its last token ${state.lastToken}`);
-    this.#replace(id, state.n, state.lastToken, false);
+    this.#replace(id, state.n, state.lastToken, false, cap);
     const s = this.#semaphores.get(id) as Semaphore;
     for (const h of state.leases) {
       const [holder, expiresAt, token] = h;
       if (expiresAt > now) this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       else this.#onChange({ type: 'released', id, holder, expired: true });
     }
+    s.cap = Math.max(s.n, s.used); // what a lowered n still allows is what is held now
   }
 
   /**
@@ -464,15 +491,17 @@ export class Semaphores {
   merge(id: string, state: SemaphoreSnapshot, now: number): void {
     this.expire(now);
     const used = slots(state.holders);
-    if (used > state.n) {
-      throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${used} slots held for n=${state.n}`);
+    const cap = Math.max(state.n, state.cap ?? state.n);
+    if (used > cap) {
+      throw new ClusterluckError('INVALID_ARGUMENT', `handoff of ${show(id)} has ${used} slots held for n=${state.n}${cap > state.n ? ` (cap ${cap})` : ''}`);
     }
     const incoming = Math.max(state.lastToken, ...state.holders.map((h) => h[2]));
     const ours = this.#semaphores.get(id);
     if (ours !== undefined && ours.lastToken > incoming) return;
     const same = ours !== undefined && ours.lastToken === incoming && ours.n === state.n;
-    if (!same) this.#replace(id, state.n, Math.max(ours?.lastToken ?? 0, incoming));
+    if (!same) this.#replace(id, state.n, Math.max(ours?.lastToken ?? 0, incoming), true, cap);
     const s = this.#semaphores.get(id) as Semaphore;
+    s.cap = Math.max(s.cap, cap);
     for (const h of state.holders) {
       const [holder, remainingMs, token] = h;
       const expiresAt = now + remainingMs * this.#stretch;
@@ -481,6 +510,7 @@ export class Semaphores {
       const lease = this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
     }
+    s.cap = Math.max(s.n, s.used);
     // The copy replaced may have held slots the waiters here can now take.
     this.#dirty.add(id);
     this.#serve(now);
@@ -561,13 +591,13 @@ export class Semaphores {
   }
 
   /** A fresh, empty `id` in place of what was there (whose holders are told released). */
-  #replace(id: string, n: number, lastToken: number, tell = true): void {
+  #replace(id: string, n: number, lastToken: number, tell = true, cap = n): void {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
     for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
-    const s: Semaphore = { n, lastToken, holders: undefined, used: 0, queue: old?.queue };
+    const s: Semaphore = { n, cap, lastToken, holders: undefined, used: 0, queue: old?.queue };
     this.#semaphores.set(id, s);
-    if (tell) this.#onChange({ type: 'created', id, n, lastToken });
+    if (tell) this.#onChange({ type: 'created', id, n, lastToken, ...(cap > n ? { cap } : {}) });
     // Under another n, a waiter for more permits than it has would block the queue for good.
     for (let i = (s.queue?.length ?? 0) - 1; i >= 0; i--) if ((s.queue?.[i] as Waiter).permits > n) this.#unqueue(id, s, i, 'moved');
   }
@@ -592,7 +622,8 @@ export class Semaphores {
     const had = holders.get(holder);
     if (had === undefined) this.#leases++;
     s.used += permits - (had === undefined ? 0 : permitsOf(had));
-    if (s.used > s.n) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${s.used} slots held for n=${s.n}`);
+    // Grants take slots only below n; a lowered n lets those who hold keep theirs (cap).
+    if (s.used > s.cap) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${s.used} slots held for n=${s.n} (cap ${s.cap})`);
     const lease: Lease = attempt === undefined ? (permits === 1 ? { token, expiresAt } : { token, expiresAt, permits })
       : permits === 1 ? { token, expiresAt, attempt } : { token, expiresAt, attempt, permits };
     holders.set(holder, lease);
@@ -607,6 +638,7 @@ export class Semaphores {
     if (lease === undefined) throw new ClusterluckError('INTERNAL', `released ${show(holder)} of ${show(id)}, which holds nothing`);
     s.holders?.delete(holder);
     s.used -= permitsOf(lease);
+    if (s.cap > s.n) s.cap = Math.max(s.n, s.used);
     this.#leases--;
     if (s.used < 0) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} has ${s.used} slots held`);
     if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative releasing ${show(holder)} of ${show(id)}`);

@@ -396,6 +396,18 @@ export class DSMServer extends GenServer {
     return finish(this.#request('read', { id }, reqTimeout) as Promise<SemaphoreInfo>, cb);
   }
 
+  /**
+   * Changes the limit of semaphore `id` to `n`, live. Raising it lets waiters in at once; lowering
+   * it revokes nobody: new grants wait until fewer than `n` slots are held, and waiting acquires
+   * for more than `n` permits end with INVALID_ARGUMENT.
+   */
+  setLimit(id: string, n: number, cb?: undefined, reqTimeout?: number): Promise<void>;
+  setLimit(id: string, n: number, cb: Callback<void>, reqTimeout?: number): undefined;
+  setLimit(id: string, n: number, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined;
+  setLimit(id: string, n: number, cb?: Callback<void>, reqTimeout?: number): Promise<void> | undefined {
+    return finish(this.#request('setLimit', { id, n }, reqTimeout).then(() => undefined), cb);
+  }
+
   /** Destroys semaphore `id` with all its holders; an unknown id is fine. */
   destroy(id: string, cb?: undefined, reqTimeout?: number): Promise<void>;
   destroy(id: string, cb: Callback<void>, reqTimeout?: number): undefined;
@@ -763,6 +775,10 @@ export class DSMServer extends GenServer {
       if (job.id === undefined) return [...store.ids()].map((s) => this.#describe(s));
       return this.#mine({ ...job, id: job.id }, from, ({ id }) => this.#describe(id));
     });
+    this.handle('setLimit', (d, from) => this.#mine(d as DsmJobs['setLimit'], from, ({ id, n }) => {
+      store.setLimit(id, n);
+      return durable(null);
+    }));
     this.handle('stolen', (d) => {
       const { id, keys } = d as DsmJobs['stolen'];
       for (const key of keys) this.#leases.get(key)?.revoke(`another holder stole ${show(id)}`);
@@ -895,6 +911,7 @@ function waiterError(id: string, reason: WaiterEndReason): ClusterluckError {
     case 'destroyed': return new ClusterluckError('NOT_FOUND', `semaphore ${show(id)} was destroyed while waiting`);
     case 'moved': return new ClusterluckError('NOT_OWNER', `semaphore ${show(id)} moved to another owner while waiting`);
     case 'left': return new ClusterluckError('NOT_A_MEMBER', `the waiter's node left the view while waiting for ${show(id)}`);
+    case 'limit': return new ClusterluckError('INVALID_ARGUMENT', `the limit of ${show(id)} was lowered below the permits asked for`, { fails: { permits: 'at most the new n' } });
   }
 }
 

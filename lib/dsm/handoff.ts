@@ -281,8 +281,11 @@ export function parseHandoff(data: unknown): HandoffMessage {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw invalidArgument(`items[${i}].n`, n, 'an integer ≥ 1');
     const lastToken = st['lastToken'];
     if (typeof lastToken !== 'number' || !Number.isSafeInteger(lastToken) || lastToken < 0) throw invalidArgument(`items[${i}].lastToken`, lastToken, 'a token ≥ 0');
+    const capValue = st['cap'];
+    if (capValue !== undefined && !(typeof capValue === 'number' && Number.isSafeInteger(capValue) && capValue > n)) throw invalidArgument(`items[${i}].cap`, capValue, `an integer above n (${n}), or absent`);
+    const cap = capValue ?? n;
     const hs = st['holders'];
-    if (!Array.isArray(hs) || hs.length > n) throw invalidArgument(`items[${i}].holders`, hs, `at most n (${n}) [holder, ms, token, permits?] records`);
+    if (!Array.isArray(hs) || hs.length > cap) throw invalidArgument(`items[${i}].holders`, hs, `at most ${cap} [holder, ms, token, permits?] records`);
     let used = 0;
     const holders = hs.map((h: unknown, j): HolderRecord => {
       if (!Array.isArray(h) || (h.length !== 3 && h.length !== 4) || typeof h[0] !== 'string' || typeof h[1] !== 'number' || !(h[1] > 0) || !Number.isFinite(h[1])
@@ -293,8 +296,8 @@ export function parseHandoff(data: unknown): HandoffMessage {
       used += (h[3] as number | undefined) ?? 1;
       return h.length === 4 ? [h[0], h[1], h[2], h[3] as number] : [h[0], h[1], h[2]];
     });
-    if (used > n) throw invalidArgument(`items[${i}].holders`, hs, `holders of at most n (${n}) slots in all`);
-    return [item[0], { n, lastToken, holders }, heldMs];
+    if (used > cap) throw invalidArgument(`items[${i}].holders`, hs, `holders of at most ${cap} slots in all`);
+    return [item[0], cap > n ? { n, lastToken, holders, cap } : { n, lastToken, holders }, heldMs];
   });
   return { cluster, number, remainingMs, last, items };
 }

@@ -2,7 +2,7 @@ import { holderLengthMax, leaseMsMax, semaphoreIdLengthMax, semaphoreLimitMax } 
 import { ClusterluckError, show } from '../env/errors.js';
 
 /** The commands a DSMServer serves. */
-export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close', 'acquire', 'renew', 'release', 'query', 'stolen'] as const;
+export const dsmCommands = ['create', 'read', 'destroy', 'post', 'close', 'acquire', 'renew', 'release', 'query', 'stolen', 'setLimit'] as const;
 /** One of {@link dsmCommands}. */
 export type DsmCommand = (typeof dsmCommands)[number];
 
@@ -28,6 +28,7 @@ export interface DsmJobs {
   release: { id: string; key: string; ttl?: number };
   query: { id?: string; ttl?: number };
   stolen: { id: string; keys: string[]; ttl?: number };
+  setLimit: { id: string; n: number; ttl?: number };
 }
 
 type Check = (value: unknown) => string | undefined;
@@ -81,6 +82,7 @@ const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], C
   release: { id, key, ttl },
   query: { id: optional(id), ttl },
   stolen: { id, keys, ttl },
+  setLimit: { id, n: limit, ttl },
 };
 
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);

@@ -16,7 +16,8 @@ export interface JournalOptions {
 }
 
 // Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds
-// [n, last fencing token], ["h", id, holder] [wall-clock expiry, token] or, for a lease of several
+// [n, last fencing token] or, while holders granted before n was lowered hold more, [n, last
+// fencing token, cap]; ["h", id, holder] [wall-clock expiry, token] or, for a lease of several
 // slots, [wall-clock expiry, token, permits]. Tables written before fencing tokens hold bare
 // numbers (n; expiry), read as token 0.
 const semKey = (id: string): string => JSON.stringify(['s', id]);
@@ -39,8 +40,8 @@ export class DsmJournal implements SemaphoreJournal {
     });
   }
 
-  created(id: string, n: number, lastToken: number): void {
-    this.#write(this.#table.set(semKey(id), [n, lastToken]));
+  created(id: string, n: number, lastToken: number, cap?: number): void {
+    this.#write(this.#table.set(semKey(id), cap === undefined || cap <= n ? [n, lastToken] : [n, lastToken, cap]));
   }
 
   granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void {
@@ -75,12 +76,12 @@ export class DsmJournal implements SemaphoreJournal {
   async load(): Promise<JournaledSemaphore[]> {
     this.#table.start();
     await this.#table.load();
-    const sems = new Map<string, { id: string; n: number; lastToken: number; leases: HolderRecord[] }>();
+    const sems = new Map<string, { id: string; n: number; lastToken: number; cap?: number; leases: HolderRecord[] }>();
     const leases: [string, string, number, number, number][] = [];
     for (const [key, value] of this.#table.entries()) {
       const k = JSON.parse(key) as unknown[];
-      const [a, b, c] = record(key, value, k[0] === 's' ? 2 : 3);
-      if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: a, lastToken: b, leases: [] });
+      const [a, b, c] = record(key, value, 3);
+      if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: a, lastToken: b, ...(c > a ? { cap: c } : {}), leases: [] });
       else leases.push([k[1] as string, k[2] as string, a, b, c]);
     }
     for (const [id, holder, expires, token, permits] of leases) {

@@ -7,7 +7,7 @@ export type { SemaphoreInfo, SemaphoreSnapshot } from '../core/semaphore.js';
 /** Where owner-side changes go to be persisted; every call is fire-and-forget. */
 export interface SemaphoreJournal {
   /** `id` exists with limit `n` and has granted tokens up to `lastToken`. */
-  created(id: string, n: number, lastToken: number): void;
+  created(id: string, n: number, lastToken: number, cap?: number): void;
   /** `holder` holds `permits` slots of `id` until `expiresWallMs` with `token`. */
   granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void;
   released(id: string, holder: string): void;
@@ -19,6 +19,8 @@ export interface JournaledSemaphore {
   readonly id: string;
   readonly n: number;
   readonly lastToken: number;
+  /** Slots its holders may hold above a lowered `n`. */
+  readonly cap?: number;
   /** `[holder, expiresWallMs, token, permits?]`. */
   readonly leases: readonly HolderRecord[];
 }
@@ -64,7 +66,7 @@ export class SemaphoreStore {
       else if (c.type === 'released') this.counts[c.expired ? 'expirations' : 'releases']++;
       if (journal !== undefined) {
         switch (c.type) {
-          case 'created': journal.created(c.id, c.n, c.lastToken); break;
+          case 'created': journal.created(c.id, c.n, c.lastToken, c.cap); break;
           case 'granted':
             if (c.fresh) journal.created(c.id, c.n, c.lease.token);
             journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
@@ -175,7 +177,7 @@ export class SemaphoreStore {
   restore(s: JournaledSemaphore): void {
     const now = this.#clock.now();
     const wallNow = this.#clock.wallNow();
-    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
+    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, ...(s.cap === undefined ? {} : { cap: s.cap }), leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
     this.#arm();
   }
 
@@ -189,6 +191,12 @@ export class SemaphoreStore {
     const state = this.#machine.snapshot(id, this.#clock.now());
     this.#arm();
     return state;
+  }
+
+  /** Changes the limit of `id` (see {@link Semaphores.setLimit}). */
+  setLimit(id: string, n: number): void {
+    this.#machine.setLimit(id, n, this.#clock.now());
+    this.#arm();
   }
 
   /** Installs the state a previous owner handed over (see {@link Semaphores.merge}); journaled like grants. */

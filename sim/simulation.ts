@@ -5,9 +5,10 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../lib/env/bytes.js';
 import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
 import type { DSMServer } from '../lib/dsm/dsm-server.js';
+import { lockSemaphorePrefix, type DistributedLocks } from '../lib/dsm/locks.js';
 import { randomInt } from '../lib/env/random.js';
 import type { Random } from '../lib/env/random.js';
-import { driftMaxDefault } from '../lib/constants.js';
+import { driftMaxDefault, semaphoreLimitMax } from '../lib/constants.js';
 import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
 import { OwnershipSampler, ViewLog, type OwnerProbe } from './view-checker.js';
 import { seededRandom } from './seeded-random.js';
@@ -186,7 +187,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     world.clock.setTimer(o.sampleMs, sample);
   };
   sample();
-  const limits = new Map(sems.map((s) => [s, o.limit]));
+  const limits = new Map<string, number>(sems.map((s) => [s, o.limit]));
+  for (const s of sems) limits.set(`${lockSemaphorePrefix}lk-${s}`, semaphoreLimitMax);
   // Create through n0 as an application would at start-up: retrying while ownership settles.
   for (const s of sems) {
     for (let attempt = 0; ; attempt++) {
@@ -304,7 +306,12 @@ function client(world: World, random: Random, index: number, sems: string[], o: 
       const epoch = world.hosts.get(host)?.epoch ?? 0;
       run.counts.operations++;
       run.inflight.set(holder, { semaphore, host, epoch, sentAt });
-      if (o.acquireShare > 0 && random.next() < o.acquireShare) return acquire(world, random, { dsm, semaphore, holder, leaseMs: timeout, host, epoch, sentAt }, o, run, next);
+      if (o.acquireShare > 0 && random.next() < o.acquireShare) {
+        const a = { dsm, semaphore, holder, leaseMs: timeout, host, epoch, sentAt };
+        // One acquire in five is a Web Locks request on the lock of the same name.
+        if (random.next() < 0.2) return lockRequest(world, random, { ...a, locks: world.node(host)?.locks as DistributedLocks }, o, run, next);
+        return acquire(world, random, a, o, run, next);
+      }
       (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<number>).then(
         (token) => {
           run.inflight.delete(holder);
@@ -389,6 +396,70 @@ function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: s
       run.counts[err.code === 'TIMEOUT' || err.code === 'ABORTED' ? 'refused' : 'failed']++;
       world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
       if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
+      next();
+    },
+  );
+}
+
+/**
+ * One Web Locks request of a client on lock `lk-<semaphore>` (the semaphore `locks/lk-…` with
+ * n = semaphoreLimitMax, an exclusive lock taking every slot): shared or exclusive, one in ten
+ * `ifAvailable`, the others aborted if not granted within 0.5–3 s; the callback holds the lock
+ * for up to two leases (it renews itself). The client believes from the callback's start until
+ * the callback ends or the lease says it no longer holds, bounded as for `acquire`.
+ */
+function lockRequest(world: World, random: Random, a: { locks: DistributedLocks; semaphore: string; holder: string; leaseMs: number; host: string; epoch: number; sentAt: number }, o: Resolved, run: RunState, next: () => void): void {
+  const { holder, host, epoch } = a;
+  const name = `lk-${a.semaphore}`;
+  const semaphore = lockSemaphorePrefix + name;
+  const mode = random.next() < 0.5 ? 'shared' : 'exclusive';
+  const ifAvailable = random.next() < 0.1;
+  const waitMs = 500 + randomInt(random, 2501);
+  const holdFor = random.next();
+  const controller = new AbortController();
+  if (!ifAvailable) {
+    world.clock.setTimer(waitMs, () => {
+      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up waiting'));
+    });
+  }
+  let granted = false;
+  a.locks.request(name, { mode, leaseMs: a.leaseMs, ...(ifAvailable ? { ifAvailable: true } : { signal: controller.signal }) }, async (lock) => {
+    run.inflight.delete(holder);
+    if (lock === null) return;
+    granted = true;
+    const now = world.clock.now();
+    run.counts.granted++;
+    const stretch = 1 + o.driftMax;
+    const lease = lock.lease;
+    const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lock.token, permits: mode === 'exclusive' ? semaphoreLimitMax : 1 }; // what the mode means, not what the lease says
+    run.beliefs.push(belief);
+    world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lock.token} ${mode}`);
+    lease.events.addEventListener('renewed', () => {
+      belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
+    });
+    lock.signal.addEventListener('abort', () => {
+      belief.to = Math.min(belief.to, world.clock.now());
+      world.log(`lost ${semaphore} ${holder}: ${(lock.signal.reason as { code?: string }).code ?? 'error'}`);
+    });
+    next();
+    await new Promise<void>((resolve) => world.clock.setTimer(holdFor * 2 * a.leaseMs, resolve));
+    if (world.hosts.get(host)?.epoch !== epoch) return new Promise<void>(() => undefined); // died with its process: the lease says how long it believed
+    if (lease.held) {
+      belief.to = Math.min(belief.to, world.clock.now());
+      world.log(`release ${semaphore} ${holder}`);
+    }
+  }).then(
+    () => {
+      if (granted) return;
+      run.counts.refused++;
+      world.log(`no ${semaphore} ${holder}: not available`);
+      next();
+    },
+    (err: Error & { code?: string }) => {
+      run.inflight.delete(holder);
+      if (granted) return; // a steal or a lost lease after the grant (next already ran)
+      run.counts[err.code === 'ABORTED' || err.code === 'TIMEOUT' ? 'refused' : 'failed']++;
+      world.log(`no ${semaphore} ${holder}: ${err.code ?? err.name}`);
       next();
     },
   );

@@ -46,7 +46,9 @@ const seeds: { seed: string; preset?: Preset; found: string; outcome?: Outcome }
 describe('seeds the fuzz found', () => {
   for (const { seed, preset, found, outcome } of seeds) {
     it(`seed ${seed}${preset === undefined ? '' : ` (${preset} preset)`}, once ${found}, is clean`, async () => {
-      const s = await simulate({ seed, ...(preset === undefined ? {} : { preset }) });
+      // The workload they were found with: post/close only (acquire and locks came later and draw
+      // from the same random stream, so with them a seed is another run).
+      const s = await simulate({ seed, acquireShare: 0, ...(preset === undefined ? {} : { preset }) });
       expect(violationKeys(s)).toEqual([]);
       expect(s.converged).toBe(outcome !== 'lost');
       // Still the corner it was:

@@ -30,7 +30,17 @@ export interface DistributedLockOptions {
   readonly signal?: AbortSignal;
   /** The lease behind the lock, renewed while held, ms. @default 10000 */
   readonly leaseMs?: number;
+  /**
+   * The longest the request may wait for its answer, ms (TIMEOUT beyond; nothing is left queued).
+   * navigator.locks answers `ifAvailable` and `steal` at once, and forbids a `signal` with them;
+   * here they cross the network, so they are bounded by this. @default Infinity, and
+   * {@link lockAnswerMsDefault} with `ifAvailable` or `steal`
+   */
+  readonly timeoutMs?: number;
 }
+
+/** How long an `ifAvailable` or `steal` request waits for its owner's answer unless told. */
+export const lockAnswerMsDefault = 10_000;
 
 /** The lock a callback gets. */
 export interface DistributedLock {
@@ -40,6 +50,8 @@ export interface DistributedLock {
   readonly token: number;
   /** Aborted with LEASE_LOST once this holder can no longer be sure it holds the lock. */
   readonly signal: AbortSignal;
+  /** The lease behind the lock (its `remainingMs()`, its `renewed` events). */
+  readonly lease: Lease;
 }
 
 /** A lock held or requested, as `query()` shows it (navigator.locks's LockInfo). */
@@ -88,6 +100,7 @@ export class DistributedLocks {
       ...(options.steal === true ? { steal: true } : {}),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : options.ifAvailable === true || options.steal === true ? { timeoutMs: lockAnswerMsDefault } : {}),
     });
     if (lease === null) return await callback(null);
     // As navigator.locks does, a stolen lock's request rejects at once with an AbortError (its
@@ -125,5 +138,5 @@ export class DistributedLocks {
 
 function lockOf(name: string, mode: DistributedLockMode, lease: Lease): DistributedLock {
   if (lease.permits !== (mode === 'exclusive' ? semaphoreLimitMax : 1)) throw new ClusterluckError('INTERNAL', `lock ${show(name)} granted ${lease.permits} slots for mode ${mode}`);
-  return { name, mode, token: lease.token, signal: lease.signal };
+  return { name, mode, token: lease.token, signal: lease.signal, lease };
 }

@@ -154,7 +154,10 @@ export class Lease implements AsyncDisposable {
     this.#renewTimer = undefined;
     const clock = this.#host.clock;
     const left = this.remainingMs();
-    if (left <= 0 || this.#released !== undefined || this.signal.aborted) return;
+    if (this.#released !== undefined || this.signal.aborted) return;
+    // Its time ran out on one of this node's clocks before the renewal was due (a wall clock set
+    // forward): it is over here, whatever the owner still keeps.
+    if (left <= 0) return this.#lose(`its ${this.leaseMs} ms ran out on this node's clocks`);
     const until = beliefFrom(clock, this.leaseMs);
     let answer: number | false;
     try {

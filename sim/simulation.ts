@@ -11,6 +11,7 @@ import type { Random } from '../lib/env/random.js';
 import { driftMaxDefault, semaphoreLimitMax } from '../lib/constants.js';
 import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
 import { OwnershipSampler, ViewLog, type OwnerProbe } from './view-checker.js';
+import { FifoChecker } from './fifo-checker.js';
 import { seededRandom } from './seeded-random.js';
 import { presets, World, type Preset } from './world.js';
 
@@ -129,6 +130,8 @@ export interface SimulationSummary {
   readonly ownershipSamples: number;
   /** Grants checked at the instant they were made (owner, alone, token's view). */
   readonly grantsChecked: number;
+  /** Grants of queued acquires checked for FIFO order. */
+  readonly queuedGrantsChecked: number;
   /** Frames the simulated network delivered. */
   readonly frames: number;
   readonly traceHash: string;
@@ -167,6 +170,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const preset = o.preset ?? (presets[randomInt(seededRandom(o.seed).fork('preset'), presets.length)] as Preset);
   const views = new ViewLog();
   const owners = new OwnershipSampler();
+  const fifo = new FifoChecker();
   const running = (): OwnerProbe[] => [...world.hosts.values()].flatMap((h) => {
     const node = h.process;
     return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
@@ -174,7 +178,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const world: World = new World({
     seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset,
     onView: (p, v, at) => views.adopted(p, v, at),
+    onQueue: (p, e, at) => {
+      if (e.type === 'waiting') fifo.waiting(p, e.id, e.holder, e.permits ?? 1);
+      else fifo.ended(p, e.id, e.holder);
+      void at;
+    },
     onGrant: (host, g, at) => {
+      fifo.granted(`${host.id}#${host.epoch}`, g.id, g.holder, at);
       const all = running();
       const granter = all.find((p) => p.id === host.id);
       if (granter !== undefined) owners.grant(granter, host.process?.gossip.view()?.number ?? 0, all, g.id, g.token, at);
@@ -223,7 +233,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   // simulator reports "no liveness, core replicas cannot view-change" the same way, as an outcome).
   const allLost = lostQuorum !== undefined && lostQuorum.forced.length === 0 ? `view ${lostQuorum.view.number} lost every member (${lostQuorum.lost.join(', ')}) for good` : undefined;
   await world.run(10_000); // every post still open has had its request timeouts and retries
-  const violations = [...checkSafety(run.beliefs, limits), ...checkFencing(run.beliefs), ...views.violations, ...owners.violations];
+  const violations = [...checkSafety(run.beliefs, limits), ...checkFencing(run.beliefs), ...fifo.violations, ...views.violations, ...owners.violations];
   if (!converged && allLost === undefined) {
     const views = [...world.hosts.values()].map((h) => {
       const i = h.node?.gossip.inspect();
@@ -244,7 +254,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
     seed: o.seed, nodes: o.nodes, preset, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged, forcedOut, ...(allLost === undefined ? {} : { clusterLost: allLost }),
-    views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples, grantsChecked: owners.grants,
+    views: { decided: views.decided, adopted: views.adoptions }, ownershipSamples: owners.samples, grantsChecked: owners.grants, queuedGrantsChecked: fifo.grants,
     frames: world.deliveries.count, traceHash: toHex(sha256(utf8(trace))).slice(0, 16), traceLines: world.trace.length,
     traceAroundViolation: around, ...(options.keepTrace === true ? { trace: world.trace } : {}),
   };
@@ -423,7 +433,7 @@ function lockRequest(world: World, random: Random, a: { locks: DistributedLocks;
     });
   }
   let granted = false;
-  a.locks.request(name, { mode, leaseMs: a.leaseMs, ...(ifAvailable ? { ifAvailable: true } : { signal: controller.signal }) }, async (lock) => {
+  a.locks.request(name, { mode, leaseMs: a.leaseMs, clientId: holder, ...(ifAvailable ? { ifAvailable: true } : { signal: controller.signal }) }, async (lock) => {
     run.inflight.delete(holder);
     if (lock === null) return;
     granted = true;

@@ -34,6 +34,8 @@ export interface WorldOptions {
   readonly onView?: (process: string, view: View, atMs: number) => void;
   /** Called at every grant a process's DSMServer makes, at that instant. */
   readonly onGrant?: (host: SimHost, grant: GrantDetail, atMs: number) => void;
+  /** Called when an acquire queues at a process's DSMServer, and when it stops waiting without a grant; `process` is `host#epoch`. */
+  readonly onQueue?: (process: string, e: { readonly type: 'waiting' | 'ended'; readonly id: string; readonly holder: string; readonly permits?: number }, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
   readonly tornWriteProbability?: number;
   /** Most time a disk read or sync takes, ms (seeded per operation). @default 50 */
@@ -144,7 +146,7 @@ export class World {
   readonly random: SeededRandom;
   readonly network: SimNetwork;
   readonly hosts = new Map<string, SimHost>();
-  readonly options: Required<Omit<WorldOptions, 'onView' | 'onGrant'>> & Pick<WorldOptions, 'onView' | 'onGrant'>;
+  readonly options: Required<Omit<WorldOptions, 'onView' | 'onGrant' | 'onQueue'>> & Pick<WorldOptions, 'onView' | 'onGrant' | 'onQueue'>;
   /** World events and network events other than deliveries, in order. */
   readonly trace: string[] = [];
   #stopped = false;
@@ -466,6 +468,12 @@ export class World {
     });
     const onGrant = this.options.onGrant;
     if (onGrant !== undefined) node.dsm.events.addEventListener('grant', (e) => onGrant(host, e.detail, this.clock.now()));
+    const onQueue = this.options.onQueue;
+    if (onQueue !== undefined) {
+      const p = `${host.id}#${epoch}`;
+      node.dsm.events.addEventListener('waiting', (e) => onQueue(p, { type: 'waiting', id: e.detail.id, holder: e.detail.holder, permits: e.detail.permits }, this.clock.now()));
+      node.dsm.events.addEventListener('waitEnded', (e) => onQueue(p, { type: 'ended', id: e.detail.id, holder: e.detail.holder }, this.clock.now()));
+    }
     // Join through a serving node, as a supervisor's config would say; only the very first node
     // founds the ring. With nobody serving, a restart still names a seed (another host) and fails
     // to start until that answers: a real node given --join does not found a second cluster.

@@ -162,6 +162,8 @@ export interface DsmEvents {
   expired: CustomEvent<HolderDetail>;
   /** An acquire queued here, at `position` (0: the head). */
   waiting: CustomEvent<HolderDetail & { readonly position: number; readonly permits: number }>;
+  /** An acquire queued here stopped waiting without a grant (its grant is a `grant`). */
+  waitEnded: CustomEvent<HolderDetail & { readonly reason: WaiterEndReason }>;
   /** A semaphore's state came in from its previous owner, or went out to its next. */
   handoff: CustomEvent<{ readonly id: string; readonly direction: 'in' | 'out' }>;
   /** A lease this node held is lost: its signal aborted with `reason`. */
@@ -623,6 +625,7 @@ export class DSMServer extends GenServer {
 
   /** What became of an acquire queued here: the grant (once durable) or why it ended. */
   #waiterDone(o: WaiterOutcome): void {
+    if (o.type === 'ended') this.events.emit('waitEnded', { id: o.id, ...keyParts(o.key), reason: o.reason });
     const k = JSON.stringify([o.id, o.key]);
     const w = this.#queued.get(k);
     if (w === undefined) return;

@@ -37,6 +37,8 @@ export interface DistributedLockOptions {
    * {@link lockAnswerMsDefault} with `ifAvailable` or `steal`
    */
   readonly timeoutMs?: number;
+  /** The name `query()` shows as this request's `clientId`. @default this node's id */
+  readonly clientId?: string;
 }
 
 /** How long an `ifAvailable` or `steal` request waits for its owner's answer unless told. */
@@ -100,6 +102,7 @@ export class DistributedLocks {
       ...(options.steal === true ? { steal: true } : {}),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.clientId === undefined ? {} : { holder: options.clientId }),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : options.ifAvailable === true || options.steal === true ? { timeoutMs: lockAnswerMsDefault } : {}),
     });
     if (lease === null) return await callback(null);

@@ -51,5 +51,26 @@ const mesh = {
     (started().dsm.post(id, holder, leaseMs, undefined, reqMs, retries) as Promise<number>).then(
       () => 'granted', (err: { code?: string }) => err.code ?? String(err)),
 };
+/** Lock requests made in this page, by label: held until the test opens their gate. */
+const gates = new Map<string, () => void>();
+/** What this page's lock requests did, in order: `A+ exclusive`, `A-`, `F null`, `A=done`, `A!AbortError`. */
+const lockLog: string[] = [];
+type Locks = { request: (name: string, options: object, cb: (lock: { mode: string } | null) => unknown) => Promise<unknown> };
+const lockApi = (which: 'cluster' | 'navigator'): Locks => (which === 'cluster' ? started().locks : navigator.locks) as unknown as Locks;
+
+Object.assign(mesh, {
+  /** Requests lock `name` through `which` API; the callback logs and holds until `openLock(label)`. Resolves once the request is made. */
+  lock: (which: 'cluster' | 'navigator', label: string, name: string, options: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean }) => {
+    void lockApi(which).request(name, options, async (lock) => {
+      lockLog.push(`${label}+ ${lock?.mode ?? 'null'}`);
+      if (lock === null) return 'none';
+      await new Promise<void>((resolve) => gates.set(label, resolve));
+      lockLog.push(`${label}-`);
+      return 'done';
+    }).then((v) => lockLog.push(`${label}=${String(v)}`), (e: Error) => lockLog.push(`${label}!${e.name}`));
+  },
+  openLock: (label: string) => gates.get(label)?.(),
+  lockLog: () => [...lockLog],
+});
 Object.assign(globalThis, { mesh });
 document.title = 'ready';

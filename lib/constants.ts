@@ -38,8 +38,8 @@ export const dialTimeoutMsDefault = 10_000;
 export const ringVnodesPerWeightMax = 4096;
 
 /**
- * Most points (virtual nodes) one hash ring holds: 8,192 members at weight 1 with the default
- * 1,024 per weight, about 100 MB of positions and owners.
+ * Most points (virtual nodes) one hash ring holds: 4,096 members at weight 1 with the default
+ * 2,048 per weight, about 100 MB of positions and owners.
  */
 export const ringPointsMax = 8 * 1024 * 1024;
 

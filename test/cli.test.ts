@@ -143,6 +143,7 @@ describe('clusterluck cli', () => {
     expect(value('view_members')).toBe(2);
     expect(value('serving')).toBe(1);
     expect(rows.some((x) => x.metric === 'peer_rtt_ms' && x.labels === 'peer=b' && x.value >= 0)).toBe(true);
+    expect(value('probes_total')).toBeGreaterThanOrEqual(1); // the probes that measured it
     expect(rows.filter((x) => x.metric === 'frames_dropped_total').map((x) => x.labels).sort())
       .toEqual(['reason=badSignature', 'reason=malformed', 'reason=outOfOrder', 'reason=tooLarge', 'reason=unexpected']);
   }, 30_000);

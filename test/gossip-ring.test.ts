@@ -164,6 +164,11 @@ describe('GossipRing failure detection', () => {
       const worst = Math.max(...downs.values()) - crashedAt;
       console.log(`down on all 7 nodes after ${worst} ms (bound ${bound} ms)`);
       expect(worst).toBeLessThanOrEqual(bound);
+      // The ring's own counters are the detector's: probes went out, and those to n03 failed.
+      const stats = w.get('n00').ring.stats;
+      expect(stats.probes).toBeGreaterThan(0);
+      expect(stats.probesFailed).toBeGreaterThan(0);
+      expect(w.get('n00').ring.inspect().stats.probes).toBe(stats.probes);
       if (autoRemoveAfterMs === undefined) {
         await w.clock.advance(60_000);
         expect(w.ringOf('n00')).toEqual(all); // an operator decides

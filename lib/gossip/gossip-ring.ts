@@ -82,6 +82,12 @@ export class GossipRing extends GenServer {
       else this.#proposeRemoval(id);
     });
     this.#detector = new FailureDetector(host, kernel.env.clock, kernel.env.random, o);
+    // The probe counters are the detector's (they were a copy nobody updated: the metrics said 0).
+    const detector = this.#detector;
+    Object.defineProperties(this.stats, {
+      probes: { get: () => detector.stats.probes, enumerable: true },
+      probesFailed: { get: () => detector.stats.failed, enumerable: true },
+    });
     this.handle(GossipEvent.gossip, (data, from) => this.#protocol.onGossip(data as GossipMessage, from.node));
     this.handle(GossipEvent.sync, (data) => this.#protocol.onSync(data as GossipMessage));
     this.handle(GossipEvent.ping, (data, from) => this.#protocol.onPing(data as PingMessage, from.node));
@@ -380,7 +386,7 @@ export class GossipRing extends GenServer {
       self: this.kernel.self, ringId: this.#ringId, ringVersion: this.#ringVersion,
       ringChecksum: this.ring().checksum(), tableChecksum: this.#table.checksum(),
       members: this.#table.entries().map((e) => ({ ...e, status: memberStatus(e) })),
-      stats: { ...this.stats, probes: this.#detector.stats.probes, probesFailed: this.#detector.stats.failed },
+      stats: { ...this.stats },
       view: this.#keeper.view, incarnation: this.#keeper.incarnation, serving: this.isServing(),
       leaseExpiresAtMs: this.#keeper.lease.expiresAtMs(), changePending: this.#keeper.changePending, pendingChanges: this.#keeper.pending,
     };

@@ -254,7 +254,9 @@ export class GenServer implements Actor {
   }
 
   #done(): void {
-    this.#inFlight = Math.max(0, this.#inFlight - 1);
+    // Every dispatch is finished once (its reply, its deferral's answer, or its cast's end).
+    if (this.#inFlight <= 0) throw new ClusterluckError('INTERNAL', `${show(this.#name)} finished a message it had not started`);
+    this.#inFlight--;
     this.#checkIdle();
   }
 

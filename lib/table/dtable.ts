@@ -47,7 +47,6 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
   readonly #queued: Batch[] = [];
   #batch: Batch | undefined;
   #opened = false;
-  #generation = 0;
   #changesSinceSnapshot = 0;
   /** Records in the log on storage (replayed by the next load). */
   #logRecords = 0;
@@ -215,7 +214,7 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
       if (this.#batch === batch) this.#batch = undefined;
       this.#queued.splice(this.#queued.indexOf(batch), 1);
     }
-    const generation = this.#generation;
+    const generation = this.stats.generation;
     try {
       await this.#storage.append(this.#logKey, concatBytes(batch.json.map((j) => encodeRecord(generation, j))));
     } catch (err) {
@@ -243,7 +242,7 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
     for (const [k, v] of stored.entries) this.data.set(k, v as V);
     let queued = 0;
     for (const b of this.#queued) for (const c of b.changes) applyChange(this.data, c), queued++;
-    this.#generation = this.stats.generation = stored.generation;
+    this.stats.generation = stored.generation;
     this.stats.loads++;
     this.stats.corruptRecordsSkipped += stored.corrupt;
     this.#changesSinceSnapshot = stored.logRecords + queued;
@@ -272,8 +271,7 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
   async #snapshotNow(): Promise<void> {
     // Records appended from here on belong to the new generation, whether or not the snapshot
     // lands: if it does not, load replays them on the old snapshot with the rest of the log.
-    const generation = ++this.#generation;
-    this.stats.generation = generation;
+    const generation = ++this.stats.generation;
     const bytes = await encodeSnapshot({ generation, entries: [...this.data] }, this.#o.compress);
     await this.#storage.write(this.#snapKey, bytes);
     await this.#storage.sync(this.#snapKey);

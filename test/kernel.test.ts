@@ -40,6 +40,27 @@ async function pair(options = {}): Promise<[NetKernel, NetKernel, Echo]> {
 }
 
 describe('NetKernel', () => {
+  it('connectAddress gives up on a dial that never answers: TIMEOUT after timeoutMs, or the caller\'s abort', async () => {
+    world = kernelWorld('dial-timeout');
+    const base = world.network.transport();
+    // A transport whose dials hang until aborted (a blackholed address).
+    const hanging = { ...base, listen: base.listen.bind(base), dial: (_address: string, o: { signal: AbortSignal }) =>
+      new Promise<Connection>((_, reject) => o.signal.addEventListener('abort', () => reject(o.signal.reason), { once: true })) };
+    const a = world.kernel('a', { transport: hanging as typeof base });
+    await a.start();
+    const timedOut = a.connectAddress('nowhere', { timeoutMs: 250 }).then(() => undefined, (e: unknown) => e as ClusterluckError);
+    await world.clock.advance(249);
+    await world.clock.advance(2);
+    expect((await timedOut)?.code).toBe('TIMEOUT');
+    const controller = new AbortController();
+    const aborted = a.connectAddress('nowhere', { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort(new Error('caller gave up'));
+    expect(String(await aborted)).toContain('caller gave up');
+    const byDefault = a.connectAddress('nowhere').then(() => undefined, (e: unknown) => e as ClusterluckError);
+    await world.clock.advance(10_001);
+    expect((await byDefault)?.code).toBe('TIMEOUT');
+  });
+
   it('a call across nodes resolves with the remote reply', async () => {
     const [a, , echo] = await pair();
     await expect(a.call({ node: 'b', name: 'echo' }, 'echo', { x: [1, 'two'] })).resolves.toEqual({ x: [1, 'two'] });

@@ -211,11 +211,26 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
    * Dials an address whose node id is not known yet, authenticates, and from then on keeps a
    * connection to that node as `connect` would. @returns the node found there.
    */
-  async connectAddress(address: string, options: { signal?: AbortSignal } = {}): Promise<NodeId> {
+  async connectAddress(address: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<NodeId> {
     if (typeof address !== 'string' || address.length === 0) throw invalidArgument('address', address, 'a transport address');
     if (!this.#running) throw new ClusterluckError('NOT_RUNNING', 'kernel is not started');
-    const signal = options.signal ?? new AbortController().signal;
-    const conn = await this.env.transport.dial(address, { signal });
+    const timeoutMs = options.timeoutMs ?? dialTimeoutMsDefault;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('options.timeoutMs', timeoutMs, 'a positive number of ms');
+    // The dial ends on the caller's signal or after timeoutMs, whichever comes first (a transport
+    // that never answers must not hold the caller for ever); the handshake has its own timeout.
+    const controller = new AbortController();
+    const outer = options.signal;
+    const onAbort = (): void => controller.abort(outer?.reason);
+    if (outer?.aborted === true) onAbort();
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    const timer = this.env.clock.setTimer(timeoutMs, () => controller.abort(new ClusterluckError('TIMEOUT', `dialling ${show(address)} took longer than ${timeoutMs} ms`)));
+    let conn: Connection;
+    try {
+      conn = await this.env.transport.dial(address, { signal: controller.signal });
+    } finally {
+      this.env.clock.cancelTimer(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
     const link = this.#adopt(conn, undefined);
     const node = await new Promise<NodeId>((resolve, reject) => this.#identifying.set(link, { resolve, reject }));
     this.connect(node);

@@ -5,7 +5,7 @@
 // gone (it left) before anything is answered.
 import { describe, expect, it } from 'vitest';
 import type { View } from '../lib/core/view.js';
-import { Handoff, type HandoffHost, type HandoffMessage } from '../lib/dsm/handoff.js';
+import { Handoff, handoffBatchBytesMax, parseHandoff, type HandoffHost, type HandoffMessage } from '../lib/dsm/handoff.js';
 import { SemaphoreStore } from '../lib/dsm/semaphores.js';
 import type { NetKernel } from '../lib/kernel/net-kernel.js';
 import { VirtualClock } from '../sim/virtual-clock.js';
@@ -99,6 +99,41 @@ describe('handoff', () => {
     const second = w.sent.filter((s) => s.to === 'b')[1];
     expect(second?.body.last).toBe(true);
     expect(second?.body.items).toHaveLength(88);
+  });
+
+  it('cuts a batch of big states short by its bytes, so no message outgrows a frame, and carries each queue with its semaphore', async () => {
+    // 100 semaphores of 100 holders each: about 0.5 MB of states, more than a frame's 1 MiB would
+    // take in one message with longer names, so they go in several.
+    const ids = Array.from({ length: 100 }, (_, i) => `big${i}`);
+    const w = world([]);
+    const clock = w.clock;
+    for (const id of ids) {
+      w.store.create(id, 100);
+      for (let h = 0; h < 100; h++) w.store.post(id, `holder-with-a-long-name-${h}`, 60_000, clock.now());
+    }
+    w.store.acquire('big0', { key: 'w1', caller: 'x', permits: 1, leaseMs: 1000, deadline: Infinity }, false);
+    w.store.acquire('big0', { key: 'w2', caller: 'y', permits: 2, leaseMs: 1000, deadline: clock.now() + 5000 }, false);
+    w.state.delayMs = 0;
+    w.handoff.onView(w.view7, w.view6);
+    const bodies: HandoffMessage[] = [];
+    for (let round = 0; round < 10; round++) {
+      const next = w.sent.filter((s) => s.to === 'b')[round];
+      if (next === undefined) break;
+      bodies.push(next.body);
+      next.answer({ taken: next.body.items.map(([id]) => id) });
+      await clock.advance(1);
+    }
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const b of bodies) expect(JSON.stringify(b).length).toBeLessThan(handoffBatchBytesMax + 8192);
+    expect(bodies.flatMap((b) => b.items.map(([id]) => id)).sort()).toEqual([...ids].sort());
+    expect(bodies.at(-1)?.last).toBe(true);
+    const big0 = bodies.flatMap((b) => b.items).find(([id]) => id === 'big0')?.[1];
+    expect(big0?.waiters).toEqual([['w1', 'x', 1, 1000, null], ['w2', 'y', 2, 1000, 5000]]);
+    // The parsed message keeps them, and a new owner's queue takes them in order.
+    const parsed = parseHandoff(JSON.parse(JSON.stringify(bodies.find((b) => b.items.some(([id]) => id === 'big0')))));
+    const heir = new SemaphoreStore(new VirtualClock());
+    for (const [id, state] of parsed.items) heir.install(id, state);
+    expect(heir.waiters('big0').map((x) => [x.key, x.permits])).toEqual([['w1', 1], ['w2', 2]]);
   });
 
   it('a receiver lifts its delay only on a last message', async () => {

@@ -14,7 +14,7 @@
 //   6. nextExpiry() is the earliest live lease expiry or finite queued deadline.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Semaphores, type Lease, type WaiterOutcome } from '../lib/core/semaphore.js';
+import { Semaphores, type Lease, type SemaphoreSnapshot, type WaiterOutcome } from '../lib/core/semaphore.js';
 import { isClusterluckError } from '../lib/env/errors.js';
 
 const ids = ['a', 'b'];
@@ -571,7 +571,7 @@ describe('the waiter queue of the semaphore state machine', () => {
     expect(told.length).toBe(2); // one still holds: d waits for fewer than 1
     // A handoff and a restore carry the slots held above the lowered n.
     const state = m.snapshot('s', 4);
-    expect(state).toEqual({ n: 1, lastToken: 5, holders: [['c', 97, 4]] });
+    expect(state).toEqual({ n: 1, lastToken: 5, holders: [['c', 97, 4]], waiters: [['d', 'c1', 1, 100, null]] });
     m.release('s', 'c', 5);
     expect(told.slice(2)).toEqual([{ type: 'granted', id: 's', key: 'd', lease: { token: 6, expiresAt: 105 } }]);
     const next = new Semaphores({ max: 10 });
@@ -581,5 +581,25 @@ describe('the waiter queue of the semaphore state machine', () => {
     const restored = new Semaphores({ max: 10 });
     restored.restore('s', { n: 1, lastToken: 9, cap: 2, leases: [['x', 50, 8], ['y', 50, 9]] }, 0);
     expect(restored.post('s', 'z', 10, 0, 0)).toBeUndefined();
+  });
+
+  it('a handoff carries the queue: the new owner keeps its order, and a waiter asking again there keeps its place', () => {
+    const { m, told } = machine(1);
+    m.acquire('s', req('h'), 0);
+    m.acquire('s', req('w1'), 0);
+    m.acquire('s', req('w2', 1, 50), 0);
+    const state = m.snapshot('s', 10);
+    expect(state?.waiters).toEqual([['w1', 'c1', 1, 100, null], ['w2', 'c1', 1, 100, 40]]);
+    m.handedOver('s');
+    expect(told.map((o) => (o.type === 'ended' ? `${o.key} ${o.reason}` : o.key))).toEqual(['w1 moved', 'w2 moved']);
+    const heirTold: WaiterOutcome[] = [];
+    const next = new Semaphores({ max: 10, base: () => 0, onWaiter: (o) => heirTold.push(o) });
+    next.merge('s', state as SemaphoreSnapshot, 0);
+    // w2 asks again first; it keeps its place behind w1, with its new deadline.
+    expect(next.acquire('s', req('w2', 1, 500), 1)).toEqual({ state: 'queued', position: 1 });
+    expect(next.acquire('s', req('w1'), 2)).toEqual({ state: 'queued', position: 0 });
+    expect(next.acquire('s', req('w3'), 3)).toEqual({ state: 'queued', position: 2 });
+    next.release('s', 'h', 4);
+    expect(heirTold.map((o) => (o.type === 'granted' ? o.key : ''))).toEqual(['w1']);
   });
 });

@@ -14,8 +14,8 @@
 // slot that frees goes to the head of the queue at once (pushed, told through `onWaiter`); nobody
 // overtakes the head, not even a seed-API post (a k-permit head waits for k free slots). A lease
 // holds `permits` slots (a post one): the bound is "slots held ≤ n". The queue is not handed
-// over: a semaphore that moves or is destroyed ends its waiters (`moved`, `destroyed`), and their
-// callers ask the new owner. This file is over 300 lines: leases and the queue share every
+// over with the semaphore (at most {@link handedWaitersMax}, head first): the old owner ends its
+// waiters (`moved`), their callers ask the new owner with the same key, and find their place kept. This file is over 300 lines: leases and the queue share every
 // transition (a release is a grant to the head), and one place keeps "slots held ≤ n" checkable.
 import { ClusterluckError, show } from '../env/errors.js';
 import { MinHeap } from './min-heap.js';
@@ -67,7 +67,15 @@ export interface SemaphoreSnapshot {
   readonly cap?: number;
   /** `[holder, ms the sender would still keep the slot, token, permits?]`. */
   readonly holders: readonly HolderRecord[];
+  /** Its queue, head first: `[key, caller, permits, leaseMs, ms it still waits or null]`. */
+  readonly waiters?: readonly WaiterRecord[];
 }
+
+/** A waiter as handed over: `[key, caller, permits, leaseMs, ms it still waits (null: no deadline)]`. */
+export type WaiterRecord = readonly [string, string, number, number, number | null];
+
+/** Most waiters of one semaphore a handoff carries; those behind them ask the new owner afresh. */
+export const handedWaitersMax = 256;
 
 /** A semaphore as stored: its holders' expiries are on the restoring owner's clock. */
 export interface StoredSemaphoreState {
@@ -453,7 +461,10 @@ export class Semaphores {
     if (s === undefined) return undefined;
     const holders: HolderRecord[] = [];
     for (const [holder, lease] of s.holders ?? []) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
-    return s.cap > s.n ? { n: s.n, lastToken: s.lastToken, holders, cap: s.cap } : { n: s.n, lastToken: s.lastToken, holders };
+    const state: SemaphoreSnapshot = s.cap > s.n ? { n: s.n, lastToken: s.lastToken, holders, cap: s.cap } : { n: s.n, lastToken: s.lastToken, holders };
+    if (s.queue === undefined) return state;
+    const waiters = s.queue.slice(0, handedWaitersMax).map((w): WaiterRecord => [w.key, w.caller, w.permits, w.leaseMs, Number.isFinite(w.deadline) ? Math.max(0, w.deadline - now) : null]);
+    return { ...state, waiters };
   }
 
   /**
@@ -511,6 +522,14 @@ export class Semaphores {
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
     }
     s.cap = Math.max(s.n, s.used);
+    // The queue it brings goes behind ours (nobody waits here yet while ownership is moving), each
+    // waiter keeping its deadline; its caller asks again with the same key and finds its place.
+    for (const [key, caller, permits, leaseMs, remainingMs] of state.waiters ?? []) {
+      if (s.holders?.has(key) === true || s.queue?.some((q) => q.key === key) === true || permits > s.n || (s.queue?.length ?? 0) >= this.#waitersMax) continue;
+      const waiter: Waiter = { key, caller, permits, leaseMs, deadline: remainingMs === null ? Infinity : now + remainingMs, queued: true };
+      (s.queue ??= []).push(waiter);
+      if (remainingMs !== null) this.#waiterDue.push({ at: waiter.deadline, id, waiter });
+    }
     // The copy replaced may have held slots the waiters here can now take.
     this.#dirty.add(id);
     this.#serve(now);

@@ -247,7 +247,11 @@ export class DSMServer extends GenServer {
         if (c.type === 'released') this.events.emit(c.expired ? 'expired' : 'released', { id: c.id, ...keyParts(c.holder) });
         else if (c.type === 'destroyed') for (const h of c.holders) this.events.emit('released', { id: c.id, ...keyParts(h) });
       },
-      onHandoff: (id, direction) => this.events.emit('handoff', { id, direction }),
+      onHandoff: (id, direction) => {
+        this.events.emit('handoff', { id, direction });
+        // The queue that came with it waits here now, in its order.
+        if (direction === 'in') this.#store.waiters(id).forEach((w, position) => this.events.emit('waiting', { id, ...keyParts(w.key), position, permits: w.permits }));
+      },
     });
     this.#stretch = (1 + driftMax) ** 2;
     this.#stalls = new StallWatch(stallTickMs, kernel.env.clock.now());
@@ -625,17 +629,16 @@ export class DSMServer extends GenServer {
 
   /** What became of an acquire queued here: the grant (once durable) or why it ended. */
   #waiterDone(o: WaiterOutcome): void {
+    // Told whether or not its caller is waiting on this node: a waiter handed over with its
+    // semaphore may be granted before its caller asks again (it then finds the lease and renews it).
     if (o.type === 'ended') this.events.emit('waitEnded', { id: o.id, ...keyParts(o.key), reason: o.reason });
+    else this.events.emit('grant', { id: o.id, holder: keyParts(o.key).holder, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
     const k = JSON.stringify([o.id, o.key]);
     const w = this.#queued.get(k);
     if (w === undefined) return;
     this.#queued.delete(k);
-    if (o.type === 'granted') {
-      this.events.emit('grant', { id: o.id, holder: keyParts(o.key).holder, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
-      w.resolve(this.#durable(o.lease.token));
-      return;
-    }
-    w.reject(waiterError(o.id, o.reason));
+    if (o.type === 'granted') w.resolve(this.#durable(o.lease.token));
+    else w.reject(waiterError(o.id, o.reason));
   }
 
   #describe(id: string): SemaphoreState {

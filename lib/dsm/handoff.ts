@@ -6,7 +6,8 @@
 // off, or lost its table) the new owner waits the lock-delay instead (see ownership-lease.ts).
 import type { NodeId } from '../core/node-id.js';
 import type { View } from '../core/view.js';
-import type { HolderRecord } from '../core/semaphore.js';
+import { handedWaitersMax, type HolderRecord, type WaiterRecord } from '../core/semaphore.js';
+import { holderLengthMax, leaseMsMax, nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
@@ -17,6 +18,12 @@ export const handoffEvent = 'handoff';
 
 /** Most semaphores in one handoff message. */
 export const handoffBatchMax = 512;
+
+/**
+ * Most bytes of semaphore states in one handoff message (as JSON), well under the kernel's frame
+ * limit: a batch of semaphores with many holders or waiters is cut short here (one state always goes).
+ */
+export const handoffBatchBytesMax = 256 * 1024;
 
 /**
  * A handoff: the sender's view, the states it sends, each with what the sender's delay still held
@@ -214,11 +221,18 @@ export class Handoff {
     if (this.#stopped || name === undefined || view === undefined || this.#targets.get(t.node.id) !== t) return;
     const items: (readonly [string, SemaphoreSnapshot, number])[] = [];
     const gone = new Set<string>();
+    let bytes = 0;
     for (const id of t.ids) {
       if (items.length === handoffBatchMax) break;
       const state = this.#h.store.snapshot(id);
-      if (state === undefined) gone.add(id);
-      else items.push([id, state, this.#h.heldMs(id)]);
+      if (state === undefined) {
+        gone.add(id);
+        continue;
+      }
+      const size = id.length + JSON.stringify(state).length + 32;
+      if (items.length > 0 && bytes + size > handoffBatchBytesMax) break;
+      bytes += size;
+      items.push([id, state, this.#h.heldMs(id)]);
     }
     if (gone.size > 0) t.ids = t.ids.filter((id) => !gone.has(id));
     const last = items.length === t.ids.length;
@@ -297,7 +311,20 @@ export function parseHandoff(data: unknown): HandoffMessage {
       return h.length === 4 ? [h[0], h[1], h[2], h[3] as number] : [h[0], h[1], h[2]];
     });
     if (used > cap) throw invalidArgument(`items[${i}].holders`, hs, `holders of at most ${cap} slots in all`);
-    return [item[0], cap > n ? { n, lastToken, holders, cap } : { n, lastToken, holders }, heldMs];
+    const ws = st['waiters'];
+    if (ws !== undefined && (!Array.isArray(ws) || ws.length > handedWaitersMax)) throw invalidArgument(`items[${i}].waiters`, ws, `at most ${handedWaitersMax} waiter records, or absent`);
+    const waiters = ws?.map((w: unknown, j): WaiterRecord => {
+      if (!Array.isArray(w) || w.length !== 5 || typeof w[0] !== 'string' || w[0].length === 0 || w[0].length > holderLengthMax
+        || typeof w[1] !== 'string' || w[1].length === 0 || w[1].length > nodeIdLengthMax
+        || !(typeof w[2] === 'number' && Number.isSafeInteger(w[2]) && w[2] >= 1 && w[2] <= n)
+        || !(typeof w[3] === 'number' && w[3] > 0 && w[3] <= leaseMsMax)
+        || !(w[4] === null || (typeof w[4] === 'number' && w[4] >= 0 && Number.isFinite(w[4])))) {
+        throw invalidArgument(`items[${i}].waiters[${j}]`, w, `[key, caller, permits from 1 to n (${n}), leaseMs, ms ≥ 0 or null]`);
+      }
+      return [w[0], w[1], w[2], w[3], w[4] as number | null];
+    });
+    const state: SemaphoreSnapshot = cap > n ? { n, lastToken, holders, cap } : { n, lastToken, holders };
+    return [item[0], waiters === undefined ? state : { ...state, waiters }, heldMs];
   });
   return { cluster, number, remainingMs, last, items };
 }

@@ -1,4 +1,10 @@
-import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitingMax, semaphoreLimitMax } from '../constants.js';
+// The DSMServer: Clusterluck's API (each method with its callback and Promise overloads), the
+// caller's side of every request (routing to the owner, re-sending while ownership moves,
+// defensive releases) and the owner's side of every command (the ownership gate, freshness,
+// durable answers, the waiter queue's answers). Over 300 lines because both sides of each command
+// share its validation and its wire job; the pure parts live beside it (job.ts, acquire.ts,
+// lease.ts, query.ts, handoff.ts, and the state machine in ../core/semaphore.ts).
+import { driftMaxDefault, leaseMsMaxDefault, notOwnerRetriesMax, ownershipWaitingMax } from '../constants.js';
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import type { Ownership } from '../core/ownership-lease.js';
@@ -18,7 +24,9 @@ import { cryptoRandom } from '../platform/crypto-random.js';
 import { calculateWaitTime, isDsmCommand, parseJob, type DsmCommand, type DsmJobs } from './job.js';
 import { DsmJournal } from './journal.js';
 import { SemaphoreStore, type SemaphoreInfo } from './semaphores.js';
-import { beliefFrom, Lease, type Belief } from './lease.js';
+import { Lease } from './lease.js';
+import { acquireLease, type AcquireOptions } from './acquire.js';
+export { acquireLeaseMsDefault, type AcquireOptions } from './acquire.js';
 import type { WaiterEndReason, WaiterOutcome } from '../core/semaphore.js';
 import { describeSemaphore, keyParts, type SemaphoreState } from './query.js';
 import { StallWatch } from './stall-watch.js';
@@ -102,35 +110,6 @@ export const dsmServerNameDefault = 'dsm';
 
 /** A Clusterluck-style callback: `(err)` on failure, `(null, value)` on success. */
 export type Callback<T> = (err: Error | null, value?: T) => void;
-
-/** Options of {@link DSMServer.acquire}. */
-export interface AcquireOptions {
-  /** How long the lease lasts unless renewed, ms (at most `leaseMsMax`). @default 10000 */
-  readonly leaseMs?: number;
-  /** Aborting it cancels a waiting acquire (its place in the owner's queue goes) and rejects with `signal.reason`. */
-  readonly signal?: AbortSignal;
-  /** The longest the whole acquire may take, ms: TIMEOUT beyond, and nothing is left at the owner. @default Infinity */
-  readonly timeoutMs?: number;
-  /** Take it only if it is free now (nobody waits and the permits fit): `null` otherwise. @default false */
-  readonly ifAvailable?: boolean;
-  /** Slots to take at once, atomically. @default 1 */
-  readonly permits?: number;
-  /** Renew the lease before it runs out while it is held. @default true */
-  readonly refresh?: boolean;
-  /** Create the semaphore with this `n` if it does not exist; another existing `n` is ALREADY_EXISTS. */
-  readonly limit?: number;
-  /** The name `query` shows for this holder. @default this node's id */
-  readonly holder?: string;
-  /**
-   * Take the slots now, ahead of every waiter, from whoever holds them (the Web Locks API's
-   * `steal`): their leases end at the owner, their nodes are told (their signals abort with
-   * LEASE_LOST), and this lease's fencing token is larger than theirs. @default false
-   */
-  readonly steal?: boolean;
-}
-
-/** Lease ms when `acquire` is not told. */
-export const acquireLeaseMsDefault = 10_000;
 
 /** A grant or refresh this node made as owner, at the instant it made it (before it is synced and answered). */
 export interface GrantDetail {
@@ -544,57 +523,17 @@ export class DSMServer extends GenServer {
   }
 
   async #acquire(id: string, o: AcquireOptions): Promise<Lease | null> {
-    if (typeof o !== 'object' || o === null) throw invalidArgument('options', o, 'an object');
-    const leaseMs = o.leaseMs ?? acquireLeaseMsDefault;
-    if (typeof leaseMs !== 'number' || !(leaseMs > 0) || leaseMs > this.#leaseMsMax) throw invalidArgument('options.leaseMs', leaseMs, `a number of ms in (0, leaseMsMax = ${this.#leaseMsMax}]`);
-    const permits = o.permits ?? 1;
-    if (!Number.isSafeInteger(permits) || permits < 1) throw invalidArgument('options.permits', permits, 'an integer ≥ 1');
-    const timeoutMs = o.timeoutMs ?? Infinity;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('options.timeoutMs', timeoutMs, 'a positive number of ms or Infinity');
-    const signal = o.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('options.signal', signal, 'an AbortSignal');
-    const holder = o.holder ?? this.kernel.self.id;
-    if (typeof holder !== 'string' || holder.length === 0 || holder.includes('~') || holder.length > 900) throw invalidArgument('options.holder', holder, "a non-empty string of at most 900 chars without '~'");
-    if (o.limit !== undefined && !(Number.isSafeInteger(o.limit) && o.limit >= 1 && o.limit <= semaphoreLimitMax)) throw invalidArgument('options.limit', o.limit, `an integer from 1 to ${semaphoreLimitMax}`);
-    if (o.steal === true && o.ifAvailable === true) throw invalidArgument('options.steal', o.steal, 'false when ifAvailable is true');
-    for (const f of ['ifAvailable', 'refresh', 'steal'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw invalidArgument(`options.${f}`, o[f], 'a boolean');
-    if (signal?.aborted) throw signal.reason;
-    const clock = this.kernel.env.clock;
-    const deadline = clock.now() + timeoutMs;
-    const left = (): number => deadline - clock.now();
-    for (;;) {
-      const key = `${holder}~${toHex(this.kernel.env.random.bytes(12))}`;
-      const until = beliefFrom(clock, leaseMs);
-      let answer: unknown;
-      try {
-        const job = { id, key, permits, lease: leaseMs, ...(o.ifAvailable === true ? { wait: false } : {}), ...(o.limit === undefined ? {} : { limit: o.limit }), ...(o.steal === true ? { steal: true } : {}) };
-        answer = await this.#request('acquire', job, left(), signal);
-      } catch (err) {
-        // The owner may have queued or granted it: take it back (a release that finds nothing is fine).
-        if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND') && !isClusterluckError(err, 'NOT_A_MEMBER')) this.#releaseKey(id, key);
-        throw err;
-      }
-      if (answer === false) return null;
-      if (typeof answer !== 'number') throw new ClusterluckError('BAD_MESSAGE', `acquire of ${show(id)} was answered ${show(answer)}`);
-      const make = (from: Belief): Lease => {
-        const lease = new Lease(this.#leaseHost(id, key), { id, token: answer, permits, leaseMs, until: from, refresh: o.refresh !== false });
+    return acquireLease({
+      clock: this.kernel.env.clock, random: this.kernel.env.random, selfId: this.kernel.self.id, leaseMsMax: this.#leaseMsMax,
+      request: (command, job, reqTimeoutMs, signal) => this.#request(command, job as DsmJobs['acquire'] & DsmJobs['renew'], reqTimeoutMs, signal),
+      releaseKey: (key) => this.#releaseKey(id, key),
+      lease: (key, init) => {
+        const lease = new Lease(this.#leaseHost(id, key), init);
         this.#leases.set(key, lease);
-        lease.signal.addEventListener('abort', () => this.events.emit('lost', { id, token: answer, reason: lease.signal.reason }), { once: true });
+        lease.signal.addEventListener('abort', () => this.events.emit('lost', { id, token: init.token, reason: lease.signal.reason }), { once: true });
         return lease;
-      };
-      // A grant that waited in the queue for much of its time is renewed before it is handed out.
-      if (Math.min(until.mono - clock.now(), until.wall - clock.wallNow()) >= leaseMs / 2) return make(until);
-      const renewedUntil = beliefFrom(clock, leaseMs);
-      let renewed: unknown;
-      try {
-        renewed = await this.#request('renew', { id, key, lease: leaseMs }, left(), signal);
-      } catch (err) {
-        this.#releaseKey(id, key);
-        throw err;
-      }
-      if (renewed === answer) return make(renewedUntil);
-      // It ran out at the owner before its answer came: queue again (under a new key).
-    }
+      },
+    }, id, o);
   }
 
   #leaseHost(id: string, key: string): ConstructorParameters<typeof Lease>[0] {

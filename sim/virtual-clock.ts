@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../lib/env/clock.js';
 import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
+import { MinHeap } from '../lib/core/min-heap.js';
 
 /** The wall clock a {@link VirtualClock} starts at: 2025-01-01T00:00:00Z. */
 export const virtualWallEpochMsDefault = Date.UTC(2025, 0, 1);
@@ -43,8 +44,8 @@ export class VirtualClock implements Clock {
   /** Cancelled timers still in the heap; rebuilt without them when they outnumber the live ones. */
   #dead = 0;
   #running = false;
-  /** A binary min-heap by (deadline, sequence); cancelled timers stay until they reach the top. */
-  #heap: VirtualTimer[] = [];
+  /** By (deadline, sequence); cancelled timers stay until they reach the top. */
+  readonly #heap = new MinHeap<VirtualTimer>(before);
 
   constructor(options: VirtualClockOptions = {}) {
     const epoch = options.wallEpochMs ?? virtualWallEpochMsDefault;
@@ -73,7 +74,7 @@ export class VirtualClock implements Clock {
     if (typeof fn !== 'function') throw invalidArgument('fn', fn, 'a function');
     const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : timeoutMsMax;
     const timer: VirtualTimer = { deadline: this.#now + delay, sequence: this.#sequence++, fn, live: true };
-    this.#push(timer);
+    this.#heap.push(timer);
     this.#live++;
     return timer as unknown as TimerHandle;
   }
@@ -85,9 +86,7 @@ export class VirtualClock implements Clock {
     timer.live = false;
     this.#live--;
     if (++this.#dead > 1024 && this.#dead > this.#live) {
-      // A sorted array is a valid heap.
-      const kept = this.#heap.filter((t) => t.live).sort((a, b) => (before(a, b) ? -1 : 1));
-      this.#heap = kept;
+      this.#heap.rebuild(this.#heap.entries().filter((t) => t.live).sort((a, b) => (before(a, b) ? -1 : 1)));
       this.#dead = 0;
     }
   }
@@ -140,7 +139,7 @@ export class VirtualClock implements Clock {
         if (++fired > virtualTimersPerRunMax) {
           throw new ClusterluckError('INTERNAL', `more than ${virtualTimersPerRunMax} timers in one run: a timer loop?`);
         }
-        this.#pop();
+        this.#heap.pop();
         next.live = false;
         this.#live--;
         this.#now = Math.max(this.#now, next.deadline);
@@ -160,43 +159,13 @@ export class VirtualClock implements Clock {
 
   /** The first live timer, dropping cancelled ones from the top. */
   #peek(): VirtualTimer | undefined {
-    let top = this.#heap[0];
+    let top = this.#heap.peek();
     while (top !== undefined && !top.live) {
-      this.#pop();
+      this.#heap.pop();
       this.#dead--;
-      top = this.#heap[0];
+      top = this.#heap.peek();
     }
     return top;
-  }
-
-  #push(timer: VirtualTimer): void {
-    const heap = this.#heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(timer, heap[parent] as VirtualTimer)) break;
-      heap[i] = heap[parent] as VirtualTimer;
-      i = parent;
-    }
-    heap[i] = timer;
-  }
-
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child = right < heap.length && before(heap[right] as VirtualTimer, heap[left] as VirtualTimer) ? right : left;
-      if (!before(heap[child] as VirtualTimer, last)) break;
-      heap[i] = heap[child] as VirtualTimer;
-      i = child;
-    }
-    heap[i] = last;
   }
 }
 

@@ -1,12 +1,21 @@
-/** A binary min-heap on `at`: the deadlines of leases and waiters. Entries that went stale are skipped by the caller when they surface. */
-export class MinHeap<T extends { readonly at: number }> {
+/**
+ * A binary min-heap in the order `before` gives: the deadlines of leases and waiters, and the
+ * simulator's timers. Entries that went stale stay until they surface; the caller skips them.
+ */
+export class MinHeap<T> {
+  readonly #before: (a: T, b: T) => boolean;
   #items: T[] = [];
+
+  /** `before(a, b)`: whether `a` comes out first (a strict order: false for equals). */
+  constructor(before: (a: T, b: T) => boolean) {
+    this.#before = before;
+  }
 
   get size(): number {
     return this.#items.length;
   }
 
-  /** The entry with the least `at`, if any. */
+  /** The first entry, if any. */
   peek(): T | undefined {
     return this.#items[0];
   }
@@ -16,14 +25,14 @@ export class MinHeap<T extends { readonly at: number }> {
     let i = heap.push(item) - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if ((heap[p] as T).at <= item.at) break;
+      if (!this.#before(item, heap[p] as T)) break;
       heap[i] = heap[p] as T;
       i = p;
     }
     heap[i] = item;
   }
 
-  /** Removes the entry with the least `at`. */
+  /** Removes the first entry. */
   pop(): void {
     const heap = this.#items;
     const last = heap.pop();
@@ -33,21 +42,29 @@ export class MinHeap<T extends { readonly at: number }> {
       const l = 2 * i + 1;
       if (l >= heap.length) break;
       const r = l + 1;
-      const c = r < heap.length && (heap[r] as T).at < (heap[l] as T).at ? r : l;
-      if ((heap[c] as T).at >= last.at) break;
+      const c = r < heap.length && this.#before(heap[r] as T, heap[l] as T) ? r : l;
+      if (!this.#before(heap[c] as T, last)) break;
       heap[i] = heap[c] as T;
       i = c;
     }
     heap[i] = last;
   }
 
-  /** Keeps only the entries `live` says are live. */
+  /** Keeps only `live`, in any order. */
   rebuild(live: Iterable<T>): void {
     this.#items = [];
     for (const item of live) this.push(item);
+  }
+
+  /** Every entry, in heap order (not sorted). */
+  entries(): readonly T[] {
+    return this.#items;
   }
 
   clear(): void {
     this.#items = [];
   }
 }
+
+/** `before` for entries with a deadline `at`. */
+export const byAt = (a: { readonly at: number }, b: { readonly at: number }): boolean => a.at < b.at;

@@ -18,7 +18,7 @@
 // waiters (`moved`), their callers ask the new owner with the same key, and find their place kept. This file is over 300 lines: leases and the queue share every
 // transition (a release is a grant to the head), and one place keeps "slots held ≤ n" checkable.
 import { ClusterluckError, show } from '../env/errors.js';
-import { MinHeap } from './min-heap.js';
+import { byAt, MinHeap } from './min-heap.js';
 
 /** Tokens one view may grant per semaphore. */
 export const tokenSpan = 2 ** 32;
@@ -193,9 +193,9 @@ export class Semaphores {
   readonly #waitersMax: number;
   readonly #semaphores = new Map<string, Semaphore>();
   /** Leases by deadline; entries of leases since refreshed or released are skipped when they surface. */
-  readonly #due = new MinHeap<Due>();
+  readonly #due = new MinHeap<Due>(byAt);
   /** Waiters by deadline; entries of waiters that left the queue are skipped. */
-  readonly #waiterDue = new MinHeap<WaiterDue>();
+  readonly #waiterDue = new MinHeap<WaiterDue>(byAt);
   #leases = 0;
   /** Semaphores whose queue head might fit: served at the end of the operation that freed room. */
   readonly #dirty = new Set<string>();

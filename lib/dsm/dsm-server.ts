@@ -522,7 +522,7 @@ export class DSMServer extends GenServer {
     }
   }
 
-  async #acquire(id: string, o: AcquireOptions): Promise<Lease | null> {
+  #acquire(id: string, o: AcquireOptions): Promise<Lease | null> {
     return acquireLease({
       clock: this.kernel.env.clock, random: this.kernel.env.random, selfId: this.kernel.self.id, leaseMsMax: this.#leaseMsMax,
       request: (command, job, reqTimeoutMs, signal) => this.#request(command, job as DsmJobs['acquire'] & DsmJobs['renew'], reqTimeoutMs, signal),

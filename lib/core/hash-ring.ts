@@ -3,6 +3,7 @@ import { assert } from '../env/assert.js';
 import { nodeIdLengthMax, ringPointsMax, ringVnodesPerWeightDefault, ringVnodesPerWeightMax, ringWeightMax } from '../constants.js';
 import { murmur3, ringPositionOf } from './hash.js';
 import { parseNodeId, type NodeId } from './node-id.js';
+import { checkInteger } from '../env/check.js';
 
 /** Options of a {@link HashRing}. */
 export interface HashRingOptions {
@@ -320,13 +321,6 @@ export class HashRing {
 
 function hex8(value: number): string {
   return value.toString(16).padStart(8, '0');
-}
-
-function checkInteger(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(field, value, `an integer in [${min}, ${max}]`);
-  }
-  return value;
 }
 
 function checkId(field: string, value: unknown): string {

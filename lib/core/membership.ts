@@ -4,6 +4,7 @@ import { membersMax, nodeIdLengthMax, ringWeightMax, tombstoneTtlMsDefault, tomb
 import { murmur3 } from './hash.js';
 import { HashRing, type HashRingOptions } from './hash-ring.js';
 import { parseNodeId, type NodeId } from './node-id.js';
+import { checkInteger } from '../env/check.js';
 
 /** What operators decided about a member: in the ring, removed by an operator, or left by itself. */
 export type AdminStatus = 'in' | 'removed' | 'left';
@@ -110,15 +111,15 @@ export function parseMemberEntry(value: unknown, field = 'entry'): MemberEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidArgument(field, value, 'an object');
   const v = value as Record<string, unknown>;
   const node = parseNodeId(v['node'], `${field}.node`);
-  const weight = integer(`${field}.weight`, v['weight'], 1, ringWeightMax);
+  const weight = checkInteger(`${field}.weight`, v['weight'], 1, ringWeightMax);
   const admin = v['admin'];
   if (typeof admin !== 'string' || !Object.hasOwn(adminRank, admin)) throw invalidArgument(`${field}.admin`, admin, "'in', 'removed' or 'left'");
-  const version = integer(`${field}.version`, v['version'], 0, Number.MAX_SAFE_INTEGER);
+  const version = checkInteger(`${field}.version`, v['version'], 0, Number.MAX_SAFE_INTEGER);
   const writer = v['writer'];
   if (typeof writer !== 'string' || writer.length === 0 || writer.length > nodeIdLengthMax) {
     throw invalidArgument(`${field}.writer`, writer, `a node id of at most ${nodeIdLengthMax} chars`);
   }
-  const incarnation = integer(`${field}.incarnation`, v['incarnation'], 0, Number.MAX_SAFE_INTEGER);
+  const incarnation = checkInteger(`${field}.incarnation`, v['incarnation'], 0, Number.MAX_SAFE_INTEGER);
   const liveness = v['liveness'];
   if (typeof liveness !== 'string' || !Object.hasOwn(livenessRank, liveness)) {
     throw invalidArgument(`${field}.liveness`, liveness, "'alive', 'suspect', 'down' or 'removed'");
@@ -179,7 +180,7 @@ export class Membership {
    */
   insert(node: NodeId, weight: number, writer: string): MembershipChange | undefined {
     const n = parseNodeId(node, 'node');
-    integer('weight', weight, 1, ringWeightMax);
+    checkInteger('weight', weight, 1, ringWeightMax);
     const old = this.#entries.get(n.id);
     if (old !== undefined && inRing(old) && old.weight === weight && old.node.address === n.address) return undefined;
     if (old === undefined && this.#entries.size >= membersMax) {
@@ -190,7 +191,7 @@ export class Membership {
 
   /** Operator write: sets the weight of a member that is in; NOT_FOUND otherwise. */
   update(id: string, weight: number, writer: string): MembershipChange | undefined {
-    integer('weight', weight, 1, ringWeightMax);
+    checkInteger('weight', weight, 1, ringWeightMax);
     const old = this.#entries.get(id);
     if (old?.admin !== 'in') throw new ClusterluckError('NOT_FOUND', `${show(id)} is not a member`);
     return old.weight === weight ? undefined : this.#write(old.node, weight, 'in', writer);
@@ -344,13 +345,6 @@ export class Membership {
     this.#checksum = undefined;
     return { id: old.node.id, before: old, after: next };
   }
-}
-
-function integer(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidArgument(field, value, `an integer in [${min}, ${max}]`);
-  }
-  return value;
 }
 
 function hex8(value: number): string {

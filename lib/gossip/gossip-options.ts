@@ -9,6 +9,7 @@ import type { MemberEntry, MemberStatus } from '../core/membership.js';
 import type { NodeId } from '../core/node-id.js';
 import { invalidArgument } from '../env/errors.js';
 import type { GenServerOptions } from '../kernel/gen-server.js';
+import { checkInteger, checkNonNegative, checkPositive } from '../env/check.js';
 
 /** Options of a {@link GossipRing}. Every duration is in milliseconds of the injected clock. */
 export interface GossipRingOptions extends GenServerOptions {
@@ -187,27 +188,27 @@ export interface GossipInspection {
 export function resolveGossipOptions(options: GossipRingOptions): ResolvedGossipOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an object');
   const o = options;
-  const probeIntervalMs = positive('probeIntervalMs', o.probeIntervalMs ?? probeIntervalMsDefault);
-  const probeTimeoutMs = positive('probeTimeoutMs', o.probeTimeoutMs ?? Math.min(probeTimeoutMsDefault, probeIntervalMs / 2));
+  const probeIntervalMs = checkPositive('probeIntervalMs', o.probeIntervalMs ?? probeIntervalMsDefault);
+  const probeTimeoutMs = checkPositive('probeTimeoutMs', o.probeTimeoutMs ?? Math.min(probeTimeoutMsDefault, probeIntervalMs / 2));
   if (probeTimeoutMs > probeIntervalMs / 2) throw invalidArgument('probeTimeoutMs', probeTimeoutMs, `at most probeIntervalMs / 2 (${probeIntervalMs / 2})`);
   return {
     ringId: o.ringId === undefined ? undefined : checkRingId(o.ringId),
-    intervalMs: positive('intervalMs', o.intervalMs ?? gossipIntervalMsDefault),
-    fanout: integer('fanout', o.fanout ?? gossipFanoutDefault, 1, 64),
+    intervalMs: checkPositive('intervalMs', o.intervalMs ?? gossipIntervalMsDefault),
+    fanout: checkInteger('fanout', o.fanout ?? gossipFanoutDefault, 1, 64),
     probeIntervalMs,
     probeTimeoutMs,
-    indirectProbes: integer('indirectProbes', o.indirectProbes ?? indirectProbesDefault, 0, 64),
-    suspicionMult: positive('suspicionMult', o.suspicionMult ?? suspicionMultDefault),
-    autoRemoveAfterMs: o.autoRemoveAfterMs === null ? undefined : nonNegative('autoRemoveAfterMs', o.autoRemoveAfterMs ?? autoRemoveAfterMsDefault),
-    healIntervalMs: positive('healIntervalMs', o.healIntervalMs ?? healIntervalMsDefault),
-    tombstoneTtlMs: nonNegative('tombstoneTtlMs', o.tombstoneTtlMs ?? tombstoneTtlMsDefault),
-    tombstonesMax: integer('tombstonesMax', o.tombstonesMax ?? tombstonesMax, 0, tombstonesMax),
-    weight: integer('weight', o.weight ?? 1, 1, ringWeightMax),
-    vnodesPerWeight: integer('vnodesPerWeight', o.vnodesPerWeight ?? ringVnodesPerWeightDefault, 1, Number.MAX_SAFE_INTEGER),
-    ownershipLeaseMs: positive('ownershipLeaseMs', o.ownershipLeaseMs ?? ownershipLeaseMsDefault),
+    indirectProbes: checkInteger('indirectProbes', o.indirectProbes ?? indirectProbesDefault, 0, 64),
+    suspicionMult: checkPositive('suspicionMult', o.suspicionMult ?? suspicionMultDefault),
+    autoRemoveAfterMs: o.autoRemoveAfterMs === null ? undefined : checkNonNegative('autoRemoveAfterMs', o.autoRemoveAfterMs ?? autoRemoveAfterMsDefault),
+    healIntervalMs: checkPositive('healIntervalMs', o.healIntervalMs ?? healIntervalMsDefault),
+    tombstoneTtlMs: checkNonNegative('tombstoneTtlMs', o.tombstoneTtlMs ?? tombstoneTtlMsDefault),
+    tombstonesMax: checkInteger('tombstonesMax', o.tombstonesMax ?? tombstonesMax, 0, tombstonesMax),
+    weight: checkInteger('weight', o.weight ?? 1, 1, ringWeightMax),
+    vnodesPerWeight: checkInteger('vnodesPerWeight', o.vnodesPerWeight ?? ringVnodesPerWeightDefault, 1, Number.MAX_SAFE_INTEGER),
+    ownershipLeaseMs: checkPositive('ownershipLeaseMs', o.ownershipLeaseMs ?? ownershipLeaseMsDefault),
     driftMax: driftMax(o.driftMax ?? driftMaxDefault),
-    viewChangeTimeoutMs: positive('viewChangeTimeoutMs', o.viewChangeTimeoutMs ?? viewChangeTimeoutMsDefault),
-    leaseMsMax: positive('leaseMsMax', o.leaseMsMax ?? leaseMsMaxDefault),
+    viewChangeTimeoutMs: checkPositive('viewChangeTimeoutMs', o.viewChangeTimeoutMs ?? viewChangeTimeoutMsDefault),
+    leaseMsMax: checkPositive('leaseMsMax', o.leaseMsMax ?? leaseMsMaxDefault),
     lockDelay: safety(o.safety) === 'strict',
   };
 }
@@ -230,19 +231,3 @@ function driftMax(value: unknown): number {
   return value;
 }
 
-function positive(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidArgument(field, value, 'a positive finite number');
-  return value;
-}
-
-function nonNegative(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidArgument(field, value, 'a finite number ≥ 0');
-  return value;
-}
-
-function integer(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidArgument(field, value, `an integer in [${min}, ${max}]`);
-  }
-  return value;
-}

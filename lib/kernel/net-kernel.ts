@@ -15,6 +15,7 @@ import { cookieKey, cookieKeyNow, cookieLengthMin } from './cookie-key.js';
 import { FrameSigner, nonceBytes, parseJson } from './frame.js';
 import { Link, type DropReason, type LinkHandlers } from './link.js';
 import { MessageKind, type Message } from './message.js';
+import { checkInteger } from '../env/check.js';
 
 /** Options of a {@link NetKernel}. */
 export interface NetKernelOptions {
@@ -135,12 +136,12 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     if (typeof o.cookie !== 'string') throw invalidArgument('options.cookie', o.cookie, 'a string');
     this.env = o.env;
     const transportMax = o.env.transport.frameBytesMax;
-    this.frameBytesMax = positiveInt('options.frameBytesMax', o.frameBytesMax ?? Math.min(frameBytesMaxDefault, transportMax));
+    this.frameBytesMax = checkInteger('options.frameBytesMax', o.frameBytesMax ?? Math.min(frameBytesMaxDefault, transportMax), 1);
     this.#opts = {
-      sendQueueLengthMax: positiveInt('options.sendQueueLengthMax', o.sendQueueLengthMax ?? sendQueueLengthMaxDefault),
-      pendingCallsMax: positiveInt('options.pendingCallsMax', o.pendingCallsMax ?? pendingCallsMaxDefault),
-      handshakeTimeoutMs: positiveInt('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000),
-      dialTimeoutMs: positiveInt('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault),
+      sendQueueLengthMax: checkInteger('options.sendQueueLengthMax', o.sendQueueLengthMax ?? sendQueueLengthMaxDefault, 1),
+      pendingCallsMax: checkInteger('options.pendingCallsMax', o.pendingCallsMax ?? pendingCallsMaxDefault, 1),
+      handshakeTimeoutMs: checkInteger('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000, 1),
+      dialTimeoutMs: checkInteger('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault, 1),
     };
     this.#cookie = o.cookie;
     this.#hmac = o.hmac;
@@ -644,11 +645,6 @@ function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > actorNameLengthMax) {
     throw invalidArgument(field, value, `a non-empty string of at most ${actorNameLengthMax} chars`);
   }
-}
-
-function positiveInt(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw invalidArgument(field, value, 'a positive integer');
-  return value;
 }
 
 /** UTF-8 JSON of a value; INVALID_ARGUMENT naming `field` when it cannot be serialised. */

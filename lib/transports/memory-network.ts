@@ -1,4 +1,5 @@
 import { frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
+import { checkInteger } from '../env/check.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import {
@@ -55,9 +56,8 @@ export class MemoryNetwork {
   #lastId = 0;
 
   constructor(options: MemoryNetworkOptions = {}) {
-    this.frameBytesMax = positiveInt('options.frameBytesMax', options.frameBytesMax ?? frameBytesMaxDefault);
-    this.highWaterMarkBytes = positiveInt(
-      'options.highWaterMarkBytes', options.highWaterMarkBytes ?? memoryHighWaterMarkBytesDefault);
+    this.frameBytesMax = checkInteger('options.frameBytesMax', options.frameBytesMax ?? frameBytesMaxDefault, 1);
+    this.highWaterMarkBytes = checkInteger('options.highWaterMarkBytes', options.highWaterMarkBytes ?? memoryHighWaterMarkBytesDefault, 1);
     const name = options.name ?? 'memory';
     if (typeof name !== 'string' || name === '') throw invalidArgument('options.name', name, 'a non-empty string');
     this.#name = name;
@@ -331,9 +331,3 @@ function checkAddress(address: unknown): asserts address is Address {
   }
 }
 
-function positiveInt(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw invalidArgument(field, value, 'a positive safe integer');
-  }
-  return value;
-}

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { frameBytesMaxDefault, nodeIdLengthMax } from '../constants.js';
+import { checkInteger } from '../env/check.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import {
@@ -159,12 +160,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
 }
 
 function settings(o: TcpTransportOptions): Settings {
-  const int = (field: string, value: unknown, min: number, max = 2 ** 31 - 1): number => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      throw invalidArgument(`options.${field}`, value, `an integer from ${min} to ${max}`);
-    }
-    return value;
-  };
+  const int = (field: string, value: unknown, min: number, max = 2 ** 31 - 1): number => checkInteger(`options.${field}`, value, min, max);
   const t = o.tls;
   if (t !== undefined && (typeof t !== 'object' || t === null)) throw invalidArgument('options.tls', t, 'TLS options');
   const read = (field: string, path: unknown): Buffer => {

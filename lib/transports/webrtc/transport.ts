@@ -8,6 +8,7 @@
 // `kind` is `signal` (an offer, answer or candidate in `data`, see peer.ts), `refuse` (not accepting),
 // `failed` (the listener's WebRTC stack gave up: the dialer may try again) or `cancel`.
 import { dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax } from '../../constants.js';
+import { checkInteger } from '../../env/check.js';
 import type { Clock, TimerHandle } from '../../env/clock.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../../env/errors.js';
 import type { Address, Connection, DialOptions, Listener, Transport } from '../../env/transport.js';
@@ -84,12 +85,7 @@ export function webrtcTransport(options: WebRtcTransportOptions): WebRtcTranspor
 }
 
 function settings(o: WebRtcTransportOptions): Settings {
-  const int = (field: string, value: unknown, min: number, max = 2 ** 31 - 1): number => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      throw invalidArgument(`options.${field}`, value, `an integer from ${min} to ${max}`);
-    }
-    return value;
-  };
+  const int = (field: string, value: unknown, min: number, max = 2 ** 31 - 1): number => checkInteger(`options.${field}`, value, min, max);
   if (typeof o !== 'object' || o === null) throw invalidArgument('options', o, 'an object');
   if (typeof o.signaller?.claim !== 'function') throw invalidArgument('options.signaller', o.signaller, 'a Signaller');
   if (typeof o.clock?.setTimer !== 'function') throw invalidArgument('options.clock', o.clock, 'a Clock');

@@ -8,8 +8,8 @@ import { utf8 } from '../lib/env/bytes.js';
 import { silentLogger } from '../lib/env/logger.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
 import { MemoryNetwork } from '../lib/transports/memory-network.js';
-import { seededRandom } from '../sim/seeded-random.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 
 let nodes: ClusterNode[] = [];
 afterEach(async () => {

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { HashRing } from '../lib/core/hash-ring.js';
 import { DSMServer } from '../lib/dsm/dsm-server.js';
 import type { Storage } from '../lib/env/storage.js';
-import { SimDisk } from '../sim/sim-disk.js';
-import { seededRandom } from '../sim/seeded-random.js';
+import { SimDisk } from '../sim/disk/sim-disk.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
 import { kernelWorld } from './support/kernels.js';
 
 describe('DSMServer persistence', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { tokenBase } from '../lib/core/semaphore.js';
 import { StallWatch } from '../lib/dsm/stall-watch.js';
-import { World } from '../sim/world.js';
+import { World } from '../sim/world/world.js';
 import { dsmCluster } from './support/dsm-cluster.js';
 
 describe('StallWatch', () => {

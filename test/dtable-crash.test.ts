@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { Storage } from '../lib/env/storage.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
-import { SimDisk } from '../sim/sim-disk.js';
-import { seededRandom } from '../sim/seeded-random.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { SimDisk } from '../sim/disk/sim-disk.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 import { tableBackends } from './support/table-backends.js';
 
 const backends = tableBackends();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Storage } from '../lib/env/storage.js';
 import { idbStorage } from '../lib/platform/idb-storage.browser.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 
 const opened: Storage[] = [];
 const names: string[] = [];

@@ -5,7 +5,7 @@ import { DTable, type DTableOptions } from '../lib/table/dtable.js';
 import { memoryStorage } from '../lib/table/memory-storage.js';
 import { MTable } from '../lib/table/mtable.js';
 import type { Table } from '../lib/table/table.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 import { tableBackends } from './support/table-backends.js';
 
 const backends = tableBackends();

@@ -8,7 +8,7 @@ import type { View } from '../lib/core/view.js';
 import { Handoff, handoffBatchBytesMax, parseHandoff, type HandoffHost, type HandoffMessage } from '../lib/dsm/handoff.js';
 import { SemaphoreStore } from '../lib/dsm/semaphores.js';
 import type { NetKernel } from '../lib/kernel/net-kernel.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 
 interface Sent { to: string; body: HandoffMessage; answer: (reply: unknown) => void; fail: (err: Error) => void }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isClusterluckError } from '../lib/env/errors.js';
-import { seededRandom } from '../sim/seeded-random.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
 
 const take = (r: { next(): number }, n: number): number[] => Array.from({ length: n }, () => r.next());
 

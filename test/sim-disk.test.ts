@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SimDisk } from '../sim/sim-disk.js';
-import { seededRandom } from '../sim/seeded-random.js';
+import { SimDisk } from '../sim/disk/sim-disk.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
 import { storageCompliance } from './storage-compliance.js';
 
 let disk: SimDisk;

@@ -5,9 +5,9 @@ import { isClusterluckError } from '../lib/env/errors.js';
 import { silentLogger } from '../lib/env/logger.js';
 import { GenServer } from '../lib/kernel/gen-server.js';
 import { NetKernel } from '../lib/kernel/net-kernel.js';
-import { SimNetwork } from '../sim/sim-network.js';
-import { seededRandom } from '../sim/seeded-random.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { SimNetwork } from '../sim/network/sim-network.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 
 class Echo extends GenServer {
   calls = 0;

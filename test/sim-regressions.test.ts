@@ -2,8 +2,8 @@
 // seed's world changes when the code does, so these guard the fix only as long as the seed still
 // reaches the same corner; the comment says what that corner was.
 import { describe, expect, it } from 'vitest';
-import { simulate, violationKeys } from '../sim/simulation.js';
-import type { Preset } from '../sim/world.js';
+import { simulate, violationKeys } from '../sim/world/simulation.js';
+import type { Preset } from '../sim/world/world.js';
 
 /** `forced`: the operator's force-out ran; `lost`: every member of the view was lost (no convergence required). */
 type Outcome = 'forced' | 'lost';

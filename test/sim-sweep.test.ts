@@ -3,7 +3,7 @@
 // drift and jumps are left out: they break leases by design until the lease-grace work lands (see
 // `npm run fuzz` for them). The long sweep is `npm run fuzz -- --seeds 1000`.
 import { describe, expect, it } from 'vitest';
-import { simulate, violationKeys, type FaultKind } from '../sim/simulation.js';
+import { simulate, violationKeys, type FaultKind } from '../sim/world/simulation.js';
 
 const faults: FaultKind[] = ['partition', 'one-way', 'clog', 'crash', 'pause'];
 const seeds = Array.from({ length: 16 }, (_, i) => `sweep-${i}`);

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isClusterluckError } from '../lib/env/errors.js';
 import type { CloseDetail, Connection, Transport } from '../lib/env/transport.js';
-import { formatSimNetworkEvent, type SimNetworkEvent } from '../sim/sim-net-event.js';
-import { SimNetwork, type SimNetworkOptions } from '../sim/sim-network.js';
-import { seededRandom } from '../sim/seeded-random.js';
-import { VirtualClock } from '../sim/virtual-clock.js';
+import { formatSimNetworkEvent, type SimNetworkEvent } from '../sim/network/sim-net-event.js';
+import { SimNetwork, type SimNetworkOptions } from '../sim/network/sim-network.js';
+import { seededRandom } from '../sim/world/seeded-random.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 import { transportCompliance } from './transport-compliance.js';
 
 /** Moves a virtual clock in 1 ms steps between real macrotasks, for the suite's real-time waits. */

@@ -1,6 +1,6 @@
 // The simulator is deterministic and browser-safe: one seed gives one trace, in Node and in Chromium.
 import { describe, expect, it } from 'vitest';
-import { simulate } from '../sim/simulation.js';
+import { simulate } from '../sim/world/simulation.js';
 
 const short = { durationMs: 16_000, clients: 6, faultGapMs: { min: 500, max: 1500 } } as const;
 

@@ -3,8 +3,8 @@
 // schedule, and a short seeded sweep of the default fault mix (the long sweep is `npm run fuzz`).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkFencing, checkSafety, type Belief } from '../sim/checker.js';
-import { scenarios, simulate, violationKeys, type ScheduledFault, type SimulationOptions } from '../sim/simulation.js';
+import { checkFencing, checkSafety, type Belief } from '../sim/checkers/checker.js';
+import { scenarios, simulate, violationKeys, type ScheduledFault, type SimulationOptions } from '../sim/world/simulation.js';
 
 describe('checkSafety', () => {
   it('finds an overlap of more than n believers exactly when one exists', () => {

@@ -4,7 +4,7 @@
 // view no majority can ever change again).
 import { describe, expect, it } from 'vitest';
 import { decodeViewState, viewStateKey } from '../lib/gossip/view-keeper.js';
-import { World } from '../sim/world.js';
+import { World } from '../sim/world/world.js';
 
 describe('a joiner that dies before it hears the view adding it', () => {
   it('comes back as the member that view names, and serves; the founder and it then decide views together', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { VirtualClock, virtualWallEpochMsDefault } from '../sim/virtual-clock.js';
+import { VirtualClock, virtualWallEpochMsDefault } from '../sim/clock/virtual-clock.js';
 
 describe('VirtualClock', () => {
   it('timers with equal deadlines fire in the order they were set', async () => {

@@ -1,7 +1,7 @@
 // Simulator speed: simulated seconds per wall second for 5 nodes and 20 clients (about 10
 // operations per second each) with every fault on, and the seed rate for 60-simulated-second runs
 // on one core (`npm run fuzz` spreads seeds over cores).
-import { simulate } from '../../sim/simulation.js';
+import { simulate } from '../../sim/world/simulation.js';
 
 export async function simBench(print: (line: string) => void, seeds = 5): Promise<void> {
   await simulate({ seed: 'warm-up', durationMs: 20_000 });

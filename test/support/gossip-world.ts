@@ -4,9 +4,9 @@ import { silentLogger } from '../../lib/env/logger.js';
 import type { GossipRingOptions } from '../../lib/gossip/gossip-options.js';
 import { GossipRing } from '../../lib/gossip/gossip-ring.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
-import { seededRandom, type SeededRandom } from '../../sim/seeded-random.js';
-import { VirtualClock } from '../../sim/virtual-clock.js';
-import { SimNetwork } from '../../sim/sim-network.js';
+import { seededRandom, type SeededRandom } from '../../sim/world/seeded-random.js';
+import { VirtualClock } from '../../sim/clock/virtual-clock.js';
+import { SimNetwork } from '../../sim/network/sim-network.js';
 
 /** The seed of this test run: `SIM_SEED`, or a fresh one (printed by {@link testSeed}'s caller). */
 export function testSeed(label: string): string {

@@ -3,8 +3,8 @@ import { silentLogger } from '../../lib/env/logger.js';
 import type { Transport } from '../../lib/env/transport.js';
 import { NetKernel, type NetKernelOptions } from '../../lib/kernel/net-kernel.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
-import { VirtualClock } from '../../sim/virtual-clock.js';
-import { seededRandom } from '../../sim/seeded-random.js';
+import { VirtualClock } from '../../sim/clock/virtual-clock.js';
+import { seededRandom } from '../../sim/world/seeded-random.js';
 
 /** A little world of kernels sharing one network and one clock. */
 export interface KernelWorld {

@@ -2,7 +2,7 @@
 // default mix (long partitions that change views included, machines joining), both presets
 // (createCluster's and createBrowserNode's, drawn from the seed), no violation of any checker allowed.
 import { expect } from 'vitest';
-import { faultKinds, simulate, violationKeys } from '../../sim/simulation.js';
+import { faultKinds, simulate, violationKeys } from '../../sim/world/simulation.js';
 
 /** Runs `seeds` on the default mix and asserts every checker is satisfied and the faults and work happened. */
 export async function sweepDefaultMix(seeds: readonly string[]): Promise<void> {

@@ -1,7 +1,7 @@
 // Command-line options shared by `npm run sim` and `npm run fuzz`: one parser, one replay line.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { faultKinds, scenarios, type FaultKind, type ScenarioName, type SimulationOptions } from './simulation.js';
-import { presets, type Preset } from './world.js';
+import { faultKinds, scenarios, type FaultKind, type ScenarioName, type SimulationOptions } from '../world/simulation.js';
+import { presets, type Preset } from '../world/world.js';
 
 /** A bad command line: printed with a hint, exit code 2. */
 export class UsageError extends Error {

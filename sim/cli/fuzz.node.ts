@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { intArg, replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec, type RunOptions } from './sim-args.node.js';
 import { progressBar } from './progress-bar.node.js';
-import { simulate, violationKeys } from './simulation.js';
+import { simulate, violationKeys } from '../world/simulation.js';
 
 const usage = `usage: npm run fuzz -- [--seeds N] [--from K] [--workers W] [options]
 

@@ -1,7 +1,7 @@
 // The simulator's frame MAC: a keyed 64-bit FNV-1a checksum in the 32-byte MAC slot. The kernel's
 // signing and checking code runs unchanged; only the hash is cheap. Real HMAC-SHA256 is what the
 // kernel tests and every real transport use; a simulated run gains nothing from its cost.
-import type { HmacFactory } from '../lib/env/crypto.js';
+import type { HmacFactory } from '../../lib/env/crypto.js';
 
 /** Keyed FNV-1a (two 32-bit lanes) of the parts, zero-padded to 32 bytes. Not a security primitive. */
 export const simHmac: HmacFactory = (key) => {

@@ -1,9 +1,9 @@
 // A dial on the simulated network, as TCP does it: a SYN takes the link's latency there, a SYN-ACK
 // (or, with nobody listening, an RST) takes it back, so a dial costs one round trip. A SYN that
 // meets a partition is lost and sent again after 1, 2, 4, … s until the connect timeout.
-import type { TimerHandle } from '../lib/env/clock.js';
-import { ClusterluckError } from '../lib/env/errors.js';
-import type { Address } from '../lib/env/transport.js';
+import type { TimerHandle } from '../../lib/env/clock.js';
+import { ClusterluckError } from '../../lib/env/errors.js';
+import type { Address } from '../../lib/env/transport.js';
 import type { PairContext, SimConnection, SimPair } from './sim-connection.js';
 import { drawLatencyMs } from './sim-link.js';
 

@@ -2,16 +2,16 @@
 // with permits, refresh, aborts and timeouts), a nemesis injecting the
 // chosen faults on a schedule drawn from the seed, then the checkers. Deterministic per seed.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { toHex, utf8 } from '../lib/env/bytes.js';
-import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
-import type { DSMServer } from '../lib/dsm/dsm-server.js';
-import { lockSemaphorePrefix, type DistributedLocks } from '../lib/dsm/locks.js';
-import { randomInt } from '../lib/env/random.js';
-import type { Random } from '../lib/env/random.js';
-import { driftMaxDefault, semaphoreLimitMax } from '../lib/constants.js';
-import { checkFencing, checkSafety, type Belief, type Violation } from './checker.js';
-import { OwnershipSampler, ViewLog, type OwnerProbe } from './view-checker.js';
-import { FifoChecker } from './fifo-checker.js';
+import { toHex, utf8 } from '../../lib/env/bytes.js';
+import { ClusterluckError, invalidArgument } from '../../lib/env/errors.js';
+import type { DSMServer } from '../../lib/dsm/dsm-server.js';
+import { lockSemaphorePrefix, type DistributedLocks } from '../../lib/dsm/locks.js';
+import { randomInt } from '../../lib/env/random.js';
+import type { Random } from '../../lib/env/random.js';
+import { driftMaxDefault, semaphoreLimitMax } from '../../lib/constants.js';
+import { checkFencing, checkSafety, type Belief, type Violation } from '../checkers/checker.js';
+import { OwnershipSampler, ViewLog, type OwnerProbe } from '../checkers/view-checker.js';
+import { FifoChecker } from '../checkers/fifo-checker.js';
 import { seededRandom } from './seeded-random.js';
 import { presets, World, type Preset } from './world.js';
 

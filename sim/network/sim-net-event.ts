@@ -1,6 +1,6 @@
 // What the simulated network reports to its `onEvent` hook: enough to hash a run's traffic and to
 // read a failing run's story, in the order things happened on the virtual clock.
-import type { Address } from '../lib/env/transport.js';
+import type { Address } from '../../lib/env/transport.js';
 
 /**
  * Every kind of {@link SimNetworkEvent}:

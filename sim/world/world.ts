@@ -1,22 +1,22 @@
 // A simulated cluster: N ClusterNodes running the real kernel, gossip, DSM and DTable code on a
 // virtual clock, a seeded random, the simulated network and simulated disks.
-import { cookieKey } from '../lib/kernel/cookie-key.js';
-import { ClusterNode } from '../lib/cluster/cluster-node.js';
-import { storedNodeId } from '../lib/cluster/node-identity.js';
-import { majority, type View, type ViewMember } from '../lib/core/view.js';
-import type { GrantDetail } from '../lib/dsm/dsm-server.js';
-import { silentLogger } from '../lib/env/logger.js';
-import { decodeViewState, viewStateKey } from '../lib/gossip/view-keeper.js';
-import type { Random } from '../lib/env/random.js';
-import type { Storage } from '../lib/env/storage.js';
-import { NodeClock } from './node-clock.js';
-import { processTransport, type ProcessTransport } from './process-transport.js';
+import { cookieKey } from '../../lib/kernel/cookie-key.js';
+import { ClusterNode } from '../../lib/cluster/cluster-node.js';
+import { storedNodeId } from '../../lib/cluster/node-identity.js';
+import { majority, type View, type ViewMember } from '../../lib/core/view.js';
+import type { GrantDetail } from '../../lib/dsm/dsm-server.js';
+import { silentLogger } from '../../lib/env/logger.js';
+import { decodeViewState, viewStateKey } from '../../lib/gossip/view-keeper.js';
+import type { Random } from '../../lib/env/random.js';
+import type { Storage } from '../../lib/env/storage.js';
+import { NodeClock } from '../clock/node-clock.js';
+import { processTransport, type ProcessTransport } from '../network/process-transport.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
-import { SimDisk } from './sim-disk.js';
+import { SimDisk } from '../disk/sim-disk.js';
 import { simHmac } from './sim-hmac.js';
-import { formatSimNetworkEvent, type SimNetworkEvent } from './sim-net-event.js';
-import { SimNetwork } from './sim-network.js';
-import { VirtualClock } from './virtual-clock.js';
+import { formatSimNetworkEvent, type SimNetworkEvent } from '../network/sim-net-event.js';
+import { SimNetwork } from '../network/sim-network.js';
+import { VirtualClock } from '../clock/virtual-clock.js';
 
 /** The cluster cookie of every simulated node; its key is derived before a world starts (see simulate). */
 export const simCookie = 'sim';

@@ -1,6 +1,6 @@
-import type { Clock, TimerHandle } from '../lib/env/clock.js';
-import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
-import { MinHeap } from '../lib/core/min-heap.js';
+import type { Clock, TimerHandle } from '../../lib/env/clock.js';
+import { ClusterluckError, invalidArgument } from '../../lib/env/errors.js';
+import { MinHeap } from '../../lib/core/min-heap.js';
 
 /** The wall clock a {@link VirtualClock} starts at: 2025-01-01T00:00:00Z. */
 export const virtualWallEpochMsDefault = Date.UTC(2025, 0, 1);

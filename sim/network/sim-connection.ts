@@ -1,9 +1,9 @@
 // Both ends of one simulated connection and how it ends: graceful close is a FIN each way behind
 // the data, abort is an RST that travels like any packet, and a break (stall, reset, sever) ends
 // both sides at once with CONNECTION_CLOSED.
-import { ClusterluckError } from '../lib/env/errors.js';
-import { TypedEventTarget } from '../lib/env/events.js';
-import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../lib/env/transport.js';
+import { ClusterluckError } from '../../lib/env/errors.js';
+import { TypedEventTarget } from '../../lib/env/events.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../lib/env/transport.js';
 import { Pipe, type PipeContext, type PipeItem, type PipeOwner } from './sim-pipe.js';
 
 /** What a pair needs from its network besides what its pipes need. */

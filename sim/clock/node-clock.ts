@@ -1,7 +1,7 @@
 // One simulated node's view of time: the world's virtual clock seen through a drift rate, wall
 // jumps and pauses. A paused node is a stalled process (a GC pause, a throttled background tab):
 // its timers that come due wait until it resumes.
-import type { Clock, TimerHandle } from '../lib/env/clock.js';
+import type { Clock, TimerHandle } from '../../lib/env/clock.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 interface NodeTimer {

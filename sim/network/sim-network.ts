@@ -6,12 +6,12 @@
 // direction held longer than `stallBreakMs` breaks its connection; a dial across a partition
 // fails with TIMEOUT after `connectTimeoutMs`; a lost frame on a reliable link resets the
 // connection instead of leaving a hole. Same clock, same seed, same calls: same trace.
-import type { Clock } from '../lib/env/clock.js';
-import { frameBytesMaxDefault, nodeIdLengthMax } from '../lib/constants.js';
-import { ClusterluckError, invalidArgument, show } from '../lib/env/errors.js';
-import { TypedEventTarget } from '../lib/env/events.js';
-import type { Random } from '../lib/env/random.js';
-import type { Address, DialOptions, Listener, ListenerEvents, Transport } from '../lib/env/transport.js';
+import type { Clock } from '../../lib/env/clock.js';
+import { frameBytesMaxDefault, nodeIdLengthMax } from '../../lib/constants.js';
+import { ClusterluckError, invalidArgument, show } from '../../lib/env/errors.js';
+import { TypedEventTarget } from '../../lib/env/events.js';
+import type { Random } from '../../lib/env/random.js';
+import type { Address, DialOptions, Listener, ListenerEvents, Transport } from '../../lib/env/transport.js';
 import { SimPair, type SimConnection } from './sim-connection.js';
 import { simDial, type DialContext, type DialTarget } from './sim-dial.js';
 import { FaultTable } from './sim-faults.js';

@@ -1,6 +1,6 @@
 // The fault state of the simulated network, per directed link: link configs, partitions (held
 // directions), isolation and clogs. The pipes consult it each time a frame is due.
-import type { Address } from '../lib/env/transport.js';
+import type { Address } from '../../lib/env/transport.js';
 import { resolveLink, type LinkConfig, type ResolvedLink } from './sim-link.js';
 
 /** A nested map keyed by (from, to): no separator can make two pairs collide. */

@@ -1,7 +1,7 @@
 // The behaviour of one directed link of the simulated network: how long a frame takes and which
 // faults may hit it. Pure data and validation; the network applies it (sim-pipe.ts).
-import { ClusterluckError, invalidArgument } from '../lib/env/errors.js';
-import type { Random } from '../lib/env/random.js';
+import { ClusterluckError, invalidArgument } from '../../lib/env/errors.js';
+import type { Random } from '../../lib/env/random.js';
 
 /** A one-way delay drawn uniformly from the whole milliseconds in `[min, max]`. */
 export interface LatencyRange {

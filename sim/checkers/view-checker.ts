@@ -3,7 +3,7 @@
 // each process adopts numbers in increasing order. Ownership: at no sampled instant do two
 // serving processes each hold that they may serve the same semaphore (ownership lease and
 // hand-over delay included), nor does any process grant on a key it may not serve at that instant.
-import type { View } from '../lib/core/view.js';
+import type { View } from '../../lib/core/view.js';
 import type { Violation } from './checker.js';
 
 /** Records adopted views and reports disagreements. */

@@ -1,6 +1,6 @@
 import seedrandom from 'seedrandom';
-import { invalidArgument } from '../lib/env/errors.js';
-import type { Random } from '../lib/env/random.js';
+import { invalidArgument } from '../../lib/env/errors.js';
+import type { Random } from '../../lib/env/random.js';
 
 /** A seeded {@link Random} that can derive independent, named streams. */
 export interface SeededRandom extends Random {

@@ -2,7 +2,7 @@
 // the simulator, a summary, and on a violation the trace around it and the line that replays it.
 import { parseArgs } from 'node:util';
 import { replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec } from './sim-args.node.js';
-import { simulate, violationKeys, type SimulationSummary } from './simulation.js';
+import { simulate, violationKeys, type SimulationSummary } from '../world/simulation.js';
 
 const usage = `usage: npm run sim -- [--seed S] [options]
 

@@ -1,9 +1,9 @@
 // A node process's view of the network: every listener and connection it opens is tracked, so a
 // crash can take them all down at once (the OS closing a dead process's sockets), and a pause
 // can hold every inbound event until the process runs again.
-import { TypedEventTarget } from '../lib/env/events.js';
-import { ClusterluckError } from '../lib/env/errors.js';
-import type { Connection, ConnectionEvents, ConnectionStatus, Listener, ListenerEvents, Transport } from '../lib/env/transport.js';
+import { TypedEventTarget } from '../../lib/env/events.js';
+import { ClusterluckError } from '../../lib/env/errors.js';
+import type { Connection, ConnectionEvents, ConnectionStatus, Listener, ListenerEvents, Transport } from '../../lib/env/transport.js';
 
 /** Controls of a {@link processTransport}. */
 export interface ProcessTransport {

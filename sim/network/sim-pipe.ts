@@ -1,9 +1,9 @@
 // One direction of one simulated connection: a FIFO line of frames and control packets, each due at
 // a virtual time, with one clock timer for the head. Partitions hold the head (and so the whole
 // line), clogs postpone it, and an unreliable link may drop, copy or re-time single frames.
-import type { Clock, TimerHandle } from '../lib/env/clock.js';
-import type { Random } from '../lib/env/random.js';
-import type { Address } from '../lib/env/transport.js';
+import type { Clock, TimerHandle } from '../../lib/env/clock.js';
+import type { Random } from '../../lib/env/random.js';
+import type { Address } from '../../lib/env/transport.js';
 import type { FaultTable } from './sim-faults.js';
 import { chance, drawLatencyMs } from './sim-link.js';
 import type { SimNetworkEvent } from './sim-net-event.js';

@@ -3,11 +3,11 @@
 // append in half. Reads and syncs take a seeded time (0 to `latencyMaxMs`) on the process's clock,
 // so what a node does while its disk is busy shows. Deterministic: any randomness comes from the
 // injected Random.
-import { ClusterluckError } from '../lib/env/errors.js';
-import type { Clock } from '../lib/env/clock.js';
-import type { Random } from '../lib/env/random.js';
-import type { Storage } from '../lib/env/storage.js';
-import { checkStorageKey, storageClosed } from '../lib/table/storage-keys.js';
+import { ClusterluckError } from '../../lib/env/errors.js';
+import type { Clock } from '../../lib/env/clock.js';
+import type { Random } from '../../lib/env/random.js';
+import type { Storage } from '../../lib/env/storage.js';
+import { checkStorageKey, storageClosed } from '../../lib/table/storage-keys.js';
 
 /** Options of a {@link SimDisk}. */
 export interface SimDiskOptions {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { interactive, openSession } from '../lib/cli.js';
+import { interactive, openSession } from '../lib/cli/cli.js';
 import type { ClusterNode } from '../lib/cluster/cluster-node.js';
 import { createCluster } from '../lib/node.js';
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeLine, formatResult } from '../lib/cli.js';
+import { completeLine, formatResult } from '../lib/cli/cli.js';
 import { toPrometheus, type Metric } from '../lib/cluster/metrics.js';
 import { freePort, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
@@ -18,7 +18,7 @@ let port = 0;
 
 /** Runs `clusterluck cli …` with `input` on stdin (piped, not a terminal). */
 async function cli(args: string[], input = '', env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000, env: { ...process.env, ...env } });
+  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000, env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: string) => (out += d));
@@ -95,7 +95,7 @@ describe('clusterluck cli', () => {
 
   it('acquire holds a slot until release or the end of the session; a timed-out wait leaves nothing; query shows holders and waiters', async () => {
     // A session kept open: its stdin stays open until we end it.
-    const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'cli', ...at()], { cwd: root, timeout: 30_000 });
+    const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'cli', ...at()], { cwd: root, timeout: 30_000 });
     let out = '';
     child.stdout?.on('data', (d: string) => (out += d));
     const closed = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));

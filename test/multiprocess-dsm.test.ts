@@ -13,7 +13,7 @@ import { driftMaxDefault, ownershipLeaseMsDefault, probeIntervalMsDefault, suspi
 import type { HashRing } from '../lib/core/hash-ring.js';
 import { isClusterluckError } from '../lib/env/errors.js';
 import { detectionBoundMs } from '../lib/gossip/failure-detector.js';
-import { openSession } from '../lib/cli.js';
+import { openSession } from '../lib/cli/cli.js';
 import { createCluster } from '../lib/node.js';
 import { freePort, sleep, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
@@ -348,7 +348,7 @@ describe('a dead owner fails fast; a restarted one is served at once', () => {
 describe('clusterluck node --lease-ms-max', () => {
   it('refuses a value that is not a positive number of ms, naming the flag and the value', async () => {
     const root = join(import.meta.dirname, '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'lib/cli-main.ts'), 'node', '--id', 'x', '--port', '0', '--cookie', cookie, '--lease-ms-max', '0'],
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'node', '--id', 'x', '--port', '0', '--cookie', cookie, '--lease-ms-max', '0'],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSession, type Session } from '../lib/cli.js';
+import { openSession, type Session } from '../lib/cli/cli.js';
 import { freePort, sleep, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
 const cookie = 'multi-process-views-cookie';

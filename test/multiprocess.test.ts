@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSession, type Session } from '../lib/cli.js';
+import { openSession, type Session } from '../lib/cli/cli.js';
 import { freePort, startNode, stopAll, until, type Proc } from './support/node-processes.js';
 
 const cookie = 'multi-process-cookie';

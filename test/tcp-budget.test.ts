@@ -162,7 +162,7 @@ describe('a clusterluck node under 300 connections that each send all but the la
     ]);
     expect(closed).toBe(true);
     // ...and still serves a client that holds the cookie.
-    const { openSession } = await import('../lib/cli.js');
+    const { openSession } = await import('../lib/cli/cli.js');
     const session = await openSession(`127.0.0.1:${port}`, 'budget-cookie');
     try {
       expect(await session.run('ping')).toMatchObject({ pong: 'a' });

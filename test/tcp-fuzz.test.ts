@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSession, type Session } from '../lib/cli.js';
+import { openSession, type Session } from '../lib/cli/cli.js';
 import { sleep } from './support/events.js';
 import { freePort, startNode, stopAll, type Proc } from './support/node-processes.js';
 

@@ -46,7 +46,7 @@ export interface StartNode {
 
 /** Spawns `clusterluck node` and resolves once it listens; rejects if it exits first. */
 export function startNode(o: StartNode): Promise<Proc> {
-  const args = [...(o.nodeArgs ?? []), '--import', 'tsx', join(root, 'lib/cli-main.ts'), 'node', '--id', o.id, '--port', String(o.port), '--cookie', o.cookie,
+  const args = [...(o.nodeArgs ?? []), '--import', 'tsx', join(root, 'lib/cli/main.ts'), 'node', '--id', o.id, '--port', String(o.port), '--cookie', o.cookie,
     ...(o.dataDir === undefined ? [] : ['--data-dir', o.dataDir]), '--log-level', 'info', ...(o.args ?? []), ...(o.join === undefined ? [] : ['--join', o.join])];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc: Proc = { id: o.id, port: o.port, child, output: { text: '' } };

@@ -2,20 +2,20 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { commandGroups, commands, parseCommandLine } from './cluster/admin-commands.js';
-import { adminServerName } from './cluster/admin-server.js';
-import { leaseMsMax as leaseMsMaxBound } from './constants.js';
-import type { NodeId } from './core/node-id.js';
-import { toHex } from './env/bytes.js';
-import { isClusterluckError } from './env/errors.js';
-import { silentLogger } from './env/logger.js';
-import { NetKernel } from './kernel/net-kernel.js';
-import { createCluster } from './node.js';
-import { logFormats, logLevels, type LogFormat, type LogLevel } from './platform/console-logger.js';
-import { cryptoRandom } from './platform/crypto-random.js';
-import { nodeHmac } from './platform/hmac.node.js';
-import { systemClock } from './platform/system-clock.js';
-import { tcpTransport } from './transports/tcp.js';
+import { commandGroups, commands, parseCommandLine } from '../cluster/admin-commands.js';
+import { adminServerName } from '../cluster/admin-server.js';
+import { leaseMsMax as leaseMsMaxBound } from '../constants.js';
+import type { NodeId } from '../core/node-id.js';
+import { toHex } from '../env/bytes.js';
+import { isClusterluckError } from '../env/errors.js';
+import { silentLogger } from '../env/logger.js';
+import { NetKernel } from '../kernel/net-kernel.js';
+import { createCluster } from '../node.js';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../platform/console-logger.js';
+import { cryptoRandom } from '../platform/crypto-random.js';
+import { nodeHmac } from '../platform/hmac.node.js';
+import { systemClock } from '../platform/system-clock.js';
+import { tcpTransport } from '../transports/tcp.js';
 
 const usage = `usage:
   clusterluck node --id ID --port PORT COOKIE [--host 127.0.0.1] [--join HOST:PORT]

@@ -4,7 +4,7 @@ import { parseNodeWord } from './cluster/admin-commands.js';
 import { invalidArgument } from './env/errors.js';
 import { consoleLogger, type LogFormat, type LogLevel } from './platform/console-logger.js';
 import { cryptoRandom } from './platform/crypto-random.js';
-import { fsStorage } from './platform/fs-storage.node.js';
+import { fsStorage } from './platform/storage/fs-storage.node.js';
 import { nodeHmac } from './platform/hmac.node.js';
 import { systemClock } from './platform/system-clock.js';
 import { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
@@ -12,7 +12,7 @@ import type { WebRtcImplementation } from './transports/webrtc/transport.js';
 import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './presets/webrtc-cluster.js';
 
 export * from './index.js';
-export { fsStorage } from './platform/fs-storage.node.js';
+export { fsStorage } from './platform/storage/fs-storage.node.js';
 export { nodeHmac } from './platform/hmac.node.js';
 export { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
 

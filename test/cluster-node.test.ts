@@ -6,7 +6,7 @@ import type { Storage } from '../lib/env/storage.js';
 import { NetKernel } from '../lib/kernel/net-kernel.js';
 import { utf8 } from '../lib/env/bytes.js';
 import { silentLogger } from '../lib/env/logger.js';
-import { memoryStorage } from '../lib/table/memory-storage.js';
+import { memoryStorage } from '../lib/platform/storage/memory-storage.js';
 import { MemoryNetwork } from '../lib/transports/memory-network.js';
 import { seededRandom } from '../sim/world/seeded-random.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';

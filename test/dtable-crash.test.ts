@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Storage } from '../lib/env/storage.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
-import { memoryStorage } from '../lib/table/memory-storage.js';
+import { memoryStorage } from '../lib/platform/storage/memory-storage.js';
 import { SimDisk } from '../sim/disk/sim-disk.js';
 import { seededRandom } from '../sim/world/seeded-random.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';

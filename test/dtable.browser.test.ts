@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Storage } from '../lib/env/storage.js';
-import { idbStorage } from '../lib/platform/idb-storage.browser.js';
+import { idbStorage } from '../lib/platform/storage/idb-storage.browser.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tableRecordBytesMax } from '../lib/constants.js';
 import type { Storage } from '../lib/env/storage.js';
 import { DTable, type DTableOptions } from '../lib/table/dtable.js';
-import { memoryStorage } from '../lib/table/memory-storage.js';
+import { memoryStorage } from '../lib/platform/storage/memory-storage.js';
 import { MTable } from '../lib/table/mtable.js';
 import type { Table } from '../lib/table/table.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';

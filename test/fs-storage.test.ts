@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { fsStorage } from '../lib/platform/fs-storage.node.js';
+import { fsStorage } from '../lib/platform/storage/fs-storage.node.js';
 import { storageCompliance } from './storage-compliance.js';
 
 let dir = '';

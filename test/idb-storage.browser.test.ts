@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idbStorage } from '../lib/platform/idb-storage.browser.js';
+import { idbStorage } from '../lib/platform/storage/idb-storage.browser.js';
 import { storageCompliance } from './storage-compliance.js';
 
 let db = '';

@@ -1,4 +1,4 @@
-import { memoryStorage } from '../lib/table/memory-storage.js';
+import { memoryStorage } from '../lib/platform/storage/memory-storage.js';
 import { storageCompliance } from './storage-compliance.js';
 
 storageCompliance('memory storage', {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeIdKey, storedNodeId } from '../lib/cluster/node-identity.js';
 import { utf8 } from '../lib/env/bytes.js';
 import { ClusterluckError } from '../lib/env/errors.js';
-import { memoryStorage } from '../lib/table/memory-storage.js';
+import { memoryStorage } from '../lib/platform/storage/memory-storage.js';
 
 describe('storedNodeId', () => {
   it('stores the first fresh id and returns it on every later start, never asking for another', async () => {

@@ -1,4 +1,5 @@
 export * from './console-logger.js';
 export * from './crypto-random.js';
 export * from './system-clock.js';
-export * from './idb-storage.browser.js';
+export * from './storage/idb-storage.browser.js';
+export * from './storage/memory-storage.js';

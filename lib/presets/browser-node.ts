@@ -2,7 +2,7 @@
 // in-cluster signalling after that, semaphores persisted to IndexedDB, and a graceful leave
 // when the page goes away.
 import { invalidArgument } from '../env/errors.js';
-import { idbStorage } from '../platform/idb-storage.browser.js';
+import { idbStorage } from '../platform/storage/idb-storage.browser.js';
 import { claimStorageName } from '../platform/web-locks.browser.js';
 import { createWebRtcNode, type WebRtcClusterNode, type WebRtcNodeOptions } from './webrtc-cluster.js';
 

@@ -11,7 +11,7 @@ import { silentLogger } from '../../lib/env/logger.js';
 import type { Transport } from '../../lib/env/transport.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
 import { cryptoRandom } from '../../lib/platform/crypto-random.js';
-import { fsStorage } from '../../lib/platform/fs-storage.node.js';
+import { fsStorage } from '../../lib/platform/storage/fs-storage.node.js';
 import { nodeHmac } from '../../lib/platform/hmac.node.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';

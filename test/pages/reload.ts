@@ -5,7 +5,7 @@ import { DSMServer } from '../../lib/dsm/dsm-server.js';
 import { silentLogger } from '../../lib/env/logger.js';
 import { NetKernel } from '../../lib/kernel/net-kernel.js';
 import { cryptoRandom } from '../../lib/platform/crypto-random.js';
-import { idbStorage } from '../../lib/platform/idb-storage.browser.js';
+import { idbStorage } from '../../lib/platform/storage/idb-storage.browser.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Storage } from '../../lib/env/storage.js';
-import { fsStorage } from '../../lib/platform/fs-storage.node.js';
-import { memoryStorage } from '../../lib/table/memory-storage.js';
+import { fsStorage } from '../../lib/platform/storage/fs-storage.node.js';
+import { memoryStorage } from '../../lib/platform/storage/memory-storage.js';
 
 /** Named factories of fresh storage; call once per test file (it registers the clean-up). */
 export function tableBackends(): [string, () => Promise<Storage>][] {

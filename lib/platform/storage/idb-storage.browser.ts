@@ -1,8 +1,8 @@
 // Storage in IndexedDB (browsers) through idb-keyval: one record per key.
 import { del, get, keys, promisifyRequest, set, update, type UseStore } from 'idb-keyval';
-import { ClusterluckError, invalidArgument } from '../env/errors.js';
-import type { Storage } from '../env/storage.js';
-import { checkStorageKey, isStorageKey, keyedQueue, storageClosed } from '../table/storage-keys.js';
+import { ClusterluckError, invalidArgument } from '../../env/errors.js';
+import type { Storage } from '../../env/storage.js';
+import { checkStorageKey, isStorageKey, keyedQueue, storageClosed } from '../../table/storage-keys.js';
 
 /** The record `sync` rewrites with strict durability; `~` is no key character, so no key names it. */
 const syncMarker = '~sync';

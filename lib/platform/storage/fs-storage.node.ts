@@ -1,10 +1,10 @@
 // Storage on the file system (Node): one file per key in a directory.
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsAppendHandlesMax } from '../constants.js';
-import { invalidArgument } from '../env/errors.js';
-import type { Storage } from '../env/storage.js';
-import { checkStorageKey, isStorageKey, keyedQueue, storageClosed } from '../table/storage-keys.js';
+import { fsAppendHandlesMax } from '../../constants.js';
+import { invalidArgument } from '../../env/errors.js';
+import type { Storage } from '../../env/storage.js';
+import { checkStorageKey, isStorageKey, keyedQueue, storageClosed } from '../../table/storage-keys.js';
 
 /** Suffix of a temporary file: `~` is no key character, so no key names one. */
 const tmpSuffix = '~tmp';

@@ -1,6 +1,6 @@
-import { concatBytes } from '../env/bytes.js';
-import type { Storage } from '../env/storage.js';
-import { checkStorageKey, storageClosed } from './storage-keys.js';
+import { concatBytes } from '../../env/bytes.js';
+import type { Storage } from '../../env/storage.js';
+import { checkStorageKey, storageClosed } from '../../table/storage-keys.js';
 
 /**
  * A {@link Storage} in a `Map`: for tests, and for tables that need not outlive the process.

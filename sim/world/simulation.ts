@@ -1,33 +1,21 @@
-// One seeded run: a world, clients doing post/close and acquire/release on a few semaphores (acquires
-// with permits, refresh, aborts and timeouts), a nemesis injecting the
-// chosen faults on a schedule drawn from the seed, then the checkers. Deterministic per seed.
+// One seeded run: a world, its clients (workload.ts: post/close, acquire/release and lock
+// requests on a few semaphores), a nemesis injecting the chosen faults on a schedule drawn from
+// the seed (faults.ts), then the checkers. Deterministic per seed.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../../lib/env/bytes.js';
-import { ClusterluckError, invalidArgument } from '../../lib/env/errors.js';
-import type { DSMServer } from '../../lib/dsm/dsm-server.js';
-import { lockSemaphorePrefix, type DistributedLocks } from '../../lib/dsm/locks.js';
+import { invalidArgument } from '../../lib/env/errors.js';
+import { lockSemaphorePrefix } from '../../lib/dsm/locks.js';
 import { randomInt } from '../../lib/env/random.js';
-import type { Random } from '../../lib/env/random.js';
 import { driftMaxDefault, semaphoreLimitMax } from '../../lib/constants.js';
-import { checkFencing, checkSafety, type Belief, type Violation } from '../checkers/checker.js';
+import { checkFencing, checkSafety, type Violation } from '../checkers/checker.js';
 import { OwnershipSampler, ViewLog, type OwnerProbe } from '../checkers/view-checker.js';
 import { FifoChecker } from '../checkers/fifo-checker.js';
 import { seededRandom } from './seeded-random.js';
 import { presets, World, type Preset } from './world.js';
+import { faultKinds, nemesis, playSchedule, type FaultKind, type FaultRecord, type MsRange, type ScheduledFault } from './faults.js';
+import { churn, client, type RunState } from './workload.js';
 
-/** At most this many machines join during a run, beyond the first `nodes`. */
-const joinsMax = 2;
-
-/** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'wipe', 'leave', 'remove', 'join', 'pause', 'drift', 'jump'] as const;
-/** One of {@link faultKinds}. */
-export type FaultKind = (typeof faultKinds)[number];
-
-/** A range of simulated milliseconds, drawn uniformly. */
-export interface MsRange {
-  readonly min: number;
-  readonly max: number;
-}
+export { faultKinds, violationKeys, type FaultKind, type FaultRecord, type MsRange, type ScheduledFault } from './faults.js';
 
 /** Options of {@link simulate}. */
 export interface SimulationOptions {
@@ -78,27 +66,6 @@ export interface SimulationOptions {
   readonly onProgress?: (simMs: number) => void;
   /** Simulated ms between two ownership samples. @default 10 */
   readonly sampleMs?: number;
-}
-
-/** One fault of an explicit schedule. */
-export interface ScheduledFault {
-  /** Simulated ms after the workload starts. */
-  readonly at: number;
-  readonly kind: FaultKind;
-  /** The victim (first id), or one side of a partition (the rest of the hosts are the other). */
-  readonly nodes: readonly string[];
-  /** How long it lasts (partition, one-way, clog, crash, pause), or until a node that left, or was removed, comes back. */
-  readonly ms: number;
-  /** Drift rate (1.01: 1 % fast) or wall-clock jump in ms. */
-  readonly amount?: number;
-}
-
-/** One fault the nemesis injected. */
-export interface FaultRecord {
-  readonly at: number;
-  readonly kind: FaultKind;
-  /** The host, or the two sides of a partition. */
-  readonly target: string;
 }
 
 /** What a run did and found. */
@@ -260,20 +227,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   };
 }
 
-interface Inflight {
-  readonly semaphore: string;
-  readonly host: string;
-  readonly epoch: number;
-  readonly sentAt: number;
-}
-
-interface RunState {
-  readonly beliefs: Belief[];
-  /** Posts sent and not answered, by holder. */
-  readonly inflight: Map<string, Inflight>;
-  readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
-}
-
 type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety' | 'preset'>> & Pick<SimulationOptions, 'safety' | 'preset'>;
 
 function check(o: Resolved): void {
@@ -294,318 +247,6 @@ function check(o: Resolved): void {
   for (const [name, r] of [['leaseMs', o.leaseMs], ['faultMs', o.faultMs], ['longFaultMs', o.longFaultMs], ['faultGapMs', o.faultGapMs]] as const) {
     if (!(r.min >= 0 && r.max >= r.min && Number.isFinite(r.max))) throw invalidArgument(name, r, 'a range with 0 ≤ min ≤ max');
   }
-}
-
-function draw(random: Random, r: MsRange): number {
-  return r.min + randomInt(random, r.max - r.min + 1);
-}
-
-function client(world: World, random: Random, index: number, sems: string[], o: Resolved, stopAt: number, run: RunState): void {
-  let k = 0;
-  const host = `n${index % world.hosts.size}`;
-  const next = (): void => {
-    const wait = -Math.log(1 - random.next()) * (1000 / o.opsPerSecond);
-    world.clock.setTimer(wait, () => {
-      if (world.clock.now() >= stopAt) return;
-      const dsm = world.node(host)?.dsm;
-      if (dsm === undefined) return next();
-      const semaphore = sems[randomInt(random, sems.length)] as string;
-      const holder = `c${index}-${k++}`;
-      const timeout = draw(random, o.leaseMs);
-      const sentAt = world.clock.now();
-      const epoch = world.hosts.get(host)?.epoch ?? 0;
-      run.counts.operations++;
-      run.inflight.set(holder, { semaphore, host, epoch, sentAt });
-      if (o.acquireShare > 0 && random.next() < o.acquireShare) {
-        const a = { dsm, semaphore, holder, leaseMs: timeout, host, epoch, sentAt };
-        // One acquire in five is a Web Locks request on the lock of the same name.
-        if (random.next() < 0.2) return lockRequest(world, random, { ...a, locks: world.node(host)?.locks as DistributedLocks }, o, run, next);
-        return acquire(world, random, a, o, run, next);
-      }
-      (dsm.post(semaphore, holder, timeout, undefined, 1000, 3) as Promise<number>).then(
-        (token) => {
-          run.inflight.delete(holder);
-          const now = world.clock.now();
-          run.counts.granted++;
-          // The client's clock may run up to (1+ρ) slow: it believes that much longer in real time.
-          const belief: Belief = { semaphore, holder, sentAt, from: now, to: sentAt + timeout * (1 + o.driftMax), token };
-          run.beliefs.push(belief);
-          world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${token}`);
-          const hold = random.next() * Math.max(0, belief.to - now);
-          world.clock.setTimer(hold, () => {
-            if (world.hosts.get(host)?.epoch !== epoch) return; // the client died with its process: it believes until the lease ends
-            belief.to = Math.min(belief.to, world.clock.now());
-            world.log(`close ${semaphore} ${holder}`);
-            world.node(host)?.dsm.closeAsync(semaphore, holder);
-          });
-          next();
-        },
-        (err: Error & { code?: string }) => {
-          run.inflight.delete(holder);
-          if (err.code === 'SEMAPHORE_FULL') run.counts.refused++;
-          else run.counts.failed++;
-          world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
-          // An application creates what it uses when it finds it missing (ALREADY_EXISTS is fine).
-          if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
-          next();
-        },
-      );
-    });
-  };
-  next();
-}
-
-/**
- * One `acquire` of a client: 1 or 2 permits, a wait of 0.5–3 s (one in ten aborted before that),
- * refresh on or off; held for a while (with refresh, up to two leases long), then released. The
- * client believes from the grant until `lease.held` turns false, bounded from above in real time:
- * at the grant and at each renewal, the time the lease still has on the client's clocks, stretched
- * by (1+ρ) for a slow client clock.
- */
-function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: string; holder: string; leaseMs: number; host: string; epoch: number; sentAt: number }, o: Resolved, run: RunState, next: () => void): void {
-  const { semaphore, holder, host, epoch } = a;
-  const permits = o.limit >= 2 && random.next() < 0.25 ? 2 : 1;
-  const refresh = random.next() < 0.5;
-  const timeoutMs = 500 + randomInt(random, 2501);
-  const controller = new AbortController();
-  const abortAt = random.next() < 0.1 ? randomInt(random, timeoutMs) : undefined;
-  const holdFor = random.next();
-  if (abortAt !== undefined) {
-    world.clock.setTimer(abortAt, () => {
-      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up'));
-    });
-  }
-  a.dsm.acquire(semaphore, { leaseMs: a.leaseMs, timeoutMs, permits, refresh, holder, signal: controller.signal }).then(
-    (lease) => {
-      run.inflight.delete(holder);
-      if (lease === null) throw new Error('acquire without ifAvailable answered null');
-      const now = world.clock.now();
-      run.counts.granted++;
-      const stretch = 1 + o.driftMax;
-      const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lease.token, permits };
-      run.beliefs.push(belief);
-      world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lease.token}${permits > 1 ? ` permits ${permits}` : ''}`);
-      lease.events.addEventListener('renewed', () => {
-        belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
-      });
-      lease.signal.addEventListener('abort', () => {
-        belief.to = Math.min(belief.to, world.clock.now());
-        world.log(`lost ${semaphore} ${holder}: ${(lease.signal.reason as { code?: string }).code ?? 'error'}`);
-      });
-      const hold = holdFor * (refresh ? 2 * a.leaseMs : lease.remainingMs());
-      world.clock.setTimer(hold, () => {
-        if (world.hosts.get(host)?.epoch !== epoch || !lease.held) return; // died with its process, or lost: it believes no longer than the lease says
-        belief.to = Math.min(belief.to, world.clock.now());
-        world.log(`release ${semaphore} ${holder}`);
-        void lease.release();
-      });
-      next();
-    },
-    (err: Error & { code?: string }) => {
-      run.inflight.delete(holder);
-      run.counts[err.code === 'TIMEOUT' || err.code === 'ABORTED' ? 'refused' : 'failed']++;
-      world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
-      if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
-      next();
-    },
-  );
-}
-
-/**
- * One Web Locks request of a client on lock `lk-<semaphore>` (the semaphore `locks/lk-…` with
- * n = semaphoreLimitMax, an exclusive lock taking every slot): shared or exclusive, one in ten
- * `ifAvailable`, the others aborted if not granted within 0.5–3 s; the callback holds the lock
- * for up to two leases (it renews itself). The client believes from the callback's start until
- * the callback ends or the lease says it no longer holds, bounded as for `acquire`.
- */
-function lockRequest(world: World, random: Random, a: { locks: DistributedLocks; semaphore: string; holder: string; leaseMs: number; host: string; epoch: number; sentAt: number }, o: Resolved, run: RunState, next: () => void): void {
-  const { holder, host, epoch } = a;
-  const name = `lk-${a.semaphore}`;
-  const semaphore = lockSemaphorePrefix + name;
-  const mode = random.next() < 0.5 ? 'shared' : 'exclusive';
-  const ifAvailable = random.next() < 0.1;
-  const waitMs = 500 + randomInt(random, 2501);
-  const holdFor = random.next();
-  const controller = new AbortController();
-  if (!ifAvailable) {
-    world.clock.setTimer(waitMs, () => {
-      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up waiting'));
-    });
-  }
-  let granted = false;
-  a.locks.request(name, { mode, leaseMs: a.leaseMs, clientId: holder, ...(ifAvailable ? { ifAvailable: true } : { signal: controller.signal }) }, async (lock) => {
-    run.inflight.delete(holder);
-    if (lock === null) return;
-    granted = true;
-    const now = world.clock.now();
-    run.counts.granted++;
-    const stretch = 1 + o.driftMax;
-    const lease = lock.lease;
-    const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lock.token, permits: mode === 'exclusive' ? semaphoreLimitMax : 1 }; // what the mode means, not what the lease says
-    run.beliefs.push(belief);
-    world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lock.token} ${mode}`);
-    lease.events.addEventListener('renewed', () => {
-      belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
-    });
-    lock.signal.addEventListener('abort', () => {
-      belief.to = Math.min(belief.to, world.clock.now());
-      world.log(`lost ${semaphore} ${holder}: ${(lock.signal.reason as { code?: string }).code ?? 'error'}`);
-    });
-    next();
-    await new Promise<void>((resolve) => world.clock.setTimer(holdFor * 2 * a.leaseMs, resolve));
-    if (world.hosts.get(host)?.epoch !== epoch) return new Promise<void>(() => undefined); // died with its process: the lease says how long it believed
-    // The callback ends, and request() releases the lock: whatever the lease says, the client
-    // believes no longer (fuzz seed 27: a wall-clock jump had ended the lease on the client's
-    // clocks, its signal had not aborted yet, and the belief outlived the release).
-    belief.to = Math.min(belief.to, world.clock.now());
-    world.log(`release ${semaphore} ${holder}${lease.held ? '' : ' (no longer held)'}`);
-  }).then(
-    () => {
-      if (granted) return;
-      run.counts.refused++;
-      world.log(`no ${semaphore} ${holder}: not available`);
-      next();
-    },
-    (err: Error & { code?: string }) => {
-      run.inflight.delete(holder);
-      if (granted) return; // a steal or a lost lease after the grant (next already ran)
-      run.counts[err.code === 'ABORTED' || err.code === 'TIMEOUT' ? 'refused' : 'failed']++;
-      world.log(`no ${semaphore} ${holder}: ${err.code ?? err.name}`);
-      next();
-    },
-  );
-}
-
-/**
- * Create/destroy churn: every second or so a fresh semaphore is created through a random node, a
- * holder posts on it, and it is destroyed. Names are never reused, so its holders end with it.
- */
-function churn(world: World, random: Random, o: Resolved, stopAt: number, run: RunState): void {
-  let k = 0;
-  const next = (): void => {
-    world.clock.setTimer(500 + randomInt(random, 1000), () => {
-      if (world.clock.now() >= stopAt) return;
-      const host = `n${randomInt(random, world.hosts.size)}`;
-      const dsm = world.node(host)?.dsm;
-      const id = `churn-${k++}`;
-      next();
-      if (dsm === undefined) return;
-      run.counts.operations += 3;
-      const step = (what: string, p: Promise<unknown> | undefined): Promise<unknown> =>
-        (p ?? Promise.resolve()).catch((err: { code?: string }) => {
-          run.counts.failed++;
-          world.log(`churn ${what} ${id} via ${host}: ${err.code ?? 'error'}`);
-        });
-      void step('create', dsm.create(id, 1) as Promise<void>)
-        .then(() => step('post', dsm.post(id, `${id}-h`, 1000, undefined, 1000, 0) as Promise<number>))
-        .then(() => step('destroy', dsm.destroy(id) as Promise<void>));
-    });
-  };
-  next();
-}
-
-/** A seeded split of `ids` into two non-empty groups (Fisher–Yates, so the draw count is fixed); the first group. */
-function split(random: Random, ids: readonly string[]): string[] {
-  const shuffled = ids.slice();
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = randomInt(random, i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j] as string, shuffled[i] as string];
-  }
-  return shuffled.slice(0, 1 + randomInt(random, Math.max(1, ids.length - 1)));
-}
-
-/** Injects one fault now; partitions and clogs end (and crashed hosts restart) `ms` later. */
-function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
-  const ids = [...world.hosts.keys()];
-  const side = f.nodes.filter((id) => world.hosts.has(id));
-  const victim = side[0] ?? (ids[0] as string);
-  let target = victim;
-  if (f.kind === 'partition' || f.kind === 'long-partition' || f.kind === 'one-way') {
-    const other = ids.filter((id) => !side.includes(id));
-    target = `${side.join(',')}|${other.join(',')}`;
-    if (side.length > 0 && other.length > 0) {
-      if (f.kind !== 'one-way') world.partition(side, other);
-      else world.partitionOneWay(side, other);
-      world.clock.setTimer(f.ms, () => world.heal());
-    }
-  } else if (f.kind === 'clog') {
-    world.clog(victim, f.ms);
-  } else if (f.kind === 'crash' || f.kind === 'wipe') {
-    if (f.kind === 'crash') world.crash(victim);
-    else world.wipe(victim);
-    world.clock.setTimer(f.ms, () => void world.restart(victim));
-  } else if (f.kind === 'leave') {
-    void world.leave(victim);
-    world.clock.setTimer(f.ms, () => void world.restart(victim));
-  } else if (f.kind === 'join') {
-    target = world.hosts.size < world.options.nodes + joinsMax ? world.join() : 'none';
-  } else if (f.kind === 'remove') {
-    if (world.remove(victim)) world.clock.setTimer(f.ms, () => world.insert(victim));
-  } else if (f.kind === 'pause') {
-    world.pause(victim, f.ms);
-  } else if (f.kind === 'drift') {
-    world.drift(victim, f.amount ?? 1);
-  } else {
-    world.jumpWall(victim, f.amount ?? 0);
-  }
-  return { at: world.clock.now(), kind: f.kind, target };
-}
-
-function nemesis(world: World, random: Random, o: Resolved, until: number, record: (r: FaultRecord) => void): void {
-  const kinds = o.faults;
-  if (kinds.length === 0) return;
-  const act = (): void => {
-    if (world.clock.now() >= until) return;
-    const ids = [...world.hosts.keys()]; // machines that joined are victims too
-    const kind = kinds[randomInt(random, kinds.length)] as FaultKind;
-    const victim = ids[randomInt(random, ids.length)] as string;
-    const ms = draw(random, kind === 'long-partition' ? o.longFaultMs : o.faultMs);
-    const nodes = kind === 'partition' || kind === 'long-partition' || kind === 'one-way' ? split(random, ids) : [victim];
-    // A rate within [1/(1+ρ), 1+ρ] of real time, as the product assumes of every clock.
-    const amount = kind === 'drift' ? (1 + o.driftMax) ** (2 * random.next() - 1) : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
-    record(inject(world, { kind, nodes, ms, ...(amount === undefined ? {} : { amount }) }));
-    world.clock.setTimer(draw(random, o.faultGapMs), act);
-  };
-  world.clock.setTimer(3000, act);
-}
-
-/** Plays an explicit fault schedule (what fast-check generates and shrinks) instead of the seeded nemesis. */
-function playSchedule(world: World, schedule: readonly ScheduledFault[], until: number, record: (r: FaultRecord) => void): void {
-  const start = world.clock.now();
-  for (const f of schedule) {
-    if (start + f.at >= until) continue;
-    world.clock.setTimer(f.at, () => record(inject(world, f)));
-  }
-}
-
-/** Faults that stay in force once injected (a drifting clock keeps drifting, a jumped clock stays off). */
-const lasting: readonly FaultKind[] = ['drift', 'jump'];
-
-/** Suspected causes, most telling first: the first one among the faults in force names a violation's class. */
-const causes: readonly (readonly [string, readonly FaultKind[]])[] = [
-  ['handoff', ['leave', 'remove', 'join']],
-  ['clock drift', ['drift']],
-  ['crash', ['crash', 'wipe']],
-  ['partition', ['partition', 'long-partition', 'one-way']],
-  ['clog', ['clog']],
-  ['pause', ['pause']],
-  ['wall-clock jump', ['jump']],
-];
-
-/**
- * The violation classes of a run, one key per distinct kind: the checker's class and the suspected
- * cause, the most telling of the faults in force when it was seen (those injected in the 10 s
- * before it, and drift or jumps injected at any time before): `safety: handoff`,
- * `safety: clock drift`, … or `safety: no fault`.
- */
-export function violationKeys(summary: Pick<SimulationSummary, 'violations' | 'faultLog'>): string[] {
-  const keys = new Set<string>();
-  for (const v of summary.violations) {
-    const inForce = new Set(summary.faultLog.filter((f) => f.at <= v.at && (f.at >= v.at - 10_000 || lasting.includes(f.kind))).map((f) => f.kind));
-    const cause = causes.find(([, kinds]) => kinds.some((k) => inForce.has(k)))?.[0] ?? 'no fault';
-    keys.add(`${v.class}: ${cause}`);
-  }
-  return [...keys].sort();
 }
 
 const faultLine = /^[\d.]+ (crash|wipe|restart|up|boot-failed|leave|exit|remove|insert|join|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;

@@ -58,22 +58,30 @@ async function scenario(tabs: Page[], which: 'cluster' | 'navigator', name: stri
     }
     return [...held].sort();
   };
+  // Each request is made once the one before it holds or waits where the lock is kept (its owner's
+  // queue, or the browser's), so they arrive in this order however slow the machine is.
+  const requested = async (count: number): Promise<void> => {
+    await expect.poll(() => call<number>(t1, 'lockCount', which, name), { timeout: 10_000 }).toBe(count);
+  };
   const steps: string[][] = [];
   await call(t1, 'lock', which, 'A', name, {});
-  await settle();
+  await requested(1);
   await call(t2, 'lock', which, 'B', name, { mode: 'shared' });
-  await settle();
+  await requested(2);
   await call(t3, 'lock', which, 'C', name, { mode: 'shared' });
-  await settle();
+  await requested(3);
   await call(t1, 'lock', which, 'D', name, {});
-  await settle();
+  await requested(4);
   await call(t2, 'lock', which, 'E', name, { mode: 'shared' });
-  await settle();
+  await requested(5);
   await call(t3, 'lock', which, 'F', name, { ifAvailable: true });
-  await settle();
+  await expect.poll(() => call<string[]>(t3, 'lockLog'), { timeout: 10_000 }).toContain('F=none');
   steps.push(await holding());
-  for (const [tab, label] of [[t1, 'A'], [t2, 'B'], [t3, 'C'], [t1, 'D'], [t2, 'E']] as const) {
+  // After each release, the holders it lets in (polled: the cluster takes a round trip or two),
+  // then the same holders a moment later: nobody else came in meanwhile.
+  for (const [tab, label, next] of [[t1, 'A', ['B', 'C']], [t2, 'B', ['C']], [t3, 'C', ['D']], [t1, 'D', ['E']], [t2, 'E', []]] as const) {
     await call(tab, 'openLock', label);
+    await expect.poll(holding, { timeout: 10_000 }).toEqual(next);
     await settle();
     steps.push(await holding());
   }

@@ -70,6 +70,11 @@ Object.assign(mesh, {
     }).then((v) => lockLog.push(`${label}=${String(v)}`), (e: Error) => lockLog.push(`${label}!${e.name}`));
   },
   openLock: (label: string) => gates.get(label)?.(),
+  /** How many requests for lock `name` hold or wait, as `which` API's query() sees them. */
+  lockCount: async (which: 'cluster' | 'navigator', name: string) => {
+    const q = await (lockApi(which) as unknown as { query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }> }).query();
+    return [...(q.held ?? []), ...(q.pending ?? [])].filter((l) => l.name === name).length;
+  },
   lockLog: () => [...lockLog],
 });
 Object.assign(globalThis, { mesh });

@@ -144,7 +144,10 @@ export class Lease implements AsyncDisposable {
     const left = this.remainingMs();
     this.#endTimer = clock.setTimer(left, () => {
       this.#endTimer = undefined;
-      if (this.remainingMs() > 0) return this.#schedule(); // renewed meanwhile (or a clock moved): look again
+      // Renewed meanwhile (or a clock moved): look again. Less than 1 ms left is over: a clock's
+      // rounding can leave a sliver after the timer, and a timer for it would fire at once, for ever
+      // (fuzz seed 6369: a million timers in one simulated second).
+      if (this.remainingMs() >= 1) return this.#schedule();
       this.#lose(this.#refresh ? `no renewal came back within its ${this.leaseMs} ms` : `its ${this.leaseMs} ms ran out`);
     });
     if (this.#refresh) this.#renewTimer = clock.setTimer(Math.max(0, left - this.leaseMs / 2), () => void this.#renew());

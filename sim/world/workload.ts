@@ -147,7 +147,7 @@ function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: s
 /**
  * One Web Locks request of a client on lock `lk-<semaphore>` (the semaphore `locks/lk-…` with
  * n = semaphoreLimitMax, an exclusive lock taking every slot): shared or exclusive, one in ten
- * `ifAvailable`, the others aborted if not granted within 0.5–3 s; the callback holds the lock
+ * `ifAvailable` (answered within 0.5–3 s or TIMEOUT), the others aborted if not granted within 0.5–3 s; the callback holds the lock
  * for up to two leases (it renews itself). The client believes from the callback's start until
  * the callback ends or the lease says it no longer holds, bounded as for `acquire`.
  */
@@ -166,7 +166,10 @@ function lockRequest(world: World, random: Random, a: { locks: DistributedLocks;
     });
   }
   let granted = false;
-  a.locks.request(name, { mode, leaseMs: a.leaseMs, clientId: holder, ...(ifAvailable ? { ifAvailable: true } : { signal: controller.signal }) }, async (lock) => {
+  // An ifAvailable request cannot take a signal (as with navigator.locks); its wait for the owner's
+  // answer is bounded by timeoutMs instead (fuzz seed 7334: with the 10 s default, one sent as the
+  // workload ended was still waiting when the checkers ran).
+  a.locks.request(name, { mode, leaseMs: a.leaseMs, clientId: holder, ...(ifAvailable ? { ifAvailable: true, timeoutMs: waitMs } : { signal: controller.signal }) }, async (lock) => {
     run.inflight.delete(holder);
     if (lock === null) return;
     granted = true;

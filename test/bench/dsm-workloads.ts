@@ -47,44 +47,44 @@ export async function w1(dsm: DSMServer, id: string, cycles = 5000): Promise<W1F
   };
 }
 
-/** W4: 32 holders on an n=2 semaphore `id` (created here) retry until granted, hold 5 ms, release; for `seconds`. */
-export async function w4(dsm: DSMServer, id: string, seconds: number): Promise<W4Figures> {
-  await dsm.create(id, 2);
-  const grants = new Array<number>(32).fill(0);
-  let longest = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: 32 }, async (_, h) => {
-    while (performance.now() < end) {
-      const a = performance.now();
-      await dsm.post(id, `h${h}`, 10_000);
-      longest = Math.max(longest, performance.now() - a);
-      grants[h] = (grants[h] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, 5));
-      await dsm.close(id, `h${h}`);
-    }
-  }));
-  const total = grants.reduce((a, b) => a + b, 0);
-  return { perSecond: total / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
-}
-
-/** W4 through `acquire`: `waiters` holders on an n=2 semaphore `id` (created here) queue, hold `holdMs`, release; for `seconds`. */
-export async function w4Acquire(dsm: DSMServer, id: string, seconds: number, waiters = 32, holdMs = 5): Promise<W4Figures> {
-  await dsm.create(id, 2);
+/**
+ * The W4 loop, whatever serves it: `waiters` holders each take a slot (`take` resolves once granted,
+ * with how to give it back), hold it `holdMs`, give it back, and again, for `seconds`.
+ */
+export async function w4Loop(seconds: number, take: (holder: number) => Promise<() => unknown>, waiters = 32, holdMs = 5): Promise<W4Figures> {
   const grants = new Array<number>(waiters).fill(0);
   let longest = 0;
   const end = performance.now() + seconds * 1000;
   await Promise.all(Array.from({ length: waiters }, async (_, h) => {
     while (performance.now() < end) {
       const a = performance.now();
-      const lease = await dsm.acquire(id, { leaseMs: 10_000, refresh: false, holder: `h${h}` });
+      const giveBack = await take(h);
       longest = Math.max(longest, performance.now() - a);
       grants[h] = (grants[h] ?? 0) + 1;
       await new Promise((r) => setTimeout(r, holdMs));
-      await lease?.release();
+      await giveBack();
     }
   }));
   const total = grants.reduce((a, b) => a + b, 0);
   return { perSecond: total / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
+}
+
+/** W4: 32 holders on an n=2 semaphore `id` (created here) retry until granted, hold 5 ms, release; for `seconds`. */
+export async function w4(dsm: DSMServer, id: string, seconds: number): Promise<W4Figures> {
+  await dsm.create(id, 2);
+  return w4Loop(seconds, async (h) => {
+    await dsm.post(id, `h${h}`, 10_000);
+    return () => dsm.close(id, `h${h}`);
+  });
+}
+
+/** W4 through `acquire`: `waiters` holders on an n=2 semaphore `id` (created here) queue, hold `holdMs`, release; for `seconds`. */
+export async function w4Acquire(dsm: DSMServer, id: string, seconds: number, waiters = 32, holdMs = 5): Promise<W4Figures> {
+  await dsm.create(id, 2);
+  return w4Loop(seconds, async (h) => {
+    const lease = await dsm.acquire(id, { leaseMs: 10_000, refresh: false, holder: `h${h}` });
+    return () => lease?.release();
+  }, waiters, holdMs);
 }
 
 /** W1's line of the bench output. */

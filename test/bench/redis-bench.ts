@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Semaphore } from 'redis-semaphore';
+import { w4Line, w4Loop } from './dsm-workloads.js';
 
 /** Figures of one run, by workload, to print side by side. */
 export type Figures = Record<'W1' | 'W2' | 'W3' | 'W4', number>;
@@ -62,23 +63,13 @@ export async function redisW4(print: (line: string) => void, seconds: number, wa
   }
   const redis = new Redis({ port: server.port, host: '127.0.0.1' });
   try {
-    const grants = new Array<number>(waiters).fill(0);
-    let longest = 0;
-    const end = performance.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: waiters }, async (_, h) => {
-      while (performance.now() < end) {
-        const s = new Semaphore(redis, 'w4', 2, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
-        const a = performance.now();
-        await s.acquire();
-        longest = Math.max(longest, performance.now() - a);
-        grants[h] = (grants[h] ?? 0) + 1;
-        await new Promise((r) => setTimeout(r, holdMs));
-        await s.release();
-      }
-    }));
-    const perSecond = grants.reduce((a, b) => a + b, 0) / seconds;
-    print(`W4 redis-semaphore (redis-server in its own process): ${Math.round(perSecond).toLocaleString('en')}/s grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
-    return { perSecond };
+    const f = await w4Loop(seconds, async () => {
+      const s = new Semaphore(redis, 'w4', 2, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
+      await s.acquire();
+      return () => s.release();
+    }, waiters, holdMs);
+    print(w4Line('redis-semaphore (redis-server in its own process)', f));
+    return { perSecond: f.perSecond };
   } finally {
     redis.disconnect();
     await server.stop();
@@ -131,23 +122,13 @@ export async function redisWorkloads(print: (line: string) => void, seconds: num
     out.W3 = ok / seconds;
     print(`redis W3: ${Math.round(out.W3).toLocaleString('en')}/s cycles`);
 
-    const grants = new Array<number>(32).fill(0);
-    let longest = 0;
-    end = performance.now() + seconds * 1000;
-    t = performance.now();
-    await Promise.all(Array.from({ length: 32 }, async (_, h) => {
-      while (performance.now() < end) {
-        const s = sem('w4', 2, 10);
-        const a = performance.now();
-        await s.acquire();
-        longest = Math.max(longest, performance.now() - a);
-        grants[h] = (grants[h] ?? 0) + 1;
-        await new Promise((r) => setTimeout(r, 5));
-        await s.release();
-      }
-    }));
-    out.W4 = grants.reduce((a, b) => a + b, 0) / seconds;
-    print(`redis W4: ${Math.round(out.W4).toLocaleString('en')}/s grants; longest wait ${longest.toFixed(0)} ms; grants per holder ${Math.min(...grants)} to ${Math.max(...grants)}`);
+    const f4 = await w4Loop(seconds, async () => {
+      const s = sem('w4', 2, 10);
+      await s.acquire();
+      return () => s.release();
+    });
+    out.W4 = f4.perSecond;
+    print(w4Line('redis-semaphore', f4));
     return out;
   } finally {
     redis.disconnect();

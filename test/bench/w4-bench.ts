@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCluster } from '../../lib/node.js';
 import { freePort, startNode, stopAll, type Proc } from '../support/node-processes.js';
-import { w4Acquire, w4Line, type W4Figures } from './dsm-workloads.js';
+import { w4Acquire, w4Line, w4Loop, type W4Figures } from './dsm-workloads.js';
 import { redisW4 } from './redis-bench.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -40,21 +40,12 @@ async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
     socket.write(`${JSON.stringify({ op: 'acquire', id: 'w4', req })}\n`);
   });
   const release = (): void => void socket.write(`${JSON.stringify({ op: 'release', id: 'w4' })}\n`);
-  const grants = new Array<number>(waiters).fill(0);
-  let longest = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: waiters }, async (_, h) => {
-    while (performance.now() < end) {
-      const a = performance.now();
-      await acquire();
-      longest = Math.max(longest, performance.now() - a);
-      grants[h] = (grants[h] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, holdMs));
-      release();
-    }
-  }));
+  const figures = await w4Loop(seconds, async () => {
+    await acquire();
+    return release;
+  }, waiters, holdMs);
   socket.destroy();
-  return { perSecond: grants.reduce((a, b) => a + b, 0) / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
+  return figures;
 }
 
 async function startFifoServer(): Promise<{ port: number; child: ChildProcess }> {

@@ -164,10 +164,11 @@ describe('GossipRing failure detection', () => {
       const worst = Math.max(...downs.values()) - crashedAt;
       console.log(`down on all 7 nodes after ${worst} ms (bound ${bound} ms)`);
       expect(worst).toBeLessThanOrEqual(bound);
-      // The ring's own counters are the detector's: probes went out, and those to n03 failed.
+      // The ring's own counters are the detector's: probes went out, and some to n03 failed (from
+      // whichever nodes probed it; n00 may have learned of its death by gossip alone).
       const stats = w.get('n00').ring.stats;
       expect(stats.probes).toBeGreaterThan(0);
-      expect(stats.probesFailed).toBeGreaterThan(0);
+      expect(living.reduce((sum, id) => sum + w.get(id).ring.stats.probesFailed, 0)).toBeGreaterThan(0);
       expect(w.get('n00').ring.inspect().stats.probes).toBe(stats.probes);
       if (autoRemoveAfterMs === undefined) {
         await w.clock.advance(60_000);

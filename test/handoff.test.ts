@@ -34,12 +34,12 @@ function world(ids: string[]) {
   const host: HandoffHost = {
     kernel, store, name: () => 'dsm', view: () => view7,
     owner: () => state.owner, serving: () => false,
-    release: (from) => state.released.push(from), releaseKey: () => undefined,
+    release: (from) => void state.released.push(from), releaseKey: () => undefined,
     heldMs: () => 0, remainingDelayMs: () => state.delayMs, synced: () => Promise.resolve(), retryMs: 1000,
   };
   const handoff = new Handoff(host);
   const view6: View = { cluster: 'k', number: 6, members: [member('a'), member('b'), member('c')], removed: [] };
-  return { clock, sent, store, state, handoff, view6, view7 };
+  return { clock, sent, store, state, host, handoff, view6, view7 };
 }
 
 /** Every id a message with `last` set must carry: what `a` still holds for `b`. */
@@ -143,5 +143,25 @@ describe('handoff', () => {
     expect(w.state.released).toEqual([]);
     await w.handoff.receive({ cluster: 'k', number: 7, remainingMs: 0, last: true, items: [] }, 'b');
     expect(w.state.released).toEqual(['b']);
+  });
+
+  it('a receiver answers a last message only once its release is stored, and not at all when storing it failed', async () => {
+    const w = world([]);
+    w.state.owner = 'a';
+    const saves: { done: () => void; fail: (e: Error) => void }[] = [];
+    const stored = (): Promise<void> => new Promise((done, fail) => saves.push({ done, fail }));
+    const handoff = new Handoff({ ...w.host, release: stored });
+    const last: HandoffMessage = { cluster: 'k', number: 7, remainingMs: 0, last: true, items: [] };
+    let answered = false;
+    const first = handoff.receive(last, 'b').then((r) => { answered = true; return r; });
+    await w.clock.advance(0);
+    expect(saves).toHaveLength(1);
+    expect(answered).toBe(false); // the sender would forget its release, which a crash now would lose
+    saves[0]?.done();
+    await expect(first).resolves.toEqual({ taken: [] });
+    const second = handoff.receive(last, 'b');
+    await w.clock.advance(0);
+    saves[1]?.fail(new Error('disk full'));
+    await expect(second).rejects.toThrow('disk full'); // unanswered: the sender sends it again
   });
 });

@@ -42,8 +42,11 @@ export interface RingSource {
   /** The decided view, and its `view` events (a GossipRing has both): with them the DSM hands semaphores over on view changes. */
   view?(): View | undefined;
   readonly events?: TypedEventTarget<{ view: CustomEvent<{ view: View; previous: View | undefined }> }>;
-  /** `from` handed off what it owned as of view `number`, its own lock-delay still running `remainingMs`. */
-  release?(from: string, number: number, remainingMs: number): void;
+  /**
+   * `from` handed off what it owned as of view `number`, its own lock-delay still running
+   * `remainingMs`; resolves once that is stored, so that a restart does not wait out the delay again.
+   */
+  release?(from: string, number: number, remainingMs: number): Promise<void> | void;
   /** How long this node's own lock-delays still run, ms. */
   remainingDelayMs?(): number;
   /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */

@@ -50,8 +50,8 @@ export interface HandoffHost {
   owner(id: string): string;
   /** Whether this node serves `id` right now. */
   serving(id: string): boolean;
-  /** `from` handed off what it owned as of view `number`, its own delay still running `remainingMs`. */
-  release(from: string, number: number, remainingMs: number): void;
+  /** `from` handed off what it owned as of view `number`, its own delay still running `remainingMs`; resolves once stored. */
+  release(from: string, number: number, remainingMs: number): Promise<void> | void;
   /** `from` handed over `id` with its state as of view `number`; its delay held it back `remainingMs` more. */
   releaseKey(id: string, from: string, number: number, remainingMs: number): void;
   /** How long this node's own delays still hold `id` back (0 when not). */
@@ -194,8 +194,11 @@ export class Handoff {
       }
       taken.push(id);
     }
-    if (m.last) this.#h.release(from, m.number, m.remainingMs);
+    // Answered only once the states and the release are stored: the sender forgets them when we
+    // answer, and a release lost in a crash would make our restart wait out the whole lock-delay.
+    const stored = m.last ? this.#h.release(from, m.number, m.remainingMs) : undefined;
     await this.#h.synced();
+    await stored;
     // A release cut our own delays short: whoever we passed the longer one on to hears again.
     if (clock.now() + this.#h.remainingDelayMs() < this.#passedOnUntil - 1) {
       for (const t of this.#targets.values()) if (t.owed) this.#pump(t);

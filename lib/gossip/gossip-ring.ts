@@ -327,9 +327,9 @@ export class GossipRing extends GenServer {
     return this.#keeper.lease.delayMs;
   }
 
-  /** `from` handed off what it owned as of view `number`; its own lock-delay still ran `remainingMs`. */
-  release(from: string, number: number, remainingMs: number): void {
-    this.#keeper.release(from, number, remainingMs);
+  /** `from` handed off what it owned as of view `number`; its own lock-delay still ran `remainingMs`. Resolves once that is stored. */
+  release(from: string, number: number, remainingMs: number): Promise<void> {
+    return this.#keeper.release(from, number, remainingMs);
   }
 
   /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */

@@ -177,10 +177,14 @@ export class ViewKeeper {
     return this.isUnattached() || !this.isMember();
   }
 
-  /** `from` handed off what it owned as of view `number`: lifts our delays, and stores that (a restart re-arms only what is still held back). */
-  release(from: string, number: number, remainingMs: number): void {
+  /**
+   * `from` handed off what it owned as of view `number`: lifts our delays, and stores that (a
+   * restart re-arms only what is still held back). Resolves once it is stored; rejects when the
+   * write failed (the handoff is then not acknowledged, and its sender sends it again).
+   */
+  release(from: string, number: number, remainingMs: number): Promise<void> {
     this.lease.release(from, number, remainingMs, this.#h.kernel.env.clock.now());
-    this.#saveQueued();
+    return this.#saveQueued();
   }
 
   /** Resolves once every state write queued so far is done (or failed and logged). */
@@ -540,10 +544,11 @@ export class ViewKeeper {
     return bytes === undefined ? undefined : decodeViewState(bytes);
   }
 
-  /** Saves after every acceptor step already queued (so an older state never overwrites a newer one). */
-  #saveQueued(): void {
+  /** Saves after every acceptor step already queued (so an older state never overwrites a newer one); resolves once saved. */
+  #saveQueued(): Promise<void> {
     const saved = this.#chain.then(() => this.#save());
     this.#chain = saved.catch((err: unknown) => this.#h.kernel.env.logger.error('view state not saved', { error: String(err) }));
+    return saved;
   }
 
   async #save(): Promise<void> {

@@ -11,6 +11,7 @@ class Echo extends GenServer {
   calls = 0;
   casts: unknown[] = [];
   held: From[] = [];
+  settleLater: (() => void)[] = [];
   constructor(kernel: NetKernel) {
     super(kernel);
     this.handle('echo', (data) => {
@@ -21,6 +22,12 @@ class Echo extends GenServer {
     this.handle('hold', (_data, from) => {
       this.held.push(from);
       return noReply;
+    });
+    // Answers later, but its handler's promise settles only after `settleLater` runs: whoever
+    // answers in between (another message's handler, as a queued grant does) answers first.
+    this.handle('holdAsync', (_data, from) => {
+      this.held.push(from);
+      return new Promise((resolve) => this.settleLater.push(() => resolve(noReply)));
     });
     this.handle('fail', () => {
       throw new ClusterluckError('SEMAPHORE_FULL', 'no room');
@@ -116,6 +123,18 @@ describe('NetKernel', () => {
     await world.clock.advance(499);
     await world.clock.advance(2);
     expect(await outcome).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('a call answered before its handler\'s promise resolved to noReply is counted once, and the server still goes idle', async () => {
+    const [a, , echo] = await pair();
+    const answer = a.call({ node: 'b', name: 'echo' }, 'holdAsync', 1);
+    await until(() => echo.held.length === 1);
+    expect(echo.idle()).toBe(false);
+    echo.reply(echo.held[0] as From, 'early');
+    for (const settle of echo.settleLater.splice(0)) settle();
+    await expect(answer).resolves.toBe('early');
+    await until(() => echo.idle());
+    expect(echo.answered.get('holdAsync')?.get('OK')).toBe(1);
   });
 
   it('a late reply after a timeout is counted and dropped', async () => {

@@ -18,7 +18,7 @@ import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../
 import type { Random } from '../env/random.js';
 import type { Storage } from '../env/storage.js';
 import type { From } from '../kernel/actor.js';
-import { GenServer, type Job } from '../kernel/gen-server.js';
+import { GenServer, noReply, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { cryptoRandom } from '../platform/crypto-random.js';
 import { calculateWaitTime, isDsmCommand, parseJob, type DsmCommand, type DsmJobs } from './job.js';
@@ -192,7 +192,7 @@ export class DSMServer extends GenServer {
   /** Leases this node holds as a client, by key (a `stolen` names them). */
   readonly #leases = new Map<string, Lease>();
   /** Acquires queued at this owner, by [id, key]: answered when the queue grants or ends them. */
-  readonly #queued = new Map<string, { resolve: (token: unknown) => void; reject: (e: unknown) => void }>();
+  readonly #queued = new Map<string, From>();
   /** Resolves with `value` once the changes so far are durable (synced; written only with `safety: 'clusterluck'`). */
   readonly #durable: <T>(value: T) => T | Promise<T>;
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
@@ -316,9 +316,9 @@ export class DSMServer extends GenServer {
     if (this.#stallTimer !== undefined) this.kernel.env.clock.cancelTimer(this.#stallTimer);
     this.#stallTimer = undefined;
     // Acquires queued here are asked again by their callers (at the next owner, or here after a restart).
-    for (const [k, w] of [...this.#queued]) {
+    for (const [k, from] of [...this.#queued]) {
       this.#queued.delete(k);
-      w.reject(new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
+      this.replyError(from, new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
     }
     // Requests waiting for ownership to settle will not see it settle here.
     for (const [id, q] of [...this.#waiting]) {
@@ -576,11 +576,15 @@ export class DSMServer extends GenServer {
     if (o.type === 'ended') this.events.emit('waitEnded', { id: o.id, ...keyParts(o.key), reason: o.reason });
     else this.events.emit('grant', { id: o.id, holder: keyParts(o.key).holder, token: o.lease.token, timeout: o.lease.expiresAt - this.kernel.env.clock.now() });
     const k = JSON.stringify([o.id, o.key]);
-    const w = this.#queued.get(k);
-    if (w === undefined) return;
+    const from = this.#queued.get(k);
+    if (from === undefined) return;
     this.#queued.delete(k);
-    if (o.type === 'granted') w.resolve(this.#durable(o.lease.token));
-    else w.reject(waiterError(o.id, o.reason));
+    if (o.type !== 'granted') return this.replyError(from, waiterError(o.id, o.reason));
+    // Answered in this turn when nothing is to sync: the grant goes out ahead of the answer to the
+    // release that freed its slot, so the next holder's node takes it first.
+    const token = this.#durable(o.lease.token);
+    if (!(token instanceof Promise)) return this.reply(from, token);
+    token.then((t) => this.reply(from, t), (err: unknown) => this.replyError(from, err));
   }
 
   #describe(id: string): SemaphoreState {
@@ -699,8 +703,10 @@ export class DSMServer extends GenServer {
         }
         this.events.emit('waiting', { id, ...keyParts(key), position: r.position, permits });
         const k = JSON.stringify([id, key]);
-        this.#queued.get(k)?.reject(new ClusterluckError('ABORTED', 'superseded by the same acquire sent again'));
-        return new Promise((resolve, reject) => this.#queued.set(k, { resolve, reject }));
+        const superseded = this.#queued.get(k);
+        if (superseded !== undefined) this.replyError(superseded, new ClusterluckError('ABORTED', 'superseded by the same acquire sent again'));
+        this.#queued.set(k, from);
+        return noReply;
       });
     });
     this.handle('renew', (d, from) => {

@@ -61,6 +61,11 @@ export class GenServer implements Actor {
   #inFlight = 0;
   /** Calls answered later by `reply`/`replyError`, with their event (for {@link answered}). */
   readonly #deferred = new Map<From, string>();
+  /**
+   * Calls answered by `reply`/`replyError` before their handler's promise resolved to `noReply`
+   * (their answer came from another message's handler in between), with the error they got.
+   */
+  readonly #answeredEarly = new WeakMap<From, { error: unknown }>();
   /** Calls answered, by `event` and then by code ('OK' or the error's code); they only grow. */
   readonly answered = new Map<string, Map<string, number>>();
   #idleWaiters: (() => void)[] = [];
@@ -149,7 +154,7 @@ export class GenServer implements Actor {
 
   #answeredLater(from: From, error: unknown): void {
     const event = this.#deferred.get(from);
-    if (event === undefined) return;
+    if (event === undefined) return void this.#answeredEarly.set(from, { error });
     this.#deferred.delete(from);
     this.#count(event, error);
     this.#done();
@@ -229,9 +234,12 @@ export class GenServer implements Actor {
   }
 
   #defer(d: Delivery, event: string): void {
-    // A cast has no one to answer: it is done when its handler is.
-    if (d.kind === 'call') this.#deferred.set(d.from, event);
-    else this.#done();
+    // A cast has no one to answer: it is done when its handler is; so is a call already answered.
+    const early = this.#answeredEarly.get(d.from);
+    if (d.kind === 'call' && early === undefined) return void this.#deferred.set(d.from, event);
+    this.#answeredEarly.delete(d.from);
+    if (early !== undefined) this.#count(event, early.error);
+    this.#done();
   }
 
   #decode(payload: Uint8Array): Job | Error {

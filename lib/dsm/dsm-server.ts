@@ -531,9 +531,8 @@ export class DSMServer extends GenServer {
       request: (command, job, reqTimeoutMs, signal) => this.#request(command, job as DsmJobs['acquire'] & DsmJobs['renew'], reqTimeoutMs, signal),
       releaseKey: (key) => this.#releaseKey(id, key),
       lease: (key, init) => {
-        const lease = new Lease(this.#leaseHost(id, key), init);
+        const lease = new Lease({ ...this.#leaseHost(id, key), lost: (reason) => this.events.emit('lost', { id, token: init.token, reason }) }, init);
         this.#leases.set(key, lease);
-        lease.signal.addEventListener('abort', () => this.events.emit('lost', { id, token: init.token, reason: lease.signal.reason }), { once: true });
         return lease;
       },
     }, id, o);

@@ -29,6 +29,8 @@ export interface LeaseHost {
   release(): Promise<void>;
   /** Called once when the lease ends here (released or lost). */
   ended?(): void;
+  /** Called once if it is lost, with the LEASE_LOST error its signal aborts with. */
+  lost?(reason: Error): void;
 }
 
 /** Until when, on the caller's two clocks, it may believe it holds. */
@@ -52,12 +54,13 @@ export class Lease implements AsyncDisposable {
   readonly permits: number;
   /** The lease asked for, ms. */
   readonly leaseMs: number;
-  /** Aborted with a LEASE_LOST error the moment this holder can no longer be sure it holds. */
-  readonly signal: AbortSignal;
-  /** `renewed`, each time a renewal came back. */
-  readonly events = new TypedEventTarget<LeaseEvents>();
   readonly #host: LeaseHost;
-  readonly #abort = new AbortController();
+  // The signal and the event target are made when first asked for: a lease taken and released
+  // without anyone listening (the common case) costs neither.
+  #abort: AbortController | undefined;
+  #events: TypedEventTarget<LeaseEvents> | undefined;
+  /** Why it was lost, once it was. */
+  #lost: Error | undefined;
   readonly #refresh: boolean;
   #until: Belief;
   #renewTimer: TimerHandle | undefined;
@@ -74,8 +77,22 @@ export class Lease implements AsyncDisposable {
     this.leaseMs = init.leaseMs;
     this.#until = init.until;
     this.#refresh = init.refresh;
-    this.signal = this.#abort.signal;
     this.#schedule();
+  }
+
+  /** Aborted with a LEASE_LOST error the moment this holder can no longer be sure it holds. */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#lost !== undefined) this.#abort.abort(this.#lost);
+    }
+    return this.#abort.signal;
+  }
+
+  /** `renewed`, each time a renewal came back. */
+  get events(): TypedEventTarget<LeaseEvents> {
+    this.#events ??= new TypedEventTarget<LeaseEvents>();
+    return this.#events;
   }
 
   /** When it ends unless renewed, on the caller's wall clock (ms since the epoch). */
@@ -85,7 +102,7 @@ export class Lease implements AsyncDisposable {
 
   /** Whether it still holds: not released, not lost, and its time has not run out on either clock. */
   get held(): boolean {
-    return this.#released === undefined && !this.signal.aborted && this.remainingMs() > 0;
+    return this.#released === undefined && this.#lost === undefined && this.remainingMs() > 0;
   }
 
   /** Ms it still holds on the caller's clocks (0 once over). */
@@ -98,7 +115,7 @@ export class Lease implements AsyncDisposable {
   release(): Promise<void> {
     if (this.#released !== undefined) return this.#released;
     this.#stopTimers();
-    if (!this.signal.aborted) this.#host.ended?.();
+    if (this.#lost === undefined) this.#host.ended?.();
     this.#released = this.#host.release().catch((err: unknown) => {
       this.#host.logger.warn('lease release not confirmed; the lease ends when its time runs out', { id: this.id, error: String(err) });
     });
@@ -117,17 +134,19 @@ export class Lease implements AsyncDisposable {
 
   /** @internal Its owner gave its slots to a `steal`: it is lost now. */
   revoke(why: string): void {
-    if (this.#released !== undefined || this.signal.aborted) return;
+    if (this.#released !== undefined || this.#lost !== undefined) return;
     this.#stolen = true;
     this.#lose(why);
   }
 
   /** The owner holds nothing for it any more (a renewal's answer, or a steal). */
   #lose(why: string): void {
-    if (this.#released !== undefined || this.signal.aborted) return;
+    if (this.#released !== undefined || this.#lost !== undefined) return;
     this.#stopTimers();
     this.#host.ended?.();
-    this.#abort.abort(new ClusterluckError('LEASE_LOST', `lease ${this.token} of ${show(this.id)} is lost: ${why}`));
+    this.#lost = new ClusterluckError('LEASE_LOST', `lease ${this.token} of ${show(this.id)} is lost: ${why}`);
+    this.#host.lost?.(this.#lost);
+    this.#abort?.abort(this.#lost);
   }
 
   #stopTimers(): void {
@@ -157,7 +176,7 @@ export class Lease implements AsyncDisposable {
     this.#renewTimer = undefined;
     const clock = this.#host.clock;
     const left = this.remainingMs();
-    if (this.#released !== undefined || this.signal.aborted) return;
+    if (this.#released !== undefined || this.#lost !== undefined) return;
     // Its time ran out on one of this node's clocks before the renewal was due (a wall clock set
     // forward): it is over here, whatever the owner still keeps.
     if (left <= 0) return this.#lose(`its ${this.leaseMs} ms ran out on this node's clocks`);
@@ -166,18 +185,18 @@ export class Lease implements AsyncDisposable {
     try {
       answer = await this.#host.renew(this.leaseMs, left);
     } catch (err) {
-      if (this.#released !== undefined || this.signal.aborted) return;
+      if (this.#released !== undefined || this.#lost !== undefined) return;
       if (isClusterluckError(err, 'NOT_FOUND')) return this.#lose('its semaphore was destroyed');
       // Not answered: try again soon, while the time lasts (the end timer decides when it is lost).
       this.#host.logger.debug('lease renewal failed; retrying', { id: this.id, error: String(err) });
       this.#renewTimer = clock.setTimer(Math.min(Math.max(1, this.remainingMs() / 4), this.leaseMs / 10), () => void this.#renew());
       return;
     }
-    if (this.#released !== undefined || this.signal.aborted) return;
+    if (this.#released !== undefined || this.#lost !== undefined) return;
     if (answer === false) return this.#lose('its owner holds nothing for it (it ran out there, or the semaphore moved without it)');
     if (answer !== this.token) return this.#lose(`its owner answered with token ${answer}`);
     this.#until = until; // the owner renewed after this renewal was sent
     this.#schedule();
-    this.events.emit('renewed', { expiresAt: until.wall });
+    this.#events?.emit('renewed', { expiresAt: until.wall });
   }
 }

@@ -3,6 +3,7 @@
 import { dsmBench, type BenchTransport } from './dsm-bench.js';
 import { gossipBench } from './gossip-bench.js';
 import { kernelBench } from './kernel-bench.js';
+import { processBench } from './process-bench.js';
 import { ringBench } from './ring-bench.js';
 import { simBench } from './sim-bench.js';
 import { tabBench } from './tab-bench.js';
@@ -21,9 +22,13 @@ const sections: Record<string, (print: (line: string) => void) => Promise<void>>
   dsm: async (print) => {
     // Over WebRTC, the data channel's own round trip first: it bounds W1.
     if (transport === 'webrtc') await webrtcBench(print);
+    // Over TCP, as users deploy it: every owner in its own process, beside Redis in its own.
+    if (transport === 'tcp') {
+      await processBench(print, seconds, vsRedis);
+      await w4Processes(print, seconds, vsRedis);
+      return;
+    }
     await dsmBench(print, { seconds, transport, vsRedis });
-    // W4 through acquire with every owner in its own process, beside a minimal FIFO server and Redis.
-    if (transport === 'tcp') await w4Processes(print, seconds, vsRedis);
     if (transport === 'webrtc') await tabBench(print, seconds);
   },
   w4: (print) => w4Processes(print, seconds, vsRedis),
@@ -37,12 +42,16 @@ Sections: ${Object.keys(sections).join(', ')}.
   --only NAMES   run just these sections (w4: W4 through acquire, owner in its own process, beside a
                  minimal FIFO server; with --vs-redis, Redis too)
   --seconds S    length of each timed DSM workload (default 10)
-  --transport T  run the DSM workloads over memory (default), TCP on 127.0.0.1, or WebRTC on loopback:
-                 data-channel round trip, W1–W4 between two Node nodes (node-datachannel), then W1 and
-                 W4 from a Chromium tab to a Node owner (implies --only dsm). With tcp, then also W4
-                 through acquire with the owner a separate clusterluck node process, beside a minimal
-                 FIFO server in its own process (and Redis with --vs-redis)
-  --vs-redis     also run them through redis-semaphore on a local redis-server and print the ratios
+  --transport T  run the DSM workloads over memory (default: every node in this process), TCP on
+                 127.0.0.1, or WebRTC on loopback (implies --only dsm). tcp runs them as users deploy
+                 them: the owners are clusterluck node processes (one in memory, one with a data
+                 directory) and the caller a member in this process; W1–W3 print throughput, latency
+                 and the CPU each process spent per cycle, with the caller on a non-owner and on the
+                 owner; then W4 through acquire beside a minimal FIFO server in its own process.
+                 webrtc: data-channel round trip, W1–W4 between two Node nodes (node-datachannel),
+                 then W1 and W4 from a Chromium tab to a Node owner
+  --vs-redis     also run them through redis-semaphore on a local redis-server (its own process; with
+                 tcp, also with appendfsync always beside the durable owner) and print the ratios
   --help         this text`;
 
 async function main(argv: string[]): Promise<void> {

@@ -15,11 +15,10 @@ import { fsStorage } from '../../lib/platform/storage/fs-storage.node.js';
 import { nodeHmac } from '../../lib/platform/hmac.node.js';
 import { systemClock } from '../../lib/platform/system-clock.js';
 import { MemoryNetwork } from '../../lib/transports/memory-network.js';
-import { tcpTransport } from '../../lib/transports/tcp.js';
 import { webrtcTransport } from '../../lib/transports/webrtc/transport.js';
 import { MemorySignalHub } from '../../lib/transports/webrtc/signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
-import { w1, w1Line, w4, w4Line, perSecond as rate, type W1Figures } from './dsm-workloads.js';
+import { dsmClient, loadLine, w1, w1Line, w2, w3, w4, w4Line, type W1Figures } from './dsm-workloads.js';
 import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
@@ -62,46 +61,20 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   const f1 = await w1(dsm, w1id);
   print(w1Line(where, f1));
 
-  // W2: 64 concurrent holders, n=8, post with retries=0 then close.
-  const w2 = idOwnedBy(c, opts.ownerIndex, 'w2');
-  await dsm.create(w2, 8);
-  let ok2 = 0;
-  let full2 = 0;
-  const end2 = performance.now() + opts.seconds * 1000;
-  await Promise.all(Array.from({ length: 64 }, async (_, h) => {
-    while (performance.now() < end2) {
-      try {
-        await dsm.post(w2, `h${h}`, 10_000, undefined, Infinity, 0);
-        await dsm.close(w2, `h${h}`);
-        ok2++;
-      } catch {
-        full2++;
-      }
-    }
-  }));
-  print(`W2 ${where}: ${rate(ok2, opts.seconds * 1000)} successful cycles (${full2.toLocaleString('en')} refused as full)`);
-
-  // W3: 10,000 semaphores, n=4, 32 workers on random ones.
+  // W2: 64 concurrent holders, n=8, one try then close. W3: 10,000 semaphores, n=4, 32 workers.
+  const w2id = idOwnedBy(c, opts.ownerIndex, 'w2');
+  const f2 = await w2(dsmClient(dsm), w2id, opts.seconds);
+  print(loadLine('W2', where, f2));
   const ids = Array.from({ length: 10_000 }, (_, i) => `w3-${i}`);
-  for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => dsm.create(id, 4)));
-  let ok3 = 0;
-  const end3 = performance.now() + opts.seconds * 1000;
-  await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-    while (performance.now() < end3) {
-      const id = ids[Math.floor(Math.random() * ids.length)] as string;
-      const granted = await (dsm.post(id, `w${w}`, 10_000, undefined, Infinity, 0) as Promise<number>).then(() => true, () => false);
-      if (granted) await dsm.close(id, `w${w}`);
-      ok3++;
-    }
-  }));
-  print(`W3 ${where}: ${rate(ok3, opts.seconds * 1000)} cycles over 10,000 semaphores (owners spread over the ring)`);
+  const f3 = await w3(dsmClient(dsm), ids, opts.seconds);
+  print(loadLine('W3', `${where} (owners spread over the ring)`, f3));
 
   // W4: n=2, 32 holders that retry until granted, hold 5 ms, release.
   const w4id = idOwnedBy(c, opts.ownerIndex, 'w4');
   const f4 = await w4(dsm, w4id, opts.seconds);
   print(w4Line(where, f4));
-  for (const id of [w1id, w2, w4id, ...ids]) await dsm.destroy(id);
-  return { W1: f1.perSecond, W2: ok2 / opts.seconds, W3: ok3 / opts.seconds, W4: f4.perSecond };
+  for (const id of [w1id, w2id, w4id, ...ids]) await dsm.destroy(id);
+  return { W1: f1.perSecond, W2: f2.perSecond, W3: f3.perSecond, W4: f4.perSecond };
 }
 
 /** Heap bytes per idle semaphore and per holder, with 1,000,000 semaphores on one node. */
@@ -130,9 +103,8 @@ export async function dsmMemory(print: (line: string) => void, count = 1_000_000
 /** Transports the DSM workloads run over. */
 export type BenchTransport = 'memory' | 'tcp' | 'webrtc';
 
-/** The cluster for one transport: 3 nodes, or for WebRTC 2 Node nodes over node-datachannel on loopback. */
-function clusterOver(transport: BenchTransport): Promise<BenchCluster> {
-  if (transport === 'tcp') return benchCluster(3, () => tcpTransport(), () => '127.0.0.1:0');
+/** The cluster for one transport, all in this process: 3 nodes, or for WebRTC 2 Node nodes over node-datachannel on loopback. */
+function clusterOver(transport: 'memory' | 'webrtc'): Promise<BenchCluster> {
   if (transport === 'webrtc') {
     const hub = new MemorySignalHub();
     return benchCluster(2, () => webrtcTransport({ signaller: hub.signaller(), clock: systemClock(), wrtc: nodeWrtc }), (i) => `webrtc-${i}`);
@@ -141,12 +113,11 @@ function clusterOver(transport: BenchTransport): Promise<BenchCluster> {
   return benchCluster(3, () => network.transport(), (i) => `mem-${i}`);
 }
 
-/** `npm run bench` section: W1–W4 (memory, TCP: 3 nodes; WebRTC: 2), callers on a non-owner and, over TCP, on the owner. */
-export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: BenchTransport; vsRedis: boolean }): Promise<void> {
+/** `npm run bench` section: W1–W4 with every node in this process (memory: 3 nodes; WebRTC: 2), the caller on a non-owner. */
+export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: 'memory' | 'webrtc'; vsRedis: boolean }): Promise<void> {
   const c = await clusterOver(opts.transport);
-  const label = opts.transport === 'webrtc' ? 'webrtc transport (node-datachannel), 2 Node nodes' : `${opts.transport} transport, 3 nodes`;
+  const label = opts.transport === 'webrtc' ? 'webrtc transport (node-datachannel), 2 Node nodes in this process' : 'memory transport, 3 nodes in this process';
   const ours = await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 1, ownerIndex: 0, label });
-  if (opts.transport === 'tcp') await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 0, ownerIndex: 0, label });
   await c.stop();
   if (opts.vsRedis) {
     const theirs = await redisWorkloads(print, opts.seconds);

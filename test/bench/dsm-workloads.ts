@@ -23,17 +23,40 @@ const ms = (x: number): string => `${x.toFixed(3)} ms`;
 /** `count / seconds`, rounded, as `1,234/s`. */
 export const perSecond = (count: number, elapsedMs: number): string => `${Math.round(count / (elapsedMs / 1000)).toLocaleString('en')}/s`;
 
-/** W1: one holder on an n=1 semaphore `id` (created here), `cycles` sequential post+close. */
-export async function w1(dsm: DSMServer, id: string, cycles = 5000): Promise<W1Figures> {
-  await dsm.create(id, 1);
+/**
+ * What W1–W3 need of a semaphore service, so that clusterluck and redis-semaphore run the very same
+ * loops: `tryTake` is one attempt (true: `holder` got a slot; false: it was full).
+ */
+export interface SemaphoreClient {
+  create(id: string, n: number): Promise<void>;
+  tryTake(id: string, n: number, holder: string): Promise<boolean>;
+  give(id: string, holder: string): Promise<void>;
+}
+
+/** A {@link SemaphoreClient} on a DSMServer: a post without retries, a close. */
+export function dsmClient(dsm: DSMServer): SemaphoreClient {
+  return {
+    create: (id, n) => dsm.create(id, n),
+    tryTake: (id, _n, holder) => dsm.post(id, holder, 10_000, undefined, Infinity, 0).then(() => true, (err: unknown) => {
+      if ((err as { code?: unknown }).code === 'SEMAPHORE_FULL') return false;
+      throw err;
+    }),
+    give: (id, holder) => dsm.close(id, holder),
+  };
+}
+
+/** W1: one holder on an n=1 semaphore `id` (created here), `cycles` sequential take+give. */
+export async function w1(dsm: DSMServer | SemaphoreClient, id: string, cycles = 5000): Promise<W1Figures> {
+  const c = 'tryTake' in dsm ? dsm : dsmClient(dsm);
+  await c.create(id, 1);
   const posts: number[] = [];
   const closes: number[] = [];
   const started = performance.now();
   for (let i = 0; i < cycles; i++) {
     const a = performance.now();
-    await dsm.post(id, 'holder', 10_000);
+    if (!(await c.tryTake(id, 1, 'holder'))) throw new Error(`W1: ${id} was full for its only holder`);
     const b = performance.now();
-    await dsm.close(id, 'holder');
+    await c.give(id, 'holder');
     posts.push(b - a);
     closes.push(performance.now() - b);
   }
@@ -45,6 +68,58 @@ export async function w1(dsm: DSMServer, id: string, cycles = 5000): Promise<W1F
     post: { p50: pct(posts, 0.5), p99: pct(posts, 0.99) },
     close: { p50: pct(closes, 0.5), p99: pct(closes, 0.99) },
   };
+}
+
+/** Figures of a timed run of concurrent cycles: successful cycles/s, refusals, and cycle latency quantiles in ms. */
+export interface LoadFigures {
+  readonly perSecond: number;
+  readonly cycles: number;
+  readonly refused: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** `workers` loops run `cycle` for `seconds`; a cycle that returns false was refused. */
+async function timedCycles(seconds: number, workers: number, cycle: (worker: number) => Promise<boolean>): Promise<LoadFigures> {
+  const latencies: number[] = [];
+  let refused = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    while (performance.now() < end) {
+      const a = performance.now();
+      if (await cycle(w)) latencies.push(performance.now() - a);
+      else refused++;
+    }
+  }));
+  const elapsedMs = performance.now() - started;
+  latencies.sort((x, y) => x - y);
+  return { perSecond: latencies.length / (elapsedMs / 1000), cycles: latencies.length, refused, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) };
+}
+
+/** W2: 64 holders on an n=8 semaphore `id` (created here) try once, and give back what they got. */
+export async function w2(c: SemaphoreClient, id: string, seconds: number): Promise<LoadFigures> {
+  await c.create(id, 8);
+  return timedCycles(seconds, 64, async (h) => {
+    if (!(await c.tryTake(id, 8, `h${h}`))) return false;
+    await c.give(id, `h${h}`);
+    return true;
+  });
+}
+
+/** W3: 32 workers on random semaphores of `ids` (n=4, created here), one try each, given back when taken (a full one counts as a cycle). */
+export async function w3(c: SemaphoreClient, ids: readonly string[], seconds: number, random: () => number = Math.random): Promise<LoadFigures> {
+  for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => c.create(id, 4)));
+  return timedCycles(seconds, 32, async (w) => {
+    const id = ids[Math.floor(random() * ids.length)] as string;
+    if (await c.tryTake(id, 4, `w${w}`)) await c.give(id, `w${w}`);
+    return true;
+  });
+}
+
+/** A W2 or W3 line of the bench output. */
+export function loadLine(name: string, where: string, f: LoadFigures): string {
+  return `${name} ${where}: ${Math.round(f.perSecond).toLocaleString('en')}/s cycles${f.refused > 0 ? ` (${f.refused.toLocaleString('en')} refused as full)` : ''}; cycle p50 ${ms(f.p50)} p99 ${ms(f.p99)}`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Semaphore } from 'redis-semaphore';
-import { w4Line, w4Loop } from './dsm-workloads.js';
+import { loadLine, w1, w1Line, w2, w3, w4Line, w4Loop, type SemaphoreClient } from './dsm-workloads.js';
 
 /** Figures of one run, by workload, to print side by side. */
 export type Figures = Record<'W1' | 'W2' | 'W3' | 'W4', number>;
@@ -22,11 +22,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts redis-server on 127.0.0.1 in a temporary directory; undefined when it is not installed. */
-async function startRedis(): Promise<{ port: number; stop(): Promise<void> } | undefined> {
+/**
+ * Starts redis-server on 127.0.0.1 in a temporary directory (in memory, or with `durable` every
+ * write in its append-only file, fsynced before the answer) and resolves once it answers;
+ * undefined when it is not installed.
+ */
+export async function startRedis(durable = false): Promise<{ port: number; pid: number; stop(): Promise<void> } | undefined> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'clusterluck-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const persistence = durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence], { stdio: 'ignore' });
   const started = await new Promise<boolean>((resolve) => {
     child.once('error', () => resolve(false));
     const probe = async (): Promise<void> => {
@@ -47,7 +52,7 @@ async function startRedis(): Promise<{ port: number; stop(): Promise<void> } | u
     await rm(dir, { recursive: true, force: true });
     return undefined;
   }
-  return { port, async stop() {
+  return { port, pid: child.pid as number, async stop() {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
@@ -76,6 +81,25 @@ export async function redisW4(print: (line: string) => void, seconds: number, wa
   }
 }
 
+/** A {@link SemaphoreClient} on redis-semaphore: `tryAcquire`, and `release` of the instance that took the slot. */
+export function redisClient(redis: Redis): SemaphoreClient {
+  const held = new Map<string, Semaphore>();
+  return {
+    create: () => Promise.resolve(), // a redis-semaphore exists once used
+    async tryTake(id, n, holder) {
+      const s = new Semaphore(redis, id, n, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
+      if (!(await s.tryAcquire())) return false;
+      held.set(`${id}\n${holder}`, s);
+      return true;
+    },
+    async give(id, holder) {
+      const s = held.get(`${id}\n${holder}`);
+      held.delete(`${id}\n${holder}`);
+      await s?.release();
+    },
+  };
+}
+
 /** Runs W1–W4 through redis-semaphore; prints and returns the figures, or undefined without redis-server. */
 export async function redisWorkloads(print: (line: string) => void, seconds: number): Promise<Figures | undefined> {
   const server = await startRedis();
@@ -84,52 +108,21 @@ export async function redisWorkloads(print: (line: string) => void, seconds: num
     return undefined;
   }
   const redis = new Redis({ port: server.port, host: '127.0.0.1' });
-  const sem = (key: string, n: number, retryInterval = 10) => new Semaphore(redis, key, n, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval, refreshInterval: 0 });
-  const out = {} as Figures;
+  const client = redisClient(redis);
   try {
-    let t = performance.now();
-    for (let i = 0; i < 5000; i++) {
-      const s = sem('w1', 1);
-      await s.acquire();
-      await s.release();
-    }
-    out.W1 = 5000 / ((performance.now() - t) / 1000);
-    print(`redis W1: ${Math.round(out.W1).toLocaleString('en')}/s cycles`);
-
-    let ok = 0;
-    let end = performance.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (performance.now() < end) {
-        const s = sem('w2', 8);
-        if (await s.tryAcquire()) {
-          await s.release();
-          ok++;
-        }
-      }
-    }));
-    out.W2 = ok / seconds;
-    print(`redis W2: ${Math.round(out.W2).toLocaleString('en')}/s successful cycles`);
-
-    ok = 0;
-    end = performance.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (performance.now() < end) {
-        const s = sem(`w3-${Math.floor(Math.random() * 10_000)}`, 4);
-        if (await s.tryAcquire()) await s.release();
-        ok++;
-      }
-    }));
-    out.W3 = ok / seconds;
-    print(`redis W3: ${Math.round(out.W3).toLocaleString('en')}/s cycles`);
-
+    const f1 = await w1(client, 'w1');
+    print(w1Line('redis-semaphore', f1));
+    const f2 = await w2(client, 'w2', seconds);
+    print(loadLine('W2', 'redis-semaphore', f2));
+    const f3 = await w3(client, Array.from({ length: 10_000 }, (_, i) => `w3-${i}`), seconds);
+    print(loadLine('W3', 'redis-semaphore', f3));
     const f4 = await w4Loop(seconds, async () => {
-      const s = sem('w4', 2, 10);
+      const s = new Semaphore(redis, 'w4', 2, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
       await s.acquire();
       return () => s.release();
     });
-    out.W4 = f4.perSecond;
     print(w4Line('redis-semaphore', f4));
-    return out;
+    return { W1: f1.perSecond, W2: f2.perSecond, W3: f3.perSecond, W4: f4.perSecond };
   } finally {
     redis.disconnect();
     await server.stop();

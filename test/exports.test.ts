@@ -24,6 +24,14 @@ describe('package entries', () => {
       .toEqual([...browserEntry, 'createCluster', 'createWebRtcCluster', 'fsStorage', 'nodeHmac', 'tcpTransport'].sort());
   });
 
+  it('clusterluck/sim exports the simulator, its World, fault schedules, events and checkers', async () => {
+    expect(Object.keys(await import('../sim/index.js')).sort()).toEqual([
+      'BeliefLog', 'FifoChecker', 'LiveSafety', 'OwnershipSampler', 'SimHost', 'SimProcess', 'ViewLog', 'VirtualClock', 'World',
+      'checkFencing', 'checkSafety', 'faultKinds', 'formatInjection', 'formatSimEvent', 'injectedFaultsMax', 'isFaultStory', 'parseInjection',
+      'presets', 'scenarios', 'seededRandom', 'semaphoreOf', 'simCookie', 'simNetworkEventKinds', 'simulate', 'violationClasses', 'violationKeys',
+    ]);
+  });
+
   it('clusterluck/node-datachannel exports the RTC classes only', async () => {
     expect(Object.keys(await import('../lib/node-datachannel.js')).sort()).toEqual(['nodeDatachannelWrtc']);
   });

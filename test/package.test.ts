@@ -34,6 +34,14 @@ await node.stop();
 console.log(JSON.stringify({ token: typeof token, read, full }));
 `;
 
+const simConsumer = `import { simulate, type SimEvent } from 'clusterluck/sim';
+
+let steps = 0;
+const kinds = new Set<SimEvent['type']>();
+const s = await simulate({ seed: 'package', durationMs: 3000, clients: 3, invariants: [() => (steps++, [])], onEvent: (e) => void kinds.add(e.type) });
+console.log(JSON.stringify({ traceHash: s.traceHash, steps, kinds: [...kinds].sort() }));
+`;
+
 interface LockEntry { version?: string; resolved?: string; integrity?: string; dev?: boolean; devOptional?: boolean; dependencies?: Record<string, string>; [k: string]: unknown }
 
 /**
@@ -92,11 +100,17 @@ describe('the npm package', () => {
       include: ['src'],
     }));
     await writeFile(join(app, 'src', 'main.ts'), consumer);
+    await writeFile(join(app, 'src', 'sim.ts'), simConsumer);
     await exec('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: app });
     const checked = await exec(tsc, ['-p', 'tsconfig.json'], { cwd: app }).then(() => '', (e: { stdout?: string }) => e.stdout ?? String(e));
     expect(checked).toBe('');
     const { stdout } = await exec(process.execPath, [join(app, 'out', 'main.js')], { cwd: app, timeout: 30_000 });
     expect(JSON.parse(stdout)).toEqual({ token: 'number', read: { n: 1, active: 1 }, full: 'SEMAPHORE_FULL' });
+    // clusterluck/sim from the tarball gives the trace the source gives, and calls a user's invariant.
+    const sim = JSON.parse((await exec(process.execPath, [join(app, 'out', 'sim.js')], { cwd: app, timeout: 60_000 })).stdout) as { traceHash: string; steps: number };
+    const { simulate } = await import('../sim/index.js');
+    expect(sim.traceHash).toBe((await simulate({ seed: 'package', durationMs: 3000, clients: 3 })).traceHash);
+    expect(sim.steps).toBeGreaterThan(100);
   }, 180_000);
 
   it('a Vite page of the same app imports clusterluck, bundles, and runs in Chromium', async () => {

@@ -23,7 +23,7 @@ export interface Belief {
 }
 
 /** What a checker can find. */
-export const violationClasses = ['safety', 'fencing', 'fifo', 'liveness', 'convergence', 'views', 'ownership'] as const;
+export const violationClasses = ['safety', 'fencing', 'fifo', 'liveness', 'convergence', 'views', 'ownership', 'invariant'] as const;
 /** One of {@link violationClasses}. */
 export type ViolationClass = (typeof violationClasses)[number];
 

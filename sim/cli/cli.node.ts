@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { replayCommand, runCommand, runOptionHelp, runOptions, runOptionSpec } from './sim-args.node.js';
 import { simulate, violationKeys, type SimulationSummary } from '../world/simulation.js';
+import { formatSimEvent, type SimEvent } from '../world/sim-event.js';
 
 const usage = `usage: npm run sim -- [--seed S] [options]
 
@@ -27,15 +28,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const seed = values.seed ?? '1';
   const progress = values.json !== true && process.stderr.isTTY === true;
   const started = performance.now();
+  const printTrace = values.trace === true && values.json !== true;
   const summary = await simulate({
-    ...o, seed, keepTrace: values.trace === true,
+    ...o, seed,
+    // The text trace is the events' trace lines, printed as they happen.
+    ...(printTrace ? { onEvent: (e: SimEvent) => { const line = formatSimEvent(e); if (line !== undefined) console.log(line); } } : {}),
     onProgress: (simMs) => {
       if (progress) process.stderr.write(`\r  simulated ${(simMs / 1000).toFixed(0)} s of ${((o.durationMs ?? 60_000) / 1000).toFixed(0)} s`);
     },
   });
   const wallMs = performance.now() - started;
   if (progress) process.stderr.write('\r\x1b[K');
-  if (values.trace === true && values.json !== true) for (const line of summary.trace ?? []) console.log(line);
   if (values.json === true) console.log(JSON.stringify({ ...summary, wallMs: Math.round(wallMs) }, null, 2));
   else print(summary, wallMs, replayCommand(seed, o));
   return summary.violations.length === 0 ? 0 : 1;

@@ -1,6 +1,8 @@
 // Command-line options shared by `npm run sim` and `npm run fuzz`: one parser, one replay line.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { faultKinds, scenarios, type FaultKind, type ScenarioName, type SimulationOptions } from '../world/simulation.js';
+import { parseInjection } from '../world/inject-text.js';
+import type { RunOptions } from './replay-command.js';
 import { presets, type Preset } from '../world/world.js';
 
 /** A bad command line: printed with a hint, exit code 2. */
@@ -8,8 +10,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** Options of one run, without the seed. */
-export type RunOptions = Omit<SimulationOptions, 'seed' | 'onProgress' | 'schedule'> & { readonly scenario: ScenarioName };
+export { replayCommand, type RunOptions } from './replay-command.js';
 
 /** The run options both commands take, for parseArgs. */
 export const runOptionSpec = {
@@ -22,6 +23,7 @@ export const runOptionSpec = {
   preset: { type: 'string' },
   'no-disk': { type: 'boolean' },
   clusterluck: { type: 'boolean' },
+  inject: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -44,6 +46,8 @@ export const runOptionHelp = `  --scenario NAME    ${Object.keys(scenarios).join
   --no-disk          no DTable persistence (a restarted owner forgets its holders)
   --clusterluck      Clusterluck mode: no handoff, no lock-delay, no drift bound, grants acknowledged
                      before they are synced (safety: 'clusterluck'), to see what those rules buy
+  --inject FAULTS    faults played on top of the drawn ones, as the demo page writes them:
+                     kind@atMs:node,node:ms[:amount] joined by +, e.g. crash@12000:n2:5000
   -h, --help         this text`;
 
 /** Parses `60s`, `90000ms`, `2m` or a bare number of seconds into ms. */
@@ -79,6 +83,14 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
   const shareText = values['acquire-share'];
   const acquireShare = typeof shareText === 'string' ? Number(shareText) : undefined;
   if (acquireShare !== undefined && !(shareText !== '' && acquireShare >= 0 && acquireShare <= 1)) throw new UsageError(`--acquire-share must be a number from 0 to 1, got ${JSON.stringify(shareText)}`);
+  let inject: SimulationOptions['inject'];
+  if (typeof values.inject === 'string') {
+    try {
+      inject = parseInjection(values.inject);
+    } catch (err) {
+      throw new UsageError(`--inject: ${(err as Error).message}`);
+    }
+  }
   const durationMs = typeof values.duration === 'string' ? parseDuration(values.duration) : undefined;
   const preset = values.preset;
   if (typeof preset === 'string' && preset !== 'any' && !(presets as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${presets.join(', ')}, any, got ${JSON.stringify(preset)}`);
@@ -93,23 +105,8 @@ export function runOptions(values: { [K in keyof typeof runOptionSpec]?: string 
     ...(faults === undefined ? {} : { faults }),
     ...(values['no-disk'] === true ? { disk: false } : {}),
     ...(values.clusterluck === true ? { safety: 'clusterluck' as const } : {}),
+    ...(inject === undefined || inject.length === 0 ? {} : { inject }),
   };
-}
-
-/** The one command that replays `seed` with these options. */
-export function replayCommand(seed: string, o: RunOptions): string {
-  const parts = ['npm run sim --', '--seed', /^[\w.-]+$/.test(seed) ? seed : JSON.stringify(seed)];
-  if (o.scenario !== 'default') parts.push('--scenario', o.scenario);
-  if (o.nodes !== undefined) parts.push('--nodes', String(o.nodes));
-  if (o.clients !== undefined) parts.push('--clients', String(o.clients));
-  if (o.acquireShare !== undefined && o.acquireShare !== (scenarios[o.scenario] as Partial<SimulationOptions>).acquireShare) parts.push('--acquire-share', String(o.acquireShare));
-  if (o.durationMs !== undefined) parts.push('--duration', `${o.durationMs / 1000}s`);
-  if (o.preset !== undefined && o.preset !== (scenarios[o.scenario] as Partial<SimulationOptions>).preset) parts.push('--preset', o.preset);
-  const scenarioFaults = (scenarios[o.scenario] as Partial<SimulationOptions>).faults;
-  if (o.faults !== undefined && o.faults !== scenarioFaults) parts.push('--faults', o.faults.length === 0 ? 'none' : o.faults.join(','));
-  if (o.disk === false && (scenarios[o.scenario] as Partial<SimulationOptions>).disk !== false) parts.push('--no-disk');
-  if (o.safety === 'clusterluck') parts.push('--clusterluck');
-  return parts.join(' ');
 }
 
 /** Runs a command's `main` as the process: its result is the exit code; bad usage exits 2, anything else 3. */

@@ -56,7 +56,7 @@ export class SimPair implements PipeOwner {
         return this.breakBoth('connection reset: a frame was lost');
       }
       if (item.fate === 'deliver' && !receiver.ended) {
-        this.ctx.trace({ kind: 'deliver', from: pipe.from, to: pipe.to, connection: pipe.connection, seq: item.seq, bytes: item.frame.byteLength });
+        this.ctx.trace({ kind: 'deliver', from: pipe.from, to: pipe.to, connection: pipe.connection, seq: item.seq, bytes: item.frame.byteLength, sentAtMs: item.sentAt });
         receiver.take(item);
       }
       return sender.checkDrain();

@@ -4,7 +4,7 @@ import type { Address } from '../../lib/env/transport.js';
 
 /**
  * Every kind of {@link SimNetworkEvent}:
- * - `deliver` a frame reached the receiver; `drop` an unreliable link lost it (or a stray copy met
+ * - `send` a frame was sent (reported for listeners, not in the trace); `deliver` a frame reached the receiver; `drop` an unreliable link lost it (or a stray copy met
  *   a partition); `duplicate` / `reorder` a frame was chosen for that fault when sent;
  * - `reset` a lost frame on a reliable link broke its connection; `stall` a direction's next frame
  *   is held by a partition; `resume` it moves again after a heal; `break` a connection ended with
@@ -16,7 +16,7 @@ import type { Address } from '../../lib/env/transport.js';
  * - `partition`, `partition-one-way`, `isolate`, `heal`, `clog`, `link`: fault changes.
  */
 export const simNetworkEventKinds = [
-  'deliver', 'drop', 'duplicate', 'reorder', 'reset', 'stall', 'resume', 'break',
+  'send', 'deliver', 'drop', 'duplicate', 'reorder', 'reset', 'stall', 'resume', 'break',
   'dial', 'syn-lost', 'accept', 'connect', 'refuse', 'dial-fail', 'close', 'abort',
   'partition', 'partition-one-way', 'isolate', 'heal', 'clog', 'link',
 ] as const;
@@ -38,6 +38,8 @@ export interface SimNetworkEvent {
   /** Index of the frame among those sent in its direction of its connection, from 0. */
   readonly seq?: number;
   readonly bytes?: number;
+  /** `deliver`, `drop`: when the frame was sent (not part of the trace line). */
+  readonly sentAtMs?: number;
   /** Why, for drops, breaks, closes and failed dials; the duration for clogs. */
   readonly reason?: string;
 }

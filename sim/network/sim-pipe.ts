@@ -31,6 +31,8 @@ export interface FrameItem {
   readonly fate: FrameFate;
   readonly counted: boolean;
   dueAt: number;
+  /** When it was sent, for listeners drawing it in flight. */
+  readonly sentAt: number;
 }
 
 /** A handshake reply (`syn-ack`), graceful close (`fin`) or abort (`rst`) packet. */
@@ -87,7 +89,8 @@ export class Pipe {
     const departAt = faults.clearAt(this.from, this.to, this.#ctx.clock.now());
     const fate: FrameFate = chance(random, link.loss) ? (link.unreliable ? 'drop' : 'reset') : 'deliver';
     this.bufferedBytes += frame.byteLength;
-    const item: FrameItem = { kind: 'frame', frame, seq, fate, counted: true, dueAt: departAt + drawLatencyMs(random, link) };
+    const item: FrameItem = { kind: 'frame', frame, seq, fate, counted: true, dueAt: departAt + drawLatencyMs(random, link), sentAt: this.#ctx.clock.now() };
+    this.#ctx.trace({ kind: 'send', from: this.from, to: this.to, connection: this.connection, seq, bytes: frame.byteLength });
     if (link.unreliable && chance(random, link.reorder)) {
       item.dueAt += Math.floor(random.next() * (link.latencyMs.max + 1));
       this.#trace('reorder', item);
@@ -230,7 +233,7 @@ export class Pipe {
   }
 
   #trace(kind: 'drop' | 'duplicate' | 'reorder', item: FrameItem, reason?: string): void {
-    const base = { kind, from: this.from, to: this.to, connection: this.connection, seq: item.seq, bytes: item.frame.byteLength };
+    const base = { kind, from: this.from, to: this.to, connection: this.connection, seq: item.seq, bytes: item.frame.byteLength, sentAtMs: item.sentAt };
     this.#ctx.trace(reason === undefined ? base : { ...base, reason });
   }
 }

@@ -7,10 +7,9 @@ import type { World } from './world.js';
 /** At most this many machines join during a run, beyond the first `nodes`. */
 const joinsMax = 2;
 
-/** Faults the nemesis can inject. */
-export const faultKinds = ['partition', 'long-partition', 'one-way', 'clog', 'crash', 'wipe', 'leave', 'remove', 'join', 'pause', 'drift', 'jump'] as const;
-/** One of {@link faultKinds}. */
-export type FaultKind = (typeof faultKinds)[number];
+import type { FaultKind } from './fault-kinds.js';
+
+export { faultKinds, type FaultKind } from './fault-kinds.js';
 
 /** A range of simulated milliseconds, drawn uniformly. */
 export interface MsRange {
@@ -75,21 +74,35 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
     if (side.length > 0 && other.length > 0) {
       if (f.kind !== 'one-way') world.partition(side, other);
       else world.partitionOneWay(side, other);
-      world.clock.setTimer(f.ms, () => world.heal());
+      world.clock.setTimer(f.ms, () => {
+        ended(world, f.kind, target);
+        world.heal();
+      });
     }
   } else if (f.kind === 'clog') {
     world.clog(victim, f.ms);
   } else if (f.kind === 'crash' || f.kind === 'wipe') {
     if (f.kind === 'crash') world.crash(victim);
     else world.wipe(victim);
-    world.clock.setTimer(f.ms, () => void world.restart(victim));
+    world.clock.setTimer(f.ms, () => {
+      ended(world, f.kind, target);
+      void world.restart(victim);
+    });
   } else if (f.kind === 'leave') {
     void world.leave(victim);
-    world.clock.setTimer(f.ms, () => void world.restart(victim));
+    world.clock.setTimer(f.ms, () => {
+      ended(world, f.kind, target);
+      void world.restart(victim);
+    });
   } else if (f.kind === 'join') {
     target = world.hosts.size < world.options.nodes + joinsMax ? world.join() : 'none';
   } else if (f.kind === 'remove') {
-    if (world.remove(victim)) world.clock.setTimer(f.ms, () => world.insert(victim));
+    if (world.remove(victim)) {
+      world.clock.setTimer(f.ms, () => {
+        ended(world, f.kind, target);
+        world.insert(victim);
+      });
+    }
   } else if (f.kind === 'pause') {
     world.pause(victim, f.ms);
   } else if (f.kind === 'drift') {
@@ -97,7 +110,12 @@ function inject(world: World, f: Omit<ScheduledFault, 'at'>): FaultRecord {
   } else {
     world.jumpWall(victim, f.amount ?? 0);
   }
+  world.emit({ type: 'fault', at: world.clock.now(), phase: 'begin', kind: f.kind, target, ms: f.ms });
   return { at: world.clock.now(), kind: f.kind, target };
+}
+
+function ended(world: World, kind: FaultKind, target: string): void {
+  world.emit({ type: 'fault', at: world.clock.now(), phase: 'end', kind, target });
 }
 
 export function nemesis(world: World, random: Random, o: NemesisOptions, until: number, record: (r: FaultRecord) => void): void {

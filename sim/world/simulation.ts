@@ -8,9 +8,11 @@ import { lockSemaphorePrefix } from '../../lib/dsm/locks.js';
 import { randomInt } from '../../lib/env/random.js';
 import { driftMaxDefault, semaphoreLimitMax } from '../../lib/constants.js';
 import { checkFencing, checkSafety, type Violation } from '../checkers/checker.js';
+import { BeliefLog, LiveSafety } from '../checkers/belief-log.js';
+import { isFaultStory, semaphoreOf, type SimEvent, type SimEventListener } from './sim-event.js';
 import { OwnershipSampler, ViewLog, type OwnerProbe } from '../checkers/view-checker.js';
 import { FifoChecker } from '../checkers/fifo-checker.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom, type SeededRandom } from './seeded-random.js';
 import { presets, World, type Preset } from './world.js';
 import { faultKinds, nemesis, playSchedule, type FaultKind, type FaultRecord, type MsRange, type ScheduledFault } from './faults.js';
 import { churn, client, type RunState } from './workload.js';
@@ -62,11 +64,52 @@ export interface SimulationOptions {
   readonly preset?: Preset;
   /** Return the whole trace in the summary. @default false */
   readonly keepTrace?: boolean;
-  /** Called every simulated second. */
-  readonly onProgress?: (simMs: number) => void;
+  /** Faults played on top of the nemesis's (or the schedule's): what a user injects, replayable with `--inject`. */
+  readonly inject?: readonly ScheduledFault[];
+  /** Called every simulated second of the workload; a returned promise is awaited (a page yields to draw). */
+  readonly onProgress?: (simMs: number) => void | Promise<void>;
+  /** Receives every event of the run, in order (see {@link SimEvent}). */
+  readonly onEvent?: SimEventListener;
+  /** Your own invariants, called at every step (every `sampleMs`) with the world; each distinct message found is a violation of class `invariant`. */
+  readonly invariants?: readonly Invariant[];
+  /** Your own clients, started with the built-in ones (set `clients: 0` for yours alone). */
+  readonly workload?: UserWorkload;
+  /** Ends the run early: it rejects with the signal's reason at the next simulated second. */
+  readonly signal?: AbortSignal;
   /** Simulated ms between two ownership samples. @default 10 */
   readonly sampleMs?: number;
 }
+
+/** What a user's invariant is given at every step. */
+export interface InvariantContext {
+  readonly world: World;
+  /** Virtual time, ms. */
+  readonly now: number;
+  /** The semaphores the built-in clients use. */
+  readonly semaphores: readonly string[];
+  /** Each semaphore's limit n (locks included). */
+  readonly limits: ReadonlyMap<string, number>;
+}
+
+/** A user's invariant: what is wrong with the world now (nothing: an empty list). */
+export type Invariant = (context: InvariantContext) => readonly { readonly message: string; readonly semaphore?: string }[];
+
+/** What a user's workload is given, once the cluster is up and the semaphores exist. */
+export interface WorkloadContext {
+  readonly world: World;
+  /** A stream of its own (forked from the seed), so the built-in clients' draws stay the same. */
+  readonly random: SeededRandom;
+  readonly semaphores: readonly string[];
+  /** Virtual time at which the workload should stop. */
+  readonly stopAt: number;
+}
+
+/**
+ * A user's clients: they call `world.node(id)?.dsm` (post, acquire) or `.locks`, on
+ * `world.clock`'s timers, and report what they believe they hold with `world.emit` `grant`,
+ * `renew` and `release` events, which the safety and fencing checkers judge with the rest.
+ */
+export type UserWorkload = (context: WorkloadContext) => void;
 
 /** What a run did and found. */
 export interface SimulationSummary {
@@ -138,34 +181,54 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const views = new ViewLog();
   const owners = new OwnershipSampler();
   const fifo = new FifoChecker();
+  const beliefs = new BeliefLog();
   const running = (): OwnerProbe[] => [...world.hosts.values()].flatMap((h) => {
     const node = h.process;
     return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
   });
-  const world: World = new World({
-    seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset,
-    onView: (p, v, at) => views.adopted(p, v, at),
-    onQueue: (p, e, at) => {
-      if (e.type === 'waiting') fifo.waiting(p, e.id, e.holder, e.permits ?? 1);
-      else fifo.ended(p, e.id, e.holder);
-      void at;
-    },
-    onGrant: (host, g, at) => {
-      fifo.granted(`${host.id}#${host.epoch}`, g.id, g.holder, at);
+  const world: World = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset });
+  // The checkers read the run's events, as any listener does.
+  world.listen((e) => {
+    beliefs.onEvent(e);
+    if (e.type === 'view') views.adopted(e.process, e.view, e.at);
+    else if (e.type === 'owner' && e.what === 'waiting') fifo.waiting(e.process, e.semaphore, e.holder, e.permits ?? 1);
+    else if (e.type === 'owner' && e.what === 'wait-ended') fifo.ended(e.process, e.semaphore, e.holder);
+    else if (e.type === 'owner') {
+      fifo.granted(e.process, e.semaphore, e.holder, e.at);
       const all = running();
-      const granter = all.find((p) => p.id === host.id);
-      if (granter !== undefined) owners.grant(granter, host.process?.gossip.view()?.number ?? 0, all, g.id, g.token, at);
-    },
+      const granter = all.find((p) => p.id === e.host);
+      const host = world.hosts.get(e.host);
+      if (granter !== undefined) owners.grant(granter, host?.process?.gossip.view()?.number ?? 0, all, e.semaphore, e.token ?? 0, e.at);
+    }
   });
+  if (options.onEvent !== undefined) world.listen(options.onEvent);
   await world.start();
   const sems = Array.from({ length: o.semaphores }, (_, i) => `sem-${i}`);
+  const limits = new Map<string, number>(sems.map((s) => [s, o.limit]));
+  for (const s of sems) limits.set(`${lockSemaphorePrefix}lk-${s}`, semaphoreLimitMax);
+  const live = new LiveSafety(beliefs, limits);
+  const found = new Set<string>();
+  const invariantViolations: Violation[] = [];
   const sample = (): void => {
-    owners.sample(running(), sems, world.clock.now());
+    const now = world.clock.now();
+    owners.sample(running(), sems, now);
+    for (const v of live.check(now)) {
+      live.told(v);
+      world.emit({ type: 'violation', at: v.at, violation: v });
+    }
+    for (const invariant of o.invariants ?? []) {
+      for (const f of invariant({ world, now, semaphores: sems, limits })) {
+        if (found.has(f.message)) continue;
+        found.add(f.message);
+        const v: Violation = { class: 'invariant', at: now, message: f.message, ...(f.semaphore === undefined ? {} : { semaphore: f.semaphore }) };
+        invariantViolations.push(v);
+        live.told(v);
+        world.emit({ type: 'violation', at: now, violation: v });
+      }
+    }
     world.clock.setTimer(o.sampleMs, sample);
   };
   sample();
-  const limits = new Map<string, number>(sems.map((s) => [s, o.limit]));
-  for (const s of sems) limits.set(`${lockSemaphorePrefix}lk-${s}`, semaphoreLimitMax);
   // Create through n0 as an application would at start-up: retrying while ownership settles.
   for (const s of sems) {
     for (let attempt = 0; ; attempt++) {
@@ -175,18 +238,24 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
       await world.run(1000);
     }
   }
-  const run: RunState = { beliefs: [], inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
+  const run: RunState = { inflight: new Map(), counts: { operations: 0, granted: 0, refused: 0, failed: 0, lost: 0 } };
   const faultLog: FaultRecord[] = [];
   const stopAt = world.clock.now() + o.durationMs;
+  world.emit({ type: 'run', at: world.clock.now(), phase: 'workload' });
   for (let c = 0; c < o.clients; c++) client(world, world.random.fork(`client-${c}`), c, sems, o, stopAt, run);
   churn(world, world.random.fork('churn'), o, stopAt, run);
+  o.workload?.({ world, random: world.random.fork('workload'), semaphores: sems, stopAt });
   const record = (r: FaultRecord): void => void faultLog.push(r);
   if (options.schedule === undefined) nemesis(world, world.random.fork('nemesis'), o, stopAt - 10_000, record);
   else playSchedule(world, options.schedule, stopAt - 10_000, record);
+  if (options.inject !== undefined) playSchedule(world, options.inject, stopAt - 10_000, record);
   for (let t = 0; t < o.durationMs; t += 1000) {
+    if (o.signal?.aborted === true) throw o.signal.reason;
     await world.run(1000);
-    o.onProgress?.(t + 1000);
+    const paced = o.onProgress?.(t + 1000);
+    if (paced !== undefined) await paced;
   }
+  world.emit({ type: 'run', at: world.clock.now(), phase: 'healing' });
   world.heal();
   for (const h of world.hosts.values()) if (!h.alive) void world.restart(h.id);
   let converged = await world.settle(30_000);
@@ -200,7 +269,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   // simulator reports "no liveness, core replicas cannot view-change" the same way, as an outcome).
   const allLost = lostQuorum !== undefined && lostQuorum.forced.length === 0 ? `view ${lostQuorum.view.number} lost every member (${lostQuorum.lost.join(', ')}) for good` : undefined;
   await world.run(10_000); // every post still open has had its request timeouts and retries
-  const violations = [...checkSafety(run.beliefs, limits), ...checkFencing(run.beliefs), ...fifo.violations, ...views.violations, ...owners.violations];
+  const violations = [...checkSafety(beliefs.beliefs, limits), ...checkFencing(beliefs.beliefs), ...fifo.violations, ...views.violations, ...owners.violations, ...invariantViolations];
   if (!converged && allLost === undefined) {
     const views = [...world.hosts.values()].map((h) => {
       const i = h.node?.gossip.inspect();
@@ -213,11 +282,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
     else violations.push({ class: 'liveness', at: p.sentAt, semaphore: p.semaphore, message: `post ${p.semaphore} ${holder} via ${p.host} sent at ${p.sentAt.toFixed(1)} never ended` });
   }
   violations.sort((a, b) => a.at - b.at);
+  // Found at the end (not live): told now, at the instant they were found.
+  for (const v of violations) if (!live.reported(v)) world.emit({ type: 'violation', at: world.clock.now(), violation: v });
+  world.emit({ type: 'run', at: world.clock.now(), phase: 'end' });
   const faults: Record<string, number> = {};
   for (const f of faultLog) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
   const clockMs = world.clock.now();
   world.stop();
-  const around = storyBefore(world.trace, violations[0]);
+  const around = storyBefore(world.trace, world.traced, violations[0]);
   const trace = world.trace.join('\n') + `\ndeliveries ${world.deliveries.count} ${world.deliveries.hash}`;
   return {
     seed: o.seed, nodes: o.nodes, preset, simMs: o.durationMs, clockMs, ...run.counts, faults, faultLog, violations, converged, forcedOut, ...(allLost === undefined ? {} : { clusterLost: allLost }),
@@ -227,7 +299,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   };
 }
 
-type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety' | 'preset'>> & Pick<SimulationOptions, 'safety' | 'preset'>;
+type Resolved = Required<Omit<SimulationOptions, 'onProgress' | 'schedule' | 'keepTrace' | 'safety' | 'preset' | 'inject' | 'onEvent' | 'invariants' | 'workload' | 'signal'>> & Pick<SimulationOptions, 'safety' | 'preset' | 'invariants' | 'workload' | 'signal'>;
 
 function check(o: Resolved): void {
   const int = (name: string, v: unknown, min: number): void => {
@@ -249,15 +321,13 @@ function check(o: Resolved): void {
   }
 }
 
-const faultLine = /^[\d.]+ (crash|wipe|restart|up|boot-failed|leave|exit|remove|insert|join|pause|resume|drift|jump|partition|partition-one-way|isolate|heal|clog|reset|break) /;
-
 /** The trace lines that tell a violation's story: its semaphore's grants, closes and failures (not plain refusals), and every fault. */
-function storyBefore(trace: readonly string[], v: Violation | undefined): string[] {
+function storyBefore(trace: readonly string[], events: readonly SimEvent[], v: Violation | undefined): string[] {
   if (v === undefined) return [];
-  const mentions = v.semaphore === undefined ? undefined : ` ${v.semaphore} `;
-  return trace.filter((l) => {
-    const t = Number(l.slice(0, l.indexOf(' ')));
-    if (t > v.at || t < v.at - 5000) return false;
-    return faultLine.test(l) || mentions === undefined || (l.includes(mentions) && !l.endsWith('SEMAPHORE_FULL'));
+  return trace.filter((_, i) => {
+    const e = events[i] as SimEvent;
+    if (e.at > v.at || e.at < v.at - 5000) return false;
+    if (isFaultStory(e) || v.semaphore === undefined) return true;
+    return semaphoreOf(e) === v.semaphore && !(e.type === 'refuse' && e.reason === 'SEMAPHORE_FULL');
   }).slice(-80);
 }

@@ -6,7 +6,6 @@ import type { DSMServer } from '../../lib/dsm/dsm-server.js';
 import { lockSemaphorePrefix, type DistributedLocks } from '../../lib/dsm/locks.js';
 import { ClusterluckError } from '../../lib/env/errors.js';
 import { randomInt, type Random } from '../../lib/env/random.js';
-import type { Belief } from '../checkers/checker.js';
 import { draw, type MsRange } from './faults.js';
 import type { World } from './world.js';
 
@@ -27,7 +26,6 @@ interface Inflight {
 }
 
 export interface RunState {
-  readonly beliefs: Belief[];
   /** Posts sent and not answered, by holder. */
   readonly inflight: Map<string, Inflight>;
   readonly counts: { operations: number; granted: number; refused: number; failed: number; lost: number };
@@ -61,14 +59,12 @@ export function client(world: World, random: Random, index: number, sems: string
           const now = world.clock.now();
           run.counts.granted++;
           // The client's clock may run up to (1+ρ) slow: it believes that much longer in real time.
-          const belief: Belief = { semaphore, holder, sentAt, from: now, to: sentAt + timeout * (1 + o.driftMax), token };
-          run.beliefs.push(belief);
-          world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${token}`);
-          const hold = random.next() * Math.max(0, belief.to - now);
+          const until = sentAt + timeout * (1 + o.driftMax);
+          world.emit({ type: 'grant', at: now, kind: 'post', semaphore, holder, host, token, sentAt, until });
+          const hold = random.next() * Math.max(0, until - now);
           world.clock.setTimer(hold, () => {
             if (world.hosts.get(host)?.epoch !== epoch) return; // the client died with its process: it believes until the lease ends
-            belief.to = Math.min(belief.to, world.clock.now());
-            world.log(`close ${semaphore} ${holder}`);
+            world.emit({ type: 'release', at: world.clock.now(), how: 'close', kind: 'post', semaphore, holder });
             world.node(host)?.dsm.closeAsync(semaphore, holder);
           });
           next();
@@ -77,7 +73,7 @@ export function client(world: World, random: Random, index: number, sems: string
           run.inflight.delete(holder);
           if (err.code === 'SEMAPHORE_FULL') run.counts.refused++;
           else run.counts.failed++;
-          world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
+          world.emit({ type: 'refuse', at: world.clock.now(), semaphore, holder, reason: err.code ?? 'error' });
           // An application creates what it uses when it finds it missing (ALREADY_EXISTS is fine).
           if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
           next();
@@ -115,21 +111,17 @@ function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: s
       const now = world.clock.now();
       run.counts.granted++;
       const stretch = 1 + o.driftMax;
-      const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lease.token, permits };
-      run.beliefs.push(belief);
-      world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lease.token}${permits > 1 ? ` permits ${permits}` : ''}`);
+      world.emit({ type: 'grant', at: now, kind: 'acquire', semaphore, holder, host, token: lease.token, sentAt: a.sentAt, until: now + lease.remainingMs() * stretch, permits });
       lease.events.addEventListener('renewed', () => {
-        belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
+        world.emit({ type: 'renew', at: world.clock.now(), semaphore, holder, until: world.clock.now() + lease.remainingMs() * stretch });
       });
       lease.signal.addEventListener('abort', () => {
-        belief.to = Math.min(belief.to, world.clock.now());
-        world.log(`lost ${semaphore} ${holder}: ${(lease.signal.reason as { code?: string }).code ?? 'error'}`);
+        world.emit({ type: 'release', at: world.clock.now(), how: 'lost', kind: 'acquire', semaphore, holder, reason: (lease.signal.reason as { code?: string }).code ?? 'error' });
       });
       const hold = holdFor * (refresh ? 2 * a.leaseMs : lease.remainingMs());
       world.clock.setTimer(hold, () => {
         if (world.hosts.get(host)?.epoch !== epoch || !lease.held) return; // died with its process, or lost: it believes no longer than the lease says
-        belief.to = Math.min(belief.to, world.clock.now());
-        world.log(`release ${semaphore} ${holder}`);
+        world.emit({ type: 'release', at: world.clock.now(), how: 'release', kind: 'acquire', semaphore, holder });
         void lease.release();
       });
       next();
@@ -137,7 +129,7 @@ function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: s
     (err: Error & { code?: string }) => {
       run.inflight.delete(holder);
       run.counts[err.code === 'TIMEOUT' || err.code === 'ABORTED' ? 'refused' : 'failed']++;
-      world.log(`no ${semaphore} ${holder}: ${err.code ?? 'error'}`);
+      world.emit({ type: 'refuse', at: world.clock.now(), semaphore, holder, reason: err.code ?? 'error' });
       if (err.code === 'NOT_FOUND') (world.node(host)?.dsm.create(semaphore, o.limit) as Promise<void> | undefined)?.catch(() => undefined);
       next();
     },
@@ -177,15 +169,13 @@ function lockRequest(world: World, random: Random, a: { locks: DistributedLocks;
     run.counts.granted++;
     const stretch = 1 + o.driftMax;
     const lease = lock.lease;
-    const belief: Belief = { semaphore, holder, sentAt: a.sentAt, from: now, to: now + lease.remainingMs() * stretch, token: lock.token, permits: mode === 'exclusive' ? semaphoreLimitMax : 1 }; // what the mode means, not what the lease says
-    run.beliefs.push(belief);
-    world.log(`grant ${semaphore} ${holder} via ${host} until ${belief.to.toFixed(1)} token ${lock.token} ${mode}`);
+    // Permits: what the mode means, not what the lease says.
+    world.emit({ type: 'grant', at: now, kind: 'lock', semaphore, holder, host, token: lock.token, sentAt: a.sentAt, until: now + lease.remainingMs() * stretch, permits: mode === 'exclusive' ? semaphoreLimitMax : 1, mode });
     lease.events.addEventListener('renewed', () => {
-      belief.to = Math.max(belief.to, world.clock.now() + lease.remainingMs() * stretch);
+      world.emit({ type: 'renew', at: world.clock.now(), semaphore, holder, until: world.clock.now() + lease.remainingMs() * stretch });
     });
     lock.signal.addEventListener('abort', () => {
-      belief.to = Math.min(belief.to, world.clock.now());
-      world.log(`lost ${semaphore} ${holder}: ${(lock.signal.reason as { code?: string }).code ?? 'error'}`);
+      world.emit({ type: 'release', at: world.clock.now(), how: 'lost', kind: 'lock', semaphore, holder, reason: (lock.signal.reason as { code?: string }).code ?? 'error' });
     });
     next();
     await new Promise<void>((resolve) => world.clock.setTimer(holdFor * 2 * a.leaseMs, resolve));
@@ -193,20 +183,19 @@ function lockRequest(world: World, random: Random, a: { locks: DistributedLocks;
     // The callback ends, and request() releases the lock: whatever the lease says, the client
     // believes no longer (fuzz seed 27: a wall-clock jump had ended the lease on the client's
     // clocks, its signal had not aborted yet, and the belief outlived the release).
-    belief.to = Math.min(belief.to, world.clock.now());
-    world.log(`release ${semaphore} ${holder}${lease.held ? '' : ' (no longer held)'}`);
+    world.emit({ type: 'release', at: world.clock.now(), how: 'release', kind: 'lock', semaphore, holder, ...(lease.held ? {} : { reason: 'no longer held' }) });
   }).then(
     () => {
       if (granted) return;
       run.counts.refused++;
-      world.log(`no ${semaphore} ${holder}: not available`);
+      world.emit({ type: 'refuse', at: world.clock.now(), semaphore, holder, reason: 'not available' });
       next();
     },
     (err: Error & { code?: string }) => {
       run.inflight.delete(holder);
       if (granted) return; // a steal or a lost lease after the grant (next already ran)
       run.counts[err.code === 'ABORTED' || err.code === 'TIMEOUT' ? 'refused' : 'failed']++;
-      world.log(`no ${semaphore} ${holder}: ${err.code ?? err.name}`);
+      world.emit({ type: 'refuse', at: world.clock.now(), semaphore, holder, reason: err.code ?? err.name });
       next();
     },
   );
@@ -230,7 +219,7 @@ export function churn(world: World, random: Random, o: WorkloadOptions, stopAt: 
       const step = (what: string, p: Promise<unknown> | undefined): Promise<unknown> =>
         (p ?? Promise.resolve()).catch((err: { code?: string }) => {
           run.counts.failed++;
-          world.log(`churn ${what} ${id} via ${host}: ${err.code ?? 'error'}`);
+          world.emit({ type: 'churn', at: world.clock.now(), what, semaphore: id, host, reason: err.code ?? 'error' });
         });
       void step('create', dsm.create(id, 1) as Promise<void>)
         .then(() => step('post', dsm.post(id, `${id}-h`, 1000, undefined, 1000, 0) as Promise<number>))

@@ -4,7 +4,6 @@ import { cookieKey } from '../../lib/kernel/cookie-key.js';
 import { ClusterNode } from '../../lib/cluster/cluster-node.js';
 import { storedNodeId } from '../../lib/cluster/node-identity.js';
 import { majority, type View, type ViewMember } from '../../lib/core/view.js';
-import type { GrantDetail } from '../../lib/dsm/dsm-server.js';
 import { silentLogger } from '../../lib/env/logger.js';
 import { decodeViewState, viewStateKey } from '../../lib/gossip/view-keeper.js';
 import type { Random } from '../../lib/env/random.js';
@@ -14,7 +13,8 @@ import { processTransport, type ProcessTransport } from '../network/process-tran
 import { seededRandom, type SeededRandom } from './seeded-random.js';
 import { SimDisk } from '../disk/sim-disk.js';
 import { simHmac } from './sim-hmac.js';
-import { formatSimNetworkEvent, type SimNetworkEvent } from '../network/sim-net-event.js';
+import type { SimNetworkEvent } from '../network/sim-net-event.js';
+import { formatSimEvent, type OwnerEvent, type SimEvent, type SimEventListener } from './sim-event.js';
 import { SimNetwork } from '../network/sim-network.js';
 import { VirtualClock } from '../clock/virtual-clock.js';
 
@@ -30,12 +30,6 @@ export interface WorldOptions {
   readonly disk?: boolean;
   /** `'clusterluck'`: handoff, lock-delay, drift bound and synced acks off on every node. @default 'strict' */
   readonly safety?: 'strict' | 'clusterluck';
-  /** Called whenever a process adopts a decided view. */
-  readonly onView?: (process: string, view: View, atMs: number) => void;
-  /** Called at every grant a process's DSMServer makes, at that instant. */
-  readonly onGrant?: (host: SimHost, grant: GrantDetail, atMs: number) => void;
-  /** Called when an acquire queues at a process's DSMServer, and when it stops waiting without a grant; `process` is `host#epoch`. */
-  readonly onQueue?: (process: string, e: { readonly type: 'waiting' | 'ended'; readonly id: string; readonly holder: string; readonly permits?: number }, atMs: number) => void;
   /** Chance a crash tears the last unsynced append. @default 0.5 */
   readonly tornWriteProbability?: number;
   /** Most time a disk read or sync takes, ms (seeded per operation). @default 50 */
@@ -146,9 +140,12 @@ export class World {
   readonly random: SeededRandom;
   readonly network: SimNetwork;
   readonly hosts = new Map<string, SimHost>();
-  readonly options: Required<Omit<WorldOptions, 'onView' | 'onGrant' | 'onQueue'>> & Pick<WorldOptions, 'onView' | 'onGrant' | 'onQueue'>;
-  /** World events and network events other than deliveries, in order. */
+  readonly options: Required<WorldOptions>;
+  /** The trace lines of world, client and network events (deliveries are folded into {@link deliveries}), in order. */
   readonly trace: string[] = [];
+  /** The event of each trace line, at the same index. */
+  readonly traced: SimEvent[] = [];
+  readonly #listeners: SimEventListener[] = [];
   #stopped = false;
   /** Deliveries, folded into one number (FNV-1a) so the trace stays small but still pins the traffic. */
   deliveries = { count: 0, hash: 0x811c9dc5 };
@@ -159,9 +156,28 @@ export class World {
     this.network = new SimNetwork({ clock: this.clock, random: this.random.fork('network'), onEvent: (e) => this.#onNetwork(e) });
   }
 
-  /** Records one line of the trace (hashed to compare runs). */
-  log(line: string): void {
-    this.trace.push(`${this.clock.now().toFixed(3)} ${line}`);
+  /** Tells every listener of `event`, and records its trace line (hashed to compare runs), if it has one. */
+  emit(event: SimEvent): void {
+    const line = formatSimEvent(event);
+    if (line !== undefined) {
+      this.trace.push(line);
+      this.traced.push(event);
+    }
+    for (const l of this.#listeners) l(event);
+  }
+
+  /** Calls `listener` with every event from now on, in order. @returns a function that stops it */
+  listen(listener: SimEventListener): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  /** Whether anyone listens (frames are only reported when someone does). */
+  get listened(): boolean {
+    return this.#listeners.length > 0;
   }
 
   /** Boots every host and joins them into one ring. */
@@ -177,7 +193,7 @@ export class World {
   /** A new machine (`n5`, `n6`, …) whose process joins the running cluster through a serving member. @returns its id */
   join(): string {
     const host = this.#addHost();
-    this.log(`join ${host.id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'join', host: host.id });
     void this.#boot(host);
     return host.id;
   }
@@ -204,7 +220,7 @@ export class World {
     host.epoch++;
     host.proc?.kill();
     host.disk.crash();
-    this.log(`crash ${id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'crash', host: id });
   }
 
   /** Kills the process and loses its disk too (a replaced machine, a wiped IndexedDB): it restarts with nothing. */
@@ -213,7 +229,7 @@ export class World {
     if (host === undefined || !host.alive) return;
     this.crash(id);
     host.disk.wipe();
-    this.log(`wipe ${id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'wipe', host: id });
   }
 
   /** The process on a host leaves the ring gracefully and exits (its disk is intact); `restart` brings it back. */
@@ -224,11 +240,11 @@ export class World {
     if (host === undefined || proc === undefined || node === undefined) return;
     host.epoch++; // its clients stop using it now
     proc.serving = false;
-    this.log(`leave ${id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'leave', host: id });
     await node.stop({ leave: true }).catch(() => undefined);
     if (!proc.alive) return; // crashed while leaving
     proc.kill();
-    this.log(`exit ${id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'exit', host: id });
   }
 
   /** An operator removes `id` from the ring (through another serving node); `insert` re-admits it. @returns whether it was sent. */
@@ -238,7 +254,7 @@ export class World {
     if (host === undefined || by === undefined) return false;
     this.#inserting.delete(id);
     by.gossip.remove(host.nodeId);
-    this.log(`remove ${host.nodeId} by ${by.self.id}`);
+    this.emit({ type: 'operator', at: this.clock.now(), what: 'remove', nodes: [host.nodeId], by: by.self.id });
     return true;
   }
 
@@ -270,7 +286,7 @@ export class World {
       return;
     }
     by.gossip.insert(self);
-    this.log(`insert ${id} by ${by.self.id}`);
+    this.emit({ type: 'operator', at: this.clock.now(), what: 'insert', nodes: [id], by: by.self.id });
     this.clock.setTimer(5000, () => this.#insert(id, false));
   }
 
@@ -296,7 +312,7 @@ export class World {
   restart(id: string): Promise<void> {
     const host = this.hosts.get(id);
     if (host === undefined || host.alive) return Promise.resolve();
-    this.log(`restart ${id}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'restart', host: id });
     return this.#boot(host);
   }
 
@@ -305,24 +321,24 @@ export class World {
     const proc = this.hosts.get(id)?.proc;
     if (proc === undefined || !proc.alive) return;
     proc.pause();
-    this.log(`pause ${id} ${ms}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'pause', host: id, amount: ms });
     this.clock.setTimer(ms, () => {
       if (!proc.alive) return;
       proc.resume();
-      this.log(`resume ${id}`);
+      this.emit({ type: 'process', at: this.clock.now(), what: 'resume', host: id });
     });
   }
 
   /** Sets a host clock's drift rate (1.01: 1 % fast). */
   drift(id: string, rate: number): void {
     this.hosts.get(id)?.proc?.clock.setRate(rate);
-    this.log(`drift ${id} ${rate.toFixed(4)}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'drift', host: id, amount: rate });
   }
 
   /** Jumps a host's wall clock (not its monotonic clock) by `ms`. */
   jumpWall(id: string, ms: number): void {
     this.hosts.get(id)?.proc?.clock.jumpWall(ms);
-    this.log(`jump ${id} ${ms}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'jump', host: id, amount: ms });
   }
 
   /** Splits hosts into two groups that cannot reach each other, both ways. */
@@ -412,11 +428,11 @@ export class World {
     if (view.members.length - lost.length >= majority(view)) return undefined;
     const by = [...this.hosts.values()].find((h) => h.node?.gossip.view()?.number === view.number && view.members.some((m) => m.id === h.nodeId) && !lost.includes(h.nodeId))?.node;
     if (by === undefined) {
-      this.log(`view ${view.number} lost ${lost.length} of ${view.members.length} voters and no member of it survives`);
+      this.emit({ type: 'operator', at: this.clock.now(), what: 'quorum-lost', nodes: lost, view: view.number, voters: view.members.length });
       return { view, lost, forced: [] };
     }
     by.gossip.forceRemove(lost);
-    this.log(`force-remove ${lost.join(',')} by ${by.self.id} (view ${view.number} lost ${lost.length} of ${view.members.length} voters)`);
+    this.emit({ type: 'operator', at: this.clock.now(), what: 'force-remove', nodes: lost, by: by.self.id, view: view.number, voters: view.members.length });
     return { view, lost, forced: lost };
   }
 
@@ -460,20 +476,19 @@ export class World {
       ...(this.options.safety === 'clusterluck' ? { gossip: { safety: 'clusterluck' } } : {}),
     });
     proc.node = node;
-    const onView = this.options.onView;
+    const p = `${host.id}#${epoch}`;
     node.gossip.events.addEventListener('view', (e) => {
-      const v = e.detail.view;
-      this.log(`view ${host.nodeId} ${v.number} ${v.members.map((m) => m.id).join(',')}`);
-      onView?.(`${host.id}#${epoch}`, v, this.clock.now());
+      this.emit({ type: 'view', at: this.clock.now(), host: host.id, process: p, nodeId: host.nodeId, view: e.detail.view });
     });
-    const onGrant = this.options.onGrant;
-    if (onGrant !== undefined) node.dsm.events.addEventListener('grant', (e) => onGrant(host, e.detail, this.clock.now()));
-    const onQueue = this.options.onQueue;
-    if (onQueue !== undefined) {
-      const p = `${host.id}#${epoch}`;
-      node.dsm.events.addEventListener('waiting', (e) => onQueue(p, { type: 'waiting', id: e.detail.id, holder: e.detail.holder, permits: e.detail.permits }, this.clock.now()));
-      node.dsm.events.addEventListener('waitEnded', (e) => onQueue(p, { type: 'ended', id: e.detail.id, holder: e.detail.holder }, this.clock.now()));
-    }
+    node.gossip.events.addEventListener('member', (e) => {
+      if (this.listened) this.emit({ type: 'member', at: this.clock.now(), host: host.id, member: e.detail.id, status: e.detail.status ?? 'gone' });
+    });
+    const owner = (what: OwnerEvent['what'], d: { id: string; holder: string; token?: number; permits?: number }, process = p): void =>
+      this.emit({ type: 'owner', at: this.clock.now(), what, host: host.id, process, semaphore: d.id, holder: d.holder, ...(d.token === undefined ? {} : { token: d.token }), ...(d.permits === undefined ? {} : { permits: d.permits }) });
+    // The grant names the host's current epoch, the waits the booted one's (as the FIFO checker always read them).
+    node.dsm.events.addEventListener('grant', (e) => owner('grant', e.detail, `${host.id}#${host.epoch}`));
+    node.dsm.events.addEventListener('waiting', (e) => owner('waiting', e.detail));
+    node.dsm.events.addEventListener('waitEnded', (e) => owner('wait-ended', e.detail));
     // Join through a serving node, as a supervisor's config would say; only the very first node
     // founds the ring. With nobody serving, a restart still names a seed (another host) and fails
     // to start until that answers: a real node given --join does not found a second cluster.
@@ -484,14 +499,14 @@ export class World {
     } catch (err) {
       if (!proc.alive) return; // crashed while booting
       // The process exits; its supervisor starts it again a second later.
-      this.log(`boot-failed ${host.id} ${(err as { code?: string }).code ?? String(err)}`);
+      this.emit({ type: 'process', at: this.clock.now(), what: 'boot-failed', host: host.id, reason: (err as { code?: string }).code ?? String(err) });
       this.crash(host.id);
       this.clock.setTimer(1000, () => void this.restart(host.id));
       return;
     }
     if (!proc.alive) return;
     proc.serving = true;
-    this.log(`up ${host.id}${host.nodeId === host.id ? '' : ` as ${host.nodeId}`}`);
+    this.emit({ type: 'process', at: this.clock.now(), what: 'up', host: host.id, ...(host.nodeId === host.id ? {} : { nodeId: host.nodeId }) });
   }
 
   #onNetwork(e: SimNetworkEvent): void {
@@ -502,8 +517,10 @@ export class World {
       h = Math.imul(h, 0x01000193) ^ (e.seq ?? 0);
       h = Math.imul(h, 0x01000193) ^ (e.bytes ?? 0);
       d.hash = Math.imul(h, 0x01000193) >>> 0;
+      if (this.listened) this.emit({ type: 'net', at: e.atMs, event: e });
       return;
     }
-    this.trace.push(formatSimNetworkEvent(e));
+    if (e.kind === 'send' && !this.listened) return;
+    this.emit({ type: 'net', at: e.atMs, event: e });
   }
 }

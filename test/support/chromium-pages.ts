@@ -83,7 +83,7 @@ export async function buildPages(pages: readonly string[], base = root, minify =
       }
     }
   }
-  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' };
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
   const server = createServer((req, res) => {
     const path = normalize(join(outDir, new URL(req.url ?? '/', 'http://x').pathname));
     if (!path.startsWith(outDir)) return void res.writeHead(403).end();

@@ -73,14 +73,15 @@ export class LiveSafety {
     const out: Violation[] = [];
     for (const [semaphore, list] of bySem) {
       const n = this.#limits.get(semaphore) ?? Infinity;
-      const points = list.flatMap((b) => [[Math.max(b.from, from), 1, b] as const, [Math.min(b.to, now), -1, b] as const]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      // Beliefs still held at `now` do not end in this window: the next one carries them on.
+      const points = list.flatMap((b) => (b.to < now ? [[Math.max(b.from, from), 1, b] as const, [b.to, -1, b] as const] : [[Math.max(b.from, from), 1, b] as const])).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
       const active = new Set<Belief>();
       let held = 0;
       for (const [at, kind, b] of points) {
         if (kind === -1) {
           active.delete(b);
           held -= b.permits ?? 1;
-          if (held <= n && at < now) this.#over.delete(semaphore);
+          if (held <= n) this.#over.delete(semaphore);
           continue;
         }
         active.add(b);

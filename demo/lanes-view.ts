@@ -100,7 +100,7 @@ export class LanesView {
     g.fillRect(x(t), 0, 1.5, cssHeight);
     if (waiting > 0) {
       g.fillStyle = '#5f6470';
-      g.fillText(`${waiting} waiting: ${[...(replay.waiting.get(name) ?? [])].slice(0, 6).join(', ')}`, 4, (lanes - 1) * rowPx + 11);
+      g.fillText(`${waiting} waiting: ${[...(replay.waiting.get(name)?.keys() ?? [])].slice(0, 6).join(', ')}`, 4, (lanes - 1) * rowPx + 11);
     }
     g.fillStyle = '#5f6470';
     g.fillText(`${(from / 1000).toFixed(0)} s`, 2, cssHeight - 2);

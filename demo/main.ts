@@ -126,8 +126,9 @@ function draw(): void {
   }
 }
 
+/** Each semaphore's n in this run (the simulator's default unless the options say otherwise). */
 function scenarioLimit(): number {
-  return 2;
+  return simulationOptionsOf(state).limit ?? 2;
 }
 
 function stopAtViolation(v: Violation): void {

@@ -42,7 +42,8 @@ export class Replay {
   /** Per observer host: what it believes of each member id. */
   readonly #seen = new Map<string, Map<string, string>>();
   readonly owners = new Map<string, string>();
-  readonly waiting = new Map<string, Set<string>>();
+  /** Per semaphore: holders queued at an owner, and that owner's host. */
+  readonly waiting = new Map<string, Map<string, string>>();
   readonly bars = new Map<string, Bar[]>();
   readonly #byHolder = new Map<string, Bar>();
   view = 0;
@@ -108,7 +109,11 @@ export class Replay {
         const next = life[e.what];
         if (next !== undefined) n.life = next;
         if (e.what === 'up') n.nodeId = e.nodeId ?? e.host;
-        if (e.what === 'crash' || e.what === 'wipe' || e.what === 'exit') this.#seen.delete(e.host);
+        if (e.what === 'crash' || e.what === 'wipe' || e.what === 'exit') {
+          this.#seen.delete(e.host);
+          // A dead owner's queue died with it.
+          for (const queue of this.waiting.values()) for (const [holder, host] of queue) if (host === e.host) queue.delete(holder);
+        }
         if (e.what === 'drift') n.drift = e.amount;
         if (e.what === 'jump') n.jumpedMs += e.amount ?? 0;
         break;
@@ -127,11 +132,11 @@ export class Replay {
         this.#network(e.event.kind, e.event.from, e.event.to);
         break;
       case 'owner': {
-        const w = this.waiting.get(e.semaphore) ?? this.waiting.set(e.semaphore, new Set()).get(e.semaphore);
+        const w = this.waiting.get(e.semaphore) ?? this.waiting.set(e.semaphore, new Map()).get(e.semaphore);
         if (e.what === 'grant') {
           this.owners.set(e.semaphore, e.host);
           w?.delete(e.holder);
-        } else if (e.what === 'waiting') w?.add(e.holder);
+        } else if (e.what === 'waiting') w?.set(e.holder, e.host);
         else w?.delete(e.holder);
         break;
       }

@@ -68,9 +68,11 @@ export class RingView {
 
   #dragToCut(handlers: RingHandlers): void {
     let start: { x: number; y: number } | undefined;
+    // Client pixels to the drawing's coordinates (the viewBox has room for the notes around the ring).
     const point = (ev: PointerEvent): { x: number; y: number } => {
-      const r = this.#svg.getBoundingClientRect();
-      return { x: ((ev.clientX - r.left) / r.width) * 400, y: ((ev.clientY - r.top) / r.height) * 400 };
+      const m = this.#svg.getScreenCTM()?.inverse();
+      const p = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(m);
+      return { x: p.x, y: p.y };
     };
     this.#svg.addEventListener('pointerdown', (ev) => {
       if ((ev.target as Element).closest('g.node') !== null) return;

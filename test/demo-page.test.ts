@@ -103,13 +103,25 @@ describe('the simulator page', () => {
     await page.waitForFunction(() => location.search.includes('inject=partition'));
     await page.waitForFunction(() => [...document.querySelectorAll('#ring g.node')].some((g) => (g.getAttribute('aria-label') ?? '').includes('partition side')), undefined, { timeout: 20_000 });
     await page.screenshot({ path: join(shots, 'partition-cut.png') });
+    // The keyboard does the same: Tab to a node, Enter opens its menu, Escape closes it, and a menu
+    // item chosen with Enter injects its fault.
+    await page.focus('#ring g.node[data-host="n0"]');
+    await page.keyboard.press('Enter');
+    expect(await page.locator('#node-menu').isVisible()).toBe(true);
+    await page.screenshot({ path: join(shots, 'node-menu.png') });
+    await page.keyboard.press('Escape');
+    expect(await page.locator('#node-menu').isVisible()).toBe(false);
+    await page.focus('#ring g.node[data-host="n0"]');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter'); // the first item, focused: crash
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('inject')?.includes('+crash@') === true);
     await page.selectOption('#speed', '0');
     const after = await until(page, 'p.status === "done" && p.shownAt > 40000', 40_000);
     await page.screenshot({ path: join(shots, 'partition-healed.png') });
     // Without the cut nothing changes the first view; with it, the far side is removed and comes back.
     expect(after.view).toBeGreaterThan(before.view);
     const injected = new URL(page.url()).searchParams.get('inject') ?? '';
-    expect(injected).toMatch(/^partition@\d+:[n\d,]+:30000$/);
+    expect(injected).toMatch(/^partition@\d+:[n\d,]+:30000\+crash@\d+:n0:30000$/);
     // And the run the page drew is the run `simulate` gives for the page's URL, injection included.
     expect(after.traceHash).toBe((await simulate(simulationOptionsOf(readState(new URL(page.url()).search)))).traceHash);
     await page.close();

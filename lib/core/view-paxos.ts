@@ -177,6 +177,19 @@ export function wonOwn(p: Proposal, decided: View): boolean {
   return sameView(p.own, decided);
 }
 
+/**
+ * The wire form of a {@link PaxosRequest}: the request itself, a plain JSON value (a View is plain
+ * data); {@link readPaxosRequest}'s twin.
+ */
+export function writePaxosRequest(req: PaxosRequest): PaxosRequest {
+  return req;
+}
+
+/** The wire form of a {@link PaxosReply}: the reply itself (an `accepted` left undefined is not written); {@link readPaxosReply}'s twin. */
+export function writePaxosReply(reply: PaxosReply): PaxosReply {
+  return reply;
+}
+
 /** Reads a {@link PaxosRequest} from the wire; an Error (never a throw) when malformed. */
 export function readPaxosRequest(data: unknown): PaxosRequest | Error {
   try {

@@ -1,13 +1,15 @@
-// The gossip protocol's message bodies: pure write/read functions, no I/O. Every `read*` checks
-// every field and returns an Error (never throws) for anything malformed, so a bad body changes
-// nothing. Members travel as tuples to keep a 4,096-member table well under one frame:
+// The gossip protocol's message bodies: pure write/read pairs, no I/O (y-protocols' shape). Every
+// `read*` checks every field and returns an Error (never throws) for anything malformed, so a bad
+// body changes nothing; every `write*` makes the JSON value its `read*` turns back into the same
+// message (test/gossip-codec.test.ts checks the pairs through JSON, for any message). Members
+// travel as tuples to keep a 4,096-member table well under one frame:
 //
 //   [id, address, weight, admin, version, writer, incarnation, liveness]
 import { membersMax } from '../constants.js';
 import { parseMemberEntry, type MemberEntry, type Membership } from '../core/membership.js';
 import { parseNodeId, type NodeId } from '../core/node-id.js';
 import { parseView, parseViewMember, type View, type ViewMember } from '../core/view.js';
-import { readPaxosRequest, type PaxosRequest } from '../core/view-paxos.js';
+import { readPaxosRequest, writePaxosRequest, type PaxosRequest } from '../core/view-paxos.js';
 import { ClusterluckError, show } from '../env/errors.js';
 import { checkRingId } from './gossip-options.js';
 
@@ -85,14 +87,25 @@ export interface PingReqReply {
   readonly ok: boolean;
 }
 
+/** The answer to a `view` or `join` message: a decided view, with the one before it when the sender knows it. */
+export interface ViewReply {
+  readonly view: View;
+  readonly previous: View | undefined;
+}
+
 const sumPattern = /^[0-9a-f]{16}$/;
 
-/** The body of a gossip message; `members` makes it a full table rather than a digest. */
+/** The body of a gossip message of `table`; `full` makes it the whole table rather than a digest. */
 export function writeGossip(ring: string, table: Membership, full: boolean, reply: boolean, meet = false): unknown {
-  const body: Record<string, unknown> = { ring, sum: table.checksum(), reply };
-  if (meet) body['meet'] = true;
-  if (full) {
-    body['members'] = table.entries().map((e) =>
+  return writeGossipMessage({ ring, sum: table.checksum(), members: full ? table.entries() : undefined, reply, meet });
+}
+
+/** The body of a gossip message (a `gossip` cast, a `sync` call or a `sync` reply); {@link readGossip}'s twin. */
+export function writeGossipMessage(m: GossipMessage): unknown {
+  const body: Record<string, unknown> = { ring: m.ring, sum: m.sum, reply: m.reply };
+  if (m.meet) body['meet'] = true;
+  if (m.members !== undefined) {
+    body['members'] = m.members.map((e) =>
       [e.node.id, e.node.address, e.weight, e.admin, e.version, e.writer, e.incarnation, e.liveness]);
   }
   return body;
@@ -157,6 +170,11 @@ export function writePing(ring: string, view: ProbeView | undefined): unknown {
   return view === undefined ? { ring } : { ring, cluster: view.cluster, view: view.view, pending: view.pending };
 }
 
+/** The body of a `paxos` call; {@link readPaxos}'s twin. `ring` undefined (this node left meanwhile): the receiver refuses it. */
+export function writePaxos(ring: string | undefined, req: PaxosRequest): unknown {
+  return { ring, ...writePaxosRequest(req) };
+}
+
 /** Reads a `paxos` call. */
 export function readPaxos(data: unknown): PaxosMessage | Error {
   const o = object(data);
@@ -167,12 +185,38 @@ export function readPaxos(data: unknown): PaxosMessage | Error {
   return req instanceof Error ? bad('paxos', req.message) : { ...req, ring };
 }
 
+/** The body of a `view` message; {@link readViewMessage}'s twin. */
+export function writeViewMessage(m: ViewMessage): unknown {
+  return { ring: m.ring, view: m.view ?? null, ...(m.previous === undefined ? {} : { previous: m.previous }) };
+}
+
 /** Reads a `view` message. */
 export function readViewMessage(data: unknown): ViewMessage | Error {
   return withRing(data, (o) => ({
     view: o['view'] === null || o['view'] === undefined ? undefined : parseView(o['view']),
     previous: o['previous'] === null || o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous'),
   }));
+}
+
+/** The answer to a `view` or `join` message; {@link readViewReply}'s twin. */
+export function writeViewReply(m: ViewReply): unknown {
+  return m.previous === undefined ? { view: m.view } : { view: m.view, previous: m.previous };
+}
+
+/** Reads the answer to a `view` or `join` message (null, the answer "nothing newer", is an Error too). */
+export function readViewReply(data: unknown): ViewReply | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  try {
+    return { view: parseView(o['view']), previous: o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous') };
+  } catch (err) {
+    return err instanceof ClusterluckError ? new ClusterluckError('BAD_MESSAGE', err.message) : bad('data', data);
+  }
+}
+
+/** The body of a `join` call; {@link readJoin}'s twin. */
+export function writeJoin(m: JoinMessage): unknown {
+  return { ring: m.ring, member: m.member, ...(m.cluster === undefined ? {} : { cluster: m.cluster }) };
 }
 
 /** Reads a `join` call. */
@@ -182,6 +226,11 @@ export function readJoin(data: unknown): JoinMessage | Error {
     if (cluster !== undefined && (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256)) throw bad('cluster', cluster);
     return { member: parseViewMember(o['member']), ...(cluster === undefined ? {} : { cluster }) };
   });
+}
+
+/** The body of an `invite` cast; {@link readInvite}'s twin. */
+export function writeInvite(m: InviteMessage): unknown {
+  return { ring: m.ring, weight: m.weight, alone: m.alone };
 }
 
 /** Reads an `invite` cast. */
@@ -207,6 +256,14 @@ function withRing<T>(data: unknown, read: (o: Record<string, unknown>) => T): (T
   }
 }
 
+/**
+ * The body of a ping-req; {@link readPingReq}'s twin. `ring` is undefined when this node left its
+ * ring while the probe was in flight: the relay then refuses the request (so the probe fails).
+ */
+export function writePingReq(ring: string | undefined, target: NodeId): unknown {
+  return { ring, target };
+}
+
 /** Reads a ping-req. */
 export function readPingReq(data: unknown): PingReqMessage | Error {
   const o = object(data);
@@ -218,6 +275,11 @@ export function readPingReq(data: unknown): PingReqMessage | Error {
   } catch (err) {
     return err instanceof Error ? err : bad('target', o['target']);
   }
+}
+
+/** A ping-req's reply; {@link readPingReqReply}'s twin. */
+export function writePingReqReply(m: PingReqReply): unknown {
+  return { ok: m.ok };
 }
 
 /** Reads a ping-req's reply. */

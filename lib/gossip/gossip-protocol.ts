@@ -8,7 +8,8 @@ import { randomInt, sample } from '../env/random.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import type { ProbeHost } from './failure-detector.js';
 import {
-  GossipEvent, readGossip, readPing, readPingReqReply, writeGossip, writePing, type GossipMessage, type PingMessage, type PingReqMessage,
+  GossipEvent, readGossip, readPing, readPingReqReply, writeGossip, writePing, writePingReq, writePingReqReply, type GossipMessage,
+  type PingMessage, type PingReqMessage,
 } from './gossip-codec.js';
 import type { GossipStats, ResolvedGossipOptions } from './gossip-options.js';
 import type { GossipSender } from './gossip-sender.js';
@@ -61,8 +62,11 @@ export class GossipProtocol {
     this.#h = host;
   }
 
-  /** A `gossip` cast: merge a table, answer a differing digest or table with ours. */
-  onGossip(m: GossipMessage, from: NodeId): void {
+  /**
+   * A `gossip` cast: merge a table; the answer to a differing digest or table is our table, which
+   * this returns (a `gossip` body) for the caller to cast back to the sender, or undefined for none.
+   */
+  onGossip(m: GossipMessage): unknown {
     const h = this.#h;
     if (m.ring !== h.ringId()) {
       if (!m.meet || h.ringId() !== undefined) return void h.stats.foreign++;
@@ -70,9 +74,7 @@ export class GossipProtocol {
     }
     const table = h.table();
     if (m.members !== undefined) h.apply(table.merge(m.members));
-    if ((m.reply || m.members === undefined) && table.checksum() !== m.sum) {
-      this.#sendTable(from.id, writeGossip(m.ring, table, true, m.members === undefined));
-    }
+    return (m.reply || m.members === undefined) && table.checksum() !== m.sum ? writeGossip(m.ring, table, true, m.members === undefined) : undefined;
   }
 
   /** A `sync` call (heal attempt, leave notice): merge, and reply with our table if it differs. */
@@ -93,7 +95,7 @@ export class GossipProtocol {
   /** An indirect probe request: probe the target ourselves and say whether it acked. */
   async onPingReq(m: PingReqMessage): Promise<unknown> {
     this.#checkRing(m.ring);
-    return { ok: await this.ping(m.target, this.#h.options.probeTimeoutMs) };
+    return writePingReqReply({ ok: await this.ping(m.target, this.#h.options.probeTimeoutMs) });
   }
 
   /** A connection opened: if it is to a member we gave up on, exchange tables now so it can refute. */
@@ -182,7 +184,7 @@ export class GossipProtocol {
       ping: (target, timeoutMs) => this.ping(target, timeoutMs),
       pingReq: async (relay, target, timeoutMs) => {
         this.#h.stats.pingReqsSent++;
-        const answer = readPingReqReply(await this.#h.send.call(relay, GossipEvent.pingReq, { ring: this.#h.ringId(), target }, timeoutMs));
+        const answer = readPingReqReply(await this.#h.send.call(relay, GossipEvent.pingReq, writePingReq(this.#h.ringId(), target), timeoutMs));
         return !(answer instanceof Error) && answer.ok;
       },
       suspect: onSuspect,
@@ -203,6 +205,11 @@ export class GossipProtocol {
     this.rttMs.set(target.id, before === undefined ? rtt : before + (rtt - before) * rttWeight);
     this.#h.acked(target, sentAtMs, ack.view);
     return true;
+  }
+
+  /** Casts a `gossip` body with our table to `node` (the answer {@link onGossip} returned, or a notice). */
+  sendTableBody(node: NodeId | string, body: unknown): void {
+    this.#sendTable(node, body);
   }
 
   #sendTable(node: NodeId | string, body: unknown): void {

@@ -11,7 +11,7 @@ import type { NetKernel } from '../kernel/net-kernel.js';
 import { FailureDetector } from './failure-detector.js';
 import {
   GossipEvent, readGossip, readInvite, readJoin, readPaxos, readPing, readPingReq, readViewMessage, type GossipMessage, type InviteMessage,
-  type JoinMessage, type PaxosMessage, type PingMessage, type PingReqMessage, type ViewMessage,
+  type JoinMessage, type PaxosMessage, type PingMessage, type PingReqMessage, type ViewMessage, writeInvite,
 } from './gossip-codec.js';
 import {
   checkRingId, resolveGossipOptions, type GossipInspection, type GossipRingEvents, type GossipRingOptions, type GossipStats,
@@ -88,7 +88,10 @@ export class GossipRing extends GenServer {
       probes: { get: () => detector.stats.probes, enumerable: true },
       probesFailed: { get: () => detector.stats.failed, enumerable: true },
     });
-    this.handle(GossipEvent.gossip, (data, from) => this.#protocol.onGossip(data as GossipMessage, from.node));
+    this.handle(GossipEvent.gossip, (data, from) => {
+      const answer = this.#protocol.onGossip(data as GossipMessage);
+      if (answer !== undefined) this.#protocol.sendTableBody(from.node.id, answer);
+    });
     this.handle(GossipEvent.sync, (data) => this.#protocol.onSync(data as GossipMessage));
     this.handle(GossipEvent.ping, (data, from) => this.#protocol.onPing(data as PingMessage, from.node));
     this.handle(GossipEvent.pingReq, (data) => this.#protocol.onPingReq(data as PingReqMessage));
@@ -105,7 +108,7 @@ export class GossipRing extends GenServer {
     this.handle(GossipEvent.join, (data) => {
       const m = data as JoinMessage;
       this.#checkRing(m.ring);
-      return this.#keeper.onJoin(m.member, m.cluster);
+      return this.#keeper.onJoin(m);
     });
     this.handle(GossipEvent.invite, (data, from) => {
       const m = data as InviteMessage;
@@ -492,7 +495,7 @@ export class GossipRing extends GenServer {
 
   #invite(node: NodeId, weight: number): void {
     const ring = this.#ringId;
-    if (ring !== undefined) this.#send.cast(node, GossipEvent.invite, { ring, weight, alone: this.#keeper.isAlone() });
+    if (ring !== undefined) this.#send.cast(node, GossipEvent.invite, writeInvite({ ring, weight, alone: this.#keeper.isAlone() }));
   }
 
   /**

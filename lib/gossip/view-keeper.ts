@@ -17,7 +17,9 @@ import { ClusterluckError, show } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { Storage } from '../env/storage.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
-import { GossipEvent } from './gossip-codec.js';
+import {
+  GossipEvent, readViewReply, writeJoin, writePaxos, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
+} from './gossip-codec.js';
 import type { GossipSender } from './gossip-sender.js';
 
 /** The storage key of a member's acceptor state. */
@@ -241,23 +243,23 @@ export class ViewKeeper {
   async catchUp(node: NodeId): Promise<void> {
     const ring = this.#h.ringId();
     if (ring === undefined) return;
-    const reply = await this.#h.send.call(node, GossipEvent.view, { ring, view: this.view ?? null }, this.#h.options.viewChangeTimeoutMs);
+    const reply = await this.#h.send.call(node, GossipEvent.view, writeViewMessage({ ring, view: this.view, previous: undefined }), this.#h.options.viewChangeTimeoutMs);
     const got = readViewReply(reply);
-    if (got !== undefined) this.adopt(got.view, got.previous);
+    if (!(got instanceof Error)) this.adopt(got.view, got.previous);
   }
 
   /** A `view` message: adopt a pushed view if newer; answer with ours if it is newer than the sender's. */
-  onViewMessage(data: { view: View | undefined; previous: View | undefined }): unknown {
+  onViewMessage(data: ViewMessage): unknown {
     if (data.view !== undefined) this.adopt(data.view, data.previous);
     const mine = this.view;
     if (mine === undefined) return null;
-    return data.view === undefined || data.view.cluster !== mine.cluster || data.view.number < mine.number ? this.#viewBody(mine) : null;
+    return data.view === undefined || data.view.cluster !== mine.cluster || data.view.number < mine.number ? writeViewReply(this.#viewBody(mine)) : null;
   }
 
   /** A view with the one before it, when known (so a receiver that missed it still knows who owned what). */
-  #viewBody(view: View): { view: View; previous?: View } {
+  #viewBody(view: View): ViewReply {
     const p = this.#previous;
-    return p !== undefined && view === this.view && p.number === view.number - 1 ? { view, previous: p } : { view };
+    return { view, previous: p !== undefined && view === this.view && p.number === view.number - 1 ? p : undefined };
   }
 
   /** A `paxos` call: this member's acceptor step, stored before it answers. */
@@ -281,7 +283,8 @@ export class ViewKeeper {
    * A `join` call: adds `member` by a view change and answers with the decided view holding it
    * (or the current one, if it already does). TIMEOUT when no view with it was decided in time.
    */
-  async onJoin(member: ViewMember, cluster?: string): Promise<unknown> {
+  async onJoin(m: JoinMessage): Promise<unknown> {
+    const { member, cluster } = m;
     const v = this.view;
     // A member of another cluster asking back into its own: taking it would start a second cluster
     // (we may be a wiped process at its old member's address).
@@ -289,19 +292,18 @@ export class ViewKeeper {
     if (v !== undefined && !this.isMember()) {
       // Not a member ourselves (removed, or left), but the decided view we know already holds the
       // joiner as it is now: that view is the answer (a restarted member that never heard it).
-      if (isVoter(v, member.id, member.incarnation)) return this.#viewBody(v);
+      if (isVoter(v, member.id, member.incarnation)) return writeViewReply(this.#viewBody(v));
       // Otherwise pass the request to a member of that view: the ones we are linked to and do not
       // hold down first, then the rest, until one answers (some may be gone for good).
       const kernel = this.#h.kernel;
       const self = kernel.self.id;
-      const rank = (m: ViewMember): number => (kernel.isConnected(m.id) ? 0 : 1) + (kernel.isDown(m.id) ? 2 : 0);
-      const vias = v.members.filter((m) => m.id !== self && m.id !== member.id).sort((a, b) => rank(a) - rank(b));
+      const rank = (x: ViewMember): number => (kernel.isConnected(x.id) ? 0 : 1) + (kernel.isDown(x.id) ? 2 : 0);
+      const vias = v.members.filter((x) => x.id !== self && x.id !== member.id).sort((a, b) => rank(a) - rank(b));
       if (vias.length === 0) throw new ClusterluckError('NOT_A_MEMBER', 'not a member of a view');
-      const ring = this.#h.ringId();
       let last: unknown;
       for (const via of vias) {
         try {
-          return await this.#h.send.call(nodeOf(via), GossipEvent.join, { ring, member, ...(cluster === undefined ? {} : { cluster }) }, this.#h.options.viewChangeTimeoutMs * 4);
+          return await this.#h.send.call(nodeOf(via), GossipEvent.join, writeJoin(m), this.#h.options.viewChangeTimeoutMs * 4);
         } catch (err) {
           last = err;
         }
@@ -312,7 +314,7 @@ export class ViewKeeper {
     // request, maybe a new id: its addition is withdrawn with the answer, not left to be decided
     // later for a process that is gone.
     const view = await this.change({ kind: 'add', member }, this.#h.options.viewChangeTimeoutMs * 4, true);
-    return this.#viewBody(view);
+    return writeViewReply(this.#viewBody(view));
   }
 
   /**
@@ -349,9 +351,9 @@ export class ViewKeeper {
     const ring = this.#h.ringId();
     if (ring === undefined) return false;
     const member = this.selfMember(weight ?? (this.view === undefined ? undefined : memberOf(this.view, this.#h.kernel.self.id)?.weight));
-    const reply = await this.#h.send.call(seed, GossipEvent.join, { ring, member, ...(cluster === null ? {} : { cluster }) }, timeoutMs);
+    const reply = await this.#h.send.call(seed, GossipEvent.join, writeJoin({ ring, member, ...(cluster === null ? {} : { cluster }) }), timeoutMs);
     const got = readViewReply(reply);
-    if (got === undefined || (cluster !== null && got.view.cluster !== cluster)) return false;
+    if (got instanceof Error || (cluster !== null && got.view.cluster !== cluster)) return false;
     const mine = this.view;
     // The seed is behind us (it answered from a view we are past): catch it up, and try again later.
     if (mine !== undefined && got.view.cluster === mine.cluster && got.view.number < mine.number) this.#push([seed], mine);
@@ -501,7 +503,7 @@ export class ViewKeeper {
     const selfId = this.#h.kernel.self.id;
     for (const m of p.base.members) {
       const answer = m.id === selfId ? this.onPaxos(req)
-        : this.#h.send.call(nodeOf(m), GossipEvent.paxos, { ring, ...req }, this.#h.options.viewChangeTimeoutMs).then(readPaxosReply);
+        : this.#h.send.call(nodeOf(m), GossipEvent.paxos, writePaxos(ring, req), this.#h.options.viewChangeTimeoutMs).then(readPaxosReply);
       void answer.then((reply) => {
         const current = this.#proposal;
         if (reply === undefined || reply instanceof Error || current === undefined || current.base !== p.base || compareBallots(current.ballot, p.ballot) !== 0) return;
@@ -533,7 +535,7 @@ export class ViewKeeper {
   #push(nodes: readonly NodeId[], view: View): void {
     const ring = this.#h.ringId();
     if (ring === undefined) return;
-    const body = { ring, ...this.#viewBody(view) };
+    const body = writeViewMessage({ ring, ...this.#viewBody(view) });
     for (const n of nodes) if (n.id !== this.#h.kernel.self.id) this.#h.send.cast(n, GossipEvent.view, body);
   }
 
@@ -607,14 +609,4 @@ function sameTarget(a: ViewChange, b: ViewChange): boolean {
 
 function describe(c: ViewChange): string {
   return c.kind === 'add' ? `add ${c.member.id}` : c.kind === 'remove' ? `remove ${c.id} (${c.reason})` : `weight ${c.id}=${c.weight}`;
-}
-
-function readViewReply(reply: unknown): { view: View; previous: View | undefined } | undefined {
-  if (typeof reply !== 'object' || reply === null) return undefined;
-  try {
-    const o = reply as Record<string, unknown>;
-    return { view: parseView(o['view']), previous: o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous') };
-  } catch {
-    return undefined;
-  }
 }

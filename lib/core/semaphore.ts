@@ -633,6 +633,7 @@ export class Semaphores {
     while (s.queue !== undefined) this.#unqueue(id, s, 0, reason);
     this.#semaphores.delete(id);
     this.#leases -= s.holders?.size ?? 0;
+    if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative dropping ${show(id)}`);
     this.#onChange({ type: 'destroyed', id, holders: [...(s.holders?.keys() ?? [])] });
   }
 

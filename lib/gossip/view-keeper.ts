@@ -6,14 +6,14 @@ import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import { OwnershipLease, type Ownership, type PendingDelay } from '../core/ownership-lease.js';
 import {
-  admissibleChanges, applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, parseView, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
+  admissibleChanges, applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
 } from '../core/view.js';
 import {
-  acceptorOn, acceptorStep, adoptView, changePending, compareBallots, onReply, parseAcceptorState, propose, readPaxosReply,
+  acceptorOn, acceptorStep, adoptView, changePending, compareBallots, onReply, propose, readPaxosReply,
   type AcceptorState, type PaxosReply, type PaxosRequest, type Proposal, type ProposalStep,
 } from '../core/view-paxos.js';
-import { fromUtf8, toHex, utf8 } from '../env/bytes.js';
-import { ClusterluckError, show } from '../env/errors.js';
+import { toHex } from '../env/bytes.js';
+import { ClusterluckError } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { Storage } from '../env/storage.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
@@ -21,9 +21,9 @@ import {
   GossipEvent, readViewReply, writeJoin, writePaxos, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
 } from './gossip-codec.js';
 import type { GossipSender } from './gossip-sender.js';
+import { checkViewState, decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
 
-/** The storage key of a member's acceptor state. */
-export const viewStateKey = 'view.state';
+export { decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
 
 /** What the keeper needs of its ring. */
 export interface ViewHost {
@@ -557,44 +557,12 @@ export class ViewKeeper {
     const storage = this.#h.storage;
     const a = this.#acceptor;
     if (storage === undefined) return;
-    const body = a === undefined ? { incarnation: this.#incarnation, view: null } : {
-      incarnation: this.#incarnation, view: a.view, promised: a.promised ?? null, accepted: a.accepted ?? null,
-      delays: this.lease.pending(this.#h.kernel.env.clock.now()),
-    };
-    await storage.write(viewStateKey, utf8(JSON.stringify(body)));
+    const state: StoredViewState = a === undefined ? { state: undefined, incarnation: this.#incarnation, delays: [] }
+      : { state: a, incarnation: this.#incarnation, delays: this.lease.pending(this.#h.kernel.env.clock.now()) };
+    const bytes = encodeViewState(state);
+    if (this.#h.kernel.checkCodecs) checkViewState(state, bytes);
+    await storage.write(viewStateKey, bytes);
     await storage.sync(viewStateKey);
-  }
-}
-
-/**
- * What a member keeps under {@link viewStateKey}: its acceptor, the incarnation it votes as, and
- * the delays it still owes; a process that has not heard a view yet keeps only its incarnation.
- */
-export interface StoredViewState {
-  readonly state: AcceptorState | undefined;
-  readonly incarnation: string;
-  readonly delays: PendingDelay[];
-}
-
-/** Reads a stored {@link StoredViewState}; STORAGE_CORRUPT when the bytes are not one. */
-export function decodeViewState(bytes: Uint8Array): StoredViewState {
-  try {
-    const json = JSON.parse(fromUtf8(bytes)) as Record<string, unknown>;
-    const incarnation = json['incarnation'];
-    if (typeof incarnation !== 'string' || incarnation.length === 0) throw new Error('no incarnation');
-    if (json['view'] === null) return { state: undefined, incarnation, delays: [] };
-    const state = parseAcceptorState(json);
-    const list = json['delays'] ?? [];
-    if (!Array.isArray(list)) throw new Error('delays is not an array');
-    const delays = list.map((d: unknown, i): PendingDelay => {
-      const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
-      const view = o['view'];
-      if (typeof view !== 'number' || !Number.isSafeInteger(view)) throw new Error(`delays[${i}].view is not a view number`);
-      return { view, previous: o['previous'] === null || o['previous'] === undefined ? null : parseView(o['previous'], `delays[${i}].previous`) };
-    });
-    return { state, incarnation, delays };
-  } catch (err) {
-    throw new ClusterluckError('STORAGE_CORRUPT', `stored view state ${show(viewStateKey)} is unreadable: ${String(err)}`, { cause: err });
   }
 }
 

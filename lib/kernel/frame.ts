@@ -14,6 +14,7 @@
 // replayed `destroy`) cannot happen here. The MAC key is the cookie's PBKDF2 (cookie-key.ts).
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { assert } from '../env/assert.js';
 import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 import type { Hmac, HmacFactory } from '../env/crypto.js';
 
@@ -103,6 +104,12 @@ export function readFrame(bytes: Uint8Array): RawFrame | undefined {
   return { type, seq, mac: bytes.subarray(6, 6 + macBytes), body: bytes.subarray(frameHeaderBytes) };
 }
 
+/** Asserts that a frame just written reads back with the type, sequence and body it was written with (encode-then-decode). */
+export function checkFrame(bytes: Uint8Array, type: FrameType, seq: number, body: Uint8Array): void {
+  const f = readFrame(bytes);
+  assert(f !== undefined && f.type === type && f.seq === seq && constantTimeEqual(f.body, body), 'a written frame reads back as written');
+}
+
 /** True when the frame's MAC is right for `binding` (compared in constant time). */
 export function verifyFrame(signer: FrameSigner, frame: RawFrame, binding: Uint8Array | undefined): boolean {
   return constantTimeEqual(frame.mac, signer.mac(frame.type, frame.seq, binding, frame.body));
@@ -133,6 +140,12 @@ export function readHello(body: Uint8Array, idLengthMax: number): Hello | undefi
   if (typeof id !== 'string' || id.length === 0 || id.length > idLengthMax) return undefined;
   if (typeof address !== 'string' || address.length > idLengthMax) return undefined;
   return { id, address, nonce: body.slice(0, nonceBytes) };
+}
+
+/** Asserts that a hello body just written reads back as `hello` (encode-then-decode). */
+export function checkHello(body: Uint8Array, hello: Hello, idLengthMax: number): void {
+  const h = readHello(body, idLengthMax);
+  assert(h !== undefined && h.id === hello.id && h.address === hello.address && constantTimeEqual(h.nonce, hello.nonce), 'a written hello reads back as written');
 }
 
 /** Parses UTF-8 JSON; undefined on any error (never throws). */

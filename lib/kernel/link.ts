@@ -4,6 +4,8 @@ import { utf8 } from '../env/bytes.js';
 import type { Connection } from '../env/transport.js';
 import type { NodeId } from '../core/node-id.js';
 import {
+  checkFrame,
+  checkHello,
   FrameSigner,
   FrameType,
   frameHeaderBytes,
@@ -16,7 +18,7 @@ import {
   writeHello,
   type Hello,
 } from './frame.js';
-import { MessageKind, readMessage, writeMessage, type Message } from './message.js';
+import { checkMessage, MessageKind, readMessage, writeMessage, type Message } from './message.js';
 
 /** Why the kernel dropped an inbound frame; each is counted in the kernel's stats. */
 export type DropReason = 'tooLarge' | 'malformed' | 'badSignature' | 'outOfOrder' | 'unexpected';
@@ -39,6 +41,8 @@ export interface LinkOptions {
   readonly frameBytesMax: number;
   readonly handshakeTimeoutMs: number;
   readonly idLengthMax: number;
+  /** Assert that every frame written reads back as written. */
+  readonly checkCodecs: boolean;
 }
 
 /**
@@ -83,8 +87,14 @@ export class Link {
       if (!this.ready) this.conn.abort(new ClusterluckError('TIMEOUT', `handshake with ${conn.remoteAddress} timed out`));
     });
     // Unsigned: nothing derived from the cookie goes out before both nonces are known.
-    const hello = writeHello({ id: opts.self.id, address: opts.self.address, nonce: opts.nonce });
-    this.#sendRaw(writeFrame(undefined, FrameType.hello, 0, undefined, hello));
+    const who: Hello = { id: opts.self.id, address: opts.self.address, nonce: opts.nonce };
+    const hello = writeHello(who);
+    const frame = writeFrame(undefined, FrameType.hello, 0, undefined, hello);
+    if (opts.checkCodecs) {
+      checkFrame(frame, FrameType.hello, 0, hello);
+      checkHello(hello, who, opts.idLengthMax);
+    }
+    this.#sendRaw(frame);
   }
 
   /** True while frames may be sent. */
@@ -98,7 +108,12 @@ export class Link {
     if (binding === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
     this.#sendSeq = (this.#sendSeq + 1) >>> 0;
     const body = writeMessage(kind, tag, name, payload);
-    return this.#sendRaw(writeFrame(this.#opts.signer, FrameType.data, this.#sendSeq, binding, body));
+    const frame = writeFrame(this.#opts.signer, FrameType.data, this.#sendSeq, binding, body);
+    if (this.#opts.checkCodecs) {
+      checkFrame(frame, FrameType.data, this.#sendSeq, body);
+      checkMessage(body, kind, tag, name, payload);
+    }
+    return this.#sendRaw(frame);
   }
 
   /** Bytes a message of this size takes on the wire. */

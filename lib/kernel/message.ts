@@ -7,7 +7,8 @@
 //
 // Payloads are UTF-8 JSON: a job `{event, data}` for call and cast, the reply value for
 // reply-ok, a WireError for reply-error, the sender's node id for auth.
-import { fromUtf8, utf8 } from '../env/bytes.js';
+import { assert } from '../env/assert.js';
+import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 
 /** Message kinds. */
 export const MessageKind = { auth: 1, call: 2, cast: 3, replyOk: 4, replyError: 5 } as const;
@@ -55,4 +56,10 @@ export function readMessage(body: Uint8Array): Message | undefined {
     return undefined;
   }
   return { kind: kind as MessageKind, tag, name, payload: body.subarray(headBytes + nameLength) };
+}
+
+/** Asserts that a message body just written reads back with the fields it was written with (encode-then-decode). */
+export function checkMessage(body: Uint8Array, kind: MessageKind, tag: number, name: string, payload: Uint8Array): void {
+  const m = readMessage(body);
+  assert(m !== undefined && m.kind === kind && m.tag === tag && m.name === name && constantTimeEqual(m.payload, payload), 'a written message reads back as written');
 }

@@ -39,6 +39,12 @@ export interface NetKernelOptions {
   readonly dialTimeoutMs?: number;
   /** HMAC-SHA256 implementation; Node's entry passes its native one. @default portableHmac */
   readonly hmac?: HmacFactory;
+  /**
+   * Decode what is encoded and assert it reads back as written: every frame and message this
+   * kernel writes, and (through {@link NetKernel.checkCodecs}) the gossip ring's stored view
+   * state. Cheap (no JSON is parsed for frames); meant for the simulator and tests. @default false
+   */
+  readonly checkCodecs?: boolean;
 }
 
 /** Events of a {@link NetKernel}. */
@@ -108,7 +114,9 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   };
   readonly env: NetKernelOptions['env'];
   readonly frameBytesMax: number;
-  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax' | 'hmac'>>;
+  /** Encode-then-decode checks on (see {@link NetKernelOptions.checkCodecs}). */
+  readonly checkCodecs: boolean;
+  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax' | 'hmac' | 'checkCodecs'>>;
   /** Made in `start()` from the cookie's derived key. */
   #signer: FrameSigner | undefined;
   readonly #cookie: string;
@@ -143,6 +151,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       handshakeTimeoutMs: checkInteger('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000, 1),
       dialTimeoutMs: checkInteger('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault, 1),
     };
+    if (o.checkCodecs !== undefined && typeof o.checkCodecs !== 'boolean') throw invalidArgument('options.checkCodecs', o.checkCodecs, 'a boolean');
+    this.checkCodecs = o.checkCodecs ?? false;
     this.#cookie = o.cookie;
     this.#hmac = o.hmac;
     this.shortCookie = o.cookie.length < cookieLengthMin;
@@ -524,6 +534,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     const link = new Link(conn, {
       self: this.self, signer, nonce: this.env.random.bytes(nonceBytes), clock: this.env.clock,
       frameBytesMax: this.frameBytesMax, handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, idLengthMax: nodeIdLengthMax,
+      checkCodecs: this.checkCodecs,
     }, this.#handlers);
     this.#links.add(link);
     return link;

@@ -21,6 +21,8 @@ export interface DTableOptions {
   readonly compress?: boolean;
   /** Told about failures of background snapshots and syncs (also counted in `stats`). @default none */
   readonly onError?: (err: unknown) => void;
+  /** Decode every log record written and assert it reads back as the change it encodes (for the simulator and tests). @default false */
+  readonly checkCodecs?: boolean;
 }
 
 /** What a {@link DTable} did; the counters only grow. */
@@ -49,6 +51,7 @@ export interface ResolvedDTableOptions {
   readonly fsyncInterval: number;
   readonly compress: boolean;
   readonly onError: ((err: unknown) => void) | undefined;
+  readonly checkCodecs: boolean;
 }
 
 /** Checks DTable options (INVALID_ARGUMENT naming the field) and fills in the defaults. */
@@ -61,12 +64,13 @@ export function resolveDTableOptions(options: DTableOptions): ResolvedDTableOpti
   if (!isStorageKey(`${String(name)}.snap`)) throw invalidArgument('name', name, 'a name of [A-Za-z0-9._-] that makes valid storage keys');
   const o = {
     writeThreshold: options.writeThreshold ?? 1000, autoSave: options.autoSave ?? 180_000,
-    fsyncInterval: options.fsyncInterval ?? 1000, compress: options.compress ?? false,
+    fsyncInterval: options.fsyncInterval ?? 1000, compress: options.compress ?? false, checkCodecs: options.checkCodecs ?? false,
   };
   if (!Number.isSafeInteger(o.writeThreshold) || o.writeThreshold < 1) throw invalidArgument('writeThreshold', o.writeThreshold, 'a positive integer');
   if (!(Number.isFinite(o.autoSave) && o.autoSave > 0)) throw invalidArgument('autoSave', o.autoSave, 'a positive number of ms');
   if (!(Number.isFinite(o.fsyncInterval) && o.fsyncInterval >= 0)) throw invalidArgument('fsyncInterval', o.fsyncInterval, 'a number of ms ≥ 0');
   if (typeof o.compress !== 'boolean') throw invalidArgument('compress', o.compress, 'a boolean');
+  if (typeof o.checkCodecs !== 'boolean') throw invalidArgument('checkCodecs', o.checkCodecs, 'a boolean');
   if (options.onError !== undefined && typeof options.onError !== 'function') throw invalidArgument('onError', options.onError, 'a function');
   return { storage, clock, name, ...o, onError: options.onError };
 }

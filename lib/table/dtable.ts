@@ -1,8 +1,9 @@
+import { assert } from '../env/assert.js';
 import { concatBytes } from '../env/bytes.js';
 import { invalidArgument } from '../env/errors.js';
 import type { Storage } from '../env/storage.js';
 import { resolveDTableOptions, type DTableOptions, type DTableStats, type ResolvedDTableOptions } from './dtable-options.js';
-import { encodeChange, encodeRecord, type TableChange } from './log-codec.js';
+import { checkRecord, encodeChange, encodeRecord, type TableChange } from './log-codec.js';
 import { encodeSnapshot } from './snapshot-codec.js';
 import { applyChange, readStoredState } from './stored-state.js';
 import { OneShot } from './one-shot.js';
@@ -39,7 +40,7 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
   /** The table name. */
   readonly name: string;
   readonly #storage: Storage;
-  readonly #o: Pick<ResolvedDTableOptions, 'writeThreshold' | 'fsyncInterval' | 'compress'>;
+  readonly #o: Pick<ResolvedDTableOptions, 'writeThreshold' | 'fsyncInterval' | 'compress' | 'checkCodecs'>;
   readonly #onError: ((err: unknown) => void) | undefined;
   readonly #logKey: string;
   readonly #snapKey: string;
@@ -216,7 +217,7 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
     }
     const generation = this.stats.generation;
     try {
-      await this.#storage.append(this.#logKey, concatBytes(batch.json.map((j) => encodeRecord(generation, j))));
+      await this.#storage.append(this.#logKey, concatBytes(batch.json.map((j) => this.#record(generation, j))));
     } catch (err) {
       this.#failedAppends++;
       this.#lastAppendError = err;
@@ -296,13 +297,20 @@ export class DTable<V> extends MapTable<V> implements Table<V> {
     this.#background(this.snapshot());
   }
 
+  #record(generation: number, changeJson: string): Uint8Array {
+    const record = encodeRecord(generation, changeJson);
+    if (this.#o.checkCodecs) checkRecord(record, generation, changeJson);
+    return record;
+  }
+
   #run<T>(task: () => Promise<T>): Promise<T> {
     this.#ioPending++;
     const result = this.#io.then(task);
-    this.#io = result.then(
-      () => void this.#ioPending--,
-      () => void this.#ioPending--,
-    );
+    const ended = (): void => {
+      this.#ioPending--;
+      assert(this.#ioPending >= 0, 'a DTable ends no more storage tasks than it started');
+    };
+    this.#io = result.then(ended, ended);
     return result;
   }
 

@@ -64,6 +64,17 @@ export function encodeRecord(generation: number, changeJson: string): Uint8Array
   return out;
 }
 
+/**
+ * Asserts that a record just written by {@link encodeRecord} decodes, alone, to its generation and
+ * the change `changeJson` encodes (encode-then-decode; a DTable's `checkCodecs`).
+ */
+export function checkRecord(record: Uint8Array, generation: number, changeJson: string): void {
+  const { records, corrupt } = decodeLog(record);
+  const [r] = records;
+  assert(corrupt === 0 && records.length === 1 && r !== undefined && r.generation === generation && JSON.stringify(r.change) === changeJson,
+    'a written log record reads back as written');
+}
+
 /** What reading a log gave. */
 export interface LogRead {
   /** The intact records, in log order. */

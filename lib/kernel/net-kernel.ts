@@ -6,15 +6,16 @@ import { assert } from '../env/assert.js';
 import { toHex, utf8 } from '../env/bytes.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { Env } from '../env/env.js';
-import { ClusterluckError, fromWireError, invalidArgument, show, toWireError } from '../env/errors.js';
+import { ClusterluckError, invalidArgument, show, toWireError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
 import { From, type Actor, type CallOptions, type Dest } from './actor.js';
 import type { HmacFactory } from '../env/crypto.js';
 import { cookieKey, cookieKeyNow, cookieLengthMin } from './cookie-key.js';
-import { FrameSigner, nonceBytes, parseJson } from './frame.js';
+import { FrameSigner, nonceBytes } from './frame.js';
 import { Link, type DropReason, type LinkHandlers } from './link.js';
 import { MessageKind, type Message } from './message.js';
+import { CallTable, type Outbound, type PendingCall } from './call-table.js';
 import { checkInteger } from '../env/check.js';
 
 /** Options of a {@link NetKernel}. */
@@ -72,11 +73,12 @@ export interface KernelStats {
   castsUnrouted: number;
 }
 
-interface Outbound {
-  readonly kind: typeof MessageKind.call | typeof MessageKind.cast;
-  readonly tag: number;
-  readonly name: string;
-  readonly payload: Uint8Array;
+/** What the kernel keeps of one link (one record, not a map per field). */
+interface LinkRecord {
+  /** The node this link was dialled for (its hello must name it), when the kernel dialled it for one. */
+  readonly dialFor: string | undefined;
+  /** `connectAddress` waiting to learn who answered. */
+  identifying: { resolve(node: NodeId): void; reject(error: Error): void } | undefined;
 }
 
 interface Peer {
@@ -91,12 +93,6 @@ interface Peer {
   dialing: AbortController | undefined;
 }
 
-interface Pending {
-  readonly peerId: string;
-  link: Link | undefined;
-  queued: Outbound | undefined;
-  settle(error: Error | undefined, value?: unknown): void;
-}
 
 /**
  * The network kernel: connections to other nodes through the injected transport, signed
@@ -125,13 +121,11 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   readonly shortCookie: boolean;
   readonly #actors = new Map<string, Actor>();
   readonly #peers = new Map<string, Peer>();
-  readonly #links = new Set<Link>();
-  readonly #dialFor = new Map<Link, string>();
-  readonly #pending = new Map<number, Pending>();
-  readonly #identifying = new Map<Link, { resolve(node: NodeId): void; reject(error: Error): void }>();
+  /** Every link, with what the kernel knows of it. */
+  readonly #links = new Map<Link, LinkRecord>();
+  readonly #calls: CallTable;
   /** Nodes the failure detector holds down (see {@link markDown}). */
   readonly #down = new Set<string>();
-  #nextTag = 1;
   #listener: Listener | undefined;
   #running = false;
 
@@ -143,6 +137,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     this.self = parseNodeId({ id: o.id, address: o.address }, 'options');
     if (typeof o.cookie !== 'string') throw invalidArgument('options.cookie', o.cookie, 'a string');
     this.env = o.env;
+    this.#calls = new CallTable(o.env.clock);
     const transportMax = o.env.transport.frameBytesMax;
     this.frameBytesMax = checkInteger('options.frameBytesMax', o.frameBytesMax ?? Math.min(frameBytesMaxDefault, transportMax), 1);
     this.#opts = {
@@ -184,9 +179,9 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    const closing = [...this.#links].map((link) => link.conn.close());
+    const closing = [...this.#links.keys()].map((link) => link.conn.close());
     for (const peer of this.#peers.values()) this.#forget(peer, new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
-    for (const p of [...this.#pending.values()]) p.settle(new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
+    this.#calls.fail(new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
     await this.#listener?.close();
     this.#listener = undefined;
     await Promise.all(closing);
@@ -243,7 +238,9 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       outer?.removeEventListener('abort', onAbort);
     }
     const link = this.#adopt(conn, undefined);
-    const node = await new Promise<NodeId>((resolve, reject) => this.#identifying.set(link, { resolve, reject }));
+    const record = this.#links.get(link);
+    assert(record !== undefined, 'an adopted link has its record until it closes, and it cannot close before this turn ends');
+    const node = await new Promise<NodeId>((resolve, reject) => void (record.identifying = { resolve, reject }));
     this.connect(node);
     return node;
   }
@@ -273,7 +270,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     if (id === this.self.id || this.#down.has(id)) return;
     this.#down.add(id);
     const error = unreachable(id, 'the failure detector holds it down');
-    for (const p of [...this.#pending.values()]) if (p.peerId === id) p.settle(error);
+    this.#calls.fail(error, (p) => p.peerId === id);
   }
 
   /**
@@ -310,36 +307,18 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       const signal = options.signal;
       if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('signal', signal, 'an AbortSignal');
       if (signal?.aborted) return Promise.reject(signal.reason as Error);
-      if (this.#pending.size >= this.#opts.pendingCallsMax) {
-        throw new ClusterluckError('QUEUE_FULL', `${this.#pending.size} calls are already awaiting replies`);
+      if (this.#calls.size >= this.#opts.pendingCallsMax) {
+        throw new ClusterluckError('QUEUE_FULL', `${this.#calls.size} calls are already awaiting replies`);
       }
       const peer = nodeId === this.self.id ? undefined : this.#peerFor(dest.node);
       if (peer !== undefined && this.#cannotReach(peer)) return Promise.reject(unreachable(nodeId, 'the failure detector holds it down and no connection is open or being dialled'));
       return new Promise((resolve, reject) => {
-        const tag = this.#newTag();
+        const tag = this.#calls.newTag();
         const item: Outbound = { kind: MessageKind.call, tag, name, payload };
-        let timer: TimerHandle | undefined;
-        const onAbort = (): void => pending.settle(signal?.reason as Error);
-        const pending: Pending = {
-          peerId: nodeId, link: undefined, queued: undefined,
-          settle: (error, value) => {
-            if (this.#pending.get(tag) !== pending) return;
-            this.#pending.delete(tag);
-            if (timer !== undefined) this.env.clock.cancelTimer(timer);
-            signal?.removeEventListener('abort', onAbort);
-            if (pending.queued !== undefined) this.#unqueue(pending.peerId, pending.queued);
-            if (error === undefined) resolve(value);
-            else reject(error);
-          },
-        };
-        this.#pending.set(tag, pending);
-        if (Number.isFinite(timeoutMs)) {
-          timer = this.env.clock.setTimer(timeoutMs, () => {
-            timer = undefined;
-            pending.settle(new ClusterluckError('TIMEOUT', `call ${show(event)} to ${show(name)} on ${show(nodeId)} got no reply within ${timeoutMs} ms`));
-          });
-        }
-        signal?.addEventListener('abort', onAbort, { once: true });
+        const pending = this.#calls.open(tag, {
+          peerId: nodeId, timeoutMs, signal, unqueue: (peerId, queued) => this.#unqueue(peerId, queued),
+          timeoutMessage: () => `call ${show(event)} to ${show(name)} on ${show(nodeId)} got no reply within ${timeoutMs} ms`,
+        }, resolve, reject);
         if (peer === undefined) queueMicrotask(() => this.#deliverLocal(item));
         else this.#send(peer, item, pending);
       });
@@ -420,7 +399,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   /** Held down, with no connection open and none being dialled or authenticated: a call would only wait for a re-dial. */
   #cannotReach(peer: Peer): boolean {
     if (!this.#down.has(peer.node.id) || peer.links.length > 0 || peer.dialing !== undefined) return false;
-    for (const id of this.#dialFor.values()) if (id === peer.node.id) return false;
+    for (const r of this.#links.values()) if (r.dialFor === peer.node.id) return false;
     return true;
   }
 
@@ -428,13 +407,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   #failQueuedIfDown(peer: Peer): void {
     if (!this.#cannotReach(peer)) return;
     const error = unreachable(peer.node.id, 'the failure detector holds it down and the dial failed');
-    for (const item of [...peer.queue]) if (item.kind === MessageKind.call) this.#pending.get(item.tag)?.settle(error);
-  }
-
-  #newTag(): number {
-    do this.#nextTag = this.#nextTag >= 0xffffffff ? 1 : this.#nextTag + 1;
-    while (this.#pending.has(this.#nextTag));
-    return this.#nextTag;
+    for (const item of [...peer.queue]) if (item.kind === MessageKind.call) this.#calls.get(item.tag)?.settle(error);
   }
 
   #deliverLocal(item: Outbound): void {
@@ -442,13 +415,13 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     const tag = item.kind === MessageKind.call ? item.tag : undefined;
     if (actor === undefined) {
       if (tag === undefined) this.stats.castsUnrouted++;
-      else this.#pending.get(tag)?.settle(noActor(item.name, this.self.id));
+      else this.#calls.get(tag)?.settle(noActor(item.name, this.self.id));
       return;
     }
     actor.deliver(tag === undefined ? 'cast' : 'call', new From(this.self, tag, undefined, this.env.clock.now()), item.payload);
   }
 
-  #send(peer: Peer, item: Outbound, pending: Pending | undefined): void {
+  #send(peer: Peer, item: Outbound, pending: PendingCall | undefined): void {
     const link = peer.links[0];
     if (link !== undefined && !peer.congested && peer.queue.length === 0) return this.#transmit(peer, link, item);
     if (pending !== undefined) pending.queued = item;
@@ -457,7 +430,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       const dropped = peer.queue.shift() as Outbound;
       this.stats.queueDropped++;
       if (dropped.kind === MessageKind.call) {
-        const p = this.#pending.get(dropped.tag);
+        const p = this.#calls.get(dropped.tag);
         if (p !== undefined) p.queued = undefined;
         p?.settle(new ClusterluckError('QUEUE_FULL', `send queue to ${show(peer.node.id)} is full (${this.#opts.sendQueueLengthMax}); oldest message dropped`));
       }
@@ -465,7 +438,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   }
 
   #transmit(peer: Peer, link: Link, item: Outbound): void {
-    const pending = item.kind === MessageKind.call ? this.#pending.get(item.tag) : undefined;
+    const pending = item.kind === MessageKind.call ? this.#calls.get(item.tag) : undefined;
     if (pending !== undefined) {
       pending.link = link;
       pending.queued = undefined;
@@ -493,7 +466,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     if (peer.redial !== undefined) this.env.clock.cancelTimer(peer.redial);
     peer.redial = undefined;
     peer.dialing?.abort(reason);
-    for (const item of peer.queue.splice(0)) if (item.kind === MessageKind.call) this.#pending.get(item.tag)?.settle(reason);
+    for (const item of peer.queue.splice(0)) if (item.kind === MessageKind.call) this.#calls.get(item.tag)?.settle(reason);
   }
 
   #dial(peer: Peer): void {
@@ -504,7 +477,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     this.env.transport.dial(peer.node.address, { signal: controller.signal }).then(
       (conn) => {
         if (!this.#running || !peer.wanted || controller.signal.aborted) return conn.abort();
-        this.#dialFor.set(this.#adopt(conn, peer.node.id), peer.node.id);
+        this.#adopt(conn, peer.node.id);
       },
       (err: unknown) => {
         this.env.logger.debug('dial failed', { node: peer.node.id, error: String(err) });
@@ -528,7 +501,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     });
   }
 
-  #adopt(conn: Connection, _expected: string | undefined): Link {
+  #adopt(conn: Connection, dialFor: string | undefined): Link {
     const signer = this.#signer;
     assert(signer !== undefined, 'links are made only once the kernel has started');
     const link = new Link(conn, {
@@ -536,7 +509,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       frameBytesMax: this.frameBytesMax, handshakeTimeoutMs: this.#opts.handshakeTimeoutMs, idLengthMax: nodeIdLengthMax,
       checkCodecs: this.checkCodecs,
     }, this.#handlers);
-    this.#links.add(link);
+    this.#links.set(link, { dialFor, identifying: undefined });
     return link;
   }
 
@@ -558,7 +531,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   #linkReady(link: Link): void {
     const hello = link.peer;
     assert(hello !== undefined, 'a ready link has a peer');
-    const expected = this.#dialFor.get(link);
+    const record = this.#links.get(link);
+    const expected = record?.dialFor;
     if (!this.#running || hello.id === this.self.id || (expected !== undefined && expected !== hello.id)) {
       this.env.logger.warn('refusing connection', { peer: hello.id, expected, address: link.conn.remoteAddress });
       return link.conn.abort(new ClusterluckError('CONNECTION_REFUSED', `expected ${show(expected)}, reached ${show(hello.id)}`));
@@ -576,8 +550,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       this.emit('connect', peer.node);
       this.#flush(peer);
     }
-    this.#identifying.get(link)?.resolve(peer.node);
-    this.#identifying.delete(link);
+    record?.identifying?.resolve(peer.node);
+    if (record !== undefined) record.identifying = undefined;
   }
 
   #receive(link: Link, message: Message): void {
@@ -604,27 +578,18 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   }
 
   #settleReply(tag: number, link: Link | undefined, kind: MessageKind, payload: Uint8Array): void {
-    const pending = this.#pending.get(tag);
-    if (pending === undefined || pending.link !== link) {
-      this.stats.repliesUnmatched++;
-      return;
-    }
-    if (kind === MessageKind.replyError) return pending.settle(fromWireError(parseJson(payload)));
-    const value = payload.byteLength === 0 ? undefined : parseJson(payload);
-    if (value === undefined && payload.byteLength > 0) return pending.settle(new ClusterluckError('BAD_MESSAGE', 'reply is not JSON'));
-    pending.settle(undefined, value);
+    if (!this.#calls.settleReply(tag, link, kind, payload)) this.stats.repliesUnmatched++;
   }
 
   #linkClosed(link: Link, error: Error | undefined): void {
+    const record = this.#links.get(link);
     this.#links.delete(link);
-    this.#identifying.get(link)?.reject(new ClusterluckError('CONNECTION_CLOSED',
+    record?.identifying?.reject(new ClusterluckError('CONNECTION_CLOSED',
       `connection to ${link.conn.remoteAddress} closed before it authenticated (is the cookie right?)`, error === undefined ? undefined : { cause: error }));
-    this.#identifying.delete(link);
-    const id = this.#dialFor.get(link) ?? link.peer?.id;
-    this.#dialFor.delete(link);
+    const id = record?.dialFor ?? link.peer?.id;
     const peer = id === undefined ? undefined : this.#peers.get(id);
     const closed = new ClusterluckError('CONNECTION_CLOSED', `connection to ${show(id ?? link.conn.remoteAddress)} closed before the reply`, error === undefined ? undefined : { cause: error });
-    for (const p of [...this.#pending.values()]) if (p.link === link) p.settle(closed);
+    this.#calls.fail(closed, (p) => p.link === link);
     if (peer === undefined) return;
     const at = peer.links.indexOf(link);
     if (at < 0) {

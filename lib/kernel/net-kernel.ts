@@ -1,11 +1,13 @@
-import { actorNameLengthMax, dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax, pendingCallsMaxDefault,
-  reconnectDelayMsMax, reconnectDelayMsMin, sendQueueLengthMaxDefault } from '../constants.js';
+// The kernel's routing: start/stop, actors, connect, call/cast/reply, and the link events that feed
+// them. Over 300 lines on purpose: the public surface and the link handlers share the link records
+// and are the two halves of one message's path; the parts with a concept of their own are in
+// peers.ts (links per node, send queues, re-dials), call-table.ts (calls awaiting replies),
+// link.ts (handshake, signed frames), frame.ts and message.ts (codecs), kernel-options.ts.
+import { actorNameLengthMax, dialTimeoutMsDefault, nodeIdLengthMax } from '../constants.js';
 import type { NodeId } from '../core/node-id.js';
 import { parseNodeId } from '../core/node-id.js';
 import { assert } from '../env/assert.js';
 import { toHex, utf8 } from '../env/bytes.js';
-import type { TimerHandle } from '../env/clock.js';
-import type { Env } from '../env/env.js';
 import { ClusterluckError, invalidArgument, show, toWireError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
@@ -13,65 +15,13 @@ import { From, type Actor, type CallOptions, type Dest } from './actor.js';
 import type { HmacFactory } from '../env/crypto.js';
 import { cookieKey, cookieKeyNow, cookieLengthMin } from './cookie-key.js';
 import { FrameSigner, nonceBytes } from './frame.js';
-import { Link, type DropReason, type LinkHandlers } from './link.js';
+import { Link, type LinkHandlers } from './link.js';
 import { MessageKind, type Message } from './message.js';
-import { CallTable, type Outbound, type PendingCall } from './call-table.js';
-import { checkInteger } from '../env/check.js';
+import { CallTable, type Outbound } from './call-table.js';
+import { Peers, unreachable, type Peer } from './peers.js';
+import { resolveKernelOptions, type KernelStats, type NetKernelEvents, type NetKernelOptions, type ResolvedKernelOptions } from './kernel-options.js';
 
-/** Options of a {@link NetKernel}. */
-export interface NetKernelOptions {
-  /** Clock, randomness, transport and logger. */
-  readonly env: Pick<Env, 'clock' | 'random' | 'transport' | 'logger'>;
-  /** This node's cluster-unique id. */
-  readonly id: string;
-  /** The address to listen on (`127.0.0.1:0` for TCP picks a port; `self.address` tells which). */
-  readonly address: string;
-  /** The shared secret every frame is signed with (HMAC-SHA256). */
-  readonly cookie: string;
-  /** Largest frame sent or accepted. @default min(1 MiB, the transport's own bound) */
-  readonly frameBytesMax?: number;
-  /** Messages kept per destination while its connection is down or congested. @default 1024 */
-  readonly sendQueueLengthMax?: number;
-  /** Calls awaiting replies at once. @default 65536 */
-  readonly pendingCallsMax?: number;
-  /** How long a new connection may take to authenticate. @default 5000 */
-  readonly handshakeTimeoutMs?: number;
-  /** How long one dial may take. @default 10000 */
-  readonly dialTimeoutMs?: number;
-  /** HMAC-SHA256 implementation; Node's entry passes its native one. @default portableHmac */
-  readonly hmac?: HmacFactory;
-  /**
-   * Decode what is encoded and assert it reads back as written: every frame and message this
-   * kernel writes, and (through {@link NetKernel.checkCodecs}) the gossip ring's stored view
-   * state. Cheap (no JSON is parsed for frames); meant for the simulator and tests. @default false
-   */
-  readonly checkCodecs?: boolean;
-}
-
-/** Events of a {@link NetKernel}. */
-export interface NetKernelEvents {
-  /** The first authenticated connection to a node opened. */
-  connect: CustomEvent<NodeId>;
-  /** The last connection to a node closed. */
-  disconnect: CustomEvent<NodeId>;
-}
-
-/** Counters for what the kernel did and refused; all only grow. */
-export interface KernelStats {
-  framesSent: number;
-  messagesReceived: number;
-  dropped: Record<DropReason, number>;
-  /** Queued messages dropped (oldest first) because a destination's queue was full. */
-  queueDropped: number;
-  /** Replies for calls that had already ended (timeout, abort) or came on another link. */
-  repliesUnmatched: number;
-  /** Replies that could not be sent because the request's connection had closed. */
-  repliesUndeliverable: number;
-  /** `reply` calls for a cast, which has no one to answer. */
-  repliesWithoutTag: number;
-  /** Casts to an actor that is not registered. */
-  castsUnrouted: number;
-}
+export type { KernelStats, NetKernelEvents, NetKernelOptions } from './kernel-options.js';
 
 /** What the kernel keeps of one link (one record, not a map per field). */
 interface LinkRecord {
@@ -80,19 +30,6 @@ interface LinkRecord {
   /** `connectAddress` waiting to learn who answered. */
   identifying: { resolve(node: NodeId): void; reject(error: Error): void } | undefined;
 }
-
-interface Peer {
-  node: NodeId;
-  /** True after `connect()`: keep re-dialling until `disconnect()`. */
-  wanted: boolean;
-  readonly links: Link[];
-  readonly queue: Outbound[];
-  congested: boolean;
-  failures: number;
-  redial: TimerHandle | undefined;
-  dialing: AbortController | undefined;
-}
-
 
 /**
  * The network kernel: connections to other nodes through the injected transport, signed
@@ -112,7 +49,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   readonly frameBytesMax: number;
   /** Encode-then-decode checks on (see {@link NetKernelOptions.checkCodecs}). */
   readonly checkCodecs: boolean;
-  readonly #opts: Required<Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie' | 'frameBytesMax' | 'hmac' | 'checkCodecs'>>;
+  readonly #opts: ResolvedKernelOptions;
   /** Made in `start()` from the cookie's derived key. */
   #signer: FrameSigner | undefined;
   readonly #cookie: string;
@@ -120,12 +57,10 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   /** True when the cookie is shorter than {@link cookieLengthMin} characters (logged once as a warning). */
   readonly shortCookie: boolean;
   readonly #actors = new Map<string, Actor>();
-  readonly #peers = new Map<string, Peer>();
+  readonly #peers: Peers;
   /** Every link, with what the kernel knows of it. */
   readonly #links = new Map<Link, LinkRecord>();
   readonly #calls: CallTable;
-  /** Nodes the failure detector holds down (see {@link markDown}). */
-  readonly #down = new Set<string>();
   #listener: Listener | undefined;
   #running = false;
 
@@ -137,17 +72,21 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     this.self = parseNodeId({ id: o.id, address: o.address }, 'options');
     if (typeof o.cookie !== 'string') throw invalidArgument('options.cookie', o.cookie, 'a string');
     this.env = o.env;
-    this.#calls = new CallTable(o.env.clock);
-    const transportMax = o.env.transport.frameBytesMax;
-    this.frameBytesMax = checkInteger('options.frameBytesMax', o.frameBytesMax ?? Math.min(frameBytesMaxDefault, transportMax), 1);
-    this.#opts = {
-      sendQueueLengthMax: checkInteger('options.sendQueueLengthMax', o.sendQueueLengthMax ?? sendQueueLengthMaxDefault, 1),
-      pendingCallsMax: checkInteger('options.pendingCallsMax', o.pendingCallsMax ?? pendingCallsMaxDefault, 1),
-      handshakeTimeoutMs: checkInteger('options.handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5000, 1),
-      dialTimeoutMs: checkInteger('options.dialTimeoutMs', o.dialTimeoutMs ?? dialTimeoutMsDefault, 1),
-    };
-    if (o.checkCodecs !== undefined && typeof o.checkCodecs !== 'boolean') throw invalidArgument('options.checkCodecs', o.checkCodecs, 'a boolean');
-    this.checkCodecs = o.checkCodecs ?? false;
+    const calls = (this.#calls = new CallTable(o.env.clock));
+    const r = resolveKernelOptions({ ...o, env: o.env });
+    this.frameBytesMax = r.frameBytesMax;
+    this.#opts = r;
+    this.checkCodecs = r.checkCodecs;
+    this.#peers = new Peers({
+      env: o.env, stats: this.stats, calls, sendQueueLengthMax: this.#opts.sendQueueLengthMax, dialTimeoutMs: this.#opts.dialTimeoutMs,
+      running: () => this.#running,
+      adopt: (conn, dialFor) => void this.#adopt(conn, dialFor),
+      hasDialledLink: (id) => {
+        for (const r of this.#links.values()) if (r.dialFor === id) return true;
+        return false;
+      },
+      emit: (type, node) => this.emit(type, node),
+    });
     this.#cookie = o.cookie;
     this.#hmac = o.hmac;
     this.shortCookie = o.cookie.length < cookieLengthMin;
@@ -172,7 +111,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     this.#listener = listener;
     this.self = Object.freeze({ id: this.self.id, address: listener.address });
     this.#running = true;
-    for (const peer of this.#peers.values()) if (peer.wanted) this.#dial(peer);
+    this.#peers.dialWanted();
   }
 
   /** Closes every connection and the listener; pending calls fail with NOT_RUNNING. */
@@ -180,7 +119,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     if (!this.#running) return;
     this.#running = false;
     const closing = [...this.#links.keys()].map((link) => link.conn.close());
-    for (const peer of this.#peers.values()) this.#forget(peer, new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
+    this.#peers.forgetAll(new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
     this.#calls.fail(new ClusterluckError('NOT_RUNNING', 'kernel stopped'));
     await this.#listener?.close();
     this.#listener = undefined;
@@ -202,15 +141,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
   /** Keeps a connection to `node`, re-dialling with backoff until `disconnect`. Idempotent. */
   connect(node: NodeId): void {
     const target = parseNodeId(node);
-    if (target.id === this.self.id) return;
-    let peer = this.#peers.get(target.id);
-    if (peer === undefined) {
-      peer = { node: target, wanted: true, links: [], queue: [], congested: false, failures: 0, redial: undefined, dialing: undefined };
-      this.#peers.set(target.id, peer);
-    }
-    peer.wanted = true;
-    peer.node = target;
-    if (this.#running && peer.links.length === 0 && peer.dialing === undefined && peer.redial === undefined) this.#dial(peer);
+    if (target.id !== this.self.id) this.#peers.connect(target);
   }
 
   /**
@@ -247,17 +178,12 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
 
   /** Closes the connections to a node and stops re-dialling; its queued calls fail. */
   disconnect(node: NodeId | string): void {
-    const id = typeof node === 'string' ? node : parseNodeId(node).id;
-    const peer = this.#peers.get(id);
-    if (peer === undefined) return;
-    this.#forget(peer, new ClusterluckError('CONNECTION_CLOSED', `disconnected from ${show(id)}`));
-    for (const link of peer.links) void link.conn.close();
-    if (peer.links.length === 0) this.#peers.delete(id);
+    this.#peers.disconnect(typeof node === 'string' ? node : parseNodeId(node).id);
   }
 
   /** True when an authenticated connection to the node is open. */
   isConnected(id: string): boolean {
-    return (this.#peers.get(id)?.links.length ?? 0) > 0;
+    return this.#peers.isConnected(id);
   }
 
   /**
@@ -267,8 +193,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
    * waiting in the re-dial queue behind a backoff of up to 30 s. Re-dialling goes on meanwhile.
    */
   markDown(id: string): void {
-    if (id === this.self.id || this.#down.has(id)) return;
-    this.#down.add(id);
+    if (id === this.self.id || !this.#peers.markDown(id)) return;
     const error = unreachable(id, 'the failure detector holds it down');
     this.#calls.fail(error, (p) => p.peerId === id);
   }
@@ -278,24 +203,17 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
    * again, and a re-dial waiting out its backoff happens now, the backoff reset.
    */
   markUp(id: string): void {
-    this.#down.delete(id);
-    const peer = this.#peers.get(id);
-    if (peer === undefined) return;
-    peer.failures = 0;
-    if (peer.redial === undefined) return;
-    this.env.clock.cancelTimer(peer.redial);
-    peer.redial = undefined;
-    if (this.#running && peer.wanted && peer.links.length === 0 && peer.dialing === undefined) this.#dial(peer);
+    this.#peers.markUp(id);
   }
 
   /** True while {@link markDown} holds `id` down. */
   isDown(id: string): boolean {
-    return this.#down.has(id);
+    return this.#peers.isDown(id);
   }
 
   /** Nodes with an authenticated connection open. */
   connectedNodes(): NodeId[] {
-    return [...this.#peers.values()].filter((p) => p.links.length > 0).map((p) => p.node);
+    return this.#peers.connectedNodes();
   }
 
   /** Sends `event` with `data` to an actor and resolves with its reply. */
@@ -311,16 +229,16 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
         throw new ClusterluckError('QUEUE_FULL', `${this.#calls.size} calls are already awaiting replies`);
       }
       const peer = nodeId === this.self.id ? undefined : this.#peerFor(dest.node);
-      if (peer !== undefined && this.#cannotReach(peer)) return Promise.reject(unreachable(nodeId, 'the failure detector holds it down and no connection is open or being dialled'));
+      if (peer !== undefined && this.#peers.cannotReach(peer)) return Promise.reject(unreachable(nodeId, 'the failure detector holds it down and no connection is open or being dialled'));
       return new Promise((resolve, reject) => {
         const tag = this.#calls.newTag();
         const item: Outbound = { kind: MessageKind.call, tag, name, payload };
         const pending = this.#calls.open(tag, {
-          peerId: nodeId, timeoutMs, signal, unqueue: (peerId, queued) => this.#unqueue(peerId, queued),
+          peerId: nodeId, timeoutMs, signal, unqueue: (peerId, queued) => this.#peers.unqueue(peerId, queued),
           timeoutMessage: () => `call ${show(event)} to ${show(name)} on ${show(nodeId)} got no reply within ${timeoutMs} ms`,
         }, resolve, reject);
         if (peer === undefined) queueMicrotask(() => this.#deliverLocal(item));
-        else this.#send(peer, item, pending);
+        else this.#peers.send(peer, item, pending);
       });
     } catch (err) {
       return Promise.reject(err as Error);
@@ -332,7 +250,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     const { nodeId, name, payload } = this.#prepare(dest, event, data);
     const item: Outbound = { kind: MessageKind.cast, tag: 0, name, payload };
     if (nodeId === this.self.id) queueMicrotask(() => this.#deliverLocal(item));
-    else this.#send(this.#peerFor(dest.node), item, undefined);
+    else this.#peers.send(this.#peerFor(dest.node), item, undefined);
   }
 
   /** Answers a call with `data`. Replying to a cast is counted and ignored, never a crash. */
@@ -396,20 +314,6 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     return peer;
   }
 
-  /** Held down, with no connection open and none being dialled or authenticated: a call would only wait for a re-dial. */
-  #cannotReach(peer: Peer): boolean {
-    if (!this.#down.has(peer.node.id) || peer.links.length > 0 || peer.dialing !== undefined) return false;
-    for (const r of this.#links.values()) if (r.dialFor === peer.node.id) return false;
-    return true;
-  }
-
-  /** Fails the calls queued for `peer` once nothing but a re-dial could carry them and it is held down. */
-  #failQueuedIfDown(peer: Peer): void {
-    if (!this.#cannotReach(peer)) return;
-    const error = unreachable(peer.node.id, 'the failure detector holds it down and the dial failed');
-    for (const item of [...peer.queue]) if (item.kind === MessageKind.call) this.#calls.get(item.tag)?.settle(error);
-  }
-
   #deliverLocal(item: Outbound): void {
     const actor = this.#actors.get(item.name);
     const tag = item.kind === MessageKind.call ? item.tag : undefined;
@@ -419,86 +323,6 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       return;
     }
     actor.deliver(tag === undefined ? 'cast' : 'call', new From(this.self, tag, undefined, this.env.clock.now()), item.payload);
-  }
-
-  #send(peer: Peer, item: Outbound, pending: PendingCall | undefined): void {
-    const link = peer.links[0];
-    if (link !== undefined && !peer.congested && peer.queue.length === 0) return this.#transmit(peer, link, item);
-    if (pending !== undefined) pending.queued = item;
-    peer.queue.push(item);
-    if (peer.queue.length > this.#opts.sendQueueLengthMax) {
-      const dropped = peer.queue.shift() as Outbound;
-      this.stats.queueDropped++;
-      if (dropped.kind === MessageKind.call) {
-        const p = this.#calls.get(dropped.tag);
-        if (p !== undefined) p.queued = undefined;
-        p?.settle(new ClusterluckError('QUEUE_FULL', `send queue to ${show(peer.node.id)} is full (${this.#opts.sendQueueLengthMax}); oldest message dropped`));
-      }
-    }
-  }
-
-  #transmit(peer: Peer, link: Link, item: Outbound): void {
-    const pending = item.kind === MessageKind.call ? this.#calls.get(item.tag) : undefined;
-    if (pending !== undefined) {
-      pending.link = link;
-      pending.queued = undefined;
-    }
-    this.stats.framesSent++;
-    if (!link.send(item.kind, item.tag, item.name, item.payload)) peer.congested = true;
-  }
-
-  #flush(peer: Peer): void {
-    let link = peer.links[0];
-    while (link !== undefined && !peer.congested && peer.queue.length > 0) {
-      this.#transmit(peer, link, peer.queue.shift() as Outbound);
-      link = peer.links[0];
-    }
-  }
-
-  #unqueue(peerId: string, item: Outbound): void {
-    const queue = this.#peers.get(peerId)?.queue;
-    const at = queue?.indexOf(item) ?? -1;
-    if (at >= 0) queue?.splice(at, 1);
-  }
-
-  #forget(peer: Peer, reason: Error): void {
-    peer.wanted = false;
-    if (peer.redial !== undefined) this.env.clock.cancelTimer(peer.redial);
-    peer.redial = undefined;
-    peer.dialing?.abort(reason);
-    for (const item of peer.queue.splice(0)) if (item.kind === MessageKind.call) this.#calls.get(item.tag)?.settle(reason);
-  }
-
-  #dial(peer: Peer): void {
-    const controller = new AbortController();
-    peer.dialing = controller;
-    const timer = this.env.clock.setTimer(this.#opts.dialTimeoutMs, () =>
-      controller.abort(new ClusterluckError('TIMEOUT', `dial to ${peer.node.address} timed out`)));
-    this.env.transport.dial(peer.node.address, { signal: controller.signal }).then(
-      (conn) => {
-        if (!this.#running || !peer.wanted || controller.signal.aborted) return conn.abort();
-        this.#adopt(conn, peer.node.id);
-      },
-      (err: unknown) => {
-        this.env.logger.debug('dial failed', { node: peer.node.id, error: String(err) });
-        this.#scheduleRedial(peer);
-      },
-    ).finally(() => {
-      this.env.clock.cancelTimer(timer);
-      if (peer.dialing === controller) peer.dialing = undefined;
-      this.#failQueuedIfDown(peer);
-    });
-  }
-
-  #scheduleRedial(peer: Peer): void {
-    if (!this.#running || !peer.wanted || peer.redial !== undefined || peer.links.length > 0) return;
-    const base = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** Math.min(peer.failures, 20));
-    peer.failures++;
-    const delay = base / 2 + (this.env.random.next() * base) / 2;
-    peer.redial = this.env.clock.setTimer(delay, () => {
-      peer.redial = undefined;
-      if (this.#running && peer.wanted && peer.links.length === 0 && peer.dialing === undefined) this.#dial(peer);
-    });
   }
 
   #adopt(conn: Connection, dialFor: string | undefined): Link {
@@ -520,12 +344,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     drop: (reason) => {
       this.stats.dropped[reason]++;
     },
-    drain: (link) => {
-      const peer = link.peer === undefined ? undefined : this.#peers.get(link.peer.id);
-      if (peer?.links[0] !== link) return;
-      peer.congested = false;
-      this.#flush(peer);
-    },
+    drain: (link) => this.#peers.drain(link),
   };
 
   #linkReady(link: Link): void {
@@ -537,20 +356,8 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       this.env.logger.warn('refusing connection', { peer: hello.id, expected, address: link.conn.remoteAddress });
       return link.conn.abort(new ClusterluckError('CONNECTION_REFUSED', `expected ${show(expected)}, reached ${show(hello.id)}`));
     }
-    let peer = this.#peers.get(hello.id);
-    if (peer === undefined) {
-      peer = { node: { id: hello.id, address: hello.address }, wanted: false, links: [], queue: [], congested: false, failures: 0, redial: undefined, dialing: undefined };
-      this.#peers.set(hello.id, peer);
-    }
-    if (!link.conn.outbound && peer.node.address !== hello.address) peer.node = Object.freeze({ id: hello.id, address: hello.address });
-    peer.links.push(link);
-    peer.failures = 0;
-    if (peer.links.length === 1) {
-      peer.congested = false;
-      this.emit('connect', peer.node);
-      this.#flush(peer);
-    }
-    record?.identifying?.resolve(peer.node);
+    const node = this.#peers.linkUp(link, hello);
+    record?.identifying?.resolve(node);
     if (record !== undefined) record.identifying = undefined;
   }
 
@@ -587,34 +394,14 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     record?.identifying?.reject(new ClusterluckError('CONNECTION_CLOSED',
       `connection to ${link.conn.remoteAddress} closed before it authenticated (is the cookie right?)`, error === undefined ? undefined : { cause: error }));
     const id = record?.dialFor ?? link.peer?.id;
-    const peer = id === undefined ? undefined : this.#peers.get(id);
     const closed = new ClusterluckError('CONNECTION_CLOSED', `connection to ${show(id ?? link.conn.remoteAddress)} closed before the reply`, error === undefined ? undefined : { cause: error });
     this.#calls.fail(closed, (p) => p.link === link);
-    if (peer === undefined) return;
-    const at = peer.links.indexOf(link);
-    if (at < 0) {
-      this.#scheduleRedial(peer);
-      return this.#failQueuedIfDown(peer);
-    }
-    peer.links.splice(at, 1);
-    if (at === 0) peer.congested = false;
-    if (peer.links.length > 0) return this.#flush(peer);
-    this.emit('disconnect', peer.node);
-    if (peer.wanted && this.#running) {
-      this.#scheduleRedial(peer);
-      return this.#failQueuedIfDown(peer);
-    }
-    this.#forget(peer, closed);
-    this.#peers.delete(peer.node.id);
+    if (id !== undefined) this.#peers.linkDown(link, id, closed);
   }
 }
 
 function noActor(name: string, nodeId: string): ClusterluckError {
   return new ClusterluckError('NO_SUCH_ACTOR', `no actor named ${show(name)} on node ${show(nodeId)}`);
-}
-
-function unreachable(nodeId: string, why: string): ClusterluckError {
-  return new ClusterluckError('UNREACHABLE', `node ${show(nodeId)} is unreachable: ${why}`);
 }
 
 function checkName(field: string, value: unknown): void {

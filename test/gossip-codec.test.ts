@@ -5,10 +5,11 @@ import { detectionBoundMs, suspicionTimeoutMs } from '../lib/gossip/failure-dete
 import { readPaxosReply, readPaxosRequest, writePaxosReply, writePaxosRequest } from '../lib/core/view-paxos.js';
 import { fromUtf8 } from '../lib/env/bytes.js';
 import {
-  readGossip, readInvite, readJoin, readPaxos, readPing, readPingReq, readPingReqReply, readViewMessage, readViewReply, writeGossip,
-  writeGossipMessage, writeInvite, writeJoin, writePaxos, writePing, writePingReq, writePingReqReply, writeViewMessage, writeViewReply,
-  type GossipMessage,
+  readGossip, readPing, readPingReq, readPingReqReply, writeGossip, writeGossipMessage, writePing, writePingReq, writePingReqReply, type GossipMessage,
 } from '../lib/gossip/gossip-codec.js';
+import {
+  readInvite, readJoin, readPaxos, readViewMessage, readViewReply, writeInvite, writeJoin, writePaxos, writeViewMessage, writeViewReply,
+} from '../lib/gossip/view-codec.js';
 import { encodeJson } from '../lib/kernel/net-kernel.js';
 import * as arb from './support/gossip-arbitraries.js';
 import { resolveGossipOptions } from '../lib/gossip/gossip-options.js';

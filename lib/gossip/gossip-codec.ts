@@ -8,10 +8,7 @@
 import { membersMax } from '../constants.js';
 import { parseMemberEntry, type MemberEntry, type Membership } from '../core/membership.js';
 import { parseNodeId, type NodeId } from '../core/node-id.js';
-import { parseView, parseViewMember, type View, type ViewMember } from '../core/view.js';
-import { readPaxosRequest, writePaxosRequest, type PaxosRequest } from '../core/view-paxos.js';
-import { ClusterluckError, show } from '../env/errors.js';
-import { checkRingId } from './gossip-options.js';
+import { bad, object, ringOf } from './wire-fields.js';
 
 /** Event names of the gossip protocol (the GenServer handler names). */
 export const GossipEvent = {
@@ -50,32 +47,6 @@ export interface PingMessage {
   readonly view: ProbeView | undefined;
 }
 
-/** A `paxos` call: the ring id and a Paxos request. */
-export type PaxosMessage = PaxosRequest & { readonly ring: string };
-
-/** A `view` message: a decided view pushed, or (null) a request for the receiver's newer one. */
-export interface ViewMessage {
-  readonly ring: string;
-  readonly view: View | undefined;
-  /** The view just before `view`, when the sender knows it. */
-  readonly previous: View | undefined;
-}
-
-/** A `join` call: add this member to your view. */
-export interface JoinMessage {
-  readonly ring: string;
-  readonly member: ViewMember;
-  /** A removed member asking back into its cluster: only that cluster may take it. */
-  readonly cluster?: string;
-}
-
-/** An `invite` cast: join my cluster (through me) with this weight; `alone`: I am alone in mine. */
-export interface InviteMessage {
-  readonly ring: string;
-  readonly weight: number;
-  readonly alone: boolean;
-}
-
 /** An indirect probe request: probe `target` for me. */
 export interface PingReqMessage {
   readonly ring: string;
@@ -85,12 +56,6 @@ export interface PingReqMessage {
 /** The answer to a ping-req. */
 export interface PingReqReply {
   readonly ok: boolean;
-}
-
-/** The answer to a `view` or `join` message: a decided view, with the one before it when the sender knows it. */
-export interface ViewReply {
-  readonly view: View;
-  readonly previous: View | undefined;
 }
 
 const sumPattern = /^[0-9a-f]{16}$/;
@@ -170,92 +135,6 @@ export function writePing(ring: string, view: ProbeView | undefined): unknown {
   return view === undefined ? { ring } : { ring, cluster: view.cluster, view: view.view, pending: view.pending };
 }
 
-/** The body of a `paxos` call; {@link readPaxos}'s twin. `ring` undefined (this node left meanwhile): the receiver refuses it. */
-export function writePaxos(ring: string | undefined, req: PaxosRequest): unknown {
-  return { ring, ...writePaxosRequest(req) };
-}
-
-/** Reads a `paxos` call. */
-export function readPaxos(data: unknown): PaxosMessage | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
-  const req = readPaxosRequest(o);
-  return req instanceof Error ? bad('paxos', req.message) : { ...req, ring };
-}
-
-/** The body of a `view` message; {@link readViewMessage}'s twin. */
-export function writeViewMessage(m: ViewMessage): unknown {
-  return { ring: m.ring, view: m.view ?? null, ...(m.previous === undefined ? {} : { previous: m.previous }) };
-}
-
-/** Reads a `view` message. */
-export function readViewMessage(data: unknown): ViewMessage | Error {
-  return withRing(data, (o) => ({
-    view: o['view'] === null || o['view'] === undefined ? undefined : parseView(o['view']),
-    previous: o['previous'] === null || o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous'),
-  }));
-}
-
-/** The answer to a `view` or `join` message; {@link readViewReply}'s twin. */
-export function writeViewReply(m: ViewReply): unknown {
-  return m.previous === undefined ? { view: m.view } : { view: m.view, previous: m.previous };
-}
-
-/** Reads the answer to a `view` or `join` message (null, the answer "nothing newer", is an Error too). */
-export function readViewReply(data: unknown): ViewReply | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  try {
-    return { view: parseView(o['view']), previous: o['previous'] === undefined ? undefined : parseView(o['previous'], 'previous') };
-  } catch (err) {
-    return err instanceof ClusterluckError ? new ClusterluckError('BAD_MESSAGE', err.message) : bad('data', data);
-  }
-}
-
-/** The body of a `join` call; {@link readJoin}'s twin. */
-export function writeJoin(m: JoinMessage): unknown {
-  return { ring: m.ring, member: m.member, ...(m.cluster === undefined ? {} : { cluster: m.cluster }) };
-}
-
-/** Reads a `join` call. */
-export function readJoin(data: unknown): JoinMessage | Error {
-  return withRing(data, (o) => {
-    const cluster = o['cluster'];
-    if (cluster !== undefined && (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > 256)) throw bad('cluster', cluster);
-    return { member: parseViewMember(o['member']), ...(cluster === undefined ? {} : { cluster }) };
-  });
-}
-
-/** The body of an `invite` cast; {@link readInvite}'s twin. */
-export function writeInvite(m: InviteMessage): unknown {
-  return { ring: m.ring, weight: m.weight, alone: m.alone };
-}
-
-/** Reads an `invite` cast. */
-export function readInvite(data: unknown): InviteMessage | Error {
-  return withRing(data, (o) => {
-    const weight = o['weight'];
-    if (typeof weight !== 'number' || !Number.isSafeInteger(weight) || weight < 1 || weight > 64) throw bad('weight', weight);
-    const alone = o['alone'] ?? false;
-    if (typeof alone !== 'boolean') throw bad('alone', alone);
-    return { weight, alone };
-  });
-}
-
-function withRing<T>(data: unknown, read: (o: Record<string, unknown>) => T): (T & { ring: string }) | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
-  try {
-    return { ...read(o), ring };
-  } catch (err) {
-    return err instanceof ClusterluckError ? new ClusterluckError('BAD_MESSAGE', err.message) : bad('data', data);
-  }
-}
-
 /**
  * The body of a ping-req; {@link readPingReq}'s twin. `ring` is undefined when this node left its
  * ring while the probe was in flight: the relay then refuses the request (so the probe fails).
@@ -287,20 +166,4 @@ export function readPingReqReply(data: unknown): PingReqReply | Error {
   const o = object(data);
   if (o instanceof Error) return o;
   return typeof o['ok'] === 'boolean' ? { ok: o['ok'] } : bad('ok', o['ok']);
-}
-
-function object(data: unknown): Record<string, unknown> | Error {
-  return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : bad('data', data);
-}
-
-function ringOf(o: Record<string, unknown>): string | Error {
-  try {
-    return checkRingId(o['ring'], 'ring');
-  } catch (err) {
-    return err instanceof Error ? err : bad('ring', o['ring']);
-  }
-}
-
-function bad(field: string, value: unknown): ClusterluckError {
-  return new ClusterluckError('BAD_MESSAGE', `malformed gossip field ${field}: ${show(value)}`);
 }

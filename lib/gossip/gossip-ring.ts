@@ -9,10 +9,10 @@ import { TypedEventTarget } from '../env/events.js';
 import { GenServer, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { FailureDetector } from './failure-detector.js';
+import { GossipEvent, readGossip, readPing, readPingReq, type GossipMessage, type PingMessage, type PingReqMessage } from './gossip-codec.js';
 import {
-  GossipEvent, readGossip, readInvite, readJoin, readPaxos, readPing, readPingReq, readViewMessage, type GossipMessage, type InviteMessage,
-  type JoinMessage, type PaxosMessage, type PingMessage, type PingReqMessage, type ViewMessage, writeInvite,
-} from './gossip-codec.js';
+  readInvite, readJoin, readPaxos, readViewMessage, writeInvite, type InviteMessage, type JoinMessage, type PaxosMessage, type ViewMessage,
+} from './view-codec.js';
 import {
   checkRingId, resolveGossipOptions, type GossipInspection, type GossipRingEvents, type GossipRingOptions, type GossipStats,
   type ResolvedGossipOptions,

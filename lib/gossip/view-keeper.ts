@@ -17,9 +17,10 @@ import { ClusterluckError } from '../env/errors.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { Storage } from '../env/storage.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
+import { GossipEvent } from './gossip-codec.js';
 import {
-  GossipEvent, readViewReply, writeJoin, writePaxos, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
-} from './gossip-codec.js';
+  readViewReply, writeJoin, writePaxos, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
+} from './view-codec.js';
 import type { GossipSender } from './gossip-sender.js';
 import { checkViewState, decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
 

@@ -5,9 +5,8 @@ import type { MemberEntry } from '../../lib/core/membership.js';
 import type { NodeId } from '../../lib/core/node-id.js';
 import type { View, ViewMember } from '../../lib/core/view.js';
 import type { Ballot, PaxosReply, PaxosRequest } from '../../lib/core/view-paxos.js';
-import type {
-  GossipMessage, InviteMessage, JoinMessage, PingMessage, PingReqMessage, PingReqReply, ViewMessage, ViewReply,
-} from '../../lib/gossip/gossip-codec.js';
+import type { GossipMessage, PingMessage, PingReqMessage, PingReqReply } from '../../lib/gossip/gossip-codec.js';
+import type { InviteMessage, JoinMessage, ViewMessage, ViewReply } from '../../lib/gossip/view-codec.js';
 
 /** A short id: small alphabets make the same ids come up in different messages. */
 export const id = fc.stringMatching(/^[a-e][0-9]?$/);

@@ -4,6 +4,7 @@
 import { membersMax, nodeIdLengthMax, ringWeightMax } from '../constants.js';
 import { invalidArgument } from '../env/errors.js';
 import { HashRing, type HashRingOptions } from './hash-ring.js';
+import type { NodeId } from './node-id.js';
 
 /**
  * One member of a view. `incarnation` names the process state that votes: a member that restarts
@@ -142,6 +143,22 @@ export function sameView(a: View, b: View): boolean {
     a.removed.length === b.removed.length &&
     a.removed.every((r, i) => r.id === b.removed[i]?.id && r.incarnation === b.removed[i]?.incarnation && r.reason === b.removed[i]?.reason &&
       r.view === b.removed[i]?.view);
+}
+
+/** A view member's node id and address. */
+export function memberNode(m: ViewMember): NodeId {
+  return { id: m.id, address: m.address };
+}
+
+/** True when two changes are about the same thing (the same kind, of the same member): the later one replaces the earlier. */
+export function sameTarget(a: ViewChange, b: ViewChange): boolean {
+  const id = (c: ViewChange): string => (c.kind === 'add' ? c.member.id : c.id);
+  return a.kind === b.kind && id(a) === id(b);
+}
+
+/** A change in words, for logs and errors. */
+export function describeChange(c: ViewChange): string {
+  return c.kind === 'add' ? `add ${c.member.id}` : c.kind === 'remove' ? `remove ${c.id} (${c.reason})` : `weight ${c.id}=${c.weight}`;
 }
 
 /** The hash ring of a view's members. */

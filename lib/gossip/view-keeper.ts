@@ -1,27 +1,27 @@
 // The decided-view side of a GossipRing: this member's Paxos acceptor (stored before it answers),
-// its proposer (batched changes, randomized backoff), catch-up, joins and leaves, and the
-// ownership lease. The protocol steps are the pure ones of core/view-paxos.ts; this file carries
-// their messages, persists the acceptor and keeps the timers.
+// the view it adopted, catch-up, joins and leaves, and the ownership lease. The protocol steps are
+// the pure ones of core/view-paxos.ts; the proposer is view-proposer.ts, the stored state's codec
+// view-state.ts, the messages view-codec.ts. Over 300 lines on purpose: the acceptor, the adopted
+// view, its lease and what is stored are one state that every handler here reads and changes.
 import type { HashRing } from '../core/hash-ring.js';
 import type { NodeId } from '../core/node-id.js';
 import { OwnershipLease, type Ownership, type PendingDelay } from '../core/ownership-lease.js';
 import {
-  admissibleChanges, applyChanges, confirmationsNeeded, foundView, isVoter, memberOf, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
+  applyChanges, confirmationsNeeded, describeChange, foundView, isVoter, memberNode, memberOf, viewRing, type RemovalReason, type View, type ViewChange, type ViewMember,
 } from '../core/view.js';
 import {
-  acceptorOn, acceptorStep, adoptView, changePending, compareBallots, onReply, propose, readPaxosReply,
-  type AcceptorState, type PaxosReply, type PaxosRequest, type Proposal, type ProposalStep,
+  acceptorOn, acceptorStep, adoptView, changePending, type AcceptorState, type PaxosReply, type PaxosRequest,
 } from '../core/view-paxos.js';
 import { toHex } from '../env/bytes.js';
 import { ClusterluckError } from '../env/errors.js';
-import type { TimerHandle } from '../env/clock.js';
 import type { Storage } from '../env/storage.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
 import { GossipEvent } from './gossip-codec.js';
 import {
-  readViewReply, writeJoin, writePaxos, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
+  readViewReply, writeJoin, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
 } from './view-codec.js';
 import type { GossipSender } from './gossip-sender.js';
+import { ViewProposer } from './view-proposer.js';
 import { checkViewState, decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
 
 export { decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
@@ -47,11 +47,6 @@ export interface ViewHost {
   unreachable(id: string): boolean;
 }
 
-interface Waiter {
-  readonly done: (view: View) => boolean;
-  readonly resolve: (view: View) => void;
-}
-
 /** Counters for inspection and the bench. */
 export interface ViewStats {
   proposals: number;
@@ -70,12 +65,7 @@ export class ViewKeeper {
   #ring: (() => HashRing) | undefined;
   /** The view adopted before the current one, when it was the one just before (told to joiners). */
   #previous: View | undefined;
-  #pending: ViewChange[] = [];
-  #waiters: Waiter[] = [];
-  #proposal: Proposal | undefined;
-  #round = 0;
-  #retry: TimerHandle | undefined;
-  #attempt: TimerHandle | undefined;
+  readonly #proposer: ViewProposer;
   /** When this member first saw its acceptor with an accepted value and no decision (for recovery). */
   #pendingSinceMs: number | undefined;
   /** Serialises acceptor steps and their writes. */
@@ -87,6 +77,11 @@ export class ViewKeeper {
     const o = host.options;
     this.lease = new OwnershipLease(host.kernel.self.id, o.ownershipLeaseMs, o.driftMax, o.leaseMsMax, o.lockDelay);
     this.#incarnation = toHex(host.kernel.env.random.bytes(6));
+    this.#proposer = new ViewProposer({
+      kernel: host.kernel, send: host.send, options: o, stats: this.stats, ringId: host.ringId, running: () => this.#running,
+      view: () => this.view, isMember: () => this.isMember(), acceptor: () => this.#acceptor, changePending: () => this.changePending,
+      unreachable: host.unreachable, onPaxos: (req) => this.onPaxos(req), adopt: (view) => this.adopt(view), push: (nodes, view) => this.#push(nodes, view),
+    });
   }
 
   /** The adopted view, if any. */
@@ -106,7 +101,7 @@ export class ViewKeeper {
 
   /** Changes asked for and not yet in a decided view. */
   get pending(): readonly ViewChange[] {
-    return this.#pending;
+    return this.#proposer.pending;
   }
 
   /** The ring of the adopted view (undefined without one), built on first use. */
@@ -198,12 +193,7 @@ export class ViewKeeper {
   /** Stops timers and fails every waiter. */
   stop(): void {
     this.#running = false;
-    const clock = this.#h.kernel.env.clock;
-    if (this.#retry !== undefined) clock.cancelTimer(this.#retry);
-    if (this.#attempt !== undefined) clock.cancelTimer(this.#attempt);
-    this.#retry = this.#attempt = undefined;
-    this.#proposal = undefined;
-    this.#waiters = [];
+    this.#proposer.stop();
   }
 
   /** Where `key` stands on this member now. */
@@ -304,7 +294,7 @@ export class ViewKeeper {
       let last: unknown;
       for (const via of vias) {
         try {
-          return await this.#h.send.call(nodeOf(via), GossipEvent.join, writeJoin(m), this.#h.options.viewChangeTimeoutMs * 4);
+          return await this.#h.send.call(memberNode(via), GossipEvent.join, writeJoin(m), this.#h.options.viewChangeTimeoutMs * 4);
         } catch (err) {
           last = err;
         }
@@ -324,27 +314,12 @@ export class ViewKeeper {
    * unless `withdrawOnTimeout`).
    */
   change(change: ViewChange, timeoutMs: number, withdrawOnTimeout = false): Promise<View> {
-    const current = this.view;
-    if (current === undefined || !this.isMember()) return Promise.reject(new ClusterluckError('NOT_RUNNING', 'not a member of a view'));
-    const done = (v: View): boolean => applyChanges(v, [change]) === undefined;
-    if (done(current)) return Promise.resolve(current);
-    this.#pending = this.#pending.filter((c) => !sameTarget(c, change)).concat([change]);
-    return new Promise<View>((resolve, reject) => {
-      const clock = this.#h.kernel.env.clock;
-      const waiter: Waiter = { done, resolve: (v) => { clock.cancelTimer(timer); resolve(v); } };
-      const timer = clock.setTimer(timeoutMs, () => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        if (withdrawOnTimeout) this.#pending = this.#pending.filter((c) => c !== change);
-        reject(new ClusterluckError('TIMEOUT', `no view with ${describe(change)} decided within ${timeoutMs} ms`));
-      });
-      this.#waiters.push(waiter);
-      this.#drive();
-    });
+    return this.#proposer.change(change, timeoutMs, withdrawOnTimeout);
   }
 
   /** Drops a pending removal of `id` for `reason` (the member was heard from again). */
   forget(id: string, reason: RemovalReason): void {
-    this.#pending = this.#pending.filter((c) => !(c.kind === 'remove' && c.id === id && c.reason === reason));
+    this.#proposer.forget(id, reason);
   }
 
   /** Asks `seed` to add this process to its cluster's view and adopts the answer. */
@@ -386,7 +361,7 @@ export class ViewKeeper {
     this.stats.adopted++;
     this.#saveQueued();
     this.#h.onView(view, a?.view);
-    this.#settle(view);
+    this.#proposer.settle(view);
   }
 
   /**
@@ -399,9 +374,9 @@ export class ViewKeeper {
     if (current === undefined) throw new ClusterluckError('NOT_RUNNING', 'no view to change');
     const next = applyChanges(current, changes);
     if (next === undefined) return current;
-    this.#h.kernel.env.logger.error('view forced without a majority: safety is not guaranteed for this change', { view: next.number, changes: changes.map(describe) });
+    this.#h.kernel.env.logger.error('view forced without a majority: safety is not guaranteed for this change', { view: next.number, changes: changes.map(describeChange) });
     this.adopt(next);
-    this.#push(next.members.map(nodeOf), next);
+    this.#push(next.members.map(memberNode), next);
     return next;
   }
 
@@ -421,103 +396,15 @@ export class ViewKeeper {
         const m = memberOf(v, id);
         if (m === undefined) continue;
         this.stats.confirmPings++;
-        confirm(nodeOf(m));
+        confirm(memberNode(m));
       }
     }
     // An accepted value with no decision for a while: finish the instance ourselves.
     if (this.changePending && this.#pendingSinceMs !== undefined && now - this.#pendingSinceMs > this.#h.options.viewChangeTimeoutMs * 2) {
       this.#pendingSinceMs = now;
-      this.#drive(true);
+      this.#proposer.drive(true);
     }
-    if (this.#pending.length > 0) this.#drive();
-  }
-
-  /** Starts a ballot when there is something to decide and none is running. */
-  #drive(recover = false): void {
-    const v = this.view;
-    if (!this.#running || this.#proposal !== undefined || this.#retry !== undefined || v === undefined || !this.isMember()) return;
-    const self = this.#h.kernel.self.id;
-    // Additions that would leave the reachable members short of a majority wait (their joiners time out and retry).
-    const admissible = admissibleChanges(v, this.#pending, (id) => id === self || !this.#h.unreachable(id));
-    const own = applyChanges(v, admissible) ?? (recover ? this.#acceptor?.accepted?.value : undefined);
-    if (own === undefined) {
-      if (admissible.length === this.#pending.length) this.#pending = [];
-      return;
-    }
-    const promised = this.#acceptor?.promised;
-    this.#round = Math.max(this.#round, promised?.round ?? 0) + 1;
-    this.stats.proposals++;
-    this.#step(propose(v, { round: this.#round, proposer: this.#h.kernel.self.id }, own));
-    const clock = this.#h.kernel.env.clock;
-    this.#attempt = clock.setTimer(this.#h.options.viewChangeTimeoutMs, () => {
-      this.#attempt = undefined;
-      if (this.#proposal === undefined) return;
-      this.#round = Math.max(this.#round, this.#proposal.highestSeen);
-      this.#proposal = undefined;
-      this.#backoff();
-    });
-  }
-
-  /** Waits a random time (so competing proposers stop duelling), then drives again. */
-  #backoff(): void {
-    const clock = this.#h.kernel.env.clock;
-    const ms = this.#h.kernel.env.random.next() * this.#h.options.viewChangeTimeoutMs;
-    this.#retry = clock.setTimer(ms, () => {
-      this.#retry = undefined;
-      this.#drive(this.changePending);
-    });
-  }
-
-  #step(s: ProposalStep): void {
-    this.#proposal = s.proposal;
-    if (s.adopt !== undefined) {
-      this.#endProposal();
-      this.adopt(s.adopt);
-      this.#drive();
-      return;
-    }
-    if (s.catchUp !== undefined) {
-      const m = memberOf(s.proposal.base, s.catchUp);
-      if (m !== undefined) this.#push([nodeOf(m)], s.proposal.base);
-    }
-    if (s.decided !== undefined) {
-      this.stats.decided++;
-      this.#endProposal();
-      const base = s.proposal.base;
-      this.adopt(s.decided);
-      const to = new Map([...base.members, ...s.decided.members].map((m) => [m.id, m]));
-      this.#push([...to.values()].filter((m) => m.id !== this.#h.kernel.self.id).map(nodeOf), s.decided);
-      if (this.#pending.length > 0) this.#drive();
-      return;
-    }
-    if (s.broadcast !== undefined) this.#broadcast(s.proposal, s.broadcast);
-  }
-
-  #endProposal(): void {
-    this.#proposal = undefined;
-    if (this.#attempt !== undefined) this.#h.kernel.env.clock.cancelTimer(this.#attempt);
-    this.#attempt = undefined;
-  }
-
-  #broadcast(p: Proposal, req: PaxosRequest): void {
-    const ring = this.#h.ringId();
-    const selfId = this.#h.kernel.self.id;
-    for (const m of p.base.members) {
-      const answer = m.id === selfId ? this.onPaxos(req)
-        : this.#h.send.call(nodeOf(m), GossipEvent.paxos, writePaxos(ring, req), this.#h.options.viewChangeTimeoutMs).then(readPaxosReply);
-      void answer.then((reply) => {
-        const current = this.#proposal;
-        if (reply === undefined || reply instanceof Error || current === undefined || current.base !== p.base || compareBallots(current.ballot, p.ballot) !== 0) return;
-        this.#step(onReply(current, m.id, reply));
-      }, () => undefined);
-    }
-  }
-
-  #settle(view: View): void {
-    this.#pending = this.#pending.filter((c) => applyChanges(view, [c]) !== undefined);
-    const ready = this.#waiters.filter((w) => w.done(view));
-    this.#waiters = this.#waiters.filter((w) => !w.done(view));
-    for (const w of ready) w.resolve(view);
+    if (this.#proposer.pending.length > 0) this.#proposer.drive();
   }
 
   #installRing(view: View, now: number, previous: View | null | 'found' | 'restore', pending: readonly PendingDelay[] = []): void {
@@ -565,17 +452,4 @@ export class ViewKeeper {
     await storage.write(viewStateKey, bytes);
     await storage.sync(viewStateKey);
   }
-}
-
-function nodeOf(m: ViewMember): NodeId {
-  return { id: m.id, address: m.address };
-}
-
-function sameTarget(a: ViewChange, b: ViewChange): boolean {
-  const id = (c: ViewChange): string => (c.kind === 'add' ? c.member.id : c.id);
-  return a.kind === b.kind && id(a) === id(b);
-}
-
-function describe(c: ViewChange): string {
-  return c.kind === 'add' ? `add ${c.member.id}` : c.kind === 'remove' ? `remove ${c.id} (${c.reason})` : `weight ${c.id}=${c.weight}`;
 }

@@ -2,20 +2,16 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { commandGroups, commands, parseCommandLine } from '../cluster/admin-commands.js';
-import { adminServerName } from '../cluster/admin-server.js';
+import { commandGroups, commands } from '../cluster/admin-commands.js';
 import { leaseMsMax as leaseMsMaxBound } from '../constants.js';
-import type { NodeId } from '../core/node-id.js';
-import { toHex } from '../env/bytes.js';
 import { isClusterluckError } from '../env/errors.js';
-import { silentLogger } from '../env/logger.js';
-import { NetKernel } from '../kernel/net-kernel.js';
 import { createCluster } from '../node.js';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../platform/console-logger.js';
-import { cryptoRandom } from '../platform/crypto-random.js';
-import { nodeHmac } from '../platform/hmac.node.js';
-import { systemClock } from '../platform/system-clock.js';
-import { tcpTransport } from '../transports/tcp.js';
+import { formatResult, writeOuts, type WriteOut } from './format.js';
+import { openSession, UnreachableError, type Session } from './session.js';
+
+export { formatResult, type WriteOut } from './format.js';
+export { openSession, type Session } from './session.js';
 
 const usage = `usage:
   clusterluck node --id ID --port PORT COOKIE [--host 127.0.0.1] [--join HOST:PORT]
@@ -78,9 +74,6 @@ function firstSentence(text: string): string {
 
 /** A failure the user caused: printed as one line, never a stack trace; exit code 128. */
 class UsageError extends Error {}
-
-/** The node could not be reached or refused the cookie; exit code 2. */
-class UnreachableError extends Error {}
 
 function helpFor(name: string | undefined): string {
   if (name === undefined) return usage;
@@ -188,77 +181,6 @@ async function runNode(args: string[]): Promise<void> {
   });
   node.kernel.env.logger.info('leaving the ring and stopping');
   await node.stop();
-}
-
-/** A client kernel connected to one node's admin actor. */
-export interface Session {
-  readonly kernel: NetKernel;
-  readonly target: NodeId;
-  run(line: string): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-/** Connects to the node at `address` as a short-lived client. */
-export async function openSession(address: string, cookie: string, timeoutMs = 5000): Promise<Session> {
-  const random = cryptoRandom();
-  const kernel = new NetKernel({
-    env: { clock: systemClock(), random, transport: tcpTransport(), logger: silentLogger },
-    id: `cli-${toHex(random.bytes(6))}`, address: '127.0.0.1:0', cookie, hmac: nodeHmac,
-  });
-  await kernel.start();
-  let target: NodeId;
-  try {
-    target = await kernel.connectAddress(address, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    await kernel.stop();
-    throw new UnreachableError(`could not reach a node at ${address}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return {
-    kernel, target,
-    async run(line) {
-      const [name, job] = parseCommandLine(line);
-      const started = performance.now();
-      // An acquire may wait at the owner for as long as it was told, and then some.
-      const waitMs = typeof job['wait'] === 'number' ? job['wait'] : 0;
-      const result = await kernel.call({ node: target.id, name: adminServerName }, name, job, { timeoutMs: timeoutMs + waitMs });
-      return name === 'ping' ? { ...(result as object), roundTripMs: Number((performance.now() - started).toFixed(2)) } : result;
-    },
-    close: () => kernel.stop(),
-  };
-}
-
-/** How results are printed (`-w`, as etcdctl's `--write-out`). */
-export type WriteOut = 'table' | 'json' | 'simple';
-const writeOuts: readonly WriteOut[] = ['table', 'json', 'simple'];
-
-/** A result as `format` prints it. */
-export function formatResult(value: unknown, format: WriteOut): string {
-  if (format === 'json') return JSON.stringify(value);
-  if (typeof value === 'string') return value;
-  const rows = asRows(value);
-  if (rows === undefined) return JSON.stringify(value, null, format === 'table' ? 2 : undefined);
-  if (format === 'simple') return rows.map((r) => Object.values(r).map(cell).join(', ')).join('\n');
-  return table(rows);
-}
-
-/** A list of objects as rows; one object as key/value rows; anything else undefined. */
-function asRows(value: unknown): Record<string, unknown>[] | undefined {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (Array.isArray(value)) return value.length > 0 && value.every(isObject) ? value : undefined;
-  if (isObject(value)) return Object.entries(value).map(([key, v]) => ({ key, value: v }));
-  return undefined;
-}
-
-function cell(v: unknown): string {
-  return typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
-}
-
-/** Rows of objects as an aligned text table, one column per key of the first row. */
-function table(rows: readonly Record<string, unknown>[]): string {
-  const keys = Object.keys(rows[0] ?? {});
-  const cells = [keys.map((k) => k.toUpperCase()), ...rows.map((r) => keys.map((k) => cell(r[k])))];
-  const widths = keys.map((_, i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
-  return cells.map((c) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
 /** Where a line's output goes: results to `out`, errors to `err`. */

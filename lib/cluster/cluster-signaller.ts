@@ -6,18 +6,21 @@
 //
 // Payloads to one address are sent one after another (the next waits for the previous hop's
 // answer), which keeps the Signaller's in-order promise even when a relay fails over.
+//
+// Over 300 lines on purpose: one composite with one state (claims, routes, per-address send
+// order, the fallback's claims kept held with backoff), read by both sides of every hop. The
+// relay actor is signal-relay.ts.
 import { nodeIdLengthMax, signalRelayTimeoutMsDefault, signalRoutesMax } from '../constants.js';
-import type { NodeId } from '../core/node-id.js';
 import type { TimerHandle } from '../env/clock.js';
 import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { SignalClaim, SignalReceiver, Signaller, SignalUnreachable } from '../env/signaller.js';
 import type { Address } from '../env/transport.js';
-import { GenServer, type Job } from '../kernel/gen-server.js';
 import type { NetKernel } from '../kernel/net-kernel.js';
+import { SignalRelay, signalRelayName, type Hop } from './signal-relay.js';
 
-/** The name every node's signalling relay registers under. */
-export const signalRelayName = 'webrtc-signal';
+export { signalRelayName } from './signal-relay.js';
+
 
 /** Options of {@link clusterSignaller}. */
 export interface ClusterSignallerOptions {
@@ -81,17 +84,6 @@ interface Outer {
 
 /** How an answer to an address goes: through the fallback, or to the node that holds it. */
 type Route = { readonly via: 'fallback' } | { readonly via: 'cluster'; readonly node: string };
-
-/** What a relay forwards (`relay`) and a destination hands to its claim (`deliver`). */
-interface Hop {
-  readonly from: Address;
-  readonly to: Address;
-  /** The node holding `to`, when the sender knows it; else the node whose address `to` is. */
-  readonly toNode?: string;
-  /** The node holding `from` (set by the relay, or by a sender delivering directly). */
-  readonly fromNode?: string;
-  readonly payload: unknown;
-}
 
 /**
  * Composes in-cluster signalling over a bootstrap `fallback`. Transport, kernel and this come in
@@ -338,45 +330,5 @@ class Composite implements ClusterSignaller {
     this.#routes.delete(address);
     this.#routes.set(address, route);
     if (this.#routes.size > signalRoutesMax) this.#routes.delete(this.#routes.keys().next().value as Address);
-  }
-}
-
-/** The actor on every member that forwards signalling payloads and hands them to local claims. */
-class SignalRelay extends GenServer {
-  readonly #timeoutMs: number;
-
-  constructor(kernel: NetKernel, timeoutMs: number, stats: ClusterSignalStats, deliver: (hop: Hop) => void) {
-    super(kernel);
-    this.#timeoutMs = timeoutMs;
-    this.handle('relay', async (data, from) => {
-      const hop = data as Hop;
-      const target = this.#target(hop);
-      if (target === undefined) throw new ClusterluckError('NOT_CONNECTED', `${show(kernel.self.id)} has no link to ${show(hop.to)}`);
-      await this.hop(target.id, 'deliver', { ...hop, toNode: target.id, fromNode: from.node.id });
-      stats.relayed++;
-    });
-    this.handle('deliver', (data) => deliver(data as Hop));
-  }
-
-  /** One call to the relay actor of `node`. */
-  async hop(node: string, event: 'relay' | 'deliver', hop: Hop): Promise<void> {
-    await this.call({ node, name: signalRelayName }, event, hop, { timeoutMs: this.#timeoutMs });
-  }
-
-  /** Checks each field before use: payloads come from the network. */
-  override decodeSingleton(job: Job): Job | Error {
-    const d = job.data as Partial<Record<keyof Hop, unknown>> | null;
-    const address = (v: unknown): boolean => typeof v === 'string' && v !== '' && v.length <= nodeIdLengthMax;
-    if ((job.event !== 'relay' && job.event !== 'deliver') || typeof d !== 'object' || d === null) {
-      return new ClusterluckError('BAD_MESSAGE', `not a signalling hop: ${show(job.event)}`);
-    }
-    const ok = address(d.from) && address(d.to) && (d.toNode === undefined || address(d.toNode))
-      && (job.event === 'relay' ? d.fromNode === undefined : address(d.fromNode));
-    return ok ? job : new ClusterluckError('BAD_MESSAGE', `malformed ${job.event} hop`);
-  }
-
-  #target(hop: Hop): NodeId | undefined {
-    const nodes = this.kernel.connectedNodes();
-    return hop.toNode === undefined ? nodes.find((n) => n.address === hop.to) : nodes.find((n) => n.id === hop.toNode);
   }
 }

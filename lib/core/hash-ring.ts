@@ -1,3 +1,6 @@
+// The consistent-hash ring. Over 300 lines on purpose: one class whose point arrays, owner slots
+// and member map change together on every add, remove and reweigh; its JSON form and checksum
+// read the same arrays. The hash itself is hash.ts.
 import { ClusterluckError, invalidArgument } from '../env/errors.js';
 import { assert } from '../env/assert.js';
 import { nodeIdLengthMax, ringPointsMax, ringVnodesPerWeightDefault, ringVnodesPerWeightMax, ringWeightMax } from '../constants.js';

@@ -1,3 +1,8 @@
+// The GossipRing: membership, views and ownership for a user, as one actor. Over 300 lines on
+// purpose: it is the public surface (join, leave, meet, sync, insert, remove, the ownership
+// queries), mostly short delegations, plus the table that follows each adopted view. The protocol
+// is gossip-protocol.ts, failure detection failure-detector.ts, the views view-keeper.ts and
+// view-proposer.ts, the messages gossip-codec.ts and view-codec.ts.
 import { HashRing } from '../core/hash-ring.js';
 import { inRing, memberStatus, Membership, type MembershipChange } from '../core/membership.js';
 import type { Ownership } from '../core/ownership-lease.js';

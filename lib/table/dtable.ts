@@ -1,3 +1,7 @@
+// The disk-backed table. Over 300 lines on purpose: the log appends (group commit), the snapshots
+// and the syncs run on one I/O chain and share the generation and counters that make a crash safe;
+// split, their ordering would be spread over files. The codecs are log-codec.ts and
+// snapshot-codec.ts, the load stored-state.ts, the options dtable-options.ts.
 import { assert } from '../env/assert.js';
 import { concatBytes } from '../env/bytes.js';
 import { invalidArgument } from '../env/errors.js';

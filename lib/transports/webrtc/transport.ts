@@ -7,6 +7,9 @@
 // Signalling payloads are `{ cid, kind, data? }`: `cid` names one negotiation among the dialer's,
 // `kind` is `signal` (an offer, answer or candidate in `data`, see peer.ts), `refuse` (not accepting),
 // `failed` (the listener's WebRTC stack gave up: the dialer may try again) or `cancel`.
+//
+// Over 300 lines on purpose: one endpoint's claims, negotiations and peers share its state; the
+// peer connection is peer.ts, the data channel connection connection.ts, chunking chunks.ts.
 import { dialTimeoutMsDefault, frameBytesMaxDefault, nodeIdLengthMax } from '../../constants.js';
 import { checkInteger } from '../../env/check.js';
 import type { Clock, TimerHandle } from '../../env/clock.js';

@@ -1,0 +1,187 @@
+// One connection of a MemoryNetwork: its two ends (a Pair) and each end's lifecycle. Frames wait
+// in the sender's outbox until delivered, in order, in microtask batches; a graceful close flushes
+// both outboxes before either side sees `close`.
+import { assert } from '../env/assert.js';
+import { ClusterluckError } from '../env/errors.js';
+import { TypedEventTarget } from '../env/events.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../env/transport.js';
+
+/** A connection's bounds. */
+export interface Limits {
+  readonly frameBytesMax: number;
+  readonly highWaterMarkBytes: number;
+}
+
+/** Both ends of one connection and what they share. */
+export interface Pair {
+  readonly client: MemoryConnection;
+  readonly server: MemoryConnection;
+  /** A graceful close reached the other side: flush what is left, then end. */
+  closing: boolean;
+  ended: boolean;
+  readonly forget: (pair: Pair) => void;
+}
+
+/** One end of a {@link Pair}. Frames wait in the sender's outbox until delivered. */
+export class MemoryConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
+  readonly id: string;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  readonly outbound: boolean;
+  /** Set once by the network right after construction. */
+  pair!: Pair;
+  readonly #limits: Limits;
+  #status: ConnectionStatus = 'open';
+  #bufferedBytes = 0;
+  #outbox: Uint8Array[] = [];
+  #outboxHead = 0;
+  #flushQueued = false;
+  #drainOwed = false;
+  /** The dialer's end holds inbound events until its owner has had the chance to listen. */
+  #admitted: boolean;
+  #closeCalled = false;
+  #closeDetail: CloseDetail | undefined;
+  #closeDispatched = false;
+  readonly #closed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
+    super();
+    this.id = id;
+    this.localAddress = local;
+    this.remoteAddress = remote;
+    this.outbound = outbound;
+    this.#limits = limits;
+    this.#admitted = !outbound;
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
+  }
+
+  send(frame: Uint8Array): boolean {
+    checkSend(this.id, this.#status, frame, this.#limits.frameBytesMax);
+    // A copy, as a plain Uint8Array: the caller may reuse its buffer (a Node Buffer's slice would not copy).
+    const copy = new Uint8Array(frame);
+    this.#outbox.push(copy);
+    this.#bufferedBytes += copy.byteLength;
+    this.#scheduleFlush();
+    if (this.#bufferedBytes < this.#limits.highWaterMarkBytes) return true;
+    this.#drainOwed = true;
+    return false;
+  }
+
+  close(): Promise<void> {
+    if (this.#status === 'open') {
+      this.#status = 'closing';
+      this.#closeCalled = true;
+      this.#scheduleFlush();
+    }
+    return this.#closed;
+  }
+
+  abort(error?: Error): void {
+    if (this.pair.ended) return;
+    const local = { error: error ?? new ClusterluckError('ABORTED', `connection ${this.id} was aborted`) };
+    const remote = { error: new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} was aborted by the peer`) };
+    if (this.outbound) endPair(this.pair, local, remote);
+    else endPair(this.pair, remote, local);
+  }
+
+  /** Internal: lets inbound events through once `turns` microtask turns have passed. */
+  async admitAfter(turns: number): Promise<void> {
+    for (let i = 0; i < turns; i++) await Promise.resolve();
+    this.#admitted = true;
+    this.#peer().#scheduleFlush();
+    this.#dispatchClose();
+  }
+
+  /** Internal: ends this side now; `detail` is what its `close` event will carry. */
+  end(detail: CloseDetail): void {
+    this.#status = 'closed';
+    this.#outbox = [];
+    this.#outboxHead = 0;
+    this.#bufferedBytes = 0;
+    this.#drainOwed = false;
+    this.#closeDetail = detail;
+    this.#dispatchClose();
+  }
+
+  #peer(): MemoryConnection {
+    return this.pair.client === this ? this.pair.server : this.pair.client;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    });
+  }
+
+  /** Delivers the frames queued when it starts (later ones go in a later batch), then settles close. */
+  #flush(): void {
+    const peer = this.#peer();
+    if (this.pair.ended || !peer.#admitted) return;
+    const end = this.#outbox.length;
+    while (this.#outboxHead < end && !this.pair.ended) {
+      const frame = this.#outbox[this.#outboxHead] as Uint8Array;
+      this.#outbox[this.#outboxHead++] = empty;
+      this.#bufferedBytes -= frame.byteLength;
+      assert(this.#bufferedBytes >= 0, 'a memory connection delivers no more bytes than were sent');
+      peer.emit('message', frame);
+    }
+    if (this.pair.ended) return;
+    this.#compact();
+    if (this.#drainOwed && this.#bufferedBytes < this.#limits.highWaterMarkBytes) {
+      this.#drainOwed = false;
+      if (this.#status === 'open') this.emit('drain');
+      if (this.pair.ended) return;
+    }
+    if (this.#outboxHead < this.#outbox.length) return this.#scheduleFlush();
+    if (this.#closeCalled && !this.pair.closing) {
+      // Our close marker has reached the peer: it may send no more, and flushes what it has.
+      this.pair.closing = true;
+      if (peer.#status === 'open') peer.#status = 'closing';
+      peer.#scheduleFlush();
+    }
+    if (this.pair.closing && peer.#outboxHead === peer.#outbox.length) endPair(this.pair, {}, {});
+  }
+
+  #compact(): void {
+    if (this.#outboxHead === this.#outbox.length) {
+      this.#outbox = [];
+      this.#outboxHead = 0;
+    } else if (this.#outboxHead > 1024 && this.#outboxHead * 2 > this.#outbox.length) {
+      this.#outbox = this.#outbox.slice(this.#outboxHead);
+      this.#outboxHead = 0;
+    }
+  }
+
+  #dispatchClose(): void {
+    if (this.#closeDetail === undefined || !this.#admitted || this.#closeDispatched) return;
+    this.#closeDispatched = true;
+    const detail = this.#closeDetail;
+    queueMicrotask(() => {
+      this.emit('close', detail);
+      this.#resolveClosed();
+    });
+  }
+}
+
+const empty = new Uint8Array(0);
+
+/** Ends both sides of a pair once; each `close` event is dispatched asynchronously, exactly once. */
+export function endPair(pair: Pair, client: CloseDetail, server: CloseDetail): void {
+  if (pair.ended) return;
+  pair.ended = true;
+  pair.forget(pair);
+  pair.client.end(client);
+  pair.server.end(server);
+}

@@ -6,24 +6,8 @@ import { formatSimNetworkEvent, type SimNetworkEvent } from '../sim/network/sim-
 import { SimNetwork, type SimNetworkOptions } from '../sim/network/sim-network.js';
 import { seededRandom } from '../sim/world/seeded-random.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';
+import { drive } from './support/drive-clock.js';
 import { transportCompliance } from './transport-compliance.js';
-
-/** Moves a virtual clock in 1 ms steps between real macrotasks, for the suite's real-time waits. */
-function drive(clock: VirtualClock): { stop(): Promise<void> } {
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-      if (running) await clock.advance(1);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
 
 let suiteClock: VirtualClock;
 let suiteNetwork: SimNetwork;

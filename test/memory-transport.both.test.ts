@@ -18,6 +18,35 @@ transportCompliance('memory transport', {
 });
 
 describe('MemoryNetwork', () => {
+  it('a dialled connection holds what comes until its owner listens, however long that takes, then delivers it all in order', async () => {
+    const network = new MemoryNetwork();
+    const listener = await network.transport().listen('srv');
+    const accepted = nextEvent<CustomEvent<Connection>>(listener, 'connection');
+    const conn = await network.transport().dial('srv', { signal: new AbortController().signal });
+    const server = (await accepted).detail;
+    for (let i = 0; i < 3; i++) server.send(Uint8Array.of(i));
+    // Far more turns than any caller needs between dial and addEventListener: nothing may be dropped.
+    for (let i = 0; i < 200; i++) await Promise.resolve();
+    await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    const got: number[] = [];
+    conn.addEventListener('message', (e) => got.push((e as CustomEvent<Uint8Array>).detail[0] ?? -1));
+    expect(got).toEqual([]); // never synchronously
+    for (let i = 0; i < 10 && got.length < 3; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    expect(got).toEqual([0, 1, 2]);
+    const closed = nextEvent<CustomEvent>(conn, 'close');
+    await server.close();
+    expect((await closed).detail).toEqual({});
+  });
+
+  it('a dialled connection its owner closes without listening still closes', async () => {
+    const network = new MemoryNetwork();
+    await network.transport().listen('srv');
+    const conn = await network.transport().dial('srv', { signal: new AbortController().signal });
+    await conn.close();
+    expect(conn.status).toBe('closed');
+    expect(network.connectionCount()).toBe(0);
+  });
+
   it('two networks are isolated: an address on one is unknown to the other', async () => {
     const [one, two] = [new MemoryNetwork(), new MemoryNetwork()];
     await one.transport().listen('a');

@@ -3,8 +3,8 @@
 // both outboxes before either side sees `close`.
 import { assert } from '../env/assert.js';
 import { ClusterluckError } from '../env/errors.js';
-import { TypedEventTarget } from '../env/events.js';
-import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../env/transport.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionStatus } from '../env/transport.js';
+import { AdmittedConnection } from './admitted-connection.js';
 
 /** A connection's bounds. */
 export interface Limits {
@@ -23,7 +23,7 @@ export interface Pair {
 }
 
 /** One end of a {@link Pair}. Frames wait in the sender's outbox until delivered. */
-export class MemoryConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
+export class MemoryConnection extends AdmittedConnection implements Connection {
   readonly id: string;
   readonly localAddress: Address;
   readonly remoteAddress: Address;
@@ -37,8 +37,6 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   #outboxHead = 0;
   #flushQueued = false;
   #drainOwed = false;
-  /** The dialer's end holds inbound events until its owner has had the chance to listen. */
-  #admitted: boolean;
   #closeCalled = false;
   #closeDetail: CloseDetail | undefined;
   #closeDispatched = false;
@@ -46,13 +44,12 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   #resolveClosed!: () => void;
 
   constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
-    super();
+    super(outbound);
     this.id = id;
     this.localAddress = local;
     this.remoteAddress = remote;
     this.outbound = outbound;
     this.#limits = limits;
-    this.#admitted = !outbound;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
@@ -77,6 +74,7 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   close(): Promise<void> {
+    this.admitSoon();
     if (this.#status === 'open') {
       this.#status = 'closing';
       this.#closeCalled = true;
@@ -86,6 +84,7 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   abort(error?: Error): void {
+    this.admitSoon();
     if (this.pair.ended) return;
     const local = { error: error ?? new ClusterluckError('ABORTED', `connection ${this.id} was aborted`) };
     const remote = { error: new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} was aborted by the peer`) };
@@ -93,10 +92,8 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
     else endPair(this.pair, remote, local);
   }
 
-  /** Internal: lets inbound events through once `turns` microtask turns have passed. */
-  async admitAfter(turns: number): Promise<void> {
-    for (let i = 0; i < turns; i++) await Promise.resolve();
-    this.#admitted = true;
+  /** Its owner listens: what the peer sent meanwhile, and a close, come through. */
+  protected override onAdmitted(): void {
     this.#peer().#scheduleFlush();
     this.#dispatchClose();
   }
@@ -128,7 +125,7 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   /** Delivers the frames queued when it starts (later ones go in a later batch), then settles close. */
   #flush(): void {
     const peer = this.#peer();
-    if (this.pair.ended || !peer.#admitted) return;
+    if (this.pair.ended || !peer.admitted) return;
     const end = this.#outbox.length;
     while (this.#outboxHead < end && !this.pair.ended) {
       const frame = this.#outbox[this.#outboxHead] as Uint8Array;
@@ -165,7 +162,7 @@ export class MemoryConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   #dispatchClose(): void {
-    if (this.#closeDetail === undefined || !this.#admitted || this.#closeDispatched) return;
+    if (this.#closeDetail === undefined || !this.admitted || this.#closeDispatched) return;
     this.#closeDispatched = true;
     const detail = this.#closeDetail;
     queueMicrotask(() => {

@@ -8,12 +8,6 @@ import { endPair, MemoryConnection, type Limits, type Pair } from './memory-conn
 /** Default `highWaterMarkBytes` of a {@link MemoryNetwork}: 64 KiB per connection and direction. */
 export const memoryHighWaterMarkBytesDefault = 64 * 1024;
 
-/**
- * Microtask turns between `dial` resolving and the dialer's side receiving anything, so that the
- * code awaiting `dial` (even through a few async wrappers) attaches its listeners first.
- */
-const dialerAdmitTurns = 16;
-
 /** Options of a {@link MemoryNetwork}. */
 export interface MemoryNetworkOptions {
   /** Largest frame `send` accepts. @default frameBytesMaxDefault (1 MiB) */
@@ -53,11 +47,7 @@ export class MemoryNetwork {
       name: 'memory',
       frameBytesMax: this.frameBytesMax,
       listen: async (address) => this.#listen(address, own),
-      dial: (address, options) => {
-        const dialing = this.#dial(address, options, own);
-        dialing.then((conn) => conn.admitAfter(dialerAdmitTurns), () => undefined);
-        return dialing;
-      },
+      dial: (address, options) => this.#dial(address, options, own),
     };
   }
 

@@ -13,8 +13,8 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
-import { TypedEventTarget } from '../env/events.js';
-import { checkSend, type Address, type Connection, type ConnectionEvents, type ConnectionStatus, type DialOptions } from '../env/transport.js';
+import { checkSend, type Address, type Connection, type ConnectionStatus, type DialOptions } from '../env/transport.js';
+import { AdmittedConnection } from './admitted-connection.js';
 import { goodbyeLength, LengthPrefixDecoder, prefixBytes, writeLengthPrefix } from './length-prefix.js';
 import { listen } from './tcp-listener.js';
 import { formatAddress, parseHostPort, settings, tune, type Settings, type TcpTransport, type TcpTransportOptions } from './tcp-options.js';
@@ -52,10 +52,8 @@ export function tcpTransport(options: TcpTransportOptions = {}): TcpTransport {
       signal.throwIfAborted();
       const { host, port } = parseHostPort(address);
       if (port === 0) throw invalidArgument('address', address, 'host:port with a port from 1 to 65535');
-      const conn = await connect(host, port, s, signal, address, (socket) => open(socket, true, address));
-      // Hold inbound events until whatever awaits `dial` (and its own awaits) has run.
-      setImmediate(() => conn.admit());
-      return conn;
+      // Its inbound events wait until the caller listens (AdmittedConnection).
+      return connect(host, port, s, signal, address, (socket) => open(socket, true, address));
     },
   };
 }
@@ -97,7 +95,7 @@ function connect(
 }
 
 /** One TCP (or TLS) connection carrying length-prefixed frames. */
-class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
+class TcpConnection extends AdmittedConnection implements Connection {
   readonly id: string;
   readonly localAddress: Address;
   readonly remoteAddress: Address;
@@ -117,7 +115,6 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   #goodbyeSent = false;
   #goodbyeReceived = false;
   #error: Error | undefined;
-  #admitted = false;
   #socketClosed = false;
   #closeDispatched = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -132,7 +129,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   #resolveClosed!: () => void;
 
   constructor(id: string, socket: Socket, outbound: boolean, local: Address, remote: Address, s: Settings) {
-    super();
+    super(outbound);
     this.id = id;
     this.outbound = outbound;
     this.localAddress = local;
@@ -149,7 +146,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
       this.#idleTimer = setTimeout(() => this.abort(new ClusterluckError('TIMEOUT',
         `nothing received on connection ${id} for ${s.idleTimeoutMs} ms`)), s.idleTimeoutMs).unref();
     }
-    if (!outbound) this.admit();
+    if (!outbound) this.#startReading();
   }
 
   get status(): ConnectionStatus {
@@ -200,6 +197,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   }
 
   close(): Promise<void> {
+    this.admitSoon();
     if (this.#status === 'open') {
       this.#status = 'closing';
       this.#sayGoodbye();
@@ -208,6 +206,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
   }
 
   abort(error?: Error): void {
+    this.admitSoon();
     if (this.#status === 'closed') return;
     this.#status = 'closed';
     this.#error = error ?? new ClusterluckError('ABORTED', `connection ${this.id} was aborted`);
@@ -219,12 +218,14 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
     else this.#socket.resetAndDestroy();
   }
 
-  /** Internal: starts delivering inbound events (at once for accepted connections). */
-  admit(): void {
-    if (this.#admitted) return;
-    this.#admitted = true;
-    this.#socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+  /** Its owner listens: read the socket (what came meanwhile waited there), and tell a close. */
+  protected override onAdmitted(): void {
+    this.#startReading();
     if (this.#socketClosed) this.#dispatchClose();
+  }
+
+  #startReading(): void {
+    this.#socket.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
   /** Flushes, then sends goodbye and our FIN; bounds how long the peer may take to do the same. */
@@ -341,7 +342,7 @@ class TcpConnection extends TypedEventTarget<ConnectionEvents> implements Connec
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#stallTimer);
     this.#releaseAdmission();
-    if (this.#admitted) this.#dispatchClose();
+    if (this.admitted) this.#dispatchClose();
   }
 
   #dispatchClose(): void {

@@ -7,8 +7,8 @@
 // channel that ends without the peer's goodbye was aborted, or its process died.
 import type { Clock, TimerHandle } from '../../env/clock.js';
 import { ClusterluckError } from '../../env/errors.js';
-import { TypedEventTarget } from '../../env/events.js';
-import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../env/transport.js';
+import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionStatus } from '../../env/transport.js';
+import { AdmittedConnection } from '../admitted-connection.js';
 import { ChunkPacker, chunkTag, readChunk, type ChunkRecord } from './chunks.js';
 import type { RtcPeer, RtcChannel } from './peer.js';
 
@@ -16,12 +16,6 @@ import type { RtcPeer, RtcChannel } from './peer.js';
 const channelBytesMax = 256 * 1024;
 /** `bufferedamountlow` fires when the channel's buffer falls to this; it refills the channel. */
 const channelLowBytes = 64 * 1024;
-/**
- * Microtask turns between `dial` resolving and the dialer's side dispatching anything, so the
- * code awaiting `dial` (through a few async wrappers) attaches its listeners first.
- */
-const dialerAdmitTurns = 16;
-
 const goodbyeChunk = Uint8Array.of(chunkTag.goodbye);
 const goodbyeAckChunk = Uint8Array.of(chunkTag.goodbyeAck);
 
@@ -34,7 +28,7 @@ export interface WebRtcConnectionSettings {
 }
 
 /** A {@link Connection} over one RTC data channel; made once the channel is open. */
-export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
+export class WebRtcConnection extends AdmittedConnection implements Connection {
   readonly id: string;
   readonly localAddress: Address;
   readonly remoteAddress: Address;
@@ -50,7 +44,6 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   #drainOwed = false;
   /** Chunks received before this side was admitted. */
   #inbox: Uint8Array[] = [];
-  #admitted: boolean;
   /** The frame being reassembled. */
   #parts: Uint8Array[] = [];
   #partsBytes = 0;
@@ -69,7 +62,7 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
     id: string; local: Address; remote: Address; outbound: boolean; peer: RtcPeer; channel: RtcChannel;
     settings: WebRtcConnectionSettings; onEnd: () => void;
   }) {
-    super();
+    super(init.outbound);
     this.id = init.id;
     this.localAddress = init.local;
     this.remoteAddress = init.remote;
@@ -78,7 +71,6 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
     this.#channel = init.channel;
     this.#s = init.settings;
     this.#onEnd = init.onEnd;
-    this.#admitted = !init.outbound;
     this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#channel.bufferedAmountLowThreshold = Math.min(channelLowBytes, Math.floor(this.#s.highWaterMarkBytes / 2));
     this.#channel.addEventListener('bufferedamountlow', () => this.#flush());
@@ -103,6 +95,7 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   close(): Promise<void> {
+    this.admitSoon();
     if (this.#status === 'open') {
       this.#status = 'closing';
       this.#startCloseTimer();
@@ -112,13 +105,14 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   abort(error?: Error): void {
+    this.admitSoon();
     this.#end(error ?? new ClusterluckError('ABORTED', `connection ${this.id} was aborted`));
   }
 
   /** Internal: a chunk from the data channel. */
   receive(chunk: Uint8Array): void {
     if (this.#ended) return;
-    if (this.#admitted) this.#take(chunk);
+    if (this.admitted) this.#take(chunk);
     else this.#inbox.push(chunk);
   }
 
@@ -131,10 +125,8 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
         : `connection ${this.id} failed: ${error.message}`, error === undefined ? undefined : { cause: error }));
   }
 
-  /** Internal: lets inbound events through once `turns` microtask turns have passed (dialer side). */
-  async admitSoon(turns = dialerAdmitTurns): Promise<void> {
-    for (let i = 0; i < turns; i++) await Promise.resolve();
-    this.#admitted = true;
+  /** Its owner listens: the chunks that came meanwhile, then a close. */
+  protected override onAdmitted(): void {
     const inbox = this.#inbox;
     this.#inbox = [];
     for (const chunk of inbox) if (!this.#ended) this.#take(chunk);
@@ -251,7 +243,7 @@ export class WebRtcConnection extends TypedEventTarget<ConnectionEvents> impleme
   }
 
   #dispatchClose(): void {
-    if (!this.#admitted || this.#closeDispatched) return;
+    if (!this.admitted || this.#closeDispatched) return;
     this.#closeDispatched = true;
     const detail: CloseDetail = this.#error === undefined ? {} : { error: this.#error };
     queueMicrotask(() => {

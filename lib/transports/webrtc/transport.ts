@@ -175,9 +175,8 @@ class WebRtcEndpoint implements WebRtcTransport {
       // but the last gets its share of the time, then a fresh one takes over.
       const shareMs = attempt >= dialAttemptsMax ? leftMs : Math.min(leftMs, Math.ceil(this.#s.dialTimeoutMs / dialAttemptsMax));
       try {
-        const conn = await this.#attempt(claim, address, signal, shareMs, shareMs < leftMs);
-        void conn.admitSoon();
-        return conn;
+        // Its inbound events wait until the caller listens (AdmittedConnection).
+        return await this.#attempt(claim, address, signal, shareMs, shareMs < leftMs);
       } catch (err) {
         // A WebRTC stack that failed mid-negotiation (libdatachannel under CPU contention does)
         // gets another go with a fresh peer connection; refusals, timeouts and aborts do not.

@@ -38,10 +38,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   #flushQueued = false;
   #drainOwed = false;
   #closeCalled = false;
-  #closeDetail: CloseDetail | undefined;
-  #closeDispatched = false;
-  readonly #closed: Promise<void>;
-  #resolveClosed!: () => void;
 
   constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
     super(outbound);
@@ -50,7 +46,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     this.remoteAddress = remote;
     this.outbound = outbound;
     this.#limits = limits;
-    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
   get status(): ConnectionStatus {
@@ -80,7 +75,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
       this.#closeCalled = true;
       this.#scheduleFlush();
     }
-    return this.#closed;
+    return this.whenClosed;
   }
 
   abort(error?: Error): void {
@@ -95,7 +90,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   /** Its owner listens: what the peer sent meanwhile, and a close, come through. */
   protected override onAdmitted(): void {
     this.#peer().#scheduleFlush();
-    this.#dispatchClose();
   }
 
   /** Internal: ends this side now; `detail` is what its `close` event will carry. */
@@ -105,8 +99,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     this.#outboxHead = 0;
     this.#bufferedBytes = 0;
     this.#drainOwed = false;
-    this.#closeDetail = detail;
-    this.#dispatchClose();
+    this.tellClose(detail);
   }
 
   #peer(): MemoryConnection {
@@ -161,15 +154,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     }
   }
 
-  #dispatchClose(): void {
-    if (this.#closeDetail === undefined || !this.admitted || this.#closeDispatched) return;
-    this.#closeDispatched = true;
-    const detail = this.#closeDetail;
-    queueMicrotask(() => {
-      this.emit('close', detail);
-      this.#resolveClosed();
-    });
-  }
 }
 
 const empty = new Uint8Array(0);

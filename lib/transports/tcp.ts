@@ -115,8 +115,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #goodbyeSent = false;
   #goodbyeReceived = false;
   #error: Error | undefined;
-  #socketClosed = false;
-  #closeDispatched = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Armed while a frame is half received: a peer that stops mid-frame is dropped. */
@@ -125,8 +123,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #trusted = false;
   /** Called once, when the connection is authenticated or closed, whichever comes first (frees its admission slot). */
   #onTrusted: (() => void) | undefined;
-  readonly #whenClosed: Promise<void>;
-  #resolveClosed!: () => void;
 
   constructor(id: string, socket: Socket, outbound: boolean, local: Address, remote: Address, s: Settings) {
     super(outbound);
@@ -136,7 +132,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
     this.remoteAddress = remote;
     this.#socket = socket;
     this.#s = s;
-    this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
     socket.on('error', (err: Error) => {
       this.#error ??= new ClusterluckError('CONNECTION_CLOSED', `connection ${id} failed: ${err.message}`, { cause: err });
     });
@@ -202,7 +197,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
       this.#status = 'closing';
       this.#sayGoodbye();
     }
-    return this.#whenClosed;
+    return this.whenClosed;
   }
 
   abort(error?: Error): void {
@@ -221,7 +216,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
   /** Its owner listens: read the socket (what came meanwhile waited there), and tell a close. */
   protected override onAdmitted(): void {
     this.#startReading();
-    if (this.#socketClosed) this.#dispatchClose();
   }
 
   #startReading(): void {
@@ -332,7 +326,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
   }
 
   #socketClose(): void {
-    this.#socketClosed = true;
     this.#status = 'closed';
     this.#batches = [];
     this.#tail = undefined;
@@ -342,13 +335,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#stallTimer);
     this.#releaseAdmission();
-    if (this.admitted) this.#dispatchClose();
-  }
-
-  #dispatchClose(): void {
-    if (this.#closeDispatched) return;
-    this.#closeDispatched = true;
-    this.emit('close', this.#error === undefined ? {} : { error: this.#error });
-    this.#resolveClosed();
+    this.tellClose(this.#error === undefined ? {} : { error: this.#error });
   }
 }

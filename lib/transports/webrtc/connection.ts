@@ -53,10 +53,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
   #ackReceived = false;
   #ended = false;
   #error: Error | undefined;
-  #closeDispatched = false;
   #closeTimer: TimerHandle | undefined;
-  readonly #whenClosed: Promise<void>;
-  #resolveClosed!: () => void;
 
   constructor(init: {
     id: string; local: Address; remote: Address; outbound: boolean; peer: RtcPeer; channel: RtcChannel;
@@ -71,7 +68,6 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     this.#channel = init.channel;
     this.#s = init.settings;
     this.#onEnd = init.onEnd;
-    this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#channel.bufferedAmountLowThreshold = Math.min(channelLowBytes, Math.floor(this.#s.highWaterMarkBytes / 2));
     this.#channel.addEventListener('bufferedamountlow', () => this.#flush());
   }
@@ -101,7 +97,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
       this.#startCloseTimer();
       this.#scheduleFlush();
     }
-    return this.#whenClosed;
+    return this.whenClosed;
   }
 
   abort(error?: Error): void {
@@ -130,7 +126,6 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     const inbox = this.#inbox;
     this.#inbox = [];
     for (const chunk of inbox) if (!this.#ended) this.#take(chunk);
-    if (this.#ended) this.#dispatchClose();
   }
 
   #take(chunk: Uint8Array): void {
@@ -239,16 +234,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     if (this.#closeTimer !== undefined) this.#s.clock.cancelTimer(this.#closeTimer);
     if (!this.#peer.destroyed) this.#peer.destroy();
     this.#onEnd();
-    this.#dispatchClose();
+    this.tellClose(error === undefined ? {} : { error });
   }
 
-  #dispatchClose(): void {
-    if (!this.admitted || this.#closeDispatched) return;
-    this.#closeDispatched = true;
-    const detail: CloseDetail = this.#error === undefined ? {} : { error: this.#error };
-    queueMicrotask(() => {
-      this.emit('close', detail);
-      this.#resolveClosed();
-    });
-  }
 }

@@ -1,6 +1,7 @@
 // The lifecycle every connection shares, written once for the memory, TCP and WebRTC connections
-// (js-libp2p's abstract message stream does the same): "no frame before the dialer listens", and
-// a `close` told exactly once, after what came before it. A dialled connection holds its inbound
+// (js-libp2p's abstract message stream does the same): "no frame before the dialer listens", a
+// `close` told exactly once, after what came before it, sends flushed together on a later
+// microtask, and the `drain` owed once `send` said false. Each transport supplies only its I/O. A dialled connection holds its inbound
 // events from the start; the first `message` or `close` listener its owner attaches, or the owner's
 // own `close()` or `abort()`, lets them through on the next microtask. No guess at how many turns
 // a caller needs between `await dial()` and `addEventListener`.
@@ -9,12 +10,14 @@
 // in its outbox (its send returns false past the high-water mark), TCP leaves it in the socket
 // (flow control), WebRTC keeps the chunks of at most one high-water mark in flight.
 import { TypedEventTarget, type AnyListener, type ListenerOptions } from '../env/events.js';
-import type { CloseDetail, ConnectionEvents } from '../env/transport.js';
+import type { CloseDetail, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
 
 /** A connection whose inbound events wait until its owner listens (accepted ones never wait). */
 export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEvents> {
   #admitted: boolean;
   #admitting = false;
+  #flushQueued = false;
+  #drainOwed = false;
   #closeDetail: CloseDetail | undefined;
   #closeTold = false;
   readonly #whenClosed: Promise<void>;
@@ -25,6 +28,39 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
     super();
     this.#admitted = !held;
     this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** The connection's status (see Connection). */
+  abstract get status(): ConnectionStatus;
+
+  /** Bytes sent and not yet handed on (see Connection). */
+  abstract get bufferedBytes(): number;
+
+  /** Hands what `send` queued to the transport (its I/O). */
+  protected abstract flush(): void;
+
+  /** Runs {@link flush} on a later microtask: once, however many sends ask before it runs. */
+  protected scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** What `send` answers: true under the high-water mark; false past it, and a `drain` is then owed. */
+  protected sendAnswer(highWaterMarkBytes: number): boolean {
+    if (this.bufferedBytes < highWaterMarkBytes) return true;
+    this.#drainOwed = true;
+    return false;
+  }
+
+  /** Emits the `drain` owed once the buffer is back under the mark, while the connection is open. */
+  protected drainIfDue(highWaterMarkBytes: number): void {
+    if (!this.#drainOwed || this.status !== 'open' || this.bufferedBytes >= highWaterMarkBytes) return;
+    this.#drainOwed = false;
+    this.emit('drain');
   }
 
   /** Resolves once `close` has been told. */

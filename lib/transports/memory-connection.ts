@@ -35,8 +35,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   #bufferedBytes = 0;
   #outbox: Uint8Array[] = [];
   #outboxHead = 0;
-  #flushQueued = false;
-  #drainOwed = false;
   #closeCalled = false;
 
   constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
@@ -62,10 +60,8 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     const copy = new Uint8Array(frame);
     this.#outbox.push(copy);
     this.#bufferedBytes += copy.byteLength;
-    this.#scheduleFlush();
-    if (this.#bufferedBytes < this.#limits.highWaterMarkBytes) return true;
-    this.#drainOwed = true;
-    return false;
+    this.scheduleFlush();
+    return this.sendAnswer(this.#limits.highWaterMarkBytes);
   }
 
   close(): Promise<void> {
@@ -73,7 +69,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     if (this.#status === 'open') {
       this.#status = 'closing';
       this.#closeCalled = true;
-      this.#scheduleFlush();
+      this.scheduleFlush();
     }
     return this.whenClosed;
   }
@@ -89,7 +85,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
 
   /** Its owner listens: what the peer sent meanwhile, and a close, come through. */
   protected override onAdmitted(): void {
-    this.#peer().#scheduleFlush();
+    this.#peer().scheduleFlush();
   }
 
   /** Internal: ends this side now; `detail` is what its `close` event will carry. */
@@ -98,7 +94,6 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     this.#outbox = [];
     this.#outboxHead = 0;
     this.#bufferedBytes = 0;
-    this.#drainOwed = false;
     this.tellClose(detail);
   }
 
@@ -106,17 +101,8 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     return this.pair.client === this ? this.pair.server : this.pair.client;
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => {
-      this.#flushQueued = false;
-      this.#flush();
-    });
-  }
-
   /** Delivers the frames queued when it starts (later ones go in a later batch), then settles close. */
-  #flush(): void {
+  protected override flush(): void {
     const peer = this.#peer();
     if (this.pair.ended || !peer.admitted) return;
     const end = this.#outbox.length;
@@ -129,17 +115,14 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     }
     if (this.pair.ended) return;
     this.#compact();
-    if (this.#drainOwed && this.#bufferedBytes < this.#limits.highWaterMarkBytes) {
-      this.#drainOwed = false;
-      if (this.#status === 'open') this.emit('drain');
-      if (this.pair.ended) return;
-    }
-    if (this.#outboxHead < this.#outbox.length) return this.#scheduleFlush();
+    this.drainIfDue(this.#limits.highWaterMarkBytes);
+    if (this.pair.ended) return; // a drain listener may have aborted it
+    if (this.#outboxHead < this.#outbox.length) return this.scheduleFlush();
     if (this.#closeCalled && !this.pair.closing) {
       // Our close marker has reached the peer: it may send no more, and flushes what it has.
       this.pair.closing = true;
       if (peer.#status === 'open') peer.#status = 'closing';
-      peer.#scheduleFlush();
+      peer.scheduleFlush();
     }
     if (this.pair.closing && peer.#outboxHead === peer.#outbox.length) endPair(this.pair, {}, {});
   }

@@ -108,8 +108,6 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #tail: Buffer | undefined;
   #tailUsed = 0;
   #queuedBytes = 0;
-  #flushQueued = false;
-  #drainOwed = false;
   /** Reassembly of inbound frames. */
   readonly #decoder = new LengthPrefixDecoder();
   #goodbyeSent = false;
@@ -182,13 +180,8 @@ class TcpConnection extends AdmittedConnection implements Connection {
     tail.set(frame, this.#tailUsed + prefixBytes);
     this.#tailUsed += need;
     this.#queuedBytes += need;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(() => this.#flush());
-    }
-    if (this.bufferedBytes < this.#s.highWaterMarkBytes) return true;
-    this.#drainOwed = true;
-    return false;
+    this.scheduleFlush();
+    return this.sendAnswer(this.#s.highWaterMarkBytes);
   }
 
   close(): Promise<void> {
@@ -226,7 +219,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #sayGoodbye(): void {
     if (this.#goodbyeSent) return;
     this.#goodbyeSent = true;
-    this.#flush();
+    this.flush();
     this.#socket.end(goodbyeBytes);
     this.#closeTimer = setTimeout(() => this.abort(new ClusterluckError('TIMEOUT',
       `connection ${this.id} did not finish closing within ${this.#s.closeTimeoutMs} ms`)), this.#s.closeTimeoutMs).unref();
@@ -252,8 +245,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
     this.#tailUsed = 0;
   }
 
-  #flush(): void {
-    this.#flushQueued = false;
+  protected override flush(): void {
     if (this.#queuedBytes === 0 || this.#status === 'closed') return;
     this.#seal();
     const batches = this.#batches;
@@ -266,14 +258,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
     if (last > 0) this.#socket.uncork();
   }
 
-  readonly #afterWrite = (): void => this.#maybeDrain();
-
-  #maybeDrain(): void {
-    if (this.#drainOwed && this.#status === 'open' && this.bufferedBytes < this.#s.highWaterMarkBytes) {
-      this.#drainOwed = false;
-      this.emit('drain');
-    }
-  }
+  readonly #afterWrite = (): void => this.drainIfDue(this.#s.highWaterMarkBytes);
 
   /** Cuts `chunk` into frames; the state between chunks is this connection's alone. */
   #receive(chunk: Buffer): void {

@@ -40,8 +40,6 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
   #status: ConnectionStatus = 'open';
   /** Frames accepted by `send` and not yet handed to the channel. */
   readonly #outbox = new ChunkPacker();
-  #flushQueued = false;
-  #drainOwed = false;
   /** Chunks received before this side was admitted. */
   #inbox: Uint8Array[] = [];
   /** The frame being reassembled. */
@@ -69,7 +67,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     this.#s = init.settings;
     this.#onEnd = init.onEnd;
     this.#channel.bufferedAmountLowThreshold = Math.min(channelLowBytes, Math.floor(this.#s.highWaterMarkBytes / 2));
-    this.#channel.addEventListener('bufferedamountlow', () => this.#flush());
+    this.#channel.addEventListener('bufferedamountlow', () => this.flush());
   }
 
   get status(): ConnectionStatus {
@@ -84,10 +82,8 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     checkSend(this.id, this.#status, frame, this.#s.frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer.
     this.#outbox.push(new Uint8Array(frame));
-    this.#scheduleFlush();
-    if (this.bufferedBytes < this.#s.highWaterMarkBytes) return true;
-    this.#drainOwed = true;
-    return false;
+    this.scheduleFlush();
+    return this.sendAnswer(this.#s.highWaterMarkBytes);
   }
 
   close(): Promise<void> {
@@ -95,7 +91,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     if (this.#status === 'open') {
       this.#status = 'closing';
       this.#startCloseTimer();
-      this.#scheduleFlush();
+      this.scheduleFlush();
     }
     return this.whenClosed;
   }
@@ -143,7 +139,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
       this.#ackOwed = true;
       if (this.#status === 'open') this.#status = 'closing';
       this.#startCloseTimer();
-      this.#flush();
+      this.flush();
     } else if (record.kind === 'goodbyeAck' && this.#goodbyeReceived && this.#goodbyeSent && !this.#ackReceived) {
       this.#ackReceived = true;
       this.#end(undefined);
@@ -178,23 +174,14 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     this.emit('message', frame);
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => {
-      this.#flushQueued = false;
-      this.#flush();
-    });
-  }
-
   /** Moves queued chunks into the channel up to its cap, then any goodbye and ack that are due. */
-  #flush(): void {
+  protected override flush(): void {
     if (this.#ended) return;
     try {
       while (!this.#outbox.isEmpty && this.#channel.bufferedAmount < channelBytesMax) {
         this.#peer.send(this.#outbox.next() as Uint8Array);
       }
-      if (!this.#outbox.isEmpty) return this.#maybeDrain();
+      if (!this.#outbox.isEmpty) return this.drainIfDue(this.#s.highWaterMarkBytes);
       if (this.#status === 'closing' && !this.#goodbyeSent) {
         this.#goodbyeSent = true;
         this.#peer.send(goodbyeChunk);
@@ -206,14 +193,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     } catch (err) {
       return this.#end(new ClusterluckError('CONNECTION_CLOSED', `connection ${this.id} could not send`, { cause: err }));
     }
-    this.#maybeDrain();
-  }
-
-  #maybeDrain(): void {
-    if (this.#drainOwed && this.#status === 'open' && this.bufferedBytes < this.#s.highWaterMarkBytes) {
-      this.#drainOwed = false;
-      this.emit('drain');
-    }
+    this.drainIfDue(this.#s.highWaterMarkBytes);
   }
 
   #startCloseTimer(): void {

@@ -17,13 +17,18 @@ transportCompliance('memory transport', {
   },
 });
 
+/** A listener on `address`, a connection dialled to it, and the end it accepted. */
+async function connectTo(network: MemoryNetwork, address: string): Promise<{ conn: Connection; server: Connection }> {
+  const listener = await network.transport().listen(address);
+  const accepted = nextEvent<CustomEvent<Connection>>(listener, 'connection');
+  const conn = await network.transport().dial(address, { signal: new AbortController().signal });
+  return { conn, server: (await accepted).detail };
+}
+
 describe('MemoryNetwork', () => {
   it('a dialled connection holds what comes until its owner listens, however long that takes, then delivers it all in order', async () => {
     const network = new MemoryNetwork();
-    const listener = await network.transport().listen('srv');
-    const accepted = nextEvent<CustomEvent<Connection>>(listener, 'connection');
-    const conn = await network.transport().dial('srv', { signal: new AbortController().signal });
-    const server = (await accepted).detail;
+    const { conn, server } = await connectTo(network, 'srv');
     for (let i = 0; i < 3; i++) server.send(Uint8Array.of(i));
     // Far more turns than any caller needs between dial and addEventListener: nothing may be dropped.
     for (let i = 0; i < 200; i++) await Promise.resolve();
@@ -62,10 +67,7 @@ describe('MemoryNetwork', () => {
 
   it('disconnectAddress severs every connection of an address with CONNECTION_CLOSED on both sides', async () => {
     const network = new MemoryNetwork();
-    const listener = await network.transport().listen('hub');
-    const accepted = nextEvent<CustomEvent<Connection>>(listener, 'connection');
-    const conn = await network.transport().dial('hub', { signal: new AbortController().signal });
-    const server = (await accepted).detail;
+    const { conn, server } = await connectTo(network, 'hub');
     const closes = [nextEvent<CustomEvent>(conn, 'close'), nextEvent<CustomEvent>(server, 'close')];
     expect(network.disconnectAddress('hub')).toBe(1);
     for (const close of await Promise.all(closes)) expect(isClusterluckError(close.detail.error, 'CONNECTION_CLOSED')).toBe(true);

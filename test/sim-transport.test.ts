@@ -6,27 +6,10 @@ import { formatSimNetworkEvent, type SimNetworkEvent } from '../sim/network/sim-
 import { SimNetwork, type SimNetworkOptions } from '../sim/network/sim-network.js';
 import { seededRandom } from '../sim/world/seeded-random.js';
 import { VirtualClock } from '../sim/clock/virtual-clock.js';
-import { drive } from './support/drive-clock.js';
+import { simNetworkFactory } from './support/sim-transports.js';
 import { transportCompliance } from './transport-compliance.js';
 
-let suiteClock: VirtualClock;
-let suiteNetwork: SimNetwork;
-let driver: { stop(): Promise<void> };
-
-transportCompliance('sim network', {
-  async setup() {
-    suiteClock = new VirtualClock();
-    suiteNetwork = new SimNetwork({ clock: suiteClock, random: seededRandom('compliance') });
-    driver = drive(suiteClock);
-    return { transports: [suiteNetwork.transport(), suiteNetwork.transport()], addressFor: (t) => `node-${t}` };
-  },
-  async teardown() {
-    await driver.stop();
-    await suiteClock.runUntilIdle();
-    expect(suiteNetwork.connectionCount()).toBe(0);
-    expect(suiteClock.pending()).toBe(0);
-  },
-});
+transportCompliance('sim network', simNetworkFactory('compliance'));
 
 // ---- the rest runs on virtual time only: no real timers, so every run is the same ----
 

@@ -63,10 +63,15 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
     this.emit('drain');
   }
 
-  /** Resolves once `close` has been told. */
-  protected get whenClosed(): Promise<void> {
+  /** Closes gracefully (see Connection): what was sent still arrives; resolves once `close` was told. */
+  close(): Promise<void> {
+    this.admitSoon();
+    if (this.status === 'open') this.beginClose();
     return this.#whenClosed;
   }
+
+  /** Starts this transport's graceful close of an open connection (its status becomes `closing`). */
+  protected abstract beginClose(): void;
 
   /** The connection ended with `detail`: tells `close` once, on a later microtask, once admitted (the first detail wins). */
   protected tellClose(detail: CloseDetail): void {

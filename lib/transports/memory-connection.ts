@@ -5,6 +5,7 @@ import { assert } from '../env/assert.js';
 import { ClusterluckError } from '../env/errors.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionStatus } from '../env/transport.js';
 import { AdmittedConnection } from './admitted-connection.js';
+import { FrameQueue } from './frame-queue.js';
 
 /** A connection's bounds. */
 export interface Limits {
@@ -33,8 +34,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   readonly #limits: Limits;
   #status: ConnectionStatus = 'open';
   #bufferedBytes = 0;
-  #outbox: Uint8Array[] = [];
-  #outboxHead = 0;
+  readonly #outbox = new FrameQueue();
   #closeCalled = false;
 
   constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
@@ -64,14 +64,11 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     return this.sendAnswer(this.#limits.highWaterMarkBytes);
   }
 
-  close(): Promise<void> {
-    this.admitSoon();
-    if (this.#status === 'open') {
-      this.#status = 'closing';
-      this.#closeCalled = true;
-      this.scheduleFlush();
-    }
-    return this.whenClosed;
+  /** Flushes what is queued, then the close marker reaches the peer. */
+  protected override beginClose(): void {
+    this.#status = 'closing';
+    this.#closeCalled = true;
+    this.scheduleFlush();
   }
 
   abort(error?: Error): void {
@@ -91,8 +88,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   /** Internal: ends this side now; `detail` is what its `close` event will carry. */
   end(detail: CloseDetail): void {
     this.#status = 'closed';
-    this.#outbox = [];
-    this.#outboxHead = 0;
+    this.#outbox.clear();
     this.#bufferedBytes = 0;
     this.tellClose(detail);
   }
@@ -105,41 +101,27 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   protected override flush(): void {
     const peer = this.#peer();
     if (this.pair.ended || !peer.admitted) return;
-    const end = this.#outbox.length;
-    while (this.#outboxHead < end && !this.pair.ended) {
-      const frame = this.#outbox[this.#outboxHead] as Uint8Array;
-      this.#outbox[this.#outboxHead++] = empty;
+    for (let n = this.#outbox.length; n > 0 && !this.pair.ended; n--) {
+      const frame = this.#outbox.shift() as Uint8Array;
       this.#bufferedBytes -= frame.byteLength;
       assert(this.#bufferedBytes >= 0, 'a memory connection delivers no more bytes than were sent');
       peer.emit('message', frame);
     }
     if (this.pair.ended) return;
-    this.#compact();
     this.drainIfDue(this.#limits.highWaterMarkBytes);
     if (this.pair.ended) return; // a drain listener may have aborted it
-    if (this.#outboxHead < this.#outbox.length) return this.scheduleFlush();
+    if (this.#outbox.length > 0) return this.scheduleFlush();
     if (this.#closeCalled && !this.pair.closing) {
       // Our close marker has reached the peer: it may send no more, and flushes what it has.
       this.pair.closing = true;
       if (peer.#status === 'open') peer.#status = 'closing';
       peer.scheduleFlush();
     }
-    if (this.pair.closing && peer.#outboxHead === peer.#outbox.length) endPair(this.pair, {}, {});
+    if (this.pair.closing && peer.#outbox.length === 0) endPair(this.pair, {}, {});
   }
 
-  #compact(): void {
-    if (this.#outboxHead === this.#outbox.length) {
-      this.#outbox = [];
-      this.#outboxHead = 0;
-    } else if (this.#outboxHead > 1024 && this.#outboxHead * 2 > this.#outbox.length) {
-      this.#outbox = this.#outbox.slice(this.#outboxHead);
-      this.#outboxHead = 0;
-    }
-  }
 
 }
-
-const empty = new Uint8Array(0);
 
 /** Ends both sides of a pair once; each `close` event is dispatched asynchronously, exactly once. */
 export function endPair(pair: Pair, client: CloseDetail, server: CloseDetail): void {

@@ -184,13 +184,10 @@ class TcpConnection extends AdmittedConnection implements Connection {
     return this.sendAnswer(this.#s.highWaterMarkBytes);
   }
 
-  close(): Promise<void> {
-    this.admitSoon();
-    if (this.#status === 'open') {
-      this.#status = 'closing';
-      this.#sayGoodbye();
-    }
-    return this.whenClosed;
+  /** Flushes, then says goodbye. */
+  protected override beginClose(): void {
+    this.#status = 'closing';
+    this.#sayGoodbye();
   }
 
   abort(error?: Error): void {

@@ -6,6 +6,9 @@
 // Small frames queued in one turn share a chunk, so each costs far less than one message;
 // a frame larger than a chunk is cut into pieces and put back together by the reader.
 
+import { assert } from '../../env/assert.js';
+import { FrameQueue } from '../frame-queue.js';
+
 /** Largest data channel message sent: 16 KiB. */
 export const chunkBytesMax = 16 * 1024;
 /** Tag and length in front of each frame piece. */
@@ -16,8 +19,7 @@ export const chunkTag = { frameEnd: 0, frameMore: 1, goodbye: 2, goodbyeAck: 3 }
 
 /** Frames waiting to be sent, packed into chunks on demand. Pushed frames must not change afterwards. */
 export class ChunkPacker {
-  #frames: Uint8Array[] = [];
-  #head = 0;
+  readonly #frames = new FrameQueue();
   /** Bytes of the head frame already packed. */
   #offset = 0;
   #bytes = 0;
@@ -29,7 +31,7 @@ export class ChunkPacker {
 
   /** True when every pushed frame has been packed. */
   get isEmpty(): boolean {
-    return this.#head === this.#frames.length;
+    return this.#frames.length === 0;
   }
 
   /** Queues a frame; the packer keeps it, so pass a copy the caller will not touch. */
@@ -40,8 +42,7 @@ export class ChunkPacker {
 
   /** Drops every queued frame (an abort). */
   clear(): void {
-    this.#frames = [];
-    this.#head = 0;
+    this.#frames.clear();
     this.#offset = 0;
     this.#bytes = 0;
   }
@@ -49,12 +50,12 @@ export class ChunkPacker {
   /** The next chunk: as many queued frames (or pieces of one) as fit in {@link chunkBytesMax}. */
   next(): Uint8Array | undefined {
     if (this.isEmpty) return undefined;
-    const pending = this.#frames.length - this.#head;
+    const pending = this.#frames.length;
     const chunk = new Uint8Array(Math.min(chunkBytesMax, this.#bytes + pending * pieceHeaderBytes));
     const view = new DataView(chunk.buffer);
     let used = 0;
     while (!this.isEmpty && chunk.byteLength - used >= pieceHeaderBytes) {
-      const frame = this.#frames[this.#head] as Uint8Array;
+      const frame = this.#frames.peek() as Uint8Array;
       const rest = frame.byteLength - this.#offset;
       const take = Math.min(rest, chunk.byteLength - used - pieceHeaderBytes);
       // An empty piece of a non-empty frame says nothing: leave it for the next chunk.
@@ -64,29 +65,18 @@ export class ChunkPacker {
       chunk.set(frame.subarray(this.#offset, this.#offset + take), used + pieceHeaderBytes);
       used += pieceHeaderBytes + take;
       this.#bytes -= take;
+      assert(this.#bytes >= 0, 'a chunk packer packs no more bytes than were pushed');
       if (take < rest) {
         this.#offset += take;
         break;
       }
-      this.#frames[this.#head++] = empty;
+      this.#frames.shift();
       this.#offset = 0;
     }
-    this.#compact();
     return used === chunk.byteLength ? chunk : chunk.subarray(0, used);
   }
 
-  #compact(): void {
-    if (this.isEmpty) {
-      this.#frames = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
-      this.#frames = this.#frames.slice(this.#head);
-      this.#head = 0;
-    }
-  }
 }
-
-const empty = new Uint8Array(0);
 
 /** One record read from a chunk. */
 export type ChunkRecord =

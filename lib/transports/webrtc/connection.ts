@@ -86,14 +86,11 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     return this.sendAnswer(this.#s.highWaterMarkBytes);
   }
 
-  close(): Promise<void> {
-    this.admitSoon();
-    if (this.#status === 'open') {
-      this.#status = 'closing';
-      this.#startCloseTimer();
-      this.scheduleFlush();
-    }
-    return this.whenClosed;
+  /** Flushes what is queued, then the goodbye; bounded by the close timer. */
+  protected override beginClose(): void {
+    this.#status = 'closing';
+    this.#startCloseTimer();
+    this.scheduleFlush();
   }
 
   abort(error?: Error): void {

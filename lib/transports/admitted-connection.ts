@@ -10,10 +10,15 @@
 // in its outbox (its send returns false past the high-water mark), TCP leaves it in the socket
 // (flow control), WebRTC keeps the chunks of at most one high-water mark in flight.
 import { TypedEventTarget, type AnyListener, type ListenerOptions } from '../env/events.js';
-import type { CloseDetail, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
+import type { Address, CloseDetail, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
 
 /** A connection whose inbound events wait until its owner listens (accepted ones never wait). */
 export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEvents> {
+  readonly id: string;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  /** True for the dialler's end: its inbound events wait until its owner listens. */
+  readonly outbound: boolean;
   #admitted: boolean;
   #admitting = false;
   #flushQueued = false;
@@ -23,10 +28,14 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   readonly #whenClosed: Promise<void>;
   #resolveClosed!: () => void;
 
-  /** `held`: a dialled connection, whose owner has not listened yet. */
-  protected constructor(held: boolean) {
+  /** A connection's identity; an `outbound` one (dialled) holds its inbound events until its owner listens. */
+  protected constructor(init: { readonly id: string; readonly localAddress: Address; readonly remoteAddress: Address; readonly outbound: boolean }) {
     super();
-    this.#admitted = !held;
+    this.id = init.id;
+    this.localAddress = init.localAddress;
+    this.remoteAddress = init.remoteAddress;
+    this.outbound = init.outbound;
+    this.#admitted = !init.outbound;
     this.#whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 

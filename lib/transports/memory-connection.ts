@@ -25,10 +25,6 @@ export interface Pair {
 
 /** One end of a {@link Pair}. Frames wait in the sender's outbox until delivered. */
 export class MemoryConnection extends AdmittedConnection implements Connection {
-  readonly id: string;
-  readonly localAddress: Address;
-  readonly remoteAddress: Address;
-  readonly outbound: boolean;
   /** Set once by the network right after construction. */
   pair!: Pair;
   readonly #limits: Limits;
@@ -38,11 +34,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   #closeCalled = false;
 
   constructor(id: string, local: Address, remote: Address, outbound: boolean, limits: Limits) {
-    super(outbound);
-    this.id = id;
-    this.localAddress = local;
-    this.remoteAddress = remote;
-    this.outbound = outbound;
+    super({ id, localAddress: local, remoteAddress: remote, outbound });
     this.#limits = limits;
   }
 

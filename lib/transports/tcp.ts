@@ -96,10 +96,6 @@ function connect(
 
 /** One TCP (or TLS) connection carrying length-prefixed frames. */
 class TcpConnection extends AdmittedConnection implements Connection {
-  readonly id: string;
-  readonly localAddress: Address;
-  readonly remoteAddress: Address;
-  readonly outbound: boolean;
   readonly #socket: Socket;
   readonly #s: Settings;
   #status: ConnectionStatus = 'open';
@@ -123,11 +119,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #onTrusted: (() => void) | undefined;
 
   constructor(id: string, socket: Socket, outbound: boolean, local: Address, remote: Address, s: Settings) {
-    super(outbound);
-    this.id = id;
-    this.outbound = outbound;
-    this.localAddress = local;
-    this.remoteAddress = remote;
+    super({ id, localAddress: local, remoteAddress: remote, outbound });
     this.#socket = socket;
     this.#s = s;
     socket.on('error', (err: Error) => {

@@ -29,10 +29,6 @@ export interface WebRtcConnectionSettings {
 
 /** A {@link Connection} over one RTC data channel; made once the channel is open. */
 export class WebRtcConnection extends AdmittedConnection implements Connection {
-  readonly id: string;
-  readonly localAddress: Address;
-  readonly remoteAddress: Address;
-  readonly outbound: boolean;
   readonly #peer: RtcPeer;
   readonly #channel: RtcChannel;
   readonly #s: WebRtcConnectionSettings;
@@ -57,11 +53,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
     id: string; local: Address; remote: Address; outbound: boolean; peer: RtcPeer; channel: RtcChannel;
     settings: WebRtcConnectionSettings; onEnd: () => void;
   }) {
-    super(init.outbound);
-    this.id = init.id;
-    this.localAddress = init.local;
-    this.remoteAddress = init.remote;
-    this.outbound = init.outbound;
+    super({ id: init.id, localAddress: init.local, remoteAddress: init.remote, outbound: init.outbound });
     this.#peer = init.peer;
     this.#channel = init.channel;
     this.#s = init.settings;

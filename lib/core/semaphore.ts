@@ -15,8 +15,10 @@
 // overtakes the head, not even a seed-API post (a k-permit head waits for k free slots). A lease
 // holds `permits` slots (a post one): the bound is "slots held ≤ n". The queue is not handed
 // over with the semaphore (at most {@link handedWaitersMax}, head first): the old owner ends its
-// waiters (`moved`), their callers ask the new owner with the same key, and find their place kept. This file is over 300 lines: leases and the queue share every
-// transition (a release is a grant to the head), and one place keeps "slots held ≤ n" checkable.
+// waiters (`moved`), their callers ask the new owner with the same key, and find their place kept.
+//
+// Over 300 lines on purpose: leases and the queue share every transition (a release is a grant to
+// the head), and one place keeps "slots held ≤ n" checkable.
 import { ClusterluckError, show } from '../env/errors.js';
 import { byAt, MinHeap } from './min-heap.js';
 

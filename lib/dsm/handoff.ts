@@ -4,6 +4,9 @@
 // serving them (they are not its own in the view it adopted). The new owner merges, syncs, and
 // acknowledges; only then does this node forget them. Without a handoff (this node crashed, is cut
 // off, or lost its table) the new owner waits the lock-delay instead (see ownership-lease.ts).
+//
+// Over 300 lines on purpose: the sending and the receiving side share the message, its parser and
+// the ordering rule (no release ahead of a state it covers), which is easier to check in one file.
 import type { NodeId } from '../core/node-id.js';
 import type { View } from '../core/view.js';
 import { handedWaitersMax, type HolderRecord, type WaiterRecord } from '../core/semaphore.js';

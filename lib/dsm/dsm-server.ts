@@ -213,7 +213,7 @@ export class DSMServer extends GenServer {
     if (opts.disk === true) {
       const storage = opts.storage ?? (kernel.env as { storage?: Storage }).storage;
       if (storage === undefined) throw invalidArgument('opts.storage', storage, 'a Storage when disk is true');
-      this.#journal = new DsmJournal(storage, kernel.env.clock, kernel.env.logger, opts);
+      this.#journal = new DsmJournal(storage, kernel.env.clock, kernel.env.logger, { ...opts, checkCodecs: kernel.checkCodecs });
     }
     const driftMax = opts.driftMax ?? driftMaxDefault;
     if (typeof driftMax !== 'number' || !(driftMax >= 0 && driftMax < 1)) throw invalidArgument('opts.driftMax', driftMax, 'a number in [0, 1)');

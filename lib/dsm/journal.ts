@@ -13,6 +13,8 @@ export interface JournalOptions {
   readonly autoSave?: number;
   readonly fsyncInterval?: number;
   readonly compress?: boolean;
+  /** Decode each record after encoding it and fail on a difference (the kernel's `checkCodecs`; the simulator turns it on). */
+  readonly checkCodecs?: boolean;
 }
 
 // Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds
@@ -37,6 +39,7 @@ export class DsmJournal implements SemaphoreJournal {
       ...(opts.autoSave === undefined ? {} : { autoSave: opts.autoSave }),
       ...(opts.fsyncInterval === undefined ? {} : { fsyncInterval: opts.fsyncInterval }),
       ...(opts.compress === undefined ? {} : { compress: opts.compress }),
+      ...(opts.checkCodecs === undefined ? {} : { checkCodecs: opts.checkCodecs }),
     });
   }
 

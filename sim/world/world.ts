@@ -471,7 +471,8 @@ export class World {
     const node = new ClusterNode({
       id: host.nodeId, address: host.id, cookie: simCookie, ringId: 'sim',
       env: { clock: proc.clock, random: proc.random, transport: proc.net.transport, logger: silentLogger, ...(storage === undefined ? {} : { storage }) },
-      kernel: { hmac: simHmac },
+      // Every frame, record and stored view state is decoded after it is encoded (an assertion: runs the same, or fails loudly).
+      kernel: { hmac: simHmac, checkCodecs: true },
       dsm: { disk: this.options.disk, ...(this.options.safety === 'clusterluck' ? { safety: 'clusterluck' } : {}) },
       ...(this.options.safety === 'clusterluck' ? { gossip: { safety: 'clusterluck' } } : {}),
     });

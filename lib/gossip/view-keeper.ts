@@ -20,6 +20,7 @@ import { GossipEvent } from './gossip-codec.js';
 import {
   readViewReply, writeJoin, writeViewMessage, writeViewReply, type JoinMessage, type ViewMessage, type ViewReply,
 } from './view-codec.js';
+import type { ResolvedGossipOptions } from './gossip-options.js';
 import type { GossipSender } from './gossip-sender.js';
 import { ViewProposer } from './view-proposer.js';
 import { checkViewState, decodeViewState, encodeViewState, viewStateKey, type StoredViewState } from './view-state.js';
@@ -32,15 +33,7 @@ export interface ViewHost {
   readonly send: GossipSender;
   readonly storage: Storage | undefined;
   readonly ringId: () => string | undefined;
-  readonly options: {
-    readonly weight: number;
-    readonly vnodesPerWeight: number;
-    readonly ownershipLeaseMs: number;
-    readonly driftMax: number;
-    readonly viewChangeTimeoutMs: number;
-    readonly leaseMsMax: number;
-    readonly lockDelay: boolean;
-  };
+  readonly options: Pick<ResolvedGossipOptions, 'weight' | 'vnodesPerWeight' | 'ownershipLeaseMs' | 'driftMax' | 'viewChangeTimeoutMs' | 'leaseMsMax' | 'lockDelay'>;
   /** A decided view was adopted (`previous`: the view before, if any). */
   onView(view: View, previous: View | undefined): void;
   /** True when failure detection currently holds `id` down or suspect (not worth waiting for). */

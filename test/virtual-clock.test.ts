@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { VirtualClock, virtualWallEpochMsDefault } from '../sim/clock/virtual-clock.js';
+import { settle, settleTurnsDefault, VirtualClock, virtualWallEpochMsDefault } from '../sim/clock/virtual-clock.js';
 
 describe('VirtualClock', () => {
   it('timers with equal deadlines fire in the order they were set', async () => {
@@ -105,6 +105,29 @@ describe('VirtualClock', () => {
     clock.setTimer(1, () => log.push('t2'));
     await clock.advance(1);
     expect(log).toEqual(['t1', 'chain', 't2']);
+  });
+
+  it('settle gives other microtask chains exactly its turns, as a loop of awaits did (the trace hashes depend on it)', async () => {
+    // How many turns a chain that re-queues itself gets while `wait` runs, then the awaiting code resumes.
+    const turnsSeen = async (wait: () => Promise<void>): Promise<number> => {
+      let turns = 0;
+      let stop = false;
+      const chain = (): void => {
+        if (stop) return;
+        turns++;
+        void Promise.resolve().then(chain);
+      };
+      void Promise.resolve().then(chain);
+      await wait();
+      stop = true;
+      return turns;
+    };
+    const awaitLoop = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    };
+    for (const n of [0, 1, 2, 3, 2.5, settleTurnsDefault]) expect([n, await turnsSeen(() => settle(n))]).toEqual([n, await turnsSeen(() => awaitLoop(n))]);
+    expect(await turnsSeen(() => settle())).toBe(settleTurnsDefault + 1);
+    expect(await turnsSeen(() => settle(Number.NaN))).toBe(1);
   });
 
   it('runUntilIdle jumps from timer to timer and stops at its limit', async () => {

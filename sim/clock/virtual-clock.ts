@@ -14,9 +14,26 @@ export const settleTurnsDefault = 50;
 /** The longest delay `setTimeout` honours; {@link VirtualClock} maps non-finite delays to it, as the system clock does. */
 const timeoutMsMax = 2 ** 31 - 1;
 
-/** Lets pending microtasks (promise continuations, queued deliveries) run for `turns` turns. */
-export async function settle(turns = settleTurnsDefault): Promise<void> {
-  for (let i = 0; i < turns; i++) await Promise.resolve();
+/** A settled promise whose `then` queues one microtask (one turn). */
+const turned = Promise.resolve();
+
+/**
+ * Lets pending microtasks (promise continuations, queued deliveries) run for `turns` turns.
+ * Each turn is one reaction on a settled promise, queued at the back as `await Promise.resolve()`
+ * in a loop queues its continuation: the same turns in the same places (so the same runs and
+ * trace hashes), at about half the cost: no async function to resume and no promise made per
+ * turn. The returned promise resolves in the last turn, as that loop's async function returned.
+ */
+export function settle(turns = settleTurnsDefault): Promise<void> {
+  return new Promise((resolve) => {
+    let left = turns;
+    const turn = (): void => {
+      if (!(--left > 0)) resolve();
+      else void turned.then(turn);
+    };
+    if (!(left > 0)) resolve();
+    else void turned.then(turn);
+  });
 }
 
 interface VirtualTimer {

@@ -22,6 +22,13 @@ export const mailboxLengthMaxDefault = 4096;
 /** Virtual nodes per unit of weight on the hash ring (Clusterluck used 3; 2,048 keeps ten equal members within ~1.09 max/min). */
 export const ringVnodesPerWeightDefault = 2048;
 
+/**
+ * Most member points the hash ring keeps hashed between builds (1 MiB of positions: 64 members
+ * at weight 1 with the default 2,048 per weight). A view change rebuilds the ring of mostly the
+ * same members; their points are looked up here instead of hashed again.
+ */
+export const ringCachedPointsMax = 128 * 1024;
+
 /** Largest member weight on the hash ring. */
 export const ringWeightMax = 64;
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ringPointsMax, ringVnodesPerWeightDefault, ringWeightMax } from '../lib/constants.js';
+import { ringCachedPointsMax, ringPointsMax, ringVnodesPerWeightDefault, ringWeightMax } from '../lib/constants.js';
 import { HashRing } from '../lib/core/hash-ring.js';
 import { hash32, ringPosition } from '../lib/core/hash.js';
 import type { NodeId } from '../lib/core/node-id.js';
@@ -151,6 +151,31 @@ describe('HashRing', () => {
       const expected = points.find((x) => x.p >= p) ?? points[0];
       expect(ring.find(key).id).toBe(expected?.id);
     }
+  });
+
+  it('rings built again of the same members (their points reused, not hashed again) place keys as the linear scan says, whatever was built, removed or evicted between', () => {
+    const scan = (ring: HashRing, ids: readonly string[], v: number) => {
+      const points = ids.flatMap((id) => Array.from({ length: v * (ring.weight(id) ?? 0) }, (_, i) => ({ id, p: ringPosition(`${id}#${i}`) }))).sort((x, y) => x.p - y.p || (x.id < y.id ? -1 : 1));
+      return (key: string): string | undefined => (points.find((x) => x.p >= ringPosition(key)) ?? points[0])?.id;
+    };
+    // Weights and vnodes change a member's point count: the same id, other points.
+    const build = fc.record({ ids: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', '1:a', '3:a'), { minLength: 1, maxLength: 4 }), v: fc.constantFrom(3, 5), weight: fc.integer({ min: 1, max: 3 }), drop: fc.boolean() });
+    fc.assert(fc.property(fc.array(build, { minLength: 2, maxLength: 6 }), (builds) => {
+      for (const { ids, v, weight, drop } of builds) {
+        const ring = HashRing.parse({ vnodesPerWeight: v, members: ids.map((id) => ({ id, address: id, weight: id === 'a' ? weight : 1 })) });
+        if (drop && ids.length > 1) ring.remove(ids[0] as string); // rebuilds its points from the shared ones
+        const live = drop && ids.length > 1 ? ids.slice(1) : ids;
+        const expected = scan(ring, live, v);
+        expect(ring.pointCount()).toBe(live.reduce((n, id) => n + v * (ring.weight(id) ?? 0), 0));
+        for (const key of keys(40)) expect(ring.find(key).id).toBe(expected(key));
+      }
+    }), { numRuns: 25 });
+    // A member of ringCachedPointsMax points evicts every other; rings built before and after agree.
+    const before = HashRing.parse({ vnodesPerWeight: 5, members: [{ id: 'a', address: 'a', weight: 2 }, { id: 'b', address: 'b', weight: 1 }] });
+    const huge = new HashRing({ vnodesPerWeight: ringCachedPointsMax / ringWeightMax }).insert(node('huge'), ringWeightMax);
+    expect(huge.pointCount()).toBe(ringCachedPointsMax);
+    const after = HashRing.parse(before.toJSON());
+    for (const key of keys(200)) expect(after.find(key)).toEqual(before.find(key));
   });
 
   it('a key past the last point wraps to the first point, and a key on a point belongs to it', () => {

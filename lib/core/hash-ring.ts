@@ -3,7 +3,7 @@
 // read the same arrays. The hash itself is hash.ts.
 import { ClusterluckError, invalidArgument } from '../env/errors.js';
 import { assert } from '../env/assert.js';
-import { nodeIdLengthMax, ringPointsMax, ringVnodesPerWeightDefault, ringVnodesPerWeightMax, ringWeightMax } from '../constants.js';
+import { nodeIdLengthMax, ringCachedPointsMax, ringPointsMax, ringVnodesPerWeightDefault, ringVnodesPerWeightMax, ringWeightMax } from '../constants.js';
 import { murmur3, ringPositionOf } from './hash.js';
 import { parseNodeId, type NodeId } from './node-id.js';
 import { checkInteger } from '../env/check.js';
@@ -35,6 +35,38 @@ interface Member {
 interface Points {
   positions: Float64Array<ArrayBuffer>;
   owners: Uint32Array<ArrayBuffer>;
+}
+
+/**
+ * Sorted positions of member points by `count:id`, oldest first, holding at most
+ * ringCachedPointsMax points. Shared by every ring in the process: a pure function's results,
+ * never written to (rings only ever read a points array and build new ones).
+ */
+const positionsCache = new Map<string, Float64Array<ArrayBuffer>>();
+let positionsCached = 0;
+
+/** `ringPositionOf(id + "#" + i)` for `i < count`, sorted. */
+function memberPositions(id: string, count: number): Float64Array<ArrayBuffer> {
+  const key = `${count}:${id}`;
+  const cached = positionsCache.get(key);
+  if (cached !== undefined) {
+    positionsCache.delete(key); // most recently used last
+    positionsCache.set(key, cached);
+    return cached;
+  }
+  const positions = new Float64Array(count);
+  for (let i = 0; i < count; i++) positions[i] = ringPositionOf(`${id}#${i}`);
+  positions.sort();
+  if (count <= ringCachedPointsMax) {
+    for (const [k, v] of positionsCache) {
+      if (positionsCached + count <= ringCachedPointsMax) break;
+      positionsCache.delete(k);
+      positionsCached -= v.length;
+    }
+    positionsCache.set(key, positions);
+    positionsCached += count;
+  }
+  return positions;
 }
 
 const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -277,9 +309,8 @@ export class HashRing {
 
   /** The member's points, sorted; equal positions within one member need no tie-break. */
   #memberPoints(member: Member): Points {
-    const positions = new Float64Array(member.weight * this.vnodesPerWeight);
-    for (let i = 0; i < positions.length; i++) positions[i] = ringPositionOf(`${member.node.id}#${i}`);
-    return { positions: positions.sort(), owners: new Uint32Array(positions.length).fill(member.slot) };
+    const positions = memberPositions(member.node.id, member.weight * this.vnodesPerWeight);
+    return { positions, owners: new Uint32Array(positions.length).fill(member.slot) };
   }
 
   #dropPoints(member: Member): void {

@@ -130,6 +130,27 @@ describe('VirtualClock', () => {
     expect(await turnsSeen(() => settle(Number.NaN))).toBe(1);
   });
 
+  it('a timer, the next timer and the end of a run are each settleTurnsDefault + 1 microtask turns apart (the trace hashes depend on it)', async () => {
+    const clock = new VirtualClock();
+    let turns = 0;
+    let counting = true;
+    const chain = (): void => {
+      if (!counting) return;
+      turns++;
+      void Promise.resolve().then(chain);
+    };
+    const seen: number[] = [];
+    clock.setTimer(1, () => seen.push(turns));
+    clock.setTimer(1, () => seen.push(turns));
+    clock.setTimer(2, () => seen.push(turns));
+    const advanced = clock.advance(5).then(() => seen.push(turns));
+    void Promise.resolve().then(chain);
+    await advanced;
+    counting = false;
+    const gap = settleTurnsDefault + 1;
+    expect(seen).toEqual([gap - 1, 2 * gap - 1, 3 * gap - 1, 5 * gap + 1]);
+  });
+
   it('runUntilIdle jumps from timer to timer and stops at its limit', async () => {
     const clock = new VirtualClock();
     expect(await clock.runUntilIdle()).toBe(0);

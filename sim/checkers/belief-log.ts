@@ -73,6 +73,13 @@ export class LiveSafety {
     const out: Violation[] = [];
     for (const [semaphore, list] of bySem) {
       const n = this.#limits.get(semaphore) ?? Infinity;
+      // Slots that fit all at once cannot overlap beyond n (the usual case: no points to sort).
+      let slots = 0;
+      for (const b of list) slots += b.permits ?? 1;
+      if (slots <= n) {
+        this.#over.delete(semaphore);
+        continue;
+      }
       // Beliefs still held at `now` do not end in this window: the next one carries them on.
       const points = list.flatMap((b) => (b.to < now ? [[Math.max(b.from, from), 1, b] as const, [b.to, -1, b] as const] : [[Math.max(b.from, from), 1, b] as const])).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
       const active = new Set<Belief>();

@@ -54,8 +54,15 @@ export class OwnershipSampler {
   sample(processes: readonly OwnerProbe[], keys: readonly string[], at: number): void {
     this.samples++;
     for (const key of keys) {
-      const owners = processes.filter((p) => p.serves(key)).map((p) => p.id);
-      if (owners.length <= 1) {
+      // Every process is asked, in order; the list is only made when two may serve.
+      let first: string | undefined;
+      let owners: string[] | undefined;
+      for (const p of processes) {
+        if (!p.serves(key)) continue;
+        if (first === undefined) first = p.id;
+        else (owners ??= [first]).push(p.id);
+      }
+      if (owners === undefined) {
         this.#overlapping.delete(key);
         continue;
       }

@@ -14,6 +14,7 @@ import { OwnershipSampler, ViewLog, type OwnerProbe } from '../checkers/view-che
 import { FifoChecker } from '../checkers/fifo-checker.js';
 import { seededRandom, type SeededRandom } from './seeded-random.js';
 import { presets, World, type Preset } from './world.js';
+import type { ClusterNode } from '../../lib/cluster/cluster-node.js';
 import { faultKinds, nemesis, playSchedule, type FaultKind, type FaultRecord, type MsRange, type ScheduledFault } from './faults.js';
 import { churn, client, type RunState } from './workload.js';
 
@@ -182,10 +183,22 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
   const owners = new OwnershipSampler();
   const fifo = new FifoChecker();
   const beliefs = new BeliefLog();
-  const running = (): OwnerProbe[] => [...world.hosts.values()].flatMap((h) => {
-    const node = h.process;
-    return node === undefined ? [] : [{ id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' }];
-  });
+  // One probe per node, made when first seen: the sampler asks for the running ones every step.
+  const probes = new WeakMap<ClusterNode, OwnerProbe>();
+  const running = (): OwnerProbe[] => {
+    const out: OwnerProbe[] = [];
+    for (const h of world.hosts.values()) {
+      const node = h.process;
+      if (node === undefined) continue;
+      let probe = probes.get(node);
+      if (probe === undefined) {
+        probe = { id: h.id, serves: (key: string) => node.dsm.name !== undefined && node.gossip.ownership(key).state === 'owner' };
+        probes.set(node, probe);
+      }
+      out.push(probe);
+    }
+    return out;
+  };
   const world: World = new World({ seed: o.seed, nodes: o.nodes, disk: o.disk, safety: o.safety ?? 'strict', preset });
   // The checkers read the run's events, as any listener does.
   world.listen((e) => {

@@ -23,11 +23,13 @@ export const mailboxLengthMaxDefault = 4096;
 export const ringVnodesPerWeightDefault = 2048;
 
 /**
- * Most member points the hash ring keeps hashed between builds (1 MiB of positions: 64 members
- * at weight 1 with the default 2,048 per weight). A view change rebuilds the ring of mostly the
- * same members; their points are looked up here instead of hashed again.
+ * Most points the hash ring keeps between builds, twice over: members' sorted points (8 B each,
+ * 512 KiB: 32 members at weight 1 with the default 2,048 per weight) and whole rings' points
+ * with their owners (12 B each, 768 KiB: six rings of five such members). A view change
+ * rebuilds the ring of mostly the same members, often of members seen before: their points are
+ * looked up instead of hashed and merged again.
  */
-export const ringCachedPointsMax = 128 * 1024;
+export const ringCachedPointsMax = 64 * 1024;
 
 /** Largest member weight on the hash ring. */
 export const ringWeightMax = 64;

@@ -38,34 +38,57 @@ interface Points {
 }
 
 /**
- * Sorted positions of member points by `count:id`, oldest first, holding at most
- * ringCachedPointsMax points. Shared by every ring in the process: a pure function's results,
- * never written to (rings only ever read a points array and build new ones).
+ * Results of a pure function by key, most recently used last, holding at most `pointsMax`
+ * points. Shared by every ring in the process and never written to: rings only read a points
+ * array, and build new ones to change.
  */
-const positionsCache = new Map<string, Float64Array<ArrayBuffer>>();
-let positionsCached = 0;
+class PointsCache<T extends { readonly length: number } | Points> {
+  readonly #map = new Map<string, T>();
+  readonly #pointsMax: number;
+  #points = 0;
+
+  constructor(pointsMax: number) {
+    this.#pointsMax = pointsMax;
+  }
+
+  get(key: string): T | undefined {
+    const value = this.#map.get(key);
+    if (value !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, value);
+    }
+    return value;
+  }
+
+  put(key: string, value: T): void {
+    const size = pointsOf(value);
+    if (size > this.#pointsMax || this.#map.has(key)) return;
+    for (const [k, v] of this.#map) {
+      if (this.#points + size <= this.#pointsMax) break;
+      this.#map.delete(k);
+      this.#points -= pointsOf(v);
+    }
+    this.#map.set(key, value);
+    this.#points += size;
+  }
+}
+
+const pointsOf = (v: { readonly length: number } | Points): number => ('positions' in v ? v.positions.length : v.length);
+
+/** Sorted positions of one member's points, by `count:id`. */
+const positionsCache = new PointsCache<Float64Array<ArrayBuffer>>(ringCachedPointsMax);
+/** Whole rings' points, by vnodes and members in order. */
+const ringsCache = new PointsCache<Points>(ringCachedPointsMax);
 
 /** `ringPositionOf(id + "#" + i)` for `i < count`, sorted. */
 function memberPositions(id: string, count: number): Float64Array<ArrayBuffer> {
   const key = `${count}:${id}`;
   const cached = positionsCache.get(key);
-  if (cached !== undefined) {
-    positionsCache.delete(key); // most recently used last
-    positionsCache.set(key, cached);
-    return cached;
-  }
+  if (cached !== undefined) return cached;
   const positions = new Float64Array(count);
   for (let i = 0; i < count; i++) positions[i] = ringPositionOf(`${id}#${i}`);
   positions.sort();
-  if (count <= ringCachedPointsMax) {
-    for (const [k, v] of positionsCache) {
-      if (positionsCached + count <= ringCachedPointsMax) break;
-      positionsCache.delete(k);
-      positionsCached -= v.length;
-    }
-    positionsCache.set(key, positions);
-    positionsCached += count;
-  }
+  positionsCache.put(key, positions);
   return positions;
 }
 
@@ -256,6 +279,14 @@ export class HashRing {
       members.push(member);
     }
     ring.#slots = members;
+    // The same members in the same order give the same points and owner slots: a view change
+    // back to a membership seen before (and every process of a simulated cluster) reuses them.
+    const key = `${ring.vnodesPerWeight}\n${members.map((m) => `${m.weight}:${m.node.id}`).join('\n')}`;
+    const known = ringsCache.get(key);
+    if (known !== undefined) {
+      ring.#points = known;
+      return ring;
+    }
     // Merge the members' sorted runs pairwise: O(points × log members), one sort per member.
     let runs = members.map((m) => ring.#memberPoints(m));
     while (runs.length > 1) {
@@ -267,6 +298,7 @@ export class HashRing {
       runs = next;
     }
     if (runs[0] !== undefined) ring.#points = runs[0];
+    ringsCache.put(key, ring.#points);
     return ring;
   }
 

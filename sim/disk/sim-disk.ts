@@ -29,6 +29,8 @@ export class SimDisk {
   readonly #visible = new Map<string, Uint8Array>();
   /** For each key with unsynced appends: the visible length before the last one. */
   readonly #lastAppendAt = new Map<string, number>();
+  /** For each appended key: the buffer its visible bytes start, with room to grow after them. */
+  readonly #room = new Map<string, Uint8Array>();
   readonly #opts: SimDiskOptions;
   #generation = 0;
   /** Counters. */
@@ -69,10 +71,7 @@ export class SimDisk {
       append: async (key, bytes) => {
         open(key);
         const old = this.#visible.get(key) ?? new Uint8Array(0);
-        const out = new Uint8Array(old.byteLength + bytes.byteLength);
-        out.set(old);
-        out.set(bytes, old.byteLength);
-        this.#visible.set(key, out);
+        this.#visible.set(key, this.#grow(key, old, bytes));
         this.#lastAppendAt.set(key, old.byteLength);
       },
       delete: async (key) => {
@@ -86,14 +85,33 @@ export class SimDisk {
         await busy();
         live();
         const v = this.#visible.get(key);
+        // The visible bytes only ever grow past their end (see #grow), so the durable prefix can share them.
         if (v === undefined) this.#durable.delete(key);
-        else this.#durable.set(key, v.slice());
+        else this.#durable.set(key, v);
         this.#lastAppendAt.delete(key);
       },
       close: async () => {
         closed = true;
       },
     };
+  }
+
+  /**
+   * `old` (what `key` shows) followed by `bytes`: written into room kept after `old` when `old` is
+   * the start of the key's growing buffer, else into a new buffer twice as large, so a log of n
+   * appends costs O(n) copying, not O(n²). Bytes before `old`'s end are never written again (the
+   * durable copy and earlier views share them).
+   */
+  #grow(key: string, old: Uint8Array, bytes: Uint8Array): Uint8Array {
+    const length = old.byteLength + bytes.byteLength;
+    let room = this.#room.get(key);
+    if (room === undefined || room.buffer !== old.buffer || old.byteOffset !== 0 || room.byteLength < length) {
+      room = new Uint8Array(Math.max(length, 2 * old.byteLength, 256));
+      room.set(old);
+      this.#room.set(key, room);
+    }
+    room.set(bytes, old.byteLength);
+    return room.subarray(0, length);
   }
 
   /** What `key` holds durably (what a restart would read), for checkers looking from outside; no latency. */
@@ -108,6 +126,7 @@ export class SimDisk {
     this.#durable.clear();
     this.#visible.clear();
     this.#lastAppendAt.clear();
+    this.#room.clear();
   }
 
   /** The process died: unsynced data is lost (the last unsynced append may survive torn). */
@@ -129,5 +148,6 @@ export class SimDisk {
     this.#visible.clear();
     for (const [key, bytes] of this.#durable) this.#visible.set(key, bytes.slice());
     this.#lastAppendAt.clear();
+    this.#room.clear();
   }
 }

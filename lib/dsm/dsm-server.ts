@@ -758,16 +758,20 @@ export class DSMServer extends GenServer {
    * answer is TIMEOUT and changes nothing.
    */
   #mine<J extends { id: string; ttl?: number }>(job: J, from: From, serve: (job: J) => unknown): unknown {
+    const queued = this.#waiting.get(job.id);
+    if (queued === undefined) {
+      const o = this.#ownership(job.id);
+      if (o.state === 'owner') {
+        this.#fresh(job, from);
+        return serve(job);
+      }
+      if (o.state === 'not-owner' || this.gossip.ownershipWaitMs === undefined) throw this.#notOwner(job.id, o);
+    }
+    // Made only for a request that waits (a closure per request cost the simulator under tsx, whose keepNames names it).
     const run = (): unknown => {
       this.#fresh(job, from);
       return serve(job);
     };
-    const queued = this.#waiting.get(job.id);
-    if (queued === undefined) {
-      const o = this.#ownership(job.id);
-      if (o.state === 'owner') return run();
-      if (o.state === 'not-owner' || this.gossip.ownershipWaitMs === undefined) throw this.#notOwner(job.id, o);
-    }
     return new Promise((resolve, reject) => {
       const entry = { run, resolve, reject };
       if (queued !== undefined && queued.entries.length >= ownershipWaitingMax) {

@@ -1,7 +1,7 @@
 // Per semaphore: swim lanes of leases over the last seconds (one bar per holder, coloured by its
 // fencing token), the count held against n, the owner, the waiters, and the verdict.
 import type { Violation } from '../sim/checkers/checker.js';
-import type { Bar, Replay } from './replay.js';
+import type { Bar } from './replay.js';
 
 /** Simulated ms of the past the lanes show at most, up to the current instant. */
 export const laneWindowMs = 20_000;
@@ -14,6 +14,16 @@ export function tokenColour(token: number): string {
   return `hsl(${(token * 137.508) % 360} 62% 52%)`;
 }
 
+/** What the lanes draw: a recorded run at one instant (`Replay`), or what a live member has seen. */
+export interface LaneScene {
+  readonly at: number;
+  readonly bars: ReadonlyMap<string, readonly Bar[]>;
+  /** Holders queued, by semaphore: holder to its node. */
+  readonly waiting: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  readonly owners: ReadonlyMap<string, string>;
+  heldAt(semaphore: string): Bar[];
+}
+
 export class LanesView {
   readonly #root: HTMLElement;
   readonly #lanes = new Map<string, { head: HTMLElement; canvas: HTMLCanvasElement; empty: HTMLElement }>();
@@ -22,13 +32,16 @@ export class LanesView {
     this.#root = root;
   }
 
-  /** Draws every semaphore in `names` at `replay.at`; holders named by `violation` are outlined. */
-  draw(replay: Replay, names: readonly string[], limit: number, violations: readonly Violation[]): void {
+  /**
+   * Draws every semaphore in `names` at `replay.at`; holders named by `violations` are outlined.
+   * Without `violations` (no checker runs, as in live mode) no verdict is shown.
+   */
+  draw(replay: LaneScene, names: readonly string[], limit: number, violations: readonly Violation[] | undefined): void {
     if (names.length === 0) {
       this.#root.innerHTML = '<p class="empty">No semaphores in this run.</p>';
       return;
     }
-    for (const name of names) this.#drawOne(replay, name, limit, violations.filter((v) => v.semaphore === name && v.at <= replay.at));
+    for (const name of names) this.#drawOne(replay, name, limit, violations?.filter((v) => v.semaphore === name && v.at <= replay.at));
   }
 
   #lane(name: string): { head: HTMLElement; canvas: HTMLCanvasElement; empty: HTMLElement } {
@@ -51,7 +64,7 @@ export class LanesView {
     return l;
   }
 
-  #drawOne(replay: Replay, name: string, limit: number, found: readonly Violation[]): void {
+  #drawOne(replay: LaneScene, name: string, limit: number, found: readonly Violation[] | undefined): void {
     const l = this.#lane(name);
     const t = replay.at;
     const from = t - Math.min(laneWindowMs, Math.max(3000, t));
@@ -60,13 +73,13 @@ export class LanesView {
     const held = replay.heldAt(name).reduce((n, b) => n + b.permits, 0);
     const waiting = replay.waiting.get(name)?.size ?? 0;
     const owner = replay.owners.get(name);
-    const bad = found.length > 0;
-    const culprits = new Set(found.flatMap((v) => (v.holders ?? []).map((h) => h.replace(/×\d+$/, ''))));
+    const bad = found !== undefined && found.length > 0;
+    const culprits = new Set((found ?? []).flatMap((v) => (v.holders ?? []).map((h) => h.replace(/×\d+$/, ''))));
     l.head.innerHTML = '';
     const parts: [string, string][] = [
       ['strong', name], ['span', `owner ${owner ?? '–'}`],
       [held > limit ? 'span.over' : 'span', `${held} / ${limit} held`], ['span', `${waiting} waiting`],
-      [bad ? 'span.over' : 'span', bad ? `✗ ${found[0]?.class ?? 'violation'}` : '✓ safe so far'],
+      ...(found === undefined ? [] : [[bad ? 'span.over' : 'span', bad ? `✗ ${found[0]?.class ?? 'violation'}` : '✓ safe so far'] as [string, string]]),
     ];
     for (const [tag, text] of parts) {
       const [kind, cls] = tag.split('.');

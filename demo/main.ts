@@ -323,12 +323,19 @@ function step(): void {
   shown = Math.min(recording.frontier, shown + 100);
 }
 
-legend();
-fillForm();
-wire();
-start(undefined);
-document.title = 'clusterluck simulator';
-requestAnimationFrame((now) => {
-  lastFrame = now;
-  frame(now);
-});
+// `?mode=live`: this tab joins the live cluster instead (its code is loaded only then).
+const live = new URLSearchParams(location.search).get('mode') === 'live';
+$(live ? 'mode-live' : 'mode-sim').setAttribute('aria-current', 'page');
+if (live) {
+  void import('./live-mode.js').then((m) => m.startLiveMode());
+} else {
+  legend();
+  fillForm();
+  wire();
+  start(undefined);
+  document.title = 'clusterluck simulator';
+  requestAnimationFrame((now) => {
+    lastFrame = now;
+    frame(now);
+  });
+}

@@ -27,6 +27,18 @@ function angleOf(nodeId: string): number {
   return (ringPositionOf(nodeId) / 2 ** 53) * 2 * Math.PI - Math.PI / 2;
 }
 
+/** What the ring draws: a recorded run at one instant ({@link Replay}), or a live member's view. */
+export interface RingScene {
+  readonly at: number;
+  readonly view: number;
+  readonly phase: Replay['phase'] | 'live';
+  /** Owner host by semaphore. */
+  readonly owners: ReadonlyMap<string, string>;
+  readonly nodes: ReadonlyMap<string, NodeView>;
+  /** The line under the view number when `phase` is 'live'. */
+  readonly caption?: string;
+}
+
 export interface RingHandlers {
   onNode(host: string, anchor: DOMRect): void;
   onCut(sideA: string[], sideB: string[]): void;
@@ -112,15 +124,21 @@ export class RingView {
     return new Map(sorted.map((s) => [s.host, s.a]));
   }
 
-  /** Draws the state at `replay.at`; frames in flight over the last `windowMs`. */
-  draw(replay: Replay, frames: Frames, windowMs: number): void {
+  /** Draws the state at `replay.at`; frames in flight over the last `windowMs` (none live). Nodes no longer in the scene go. */
+  draw(replay: RingScene, frames: Frames | undefined, windowMs: number): void {
     this.#centreText.textContent = replay.view === 0 ? 'no view yet' : `view ${replay.view}`;
-    this.#phaseText.textContent = replay.phase === 'booting' ? 'booting the cluster' : replay.phase === 'workload' ? 'workload running' : replay.phase === 'healing' ? 'faults healed: converging' : 'run ended';
+    this.#phaseText.textContent = replay.phase === 'live' ? replay.caption ?? '' : replay.phase === 'booting' ? 'booting the cluster' : replay.phase === 'workload' ? 'workload running' : replay.phase === 'healing' ? 'faults healed: converging' : 'run ended';
+    for (const [host, e] of this.#nodeEls) {
+      if (replay.nodes.has(host)) continue;
+      e.g.remove();
+      this.#nodeEls.delete(host);
+      this.#positions.delete(host);
+    }
     const ownersOf = new Map<string, string[]>();
     for (const [sem, host] of replay.owners) if (sem.startsWith('sem-')) (ownersOf.get(host) ?? ownersOf.set(host, []).get(host))?.push(sem);
     const angles = this.#angles([...replay.nodes.values()]);
     for (const n of replay.nodes.values()) this.#drawNode(n, angles.get(n.host) ?? 0, ownersOf.get(n.host) ?? []);
-    this.#drawFrames(replay.at, frames, windowMs);
+    if (frames !== undefined) this.#drawFrames(replay.at, frames, windowMs);
   }
 
   #drawNode(n: NodeView, angle: number, owns: string[]): void {

@@ -1,0 +1,126 @@
+// The demo page's live mode in Debian's Chromium: three tabs (each its own browser context, so its
+// own IndexedDB and WebRTC stack) join the cluster of the Node member and PeerJS server that
+// `npm start` runs (demo/live-cluster.ts, started here on 127.0.0.1), take the `lock` semaphore
+// in turn (every tab shows the same holder and waiter), and when one tab closes the others show
+// the new view. The page is built by Vite (minified) and served statically. Screenshots go to
+// test/.screenshots/live/ (git-ignored). No console error is allowed.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLiveCluster, type LiveCluster } from '../demo/live-cluster.js';
+import { buildPages, launchChromium, type BuiltPages } from './support/chromium-pages.js';
+
+const shots = join(import.meta.dirname, '.screenshots', 'live');
+
+interface Probe {
+  status: string;
+  self?: string;
+  view: number;
+  members: string[];
+  holders: Record<string, string[]>;
+  waiting: Record<string, string[]>;
+  mine: Record<string, string>;
+}
+
+let built: BuiltPages;
+let browser: Browser;
+let cluster: LiveCluster;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  await mkdir(shots, { recursive: true });
+  [built, browser, cluster] = await Promise.all([
+    buildPages(['index.html'], join(import.meta.dirname, '..', 'demo'), true), launchChromium(), startLiveCluster({ host: '127.0.0.1' }),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop(); // first: the Node member leaves through the tabs still there
+  await browser?.close();
+  await built?.close();
+}, 30_000);
+
+async function tab(label: string): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['microphone'], viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${label}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
+  await page.goto(built.url(`index.html?mode=live&peer=127.0.0.1:${cluster.info.port}&seed=${cluster.info.seed}`));
+  await page.waitForFunction(() => (globalThis as unknown as { clusterluckLive?: Probe }).clusterluckLive?.status === 'member', undefined, { timeout: 20_000 });
+  return page;
+}
+
+const probe = (page: Page): Promise<Probe> => page.evaluate(() => structuredClone((globalThis as unknown as { clusterluckLive: Probe }).clusterluckLive));
+
+/** What each tab shows of `lock`: its holders and waiters (probe), and its lane's head (the DOM). */
+async function lockShown(page: Page): Promise<{ holders: string[]; waiting: string[]; head: string }> {
+  const p = await probe(page);
+  const head = await page.locator('#live-lanes .lane-head').first().innerText();
+  return { holders: p.holders['lock'] ?? [], waiting: p.waiting['lock'] ?? [], head: head.replace(/\s+/g, ' ') };
+}
+
+const click = (page: Page, semaphore: string, button: 'Acquire' | 'Release' | 'Stop waiting'): Promise<void> =>
+  page.locator(`[data-semaphore="${semaphore}"] button`, { hasText: button }).click();
+
+describe('the demo page in live mode', () => {
+  it('three tabs join one cluster, take the lock in turn (every tab shows the same holder), and a closed tab leaves the others\' view', async () => {
+    const tabs = [await tab('t1'), await tab('t2'), await tab('t3')];
+    const [t1, t2, t3] = tabs as [Page, Page, Page];
+    const ids = await Promise.all(tabs.map(async (p) => (await probe(p)).self as string));
+    expect(new Set(ids).size).toBe(3);
+    const [id1, id2, id3] = ids as [string, string, string];
+    const everyone = ['node', ...ids].sort();
+    // One ring: every tab's view has the Node member and the three tabs, at the same view number.
+    await expect.poll(async () => (await Promise.all(tabs.map(probe))).map((p) => [p.members, p.view]), { timeout: 15_000 })
+      .toSatisfy((seen: [string[], number][]) => seen.every(([m, v]) => m.join() === everyone.join() && v === seen[0]?.[1] && v > 0));
+    const formed = (await probe(t1)).view;
+    expect(cluster.node.gossip.ring().nodes().map((m) => m.id).length).toBe(4);
+    await t1.screenshot({ path: join(shots, 'three-tabs.png') });
+
+    /** Every tab shows `holders` holding the lock and `waiting` in its queue (lock has n = 1). */
+    const allShow = (holders: string[], waiting: string[]): Promise<void> => expect.poll(() => Promise.all(tabs.map(lockShown)), { timeout: 10_000 })
+      .toEqual(tabs.map(() => ({ holders, waiting, head: expect.stringContaining(`${holders.length} / 1 held ${waiting.length} waiting`) as unknown as string })));
+
+    await click(t1, 'lock', 'Acquire');
+    await allShow([id1], []);
+    expect((await probe(t1)).mine['lock']).toBe('holding');
+    await click(t2, 'lock', 'Acquire');
+    await allShow([id1], [id2]);
+    expect((await probe(t2)).mine['lock']).toBe('waiting');
+    await t2.screenshot({ path: join(shots, 'one-holds-one-waits.png') });
+    await click(t1, 'lock', 'Release');
+    await allShow([id2], []);
+    expect((await probe(t2)).mine['lock']).toBe('holding');
+    await click(t3, 'lock', 'Acquire');
+    await allShow([id2], [id3]);
+    await click(t2, 'lock', 'Release');
+    await allShow([id3], []);
+    // The lane heads name the same owner in every tab.
+    const owners = await Promise.all(tabs.map(async (p) => /owner (\S+)/.exec((await lockShown(p)).head)?.[1]));
+    expect(new Set(owners).size).toBe(1);
+    await t3.screenshot({ path: join(shots, 'lock-passed-on.png') });
+
+    // t3 closes as a user closes a tab. The others see a view without it; its lease ends at the
+    // latest when it runs out (its pagehide tries to give it back first), and t1, queued, gets it.
+    await click(t1, 'lock', 'Acquire');
+    await allShow([id3], [id1]);
+    await t3.close({ runBeforeUnload: true });
+    tabs.pop();
+    const rest = ['node', id1, id2].sort();
+    await expect.poll(async () => (await Promise.all([t1, t2].map(probe))).map((p) => [p.members, p.view > formed]), { timeout: 15_000 })
+      .toEqual([[rest, true], [rest, true]]);
+    await allShow([id1], []);
+    expect((await probe(t1)).mine['lock']).toBe('holding');
+    expect((await probe(t1)).view).toBe((await probe(t2)).view);
+    await t1.screenshot({ path: join(shots, 'after-close.png') });
+    await t1.setViewportSize({ width: 390, height: 844 });
+    await t1.screenshot({ path: join(shots, 'after-close-phone.png'), fullPage: true });
+  }, 40_000);
+
+  it('logged no console error', () => {
+    expect(errors).toEqual([]);
+  });
+});

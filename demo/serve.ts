@@ -10,6 +10,7 @@ import { startLiveCluster, type LiveCluster } from './live-cluster.js';
 import type { LiveServerInfo } from './live-config.js';
 
 const help = `usage: npm start [-- --host ADDRESS] [--port N] [--peer-port N] [--log-level warn]
+       (npm run demo is the same; the local 3-node TCP cluster with the CLI is npm run cluster)
 
 Serves the demo page and starts a live cluster for it: a PeerJS server and one Node member
 (WebRTC, node-datachannel). Prints the page's URL. In the page:
@@ -19,7 +20,7 @@ Ctrl-C stops the page server, the Node member and the PeerJS server.
 
   --host ADDRESS   where the page, the PeerJS server and WebRTC listen (default 127.0.0.1);
                    a LAN address (or 0.0.0.0) lets other machines open the page and join
-  --port N         the page's port (default 5173, or the next free one)
+  --port N         the page's port (default 5173, or the next free one; 0: any free port)
   --peer-port N    the PeerJS server's port (default: a free one)
   --log-level L    the Node member's log level: debug, info, warn (default) or error
   --help           this text
@@ -91,12 +92,15 @@ async function main(argv: string[]): Promise<void> {
     }
     console.log('stopped.');
   })());
-  // Ctrl-C in a terminal reaches every process of the group (npm too): each stops on its own.
-  process.once('SIGINT', () => void stopAll().then(() => process.exit(0), (err: unknown) => {
+  // Ctrl-C in a terminal reaches every process of the group, and npm passes it on once more: a
+  // second SIGINT joins the stop under way (`on`, not `once`: with no listener left it would kill
+  // this process mid-stop, and npm would report the signal).
+  const onSignal = (): void => void stopAll().then(() => process.exit(0), (err: unknown) => {
     console.error(`npm start: stopping failed: ${String(err)}`);
     process.exit(1);
-  }));
-  process.once('SIGTERM', () => process.emit('SIGINT'));
+  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     cluster = await startLiveCluster({ host: o.host, peerPort: o.peerPort, logLevel: o.level });
     vite = await createServer({

@@ -1,4 +1,4 @@
-// `npm start`: a local three-node cluster on 127.0.0.1 over TCP, joined into one ring, and an
+// `npm run cluster`: a local three-node cluster on 127.0.0.1 over TCP, joined into one ring, and an
 // interactive session on the first node. Ctrl-C (or "quit", or end of input) stops all three.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { interactive, openSession } from '../lib/cli/cli.js';
 import type { ClusterNode } from '../lib/cluster/cluster-node.js';
 import { createCluster } from '../lib/node.js';
 
-const help = `usage: npm start [-- --data-dir DIR] [--log-level warn]
+const help = `usage: npm run cluster [-- --data-dir DIR] [--log-level warn]
 
 Starts three clusterluck nodes (a, b, c) on 127.0.0.1 with free ports, joins them into one ring
 over TCP, then opens the interactive session on node a (the same as "clusterluck cli").
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     o = flags(argv);
   } catch (err) {
-    console.error(`npm start: ${(err as Error).message}\n\n${help}`);
+    console.error(`npm run cluster: ${(err as Error).message}\n\n${help}`);
     process.exitCode = 128; // bad usage, as the CLI (etcdctl's code)
     return;
   }

@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { createWebRtcCluster, type WebRtcClusterNode } from '../lib/node.js';
 import { nodeDatachannelWrtc } from '../lib/node-datachannel.js';
 import type { WebSocketLike } from '../lib/transports/webrtc/signal-peerjs.js';
-import { liveCookie, liveGossip, liveSeedId, liveSemaphores, type LiveServerInfo } from './live-config.js';
+import { liveCookie, liveDsm, liveGossip, liveSeedId, liveSemaphores, type LiveServerInfo } from './live-config.js';
 
 /** A running PeerJS server and Node member. */
 export interface LiveCluster {
@@ -50,7 +50,7 @@ export async function startLiveCluster(options: LiveClusterOptions = {}): Promis
   let node: WebRtcClusterNode | undefined;
   try {
     node = await createWebRtcCluster({
-      id: liveSeedId, cookie: liveCookie, logLevel: options.logLevel ?? 'warn', gossip: liveGossip,
+      id: liveSeedId, cookie: liveCookie, logLevel: options.logLevel ?? 'warn', gossip: liveGossip, dsm: liveDsm,
       wrtc: nodeDatachannelWrtc(host === '0.0.0.0' ? {} : { bindAddress: host }),
       signaling: { host: host === '0.0.0.0' ? '127.0.0.1' : host, port, path: '/', WebSocket: WebSocket as unknown as new (url: string) => WebSocketLike },
       requireSignaling: true,

@@ -3,7 +3,7 @@
 // and the lease lanes as this member sees them, and acquires and releases the demo's semaphores.
 import { createBrowserNode, type Lease, type SemaphoreState, type WebRtcClusterNode } from '../lib/index.js';
 import { LanesView, tokenColour } from './lanes-view.js';
-import { liveCookie, liveGossip, liveLeaseMs, liveSemaphores, parseServerInfo, peerFromSearch, type LiveConfig } from './live-config.js';
+import { liveCookie, liveDsm, liveGossip, liveLeaseMs, liveSemaphores, parseServerInfo, peerFromSearch, type LiveConfig } from './live-config.js';
 import { LiveScene, shortId } from './live-scene.js';
 import { RingView } from './ring-view.js';
 
@@ -25,12 +25,14 @@ interface LiveProbe {
   waiting: Record<string, string[]>;
   /** This tab's own state per semaphore. */
   mine: Record<string, 'idle' | 'waiting' | 'holding' | 'releasing'>;
+  /** Why a semaphore's owner did not answer the last query, by semaphore (the lanes then show the last answer). */
+  unanswered: Record<string, string>;
   error?: string;
 }
 
 type Mine = { state: 'idle' } | { state: 'waiting'; abort: AbortController } | { state: 'holding'; lease: Lease } | { state: 'releasing' };
 
-const probe: LiveProbe = { status: 'connecting', view: 0, members: [], holders: {}, waiting: {}, mine: {} };
+const probe: LiveProbe = { status: 'connecting', view: 0, members: [], holders: {}, waiting: {}, mine: {}, unanswered: {} };
 const mine = new Map<string, Mine>(liveSemaphores.map((s) => [s.id, { state: 'idle' }]));
 let node: WebRtcClusterNode | undefined;
 let scene = new LiveScene();
@@ -38,6 +40,8 @@ let ring: RingView;
 let lanes: LanesView;
 const t0 = performance.now();
 let polling = false;
+/** Semaphores whose owner did not answer the last query, with why. */
+const unanswered = new Map<string, string>();
 
 /** Where the cluster is: `?peer=host:port&seed=id`, or what the demo server says at `/live.json`. */
 async function config(): Promise<LiveConfig | undefined> {
@@ -70,7 +74,7 @@ async function join(): Promise<void> {
   }
   try {
     node = await createBrowserNode({
-      cookie: liveCookie, storageName: 'clusterluck-demo', seed: c.seed, gossip: liveGossip,
+      cookie: liveCookie, storageName: 'clusterluck-demo', seed: c.seed, gossip: liveGossip, dsm: liveDsm,
       signaling: { host: c.host, port: c.port, path: c.path }, requireSignaling: true,
     });
   } catch (err) {
@@ -119,7 +123,15 @@ async function poll(): Promise<void> {
     const members = (view?.members ?? [n.self]).map((m) => ({ id: m.id, status: m.id === n.self.id ? 'alive' as const : statuses.get(m.id) }));
     const owners = new Map(liveSemaphores.map((s) => [s.id, n.gossip.find(s.id).id]));
     scene.membership(performance.now() - t0, n.self.id, view?.number ?? 0, members, owners);
-    const states = await Promise.all(liveSemaphores.map((s) => (n.dsm.query(s.id, queryTimeoutMs) as Promise<SemaphoreState>).catch(() => undefined)));
+    const states = await Promise.all(liveSemaphores.map((s) => (n.dsm.query(s.id, queryTimeoutMs) as Promise<SemaphoreState>).then((st) => {
+      unanswered.delete(s.id);
+      return st;
+    }, (err: unknown) => {
+      // Shown under the lane: what it draws is then the last answer (an owner that took the
+      // semaphore over without a handoff answers once its lock-delay has run out).
+      unanswered.set(s.id, (err as { message?: string }).message ?? String(err));
+      return undefined;
+    })));
     if (node !== n) return;
     const at = performance.now() - t0;
     liveSemaphores.forEach((s, i) => {
@@ -145,6 +157,14 @@ function draw(): void {
     probe.waiting[s.id] = [...(scene.waiting.get(s.id)?.keys() ?? [])];
     const m = mine.get(s.id) ?? { state: 'idle' };
     probe.mine[s.id] = m.state;
+    const why = node === undefined ? undefined : unanswered.get(s.id);
+    if (why === undefined) delete probe.unanswered[s.id];
+    else probe.unanswered[s.id] = why;
+    const stale = document.querySelector(`[data-stale="${s.id}"]`);
+    if (stale !== null) {
+      stale.textContent = why === undefined ? '' : `${s.id}: its owner did not answer (${why}); the lane shows its last answer.`;
+      (stale as HTMLElement).hidden = why === undefined;
+    }
     const row = document.querySelector(`[data-semaphore="${s.id}"]`);
     if (row === null) continue;
     const [acquire, release] = row.querySelectorAll('button');
@@ -209,6 +229,13 @@ function controls(): void {
     r.addEventListener('click', () => void release(s.id));
     row.append(name, a, r, document.createElement('output'));
     box.append(row);
+  }
+  for (const s of liveSemaphores) {
+    const note = document.createElement('p');
+    note.className = 'stale';
+    note.dataset['stale'] = s.id;
+    note.hidden = true;
+    $('live-notes').append(note);
   }
   $('live-leave').addEventListener('click', () => void leave());
   $('live-join').addEventListener('click', () => void join());

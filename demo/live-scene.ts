@@ -50,10 +50,16 @@ export class LiveScene implements RingScene, LaneScene {
     this.at = at;
     const open = this.#open.get(id) ?? this.#open.set(id, new Map()).get(id) as Map<string, Bar>;
     const bars = this.bars.get(id) ?? this.bars.set(id, []).get(id) as Bar[];
-    const seen = new Set<string>();
+    const keyOf = (h: SemaphoreState['holders'][number]): string => `${h.holder}~${h.lease}#${h.token}`;
+    const seen = new Set(state.holders.map(keyOf));
+    // Ended bars first, so a slot handed on in one poll's interval keeps its lane (no false "over n").
+    for (const [key, bar] of open) {
+      if (seen.has(key)) continue;
+      bar.endedAt = at;
+      open.delete(key);
+    }
     for (const h of state.holders) {
-      const key = `${h.holder}~${h.lease}#${h.token}`;
-      seen.add(key);
+      const key = keyOf(h);
       const bar = open.get(key);
       if (bar !== undefined) {
         bar.until = at + h.remainingMs;
@@ -65,11 +71,6 @@ export class LiveScene implements RingScene, LaneScene {
       const made: Bar = { semaphore: id, holder: shortId(h.holder), host: shortId(h.holder), token: h.token, permits: h.permits, from: at, until: at + h.remainingMs, endedAt: undefined, lane };
       open.set(key, made);
       bars.push(made);
-    }
-    for (const [key, bar] of open) {
-      if (seen.has(key)) continue;
-      bar.endedAt = at;
-      open.delete(key);
     }
     // Bars that ended over a minute ago are not drawn again.
     while (bars.length > 0 && (bars[0]?.endedAt ?? Infinity) < at - 60_000) bars.shift();

@@ -67,15 +67,26 @@ const click = (page: Page, semaphore: string, button: 'Acquire' | 'Release' | 'S
 
 describe('the demo page in live mode', () => {
   it('three tabs join one cluster, take the lock in turn (every tab shows the same holder), and a closed tab leaves the others\' view', async () => {
-    const tabs = [await tab('t1'), await tab('t2'), await tab('t3')];
-    const [t1, t2, t3] = tabs as [Page, Page, Page];
-    const ids = await Promise.all(tabs.map(async (p) => (await probe(p)).self as string));
-    expect(new Set(ids).size).toBe(3);
-    const [id1, id2, id3] = ids as [string, string, string];
-    const everyone = ['node', ...ids].sort();
+    const opened = [await tab('a'), await tab('b'), await tab('c')];
+    const openedIds = await Promise.all(opened.map(async (p) => (await probe(p)).self as string));
+    expect(new Set(openedIds).size).toBe(3);
+    const everyone = ['node', ...openedIds].sort();
     // One ring: every tab's view has the Node member and the three tabs, at the same view number.
-    await expect.poll(async () => (await Promise.all(tabs.map(probe))).map((p) => [p.members, p.view]), { timeout: 15_000 })
+    await expect.poll(async () => (await Promise.all(opened.map(probe))).map((p) => [p.members, p.view]), { timeout: 15_000 })
       .toSatisfy((seen: [string[], number][]) => seen.every(([m, v]) => m.join() === everyone.join() && v === seen[0]?.[1] && v > 0));
+    // Every tab names the same owner of lock. The tab that will close holding it must not be that
+    // owner: an owner that vanishes without handing the semaphore off makes its next owner wait
+    // out the lock-delay (about 8 s here) first, too long for this test. So the owner, if a tab,
+    // goes first.
+    let lockOwners: (string | undefined)[] = [];
+    await expect.poll(async () => {
+      lockOwners = await Promise.all(opened.map(async (p) => /owner (\S+)/.exec((await lockShown(p)).head)?.[1]));
+      return new Set(lockOwners).size;
+    }, { timeout: 5000 }).toBe(1);
+    const order = [0, 1, 2].sort((x, y) => Number(openedIds[y] === lockOwners[0]) - Number(openedIds[x] === lockOwners[0]));
+    const tabs = order.map((i) => opened[i] as Page);
+    const [t1, t2, t3] = tabs as [Page, Page, Page];
+    const [id1, id2, id3] = order.map((i) => openedIds[i] as string) as [string, string, string];
     const formed = (await probe(t1)).view;
     expect(cluster.node.gossip.ring().nodes().map((m) => m.id).length).toBe(4);
     await t1.screenshot({ path: join(shots, 'three-tabs.png') });
@@ -115,7 +126,21 @@ describe('the demo page in live mode', () => {
     await allShow([id1], []);
     expect((await probe(t1)).mine['lock']).toBe('holding');
     expect((await probe(t1)).view).toBe((await probe(t2)).view);
+    // The drawn ring says the same view number as the probe.
+    expect(await t1.locator('#live-ring').textContent()).toContain(`view ${(await probe(t1)).view}`);
     await t1.screenshot({ path: join(shots, 'after-close.png') });
+
+    // Leave by the button: t2's member stops and leaves, t1's view drops it; "Join again" comes
+    // back as the same member (its id is kept in the tab's IndexedDB).
+    const before = (await probe(t1)).view;
+    await t2.getByRole('button', { name: 'Leave the cluster' }).click();
+    await expect.poll(async () => (await probe(t2)).status, { timeout: 10_000 }).toBe('left');
+    await expect.poll(async () => [(await probe(t1)).members, (await probe(t1)).view > before], { timeout: 10_000 }).toEqual([['node', id1].sort(), true]);
+    expect(await t2.locator('#live-ring g.node').count()).toBe(0);
+    await t2.screenshot({ path: join(shots, 'left.png') });
+    await t2.getByRole('button', { name: 'Join again' }).click();
+    await expect.poll(async () => Promise.all([t1, t2].map(async (p) => (await probe(p)).members)), { timeout: 15_000 }).toEqual([rest, rest]);
+    expect((await probe(t2)).self).toBe(id2);
     await t1.setViewportSize({ width: 390, height: 844 });
     await t1.screenshot({ path: join(shots, 'after-close-phone.png'), fullPage: true });
   }, 40_000);

@@ -136,7 +136,7 @@ describe('the demo page in live mode', () => {
     await t2.getByRole('button', { name: 'Leave the cluster' }).click();
     await expect.poll(async () => (await probe(t2)).status, { timeout: 10_000 }).toBe('left');
     await expect.poll(async () => [(await probe(t1)).members, (await probe(t1)).view > before], { timeout: 10_000 }).toEqual([['node', id1].sort(), true]);
-    expect(await t2.locator('#live-ring g.node').count()).toBe(0);
+    await expect.poll(() => t2.locator('#live-ring g.node').count(), { timeout: 2000 }).toBe(0);
     await t2.screenshot({ path: join(shots, 'left.png') });
     await t2.getByRole('button', { name: 'Join again' }).click();
     await expect.poll(async () => Promise.all([t1, t2].map(async (p) => (await probe(p)).members)), { timeout: 15_000 }).toEqual([rest, rest]);

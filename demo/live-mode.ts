@@ -98,17 +98,26 @@ async function leave(): Promise<void> {
   const n = node;
   if (n === undefined) return;
   node = undefined;
+  // Its leases go back first (their owners may be other members), then the member leaves.
+  const held: Promise<void>[] = [];
   for (const [id, m] of mine) {
     if (m.state === 'waiting') m.abort.abort(new Error('left the cluster'));
+    if (m.state === 'holding') held.push(m.lease.release());
     mine.set(id, { state: 'idle' });
   }
   probe.status = 'left';
   $('live-leave').hidden = true;
-  status('Leaving: handing this member\'s semaphores over…');
-  await n.stop();
+  status('Leaving: giving back its leases, handing the semaphores it owns over, closing its links…');
+  await Promise.all(held);
+  try {
+    await n.stop();
+    $('verdict').textContent = 'You left the cluster';
+    status('This tab left the cluster; the others saw a new view. "Join again" comes back as the same member.');
+  } catch (err) {
+    $('verdict').textContent = 'Leaving failed';
+    status(`Leaving failed: ${String(err)}. The others remove this member when they stop hearing from it.`);
+  }
   $('live-join').hidden = false;
-  $('verdict').textContent = 'You left the cluster';
-  status('This tab left the cluster; the others saw a new view. "Join again" comes back as the same member.');
   draw();
 }
 

@@ -130,10 +130,14 @@ describe('the demo page in live mode', () => {
     expect(await t1.locator('#live-ring').textContent()).toContain(`view ${(await probe(t1)).view}`);
     await t1.screenshot({ path: join(shots, 'after-close.png') });
 
-    // Leave by the button: t2's member stops and leaves, t1's view drops it; "Join again" comes
-    // back as the same member (its id is kept in the tab's IndexedDB).
+    // Leave by the button, holding pool: t2 gives its lease back (well before its 6 s would run
+    // out) and leaves, t1's view drops it; "Join again" comes back as the same member (its id is
+    // kept in the tab's IndexedDB).
+    await click(t2, 'pool', 'Acquire');
+    await expect.poll(async () => (await probe(t1)).holders['pool'], { timeout: 5000 }).toEqual([id2]);
     const before = (await probe(t1)).view;
     await t2.getByRole('button', { name: 'Leave the cluster' }).click();
+    await expect.poll(async () => (await probe(t1)).holders['pool'], { timeout: 2500 }).toEqual([]);
     await expect.poll(async () => (await probe(t2)).status, { timeout: 10_000 }).toBe('left');
     await expect.poll(async () => [(await probe(t1)).members, (await probe(t1)).view > before], { timeout: 10_000 }).toEqual([['node', id1].sort(), true]);
     await expect.poll(() => t2.locator('#live-ring g.node').count(), { timeout: 2000 }).toBe(0);
@@ -142,6 +146,7 @@ describe('the demo page in live mode', () => {
     await expect.poll(async () => Promise.all([t1, t2].map(async (p) => (await probe(p)).members)), { timeout: 15_000 }).toEqual([rest, rest]);
     expect((await probe(t2)).self).toBe(id2);
     await t1.setViewportSize({ width: 390, height: 844 });
+    await t1.waitForTimeout(400); // a redraw at the new width (the lanes' canvases size to it)
     await t1.screenshot({ path: join(shots, 'after-close-phone.png'), fullPage: true });
   }, 40_000);
 

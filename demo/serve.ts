@@ -1,5 +1,6 @@
 // `npm start` (and `npm run demo`): the demo page served by Vite, a PeerJS server and one Node
 // member of the live cluster, all in this process. Ctrl-C stops the three and exits 0.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,9 @@ async function main(argv: string[]): Promise<void> {
   let vite: ViteDevServer | undefined;
   // Vite's dependency cache of this run, its own: two runs (or a run and the tests) never share one.
   const cacheDir = await mkdtemp(join(tmpdir(), 'clusterluck-demo-vite-'));
+  // Removed after the stop, and once more at exit: a dependency optimisation still running when
+  // the server closed may write into it after the first removal.
+  process.once('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> => (stopping ??= (async () => {
     console.log('\nstopping the page server, the Node member and the PeerJS server …');

@@ -9,26 +9,10 @@ import { laneWindowMs, LanesView, tokenColour } from './lanes-view.js';
 import { readState, replayLine, simulationOptionsOf, writeState, type PageState } from './page-state.js';
 import { Recording } from './recording.js';
 import { Replay } from './replay.js';
+import type { DemoProbe } from './probe.js';
 import { RingView } from './ring-view.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
-
-/** What tests and the curious can read: `window.clusterluckDemo`. */
-interface DemoProbe {
-  status: 'running' | 'done' | 'error';
-  traceHash?: string;
-  violations: Violation[];
-  shownAt: number;
-  /** The view number drawn. */
-  view: number;
-  /** Simulated ms at which the workload (and injectable time) began. */
-  workloadAt?: number;
-  stoppedAtViolation: boolean;
-  firstFrameMs?: number;
-  simWallMs?: number;
-  simMs?: number;
-  replay: string;
-}
 
 let state: PageState = readState(location.search);
 let recording: Recording;

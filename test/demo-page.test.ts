@@ -10,24 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readState, replayLine, simulationOptionsOf } from '../demo/page-state.js';
 import { simulate } from '../sim/world/simulation.js';
 import { buildPages, launchChromium, type BuiltPages } from './support/chromium-pages.js';
+import type { DemoProbe } from '../demo/probe.js';
 
 /** The page's JavaScript, gzipped, at most (README: "The demo page"). */
 const pageGzipBytesMax = 120 * 1024;
 const shots = join(import.meta.dirname, '.screenshots', 'demo');
-
-interface Probe {
-  status: 'running' | 'done' | 'error';
-  traceHash?: string;
-  violations: { class: string; at: number; message: string }[];
-  shownAt: number;
-  view: number;
-  workloadAt?: number;
-  stoppedAtViolation: boolean;
-  firstFrameMs?: number;
-  simWallMs?: number;
-  simMs?: number;
-  replay: string;
-}
 
 let built: BuiltPages;
 let browser: Browser;
@@ -53,9 +40,9 @@ async function open(search: string, viewport = { width: 1280, height: 800 }): Pr
   return page;
 }
 
-const probe = (page: Page): Promise<Probe> => page.evaluate(() => (globalThis as unknown as { clusterluckDemo: Probe }).clusterluckDemo);
+const probe = (page: Page): Promise<DemoProbe> => page.evaluate(() => (globalThis as unknown as { clusterluckDemo: DemoProbe }).clusterluckDemo);
 
-async function until(page: Page, test: string, timeout = 30_000): Promise<Probe> {
+async function until(page: Page, test: string, timeout = 30_000): Promise<DemoProbe> {
   await page.waitForFunction(`(() => { const p = globalThis.clusterluckDemo; return p !== undefined && (${test}); })()`, undefined, { timeout, polling: 50 });
   return probe(page);
 }

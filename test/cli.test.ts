@@ -2,6 +2,7 @@
 // JSON), and `clusterluck cli` against it one-shot and piped, with etcdctl's output formats and
 // exit codes. Real processes on 127.0.0.1, stopped by PID.
 import { execFile } from 'node:child_process';
+import { runWithInput, type RunResult } from './support/run-with-input.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,15 +18,8 @@ let dir = '';
 let port = 0;
 
 /** Runs `clusterluck cli …` with `input` on stdin (piped, not a terminal). */
-async function cli(args: string[], input = '', env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const child = execFile(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'cli', ...args], { cwd: root, timeout: 30_000, env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: string) => (out += d));
-  child.stderr?.on('data', (d: string) => (err += d));
-  child.stdin?.end(input);
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  return { code, out, err };
+function cli(args: string[], input = '', env: Record<string, string> = {}): Promise<RunResult> {
+  return runWithInput(process.execPath, ['--import', 'tsx', join(root, 'lib/cli/main.ts'), 'cli', ...args], input, { cwd: root, timeout: 30_000, env: { ...process.env, ...env } });
 }
 
 const at = (): string[] => ['--port', String(port), '--cookie', cookie];

@@ -1,20 +1,12 @@
 // `npm run cluster` as a newcomer runs it: strict flags, its help, and a clean stop on "quit" (the
 // three nodes stop, nothing writes to their data directories after that, and the temporary
 // directory is removed). The script's own line in package.json is what runs here.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { runWithInput, type RunResult } from './support/run-with-input.js';
 
-
-async function start(args: string[], input = ''): Promise<{ code: number; out: string; err: string }> {
-  const child = execFile('npm', ['run', '--silent', 'cluster', '--', ...args], { timeout: 60_000, env: { ...process.env, CI: 'true' } });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: string) => (out += d));
-  child.stderr?.on('data', (d: string) => (err += d));
-  child.stdin?.end(input);
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  return { code, out, err };
+function start(args: string[], input = ''): Promise<RunResult> {
+  return runWithInput('npm', ['run', '--silent', 'cluster', '--', ...args], input, { timeout: 60_000, env: { ...process.env, CI: 'true' } });
 }
 
 describe('npm run cluster', () => {

@@ -2,7 +2,8 @@
 // URL, the page and `/live.json` answer, the PeerJS server answers, and Ctrl-C (SIGINT to its
 // process group, as a terminal sends it) stops every process it started and exits 0, with the
 // page's and the PeerJS server's ports closed. And its `--help`, and a bad flag.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { runWithInput, type RunResult } from './support/run-with-input.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
@@ -43,14 +44,8 @@ const running = (pid: number): boolean => {
 
 const refused = (url: string): Promise<boolean> => fetch(url).then(() => false, (err: { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED');
 
-function npmStart(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const child = execFile('npm', ['start', '--silent', '--', ...args], { timeout: 30_000, env });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: string) => (out += d));
-  child.stderr?.on('data', (d: string) => (err += d));
-  child.stdin?.end();
-  return new Promise((resolve) => child.on('close', (c) => resolve({ code: c ?? -1, out, err })));
+function npmStart(args: string[]): Promise<RunResult> {
+  return runWithInput('npm', ['start', '--silent', '--', ...args], '', { timeout: 30_000, env });
 }
 
 describe('npm start', () => {

@@ -8,7 +8,7 @@
 import { membersMax } from '../constants.js';
 import { parseMemberEntry, type MemberEntry, type Membership } from '../core/membership.js';
 import { parseNodeId, type NodeId } from '../core/node-id.js';
-import { bad, object, ringOf } from './wire-fields.js';
+import { bad, object, ringMessage } from './wire-fields.js';
 
 /** Event names of the gossip protocol (the GenServer handler names). */
 export const GossipEvent = {
@@ -78,10 +78,9 @@ export function writeGossipMessage(m: GossipMessage): unknown {
 
 /** Reads a gossip body (a `gossip` cast, a `sync` call or a `sync` reply). */
 export function readGossip(data: unknown): GossipMessage | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
+  const m = ringMessage(data);
+  if (m instanceof Error) return m;
+  const { o, ring } = m;
   const sum = o['sum'];
   if (typeof sum !== 'string' || !sumPattern.test(sum)) return bad('sum', sum);
   const reply = o['reply'];
@@ -116,10 +115,9 @@ function readMembers(list: unknown): MemberEntry[] | Error {
 
 /** Reads a ping or an ack. */
 export function readPing(data: unknown): PingMessage | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
+  const m = ringMessage(data);
+  if (m instanceof Error) return m;
+  const { o, ring } = m;
   const cluster = o['cluster'];
   if (cluster === undefined) return { ring, view: undefined };
   const view = o['view'];
@@ -145,10 +143,9 @@ export function writePingReq(ring: string | undefined, target: NodeId): unknown 
 
 /** Reads a ping-req. */
 export function readPingReq(data: unknown): PingReqMessage | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
+  const m = ringMessage(data);
+  if (m instanceof Error) return m;
+  const { o, ring } = m;
   try {
     return { ring, target: parseNodeId(o['target'], 'target') };
   } catch (err) {

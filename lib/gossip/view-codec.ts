@@ -4,7 +4,7 @@
 import { parseView, parseViewMember, type View, type ViewMember } from '../core/view.js';
 import { readPaxosRequest, writePaxosRequest, type PaxosRequest } from '../core/view-paxos.js';
 import { ClusterluckError } from '../env/errors.js';
-import { bad, object, ringOf } from './wire-fields.js';
+import { bad, object, ringMessage } from './wire-fields.js';
 
 /** A `paxos` call: the ring id and a Paxos request. */
 export type PaxosMessage = PaxosRequest & { readonly ring: string };
@@ -45,10 +45,9 @@ export function writePaxos(ring: string | undefined, req: PaxosRequest): unknown
 
 /** Reads a `paxos` call. */
 export function readPaxos(data: unknown): PaxosMessage | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
+  const m = ringMessage(data);
+  if (m instanceof Error) return m;
+  const { o, ring } = m;
   const req = readPaxosRequest(o);
   return req instanceof Error ? bad('paxos', req.message) : { ...req, ring };
 }
@@ -113,10 +112,9 @@ export function readInvite(data: unknown): InviteMessage | Error {
 }
 
 function withRing<T>(data: unknown, read: (o: Record<string, unknown>) => T): (T & { ring: string }) | Error {
-  const o = object(data);
-  if (o instanceof Error) return o;
-  const ring = ringOf(o);
-  if (ring instanceof Error) return ring;
+  const m = ringMessage(data);
+  if (m instanceof Error) return m;
+  const { o, ring } = m;
   try {
     return { ...read(o), ring };
   } catch (err) {

@@ -16,6 +16,14 @@ export function ringOf(o: Record<string, unknown>): string | Error {
   }
 }
 
+/** A message that names its ring: the object and its checked `ring`, or BAD_MESSAGE. */
+export function ringMessage(data: unknown): { readonly o: Record<string, unknown>; readonly ring: string } | Error {
+  const o = object(data);
+  if (o instanceof Error) return o;
+  const ring = ringOf(o);
+  return ring instanceof Error ? ring : { o, ring };
+}
+
 /** BAD_MESSAGE naming a malformed field and its value. */
 export function bad(field: string, value: unknown): ClusterluckError {
   return new ClusterluckError('BAD_MESSAGE', `malformed gossip field ${field}: ${show(value)}`);

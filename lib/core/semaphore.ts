@@ -136,12 +136,14 @@ export type SemaphoreChange =
   | { readonly type: 'destroyed'; readonly id: string; readonly holders: readonly string[] };
 
 interface Semaphore {
+  /** Its key in the owner's map (the leases' heap entries find it by this). */
+  readonly id: string;
   n: number;
   /** Slots its holders may hold: `n`, or more while holders granted before `n` was lowered hold them. */
   cap: number;
   lastToken: number;
   /** Created on first grant: most idle semaphores never pay for a Map. */
-  holders: Map<string, Lease> | undefined;
+  holders: Map<string, HeldLease> | undefined;
   /** Slots held: the holders' permits. */
   used: number;
   /** Waiters in arrival order; created on the first. */
@@ -154,12 +156,38 @@ interface Waiter extends WaiterRequest {
   queued: boolean;
 }
 
-interface Due {
-  readonly at: number;
-  readonly id: string;
-  readonly holder: string;
-  readonly lease: Lease;
+/**
+ * A lease as the owner keeps it, which is also its own entry in the deadline heap: no second object
+ * per holder. What the heap needs (its semaphore and holder) is private, so the lease looks to
+ * callers as a plain {@link Lease}.
+ */
+class HeldLease implements Lease {
+  readonly token: number;
+  readonly expiresAt: number;
+  declare readonly attempt?: string;
+  declare readonly permits?: number;
+  readonly #semaphore: Semaphore;
+  readonly #holder: string;
+
+  constructor(semaphore: Semaphore, holder: string, token: number, expiresAt: number, permits: number, attempt: string | undefined) {
+    this.token = token;
+    this.expiresAt = expiresAt;
+    if (attempt !== undefined) this.attempt = attempt;
+    if (permits !== 1) this.permits = permits;
+    this.#semaphore = semaphore;
+    this.#holder = holder;
+  }
+
+  static semaphore(l: HeldLease): Semaphore {
+    return l.#semaphore;
+  }
+
+  static holder(l: HeldLease): string {
+    return l.#holder;
+  }
 }
+
+const byExpiry = (a: HeldLease, b: HeldLease): boolean => a.expiresAt < b.expiresAt;
 
 interface WaiterDue {
   readonly at: number;
@@ -195,7 +223,7 @@ export class Semaphores {
   readonly #waitersMax: number;
   readonly #semaphores = new Map<string, Semaphore>();
   /** Leases by deadline; entries of leases since refreshed or released are skipped when they surface. */
-  readonly #due = new MinHeap<Due>(byAt);
+  readonly #due = new MinHeap<HeldLease>(byExpiry);
   /** Waiters by deadline; entries of waiters that left the queue are skipped. */
   readonly #waiterDue = new MinHeap<WaiterDue>(byAt);
   #leases = 0;
@@ -233,7 +261,7 @@ export class Semaphores {
       throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
     }
     this.#room();
-    this.#semaphores.set(id, { n, cap: n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
+    this.#semaphores.set(id, { id, n, cap: n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
     this.#onChange({ type: 'created', id, n, lastToken: 0 });
   }
 
@@ -425,10 +453,9 @@ export class Semaphores {
 
   /** Lets every lease and every wait that is over at `now` go, and gives the room freed to the waiters. */
   expire(now: number): void {
-    for (let d = this.#due.peek(); d !== undefined && d.at <= now; d = this.#due.peek()) {
+    for (let d = this.#due.peek(); d !== undefined && d.expiresAt <= now; d = this.#due.peek()) {
       this.#due.pop();
-      const s = this.#semaphores.get(d.id);
-      if (s !== undefined && s.holders?.get(d.holder) === d.lease) this.#release(d.id, s, d.holder, true);
+      if (this.#live(d)) this.#release(HeldLease.semaphore(d).id, HeldLease.semaphore(d), HeldLease.holder(d), true);
     }
     for (let d = this.#waiterDue.peek(); d !== undefined && d.at <= now; d = this.#waiterDue.peek()) {
       this.#waiterDue.pop();
@@ -443,8 +470,8 @@ export class Semaphores {
   nextExpiry(): number | undefined {
     let next: number | undefined;
     for (let d = this.#due.peek(); d !== undefined; d = this.#due.peek()) {
-      if (this.#semaphores.get(d.id)?.holders?.get(d.holder) === d.lease) {
-        next = d.at;
+      if (this.#live(d)) {
+        next = d.expiresAt;
         break;
       }
       this.#due.pop();
@@ -616,7 +643,7 @@ export class Semaphores {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
     for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
-    const s: Semaphore = { n, cap, lastToken, holders: undefined, used: 0, queue: old?.queue };
+    const s: Semaphore = { id, n, cap, lastToken, holders: undefined, used: 0, queue: old?.queue };
     this.#semaphores.set(id, s);
     if (tell) this.#onChange({ type: 'created', id, n, lastToken, ...(cap > n ? { cap } : {}) });
     // Under another n, a waiter for more permits than it has would block the queue for good.
@@ -646,12 +673,11 @@ export class Semaphores {
     s.used += permits - (had === undefined ? 0 : permitsOf(had));
     // Grants take slots only below n; a lowered n lets those who hold keep theirs (cap).
     if (s.used > s.cap) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${s.used} slots held for n=${s.n} (cap ${s.cap})`);
-    const lease: Lease = attempt === undefined ? (permits === 1 ? { token, expiresAt } : { token, expiresAt, permits })
-      : permits === 1 ? { token, expiresAt, attempt } : { token, expiresAt, attempt, permits };
+    const lease = new HeldLease(s, holder, token, expiresAt, permits, attempt);
     holders.set(holder, lease);
     // Entries of refreshed and released leases pile up under a steady refresher: rebuild from the live ones.
     if (this.#due.size > 2 * this.#leases + 1024) this.#due.rebuild(this.#liveDue());
-    this.#due.push({ at: expiresAt, id, holder, lease });
+    this.#due.push(lease);
     return lease;
   }
 
@@ -669,8 +695,14 @@ export class Semaphores {
     if (s.queue !== undefined) this.#dirty.add(id);
   }
 
-  *#liveDue(): Generator<Due> {
-    for (const [id, s] of this.#semaphores) for (const [holder, lease] of s.holders ?? []) yield { at: lease.expiresAt, id, holder, lease };
+  *#liveDue(): Generator<HeldLease> {
+    for (const s of this.#semaphores.values()) for (const lease of s.holders?.values() ?? []) yield lease;
+  }
+
+  /** Whether `lease` still holds its slot: its semaphore is the one this owner has under its id, and it is its holder's lease there. */
+  #live(lease: HeldLease): boolean {
+    const s = HeldLease.semaphore(lease);
+    return this.#semaphores.get(s.id) === s && s.holders?.get(HeldLease.holder(lease)) === lease;
   }
 }
 

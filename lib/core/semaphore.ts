@@ -142,8 +142,11 @@ interface Semaphore {
   /** Slots its holders may hold: `n`, or more while holders granted before `n` was lowered hold them. */
   cap: number;
   lastToken: number;
-  /** Created on first grant: most idle semaphores never pay for a Map. */
-  holders: Map<string, HeldLease> | undefined;
+  /**
+   * Its holders: none, the one lease (which names its holder), or a Map once two hold. Most
+   * semaphores have at most one holder and never pay for a Map.
+   */
+  holders: Map<string, HeldLease> | HeldLease | undefined;
   /** Slots held: the holders' permits. */
   used: number;
   /** Waiters in arrival order; created on the first. */
@@ -188,6 +191,44 @@ class HeldLease implements Lease {
 }
 
 const byExpiry = (a: HeldLease, b: HeldLease): boolean => a.expiresAt < b.expiresAt;
+
+/** The lease `holder` holds of `s`, if any. */
+function leaseOf(s: Semaphore, holder: string): HeldLease | undefined {
+  const h = s.holders;
+  if (h instanceof Map) return h.get(holder);
+  return h !== undefined && HeldLease.holder(h) === holder ? h : undefined;
+}
+
+/** How many hold `s`. */
+function holderCount(s: Semaphore): number {
+  const h = s.holders;
+  return h instanceof Map ? h.size : h === undefined ? 0 : 1;
+}
+
+/** The holders of `s` with their leases, in the order they first took a slot (as a Map keeps them). */
+function holderMap(s: Semaphore): Map<string, HeldLease> {
+  const h = s.holders;
+  return h instanceof Map ? h : new Map(h === undefined ? [] : [[HeldLease.holder(h), h]]);
+}
+
+/** Puts `lease` in for its holder (in its place, if it held before). */
+function putLease(s: Semaphore, lease: HeldLease): void {
+  const h = s.holders;
+  if (h instanceof Map) h.set(HeldLease.holder(lease), lease);
+  else if (h === undefined || HeldLease.holder(h) === HeldLease.holder(lease)) s.holders = lease;
+  else s.holders = new Map([[HeldLease.holder(h), h], [HeldLease.holder(lease), lease]]);
+}
+
+/** Takes `holder`'s lease out of `s` (back to no Map when one is left). */
+function dropLease(s: Semaphore, holder: string): void {
+  const h = s.holders;
+  if (!(h instanceof Map)) {
+    if (h !== undefined && HeldLease.holder(h) === holder) s.holders = undefined;
+    return;
+  }
+  h.delete(holder);
+  if (h.size <= 1) s.holders = h.values().next().value;
+}
 
 interface WaiterDue {
   readonly at: number;
@@ -272,10 +313,10 @@ export class Semaphores {
     return { n: s.n, active: s.used };
   }
 
-  /** The holders of `id` at `now` with their leases. */
+  /** The holders of `id` at `now` with their leases (with fewer than two, a Map made for the call). */
   holders(id: string, now: number): ReadonlyMap<string, Lease> {
     this.expire(now);
-    return this.#get(id).holders ?? new Map();
+    return holderMap(this.#get(id));
   }
 
   /** Drops `id` with its holders; an unknown id is fine. */
@@ -310,7 +351,7 @@ export class Semaphores {
   post(id: string, holder: string, timeoutMs: number, now: number, base: number, attempt?: string): Lease | undefined {
     this.expire(now);
     const s = this.#get(id);
-    const held = s.holders?.get(holder);
+    const held = leaseOf(s, holder);
     // Waiters are served first: a post takes a slot only when nobody waits.
     if (held === undefined && (s.used >= s.n || s.queue !== undefined)) return undefined;
     const token = held?.token ?? this.#nextToken(id, s, base);
@@ -329,7 +370,7 @@ export class Semaphores {
   acquire(id: string, w: WaiterRequest, now: number, ifAvailable = false): AcquireResult {
     this.expire(now);
     const s = this.#get(id);
-    const held = s.holders?.get(w.key);
+    const held = leaseOf(s, w.key);
     if (held !== undefined) return { state: 'granted', lease: held };
     this.#checkPermits(id, s, w.permits);
     const queue = s.queue;
@@ -350,7 +391,7 @@ export class Semaphores {
     if (Number.isFinite(w.deadline)) this.#waiterDue.push({ at: w.deadline, id, waiter });
     this.#dirty.add(id); // room may be free while this owner could not grant a moment ago
     this.#serve(now);
-    return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: s.holders?.get(w.key) as Lease };
+    return waiter.queued ? { state: 'queued', position: (s.queue?.length ?? 1) - 1 } : { state: 'granted', lease: leaseOf(s, w.key) as Lease };
   }
 
   /**
@@ -362,7 +403,7 @@ export class Semaphores {
     this.expire(now);
     const s = this.#get(id);
     this.#checkPermits(id, s, w.permits);
-    const stolen = [...(s.holders?.keys() ?? [])];
+    const stolen = [...holderMap(s).keys()];
     for (const h of stolen) this.#release(id, s, h);
     const at = s.queue?.findIndex((q) => q.key === w.key) ?? -1;
     if (at >= 0) this.#unqueue(id, s, at, undefined);
@@ -378,7 +419,7 @@ export class Semaphores {
   renew(id: string, key: string, leaseMs: number, now: number): Lease | undefined {
     this.expire(now);
     const s = this.#get(id);
-    const held = s.holders?.get(key);
+    const held = leaseOf(s, key);
     if (held === undefined) return undefined;
     const lease = this.#hold(id, s, key, held.token, now + leaseMs * this.#stretch, permitsOf(held));
     this.#onChange({ type: 'granted', id, holder: key, lease, n: s.n, fresh: false });
@@ -399,7 +440,7 @@ export class Semaphores {
       this.#unqueue(id, s, at, 'cancelled');
       ended = true;
     }
-    if (s.holders?.has(key) === true) {
+    if (leaseOf(s, key) !== undefined) {
       this.#release(id, s, key);
       ended = true;
     }
@@ -444,7 +485,7 @@ export class Semaphores {
   close(id: string, holder: string, now: number, attempt?: string): boolean {
     this.expire(now);
     const s = this.#get(id);
-    const lease = s.holders?.get(holder);
+    const lease = leaseOf(s, holder);
     if (lease === undefined || (attempt !== undefined && lease.attempt !== attempt)) return false;
     this.#release(id, s, holder);
     this.#serve(now);
@@ -489,7 +530,7 @@ export class Semaphores {
     const s = this.#semaphores.get(id);
     if (s === undefined) return undefined;
     const holders: HolderRecord[] = [];
-    for (const [holder, lease] of s.holders ?? []) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
+    for (const [holder, lease] of holderMap(s)) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
     const state: SemaphoreSnapshot = s.cap > s.n ? { n: s.n, lastToken: s.lastToken, holders, cap: s.cap } : { n: s.n, lastToken: s.lastToken, holders };
     if (s.queue === undefined) return state;
     const waiters = s.queue.slice(0, handedWaitersMax).map((w): WaiterRecord => [w.key, w.caller, w.permits, w.leaseMs, Number.isFinite(w.deadline) ? Math.max(0, w.deadline - now) : null]);
@@ -545,7 +586,7 @@ export class Semaphores {
     for (const h of state.holders) {
       const [holder, remainingMs, token] = h;
       const expiresAt = now + remainingMs * this.#stretch;
-      const have = s.holders?.get(holder);
+      const have = leaseOf(s, holder);
       if (have !== undefined && have.expiresAt >= expiresAt) continue;
       const lease = this.#hold(id, s, holder, token, expiresAt, permitsOf(h));
       this.#onChange({ type: 'granted', id, holder, lease, n: s.n, fresh: false });
@@ -554,7 +595,7 @@ export class Semaphores {
     // The queue it brings goes behind ours (nobody waits here yet while ownership is moving), each
     // waiter keeping its deadline; its caller asks again with the same key and finds its place.
     for (const [key, caller, permits, leaseMs, remainingMs] of state.waiters ?? []) {
-      if (s.holders?.has(key) === true || s.queue?.some((q) => q.key === key) === true || permits > s.n || (s.queue?.length ?? 0) >= this.#waitersMax) continue;
+      if (leaseOf(s, key) !== undefined || s.queue?.some((q) => q.key === key) === true || permits > s.n || (s.queue?.length ?? 0) >= this.#waitersMax) continue;
       const waiter: Waiter = { key, caller, permits, leaseMs, deadline: remainingMs === null ? Infinity : now + remainingMs, queued: true };
       (s.queue ??= []).push(waiter);
       if (remainingMs !== null) this.#waiterDue.push({ at: waiter.deadline, id, waiter });
@@ -642,7 +683,7 @@ export class Semaphores {
   #replace(id: string, n: number, lastToken: number, tell = true, cap = n): void {
     const old = this.#semaphores.get(id);
     if (old === undefined) this.#room();
-    for (const holder of old?.holders?.keys() ?? []) this.#release(id, old as Semaphore, holder);
+    for (const holder of old === undefined ? [] : [...holderMap(old).keys()]) this.#release(id, old as Semaphore, holder);
     const s: Semaphore = { id, n, cap, lastToken, holders: undefined, used: 0, queue: old?.queue };
     this.#semaphores.set(id, s);
     if (tell) this.#onChange({ type: 'created', id, n, lastToken, ...(cap > n ? { cap } : {}) });
@@ -661,20 +702,19 @@ export class Semaphores {
     if (s === undefined) return;
     while (s.queue !== undefined) this.#unqueue(id, s, 0, reason);
     this.#semaphores.delete(id);
-    this.#leases -= s.holders?.size ?? 0;
+    this.#leases -= holderCount(s);
     if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative dropping ${show(id)}`);
-    this.#onChange({ type: 'destroyed', id, holders: [...(s.holders?.keys() ?? [])] });
+    this.#onChange({ type: 'destroyed', id, holders: [...holderMap(s).keys()] });
   }
 
   #hold(id: string, s: Semaphore, holder: string, token: number, expiresAt: number, permits: number, attempt?: string): Lease {
-    const holders = (s.holders ??= new Map());
-    const had = holders.get(holder);
+    const had = leaseOf(s, holder);
     if (had === undefined) this.#leases++;
     s.used += permits - (had === undefined ? 0 : permitsOf(had));
     // Grants take slots only below n; a lowered n lets those who hold keep theirs (cap).
     if (s.used > s.cap) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} would have ${s.used} slots held for n=${s.n} (cap ${s.cap})`);
     const lease = new HeldLease(s, holder, token, expiresAt, permits, attempt);
-    holders.set(holder, lease);
+    putLease(s, lease);
     // Entries of refreshed and released leases pile up under a steady refresher: rebuild from the live ones.
     if (this.#due.size > 2 * this.#leases + 1024) this.#due.rebuild(this.#liveDue());
     this.#due.push(lease);
@@ -682,27 +722,26 @@ export class Semaphores {
   }
 
   #release(id: string, s: Semaphore, holder: string, expired = false): void {
-    const lease = s.holders?.get(holder);
+    const lease = leaseOf(s, holder);
     if (lease === undefined) throw new ClusterluckError('INTERNAL', `released ${show(holder)} of ${show(id)}, which holds nothing`);
-    s.holders?.delete(holder);
+    dropLease(s, holder);
     s.used -= permitsOf(lease);
     if (s.cap > s.n) s.cap = Math.max(s.n, s.used);
     this.#leases--;
     if (s.used < 0) throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} has ${s.used} slots held`);
     if (this.#leases < 0) throw new ClusterluckError('INTERNAL', `lease count went negative releasing ${show(holder)} of ${show(id)}`);
-    if (s.holders?.size === 0) s.holders = undefined;
     this.#onChange({ type: 'released', id, holder, expired });
     if (s.queue !== undefined) this.#dirty.add(id);
   }
 
   *#liveDue(): Generator<HeldLease> {
-    for (const s of this.#semaphores.values()) for (const lease of s.holders?.values() ?? []) yield lease;
+    for (const s of this.#semaphores.values()) for (const lease of holderMap(s).values()) yield lease;
   }
 
   /** Whether `lease` still holds its slot: its semaphore is the one this owner has under its id, and it is its holder's lease there. */
   #live(lease: HeldLease): boolean {
     const s = HeldLease.semaphore(lease);
-    return this.#semaphores.get(s.id) === s && s.holders?.get(HeldLease.holder(lease)) === lease;
+    return this.#semaphores.get(s.id) === s && leaseOf(s, HeldLease.holder(lease)) === lease;
   }
 }
 

@@ -610,12 +610,26 @@ export class DSMServer extends GenServer {
 
   /** This client holds `holder`'s slot of `id` until `until` on both its clocks (forgotten on close, or once past). */
   #believe(id: string, holder: string, until: { mono: number; wall: number; attempt: string }): void {
-    if (this.#believed.size >= believedMax) {
-      for (const [k, t] of this.#believed) if (!this.#believes(t)) this.#believed.delete(k);
+    const key = JSON.stringify([id, holder]);
+    if (this.#believed.size >= believedMax && !this.#believed.has(key)) {
+      // Full: sweep out what is over, but not again before the soonest belief left runs out on the
+      // monotonic clock (a caller holding more than believedMax grants would otherwise scan them
+      // all on every post).
+      const now = this.kernel.env.clock.now();
+      if (now < this.#believedSweepAt) return;
+      let soonest = Infinity;
+      for (const [k, t] of this.#believed) {
+        if (!this.#believes(t)) this.#believed.delete(k);
+        else soonest = Math.min(soonest, t.mono);
+      }
+      this.#believedSweepAt = soonest;
       if (this.#believed.size >= believedMax) return; // forget nothing needed: without the entry, a failed renewal releases as before
     }
-    this.#believed.set(JSON.stringify([id, holder]), until);
+    this.#believed.set(key, until);
   }
+
+  /** With {@link believedMax} beliefs kept, when a sweep may next free one (monotonic ms). */
+  #believedSweepAt = -Infinity;
 
   /** Whether neither clock has reached `until`. */
   #believes(until: { mono: number; wall: number }): boolean {

@@ -238,6 +238,33 @@ describe('tcp transport', () => {
     }
   });
 
+  it('property: frames sent over many ticks arrive intact and in order, however they fill the send buffers they share', async () => {
+    // A send buffer serves many ticks (each flush writes what was added since the last); a frame
+    // that does not fit starts a new one, and one over 64 KiB gets its own.
+    const served = await serve(tcpTransport({ preAuthFrameBytesMax: 1 << 20 }));
+    const conn = await tcpTransport().dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
+    try {
+      const sizes = fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 200, max: 20_000 }), fc.integer({ min: 60_000, max: 140_000 }));
+      const sent: Buffer[] = [];
+      await fc.assert(fc.asyncProperty(fc.array(fc.array(sizes, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 10 }), fc.nat(255), async (ticks, seed) => {
+        for (const tick of ticks) {
+          for (const size of tick) {
+            const frame = Buffer.from(counting(size, seed + sent.length));
+            sent.push(frame);
+            conn.send(frame);
+          }
+          await sleep(0);
+        }
+        await until(() => served.frames(0).length === sent.length, `${sent.length} frames`);
+        const wrong = served.frames(0).findIndex((f, i) => !Buffer.from(f).equals(sent[i] as Buffer));
+        expect(wrong).toBe(-1);
+      }), { numRuns: 20 });
+    } finally {
+      conn.abort();
+      await served.stop();
+    }
+  });
+
   const hwmCases: [string, TcpTlsOptions | undefined][] = [['plain', undefined], ...(tls === undefined ? [] : [['TLS', tls] as [string, TcpTlsOptions]])];
   it.each(hwmCases)('a high-water mark under the socket buffer still gets its drain (%s)', async (_name, withTls) => {
     const options = { highWaterMarkBytes: 100, ...(withTls === undefined ? {} : { tls: withTls }) };

@@ -504,8 +504,9 @@ export class DSMServer extends GenServer {
       // that release arrives after a later attempt's grant (it waited in a queue to an unreachable owner).
       const named = { ...job, attempt: toHex(this.kernel.env.random.bytes(8)) };
       let granted: unknown;
+      const sends = { count: 0 };
       try {
-        granted = await this.#request('post', named, reqTimeout);
+        granted = await this.#request('post', named, reqTimeout, undefined, sends);
       } catch (err) {
         // The owner may have granted what we never heard of: release it (Clusterluck's phantom holders).
         if (!isClusterluckError(err, 'INVALID_ARGUMENT') && !isClusterluckError(err, 'NOT_FOUND') && !isClusterluckError(err, 'NOT_A_MEMBER')) this.#releaseUnlessHeld(id, holder, named.attempt);
@@ -517,7 +518,9 @@ export class DSMServer extends GenServer {
         this.#believe(id, holder, { ...sent, attempt: named.attempt });
         return granted;
       }
-      this.#releaseUnlessHeld(id, holder, named.attempt);
+      // Refused by the only owner it reached (the kernel delivers a frame at most once): this attempt
+      // holds nothing anywhere, and only an earlier grant may need letting go.
+      this.#releaseUnlessHeld(id, holder, named.attempt, granted === false && sends.count === 1);
       if (attempt >= tries) {
         throw new ClusterluckError('SEMAPHORE_FULL', `semaphore ${show(id)} gave holder ${show(holder)} no slot in ${attempt + 1} attempt(s)`);
       }
@@ -596,14 +599,15 @@ export class DSMServer extends GenServer {
    * earlier grant it still believes in: a renewal that failed must not release the lease it was
    * renewing (the owner keeps the slot; at worst a refresh it never heard of holds it longer).
    * Each release names its attempt, so the owner lets go only of what that attempt granted or
-   * refreshed, never a later grant the release arrived after.
+   * refreshed, never a later grant the release arrived after. `refused`: the attempt was sent once
+   * and answered "full", so it holds nothing and only an earlier grant is let go.
    */
-  #releaseUnlessHeld(id: string, holder: string, attempt: string): void {
+  #releaseUnlessHeld(id: string, holder: string, attempt: string, refused = false): void {
     const key = JSON.stringify([id, holder]);
     const earlier = this.#believed.get(key);
     if (earlier !== undefined && this.#believes(earlier)) return;
     this.#believed.delete(key);
-    this.#closeAsync(id, holder, attempt);
+    if (!refused) this.#closeAsync(id, holder, attempt);
     // The earlier grant we no longer believe in (its time ran out on our wall clock) goes too.
     if (earlier !== undefined && earlier.attempt !== attempt) this.#closeAsync(id, holder, earlier.attempt);
   }
@@ -637,7 +641,9 @@ export class DSMServer extends GenServer {
     return clock.now() < until.mono && clock.wallNow() < until.wall;
   }
 
-  async #request<C extends Exclude<DsmCommand, 'query' | 'stolen'> | 'query'>(command: C, job: DsmJobs[C] & { id: string }, reqTimeout: number | undefined, signal?: AbortSignal): Promise<unknown> {
+  /** Sends `job` to the owner of its id, again (up to a few times) while the owner moves; `sends.count` counts the sends. */
+  async #request<C extends Exclude<DsmCommand, 'query' | 'stolen'> | 'query'>(command: C, job: DsmJobs[C] & { id: string }, reqTimeout: number | undefined,
+    signal?: AbortSignal, sends?: { count: number }): Promise<unknown> {
     const valid = checked(command, job);
     const timeoutMs = reqTimeout ?? Infinity;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument('reqTimeout', reqTimeout, 'a positive number of ms or Infinity');
@@ -654,6 +660,7 @@ export class DSMServer extends GenServer {
         // An owner the failure detector holds down would not answer: no request waits on it.
         if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(job.id)}, ${show(owner.id)}, is held down by the failure detector`);
         if (signal?.aborted === true) throw signal.reason;
+        if (sends !== undefined) sends.count++;
         return await this.call({ node: owner, name }, command, sent, signal === undefined ? { timeoutMs: leftMs } : { timeoutMs: leftMs, signal });
       } catch (err) {
         // Answers that say "not here, not yet": the view or the owner is moving. A few tries within

@@ -87,7 +87,8 @@ export function redisClient(redis: Redis): SemaphoreClient {
   return {
     create: () => Promise.resolve(), // a redis-semaphore exists once used
     async tryTake(id, n, holder) {
-      const s = new Semaphore(redis, id, n, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
+      // One attempt, as the contract says: redis-semaphore's tryAcquire otherwise retries every retryInterval until acquireTimeout.
+      const s = new Semaphore(redis, id, n, { lockTimeout: 10_000, acquireTimeout: 60_000, acquireAttemptsLimit: 1, retryInterval: 10, refreshInterval: 0 });
       if (!(await s.tryAcquire())) return false;
       held.set(`${id}\n${holder}`, s);
       return true;

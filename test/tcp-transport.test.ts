@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isClusterluckError } from '../lib/env/errors.js';
 import type { CloseDetail, Connection, Listener, Transport } from '../lib/env/transport.js';
-import { parseHostPort, tcpTransport, type TcpTlsOptions } from '../lib/transports/tcp.js';
+import { flushAtBytes, parseHostPort, tcpTransport, type TcpTlsOptions } from '../lib/transports/tcp.js';
 import { nextEvent, sleep } from './support/events.js';
 import { transportCompliance } from './transport-compliance.js';
 
@@ -220,16 +220,23 @@ describe('tcp transport', () => {
     }
   });
 
-  it('frames sent in one tick leave in one write, on sockets without Nagle delay and with keepalive', async () => {
+  it('frames sent in one tick leave in one write per KiB, on sockets without Nagle delay and with keepalive', async () => {
     const [write, noDelay, keepAlive] = (['write', 'setNoDelay', 'setKeepAlive'] as const).map((m) => vi.spyOn(Socket.prototype, m));
     const served = await serve(tcpTransport({ keepAliveMs: 7000 }));
     const conn = await tcpTransport({ keepAliveMs: 7000 }).dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
     try {
+      const ours = (): unknown[] | undefined => write?.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
+      // 70 frames of 4 + 10 bytes (980, under flushAtBytes): one write at the end of the tick.
+      write?.mockClear();
+      for (let i = 0; i < 70; i++) conn.send(Uint8Array.from(counting(10, i)));
+      await until(() => served.frames(0).length === 70, 'the first 70 frames');
+      expect(ours()).toHaveLength(1);
+      // 200 more (2,800 bytes): a write as each KiB fills (after 74 frames, then 148), and the 52 left at the end of the tick.
+      expect(flushAtBytes).toBe(1024);
       write?.mockClear();
       for (let i = 0; i < 200; i++) conn.send(Uint8Array.from(counting(10, i)));
-      await until(() => served.frames(0).length === 200, 'all frames');
-      const ours = write?.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
-      expect(ours).toHaveLength(1);
+      await until(() => served.frames(0).length === 270, 'all frames');
+      expect(ours()).toHaveLength(3);
       expect([noDelay?.mock.calls, keepAlive?.mock.calls]).toEqual([[[true], [true]], [[true, 7000], [true, 7000]]]);
     } finally {
       vi.restoreAllMocks();

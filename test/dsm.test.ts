@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { semaphoreLimitMax } from '../lib/constants.js';
 import { DSMServer } from '../lib/dsm/dsm-server.js';
 import { ClusterluckError } from '../lib/env/errors.js';
@@ -183,6 +183,26 @@ describe('DSMServer semantics', () => {
         expect([id, s.kernel.self.id, local]).toEqual([id, s.kernel.self.id, s.kernel.self.id === ownerId ? 'served' : 'NOT_OWNER']);
       }
     }
+  });
+
+  it('a post refused by the only owner it reached casts no close; a grant of that holder no longer believed is still closed', async () => {
+    cluster = await dsmCluster(3);
+    const { other } = cluster.roles('full');
+    await other.create('full', 1);
+    const closes = vi.spyOn(other, 'cast');
+    const closed = (): unknown[] => closes.mock.calls.filter(([, event]) => event === 'close').map(([, , job]) => job);
+    await other.post('full', 'h1', 10_000);
+    // h2 is refused: that attempt holds nothing, and h2 had nothing before.
+    expect((await errorOf(drive(other.post('full', 'h2', 10_000, undefined, Infinity, 0) as Promise<number>))).code).toBe('SEMAPHORE_FULL');
+    expect(closed()).toEqual([]);
+    // h3 then holds a 100 ms grant. Once it has run out (and h1 holds the slot again), this node no
+    // longer believes in it: a refused post of h3 closes that earlier attempt, and only it.
+    await other.close('full', 'h1');
+    await other.post('full', 'h3', 100);
+    await cluster.world.clock.advance(150);
+    await other.post('full', 'h1', 10_000);
+    expect((await errorOf(drive(other.post('full', 'h3', 10_000, undefined, Infinity, 0) as Promise<number>))).code).toBe('SEMAPHORE_FULL');
+    expect(closed()).toEqual([{ id: 'full', holder: 'h3', attempt: expect.any(String) }]);
   });
 
   it('a grant whose reply arrives after the lease timeout counts as failed and is released', async () => {

@@ -43,20 +43,7 @@ interface Delay extends PendingDelay {
   readonly wasSelf: boolean;
   readonly untilMs: number;
   /** Previous owners that handed off, and until when their own delay still ran. */
-  readonly released: Map<string, Released>;
-}
-
-/** A previous owner's handoff as one delay sees it. */
-interface Released {
-  /** Until when the sender's own delay still held its keys back (on our clock). */
-  readonly untilMs: number;
-  /**
-   * It was sent on the delay's own view. One sent on a later view covers only the keys that are
-   * still ours there: a key that moved on again went, with its state, to its next owner, so this
-   * member cannot vouch for it in a release of its own (fuzz seed 3896; see
-   * {@link OwnershipLease.remainingDelayMs}).
-   */
-  readonly onView: boolean;
+  readonly released: Map<string, number>;
 }
 
 /** The ownership lease and hand-over delays of one member. */
@@ -89,17 +76,10 @@ export class OwnershipLease {
     return this.#delayMs;
   }
 
-  /**
-   * How long this member's own delays still run at `nowMs` (0 when none): a handoff passes it on,
-   * and its receiver serves the keys this member owned once it has run out. Only releases sent on
-   * a delay's own view count here. Fuzz seed 3896: n5 joined in view 7 and took a key from n0,
-   * whose state had not come when view 8 gave that key to n4; n0's release on view 8 (with no
-   * state for n5, rightly) ended n5's delay, n5 passed on 0 ms, and n4 served the key empty while
-   * n0's holder still held it.
-   */
+  /** How long this member's own delays still run at `nowMs` (0 when none), releases counted: a handoff passes it on. */
   remainingDelayMs(nowMs: number): number {
     let until = nowMs;
-    for (const d of this.#delays) until = Math.max(until, Math.min(effectiveUntil(d, true), d.untilMs));
+    for (const d of this.#delays) until = Math.max(until, Math.min(effectiveUntil(d), d.untilMs));
     return until - nowMs;
   }
 
@@ -123,7 +103,7 @@ export class OwnershipLease {
       const owner = previous === undefined || previous.size() === 0 ? undefined : previous.find(key).id;
       // Ours there, unless an earlier incarnation of ours owned it (a restart without its state).
       if (owner === this.#self && d.wasSelf) continue;
-      let released = owner === undefined ? undefined : d.released.get(owner)?.untilMs;
+      let released = owner === undefined ? undefined : d.released.get(owner);
       const k = this.#keyReleases.get(key);
       if (k !== undefined && k.from === owner && d.view <= k.number) released = Math.min(released ?? Infinity, k.untilMs);
       untilMs = Math.max(untilMs, released === undefined ? d.untilMs : Math.min(released, d.untilMs));
@@ -138,11 +118,7 @@ export class OwnershipLease {
    */
   release(from: string, number: number, remainingMs: number, nowMs: number): void {
     const untilMs = nowMs + remainingMs * this.#stretch;
-    for (const d of this.#delays) {
-      if (d.view > number) continue;
-      const before = d.released.get(from);
-      d.released.set(from, { untilMs: Math.min(before?.untilMs ?? Infinity, untilMs), onView: (before?.onView ?? false) || d.view === number });
-    }
+    for (const d of this.#delays) if (d.view <= number) d.released.set(from, Math.min(d.released.get(from) ?? Infinity, untilMs));
   }
 
   /** The view in force, if any. */
@@ -282,15 +258,8 @@ function sameIncarnation(previous: View, view: View, self: string): boolean {
   return previous.members.some((m) => m.id === self && m.incarnation === now?.incarnation);
 }
 
-/**
- * When a delay stops holding any key back: once every previous owner released, the latest of what
- * their own delays still ran. `passOn`: only releases sent on the delay's own view count.
- */
-function effectiveUntil(d: Delay, passOn = false): number {
-  const counted = (o: string): Released | undefined => {
-    const r = d.released.get(o);
-    return r === undefined || (passOn && !r.onView) ? undefined : r;
-  };
-  if (d.from === undefined || !d.from.every((o) => counted(o) !== undefined)) return d.untilMs;
-  return Math.max(-Infinity, ...d.from.map((o) => counted(o)?.untilMs ?? d.untilMs));
+/** When a delay stops holding any key back: once every previous owner released, the latest of what their own delays still ran. */
+function effectiveUntil(d: Delay): number {
+  if (d.from === undefined || !d.from.every((o) => d.released.has(o))) return d.untilMs;
+  return Math.max(-Infinity, ...d.from.map((o) => d.released.get(o) ?? d.untilMs));
 }

@@ -57,4 +57,34 @@ describe('OwnershipLease lock-delay', () => {
     l.release('a', 8, 0, 1500);
     for (const k of moved) expect(l.heldUntilMs(k, 1500)).toBeLessThanOrEqual(1500);
   });
+
+  it('what it passes on counts a release sent on a later view only when its sender handed no key of ours to a third member (fuzz seed 3896)', () => {
+    // b joins in view 8 and takes keys from a and c; view 9 adds d, which may take some of them on.
+    const first = view(7, [member('a'), member('c')]);
+    const joined = view(8, [member('a'), member('b'), member('c')]);
+    const next = view(9, [...joined.members, member('d')]);
+    const start = (): OwnershipLease => {
+      const l = lease();
+      l.adopt(joined, ringOf(joined), 1000, first, ringOf);
+      l.adopt(next, ringOf(next), 1100, joined, ringOf);
+      l.release('c', 8, 0, 1200);
+      return l;
+    };
+    // a hands off only once on view 9, and handed the state of a key that had been b's on to d:
+    // b serves what it owns (those states came with the release) but must not tell d it is done.
+    const movedOn = start();
+    movedOn.release('a', 9, 0, 1200, true);
+    for (const k of keysOf(next)) expect(movedOn.heldUntilMs(k, 1300)).toBeLessThanOrEqual(1300);
+    expect(movedOn.remainingDelayMs(1300)).toBeCloseTo(1000 + delayMs - 1300);
+    // Nothing of b's went to a third member (a new cluster growing: a held nothing): done.
+    const nothingMoved = start();
+    nothingMoved.release('a', 9, 0, 1200, false);
+    expect(nothingMoved.remainingDelayMs(1300)).toBe(0);
+    // On the delay's own view a release covers every key it holds back, whatever went elsewhere.
+    const onView = lease();
+    onView.adopt(joined, ringOf(joined), 1000, first, ringOf);
+    onView.release('a', 8, 0, 1200, true);
+    onView.release('c', 8, 0, 1200, true);
+    expect(onView.remainingDelayMs(1300)).toBe(0);
+  });
 });

@@ -49,6 +49,11 @@ const seeds: { seed: string; preset?: Preset; found: string; outcome?: Outcome; 
   // change. A non-member now answers with the view it knows when that view already holds the
   // joiner, and passes other joins to the members it can reach first.
   { seed: '4445', preset: 'browser', found: 'convergence: a removed node passed a named joiner\'s join to a wiped member' },
+  // n5 joined (view 7) and took lk-sem-0 from n0, whose state had not come when view 8 gave the key
+  // to n4; n0's release to n5 on view 8 (with no state for n5, rightly) ended n5's delay, n5 told n4
+  // it had nothing left to wait for, and n4 granted the lock while n0's holder still held it. A
+  // release now says when its sender handed a key of the receiver's on to a third member.
+  { seed: '3896', preset: 'node', found: 'safety: a joiner passed on a delay that a later view\'s release had ended', workload: 'acquire' },
   // An owner's expiry timer fired a rounding error short of its deadline on a drifted clock, found
   // nothing due, and set a timer for that sliver, which fired at once, for ever: a million timers in
   // one simulated second. The timer now expires what was due at the time it was set for.

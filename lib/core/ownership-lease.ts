@@ -43,7 +43,19 @@ interface Delay extends PendingDelay {
   readonly wasSelf: boolean;
   readonly untilMs: number;
   /** Previous owners that handed off, and until when their own delay still ran. */
-  readonly released: Map<string, number>;
+  readonly released: Map<string, Released>;
+}
+
+/** A previous owner's handoff as one delay sees it. */
+interface Released {
+  /** Until when the sender's own delay still held its keys back (on our clock). */
+  readonly untilMs: number;
+  /**
+   * It covers every key of the delay, so this member may pass on that the delay is over: it was
+   * sent on the delay's own view, or its sender handed no state of a key that had been ours to a
+   * third member (fuzz seed 3896; see {@link OwnershipLease.remainingDelayMs}).
+   */
+  readonly covers: boolean;
 }
 
 /** The ownership lease and hand-over delays of one member. */
@@ -76,10 +88,17 @@ export class OwnershipLease {
     return this.#delayMs;
   }
 
-  /** How long this member's own delays still run at `nowMs` (0 when none), releases counted: a handoff passes it on. */
+  /**
+   * How long this member's own delays still run at `nowMs` (0 when none): a handoff passes it on,
+   * and its receiver serves the keys this member owned once it has run out. A release counts here
+   * only when it covers every key of the delay. Fuzz seed 3896: n5 joined in view 7 and took a key
+   * from n0, whose state had not come when view 8 gave that key to n4; n0's release to n5 on view 8
+   * (rightly with no state for n5) ended n5's delay, n5 passed on 0 ms, and n4 served the key empty
+   * while n0's holder still held it. n0 now says it handed such a state on (`movedOn`).
+   */
   remainingDelayMs(nowMs: number): number {
     let until = nowMs;
-    for (const d of this.#delays) until = Math.max(until, Math.min(effectiveUntil(d), d.untilMs));
+    for (const d of this.#delays) until = Math.max(until, Math.min(effectiveUntil(d, true), d.untilMs));
     return until - nowMs;
   }
 
@@ -103,7 +122,7 @@ export class OwnershipLease {
       const owner = previous === undefined || previous.size() === 0 ? undefined : previous.find(key).id;
       // Ours there, unless an earlier incarnation of ours owned it (a restart without its state).
       if (owner === this.#self && d.wasSelf) continue;
-      let released = owner === undefined ? undefined : d.released.get(owner);
+      let released = owner === undefined ? undefined : d.released.get(owner)?.untilMs;
       const k = this.#keyReleases.get(key);
       if (k !== undefined && k.from === owner && d.view <= k.number) released = Math.min(released ?? Infinity, k.untilMs);
       untilMs = Math.max(untilMs, released === undefined ? d.untilMs : Math.min(released, d.untilMs));
@@ -114,11 +133,17 @@ export class OwnershipLease {
   /**
    * `from`, on view `number` or later, handed off what it owned: keys it owned in the view before
    * any of our adoptions up to `number` wait only for what `from`'s own delay still had to run
-   * (`remainingMs` on its clock, stretched by (1+ρ)² for ours).
+   * (`remainingMs` on its clock, stretched by (1+ρ)² for ours). `movedOn`: `from` handed the state
+   * of a key that had been ours to a third member, so a release on a later view than a delay's does
+   * not cover that delay's keys for what we pass on.
    */
-  release(from: string, number: number, remainingMs: number, nowMs: number): void {
+  release(from: string, number: number, remainingMs: number, nowMs: number, movedOn = false): void {
     const untilMs = nowMs + remainingMs * this.#stretch;
-    for (const d of this.#delays) if (d.view <= number) d.released.set(from, Math.min(d.released.get(from) ?? Infinity, untilMs));
+    for (const d of this.#delays) {
+      if (d.view > number) continue;
+      const before = d.released.get(from);
+      d.released.set(from, { untilMs: Math.min(before?.untilMs ?? Infinity, untilMs), covers: (before?.covers ?? false) || d.view === number || !movedOn });
+    }
   }
 
   /** The view in force, if any. */
@@ -258,8 +283,15 @@ function sameIncarnation(previous: View, view: View, self: string): boolean {
   return previous.members.some((m) => m.id === self && m.incarnation === now?.incarnation);
 }
 
-/** When a delay stops holding any key back: once every previous owner released, the latest of what their own delays still ran. */
-function effectiveUntil(d: Delay): number {
-  if (d.from === undefined || !d.from.every((o) => d.released.has(o))) return d.untilMs;
-  return Math.max(-Infinity, ...d.from.map((o) => d.released.get(o) ?? d.untilMs));
+/**
+ * When a delay stops holding any key back: once every previous owner released, the latest of what
+ * their own delays still ran. `passOn`: only releases that cover every key of the delay count.
+ */
+function effectiveUntil(d: Delay, passOn = false): number {
+  const counted = (o: string): Released | undefined => {
+    const r = d.released.get(o);
+    return r === undefined || (passOn && !r.covers) ? undefined : r;
+  };
+  if (d.from === undefined || !d.from.every((o) => counted(o) !== undefined)) return d.untilMs;
+  return Math.max(-Infinity, ...d.from.map((o) => counted(o)?.untilMs ?? d.untilMs));
 }

@@ -46,7 +46,7 @@ export interface RingSource {
    * `from` handed off what it owned as of view `number`, its own lock-delay still running
    * `remainingMs`; resolves once that is stored, so that a restart does not wait out the delay again.
    */
-  release?(from: string, number: number, remainingMs: number): Promise<void> | void;
+  release?(from: string, number: number, remainingMs: number, movedOn?: boolean): Promise<void> | void;
   /** How long this node's own lock-delays still run, ms. */
   remainingDelayMs?(): number;
   /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */
@@ -268,7 +268,7 @@ export class DSMServer extends GenServer {
         return r.size() === 0 ? '' : r.find(id).id; // '' once this node left: nobody to hand to
       },
       serving: (id) => this.#ownership(id).state === 'owner',
-      release: (from, number, remainingMs) => release.call(ring, from, number, remainingMs),
+      release: (from, number, remainingMs, movedOn) => release.call(ring, from, number, remainingMs, movedOn),
       remainingDelayMs: () => remainingDelayMs.call(ring),
       releaseKey: (id, from, number, remainingMs) => releaseKey.call(ring, id, from, number, remainingMs),
       heldMs: (id) => heldMs.call(ring, id),

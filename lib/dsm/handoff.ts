@@ -8,7 +8,7 @@
 // Over 300 lines on purpose: the sending and the receiving side share the message, its parser and
 // the ordering rule (no release ahead of a state it covers), which is easier to check in one file.
 import type { NodeId } from '../core/node-id.js';
-import type { View } from '../core/view.js';
+import { viewRing, type View } from '../core/view.js';
 import { handedWaitersMax, type HolderRecord, type WaiterRecord } from '../core/semaphore.js';
 import { holderLengthMax, leaseMsMax, nodeIdLengthMax } from '../constants.js';
 import { ClusterluckError, invalidArgument, show } from '../env/errors.js';
@@ -40,6 +40,11 @@ export interface HandoffMessage {
   readonly remainingMs: number;
   readonly last: boolean;
   readonly items: readonly (readonly [string, SemaphoreSnapshot, number])[];
+  /**
+   * With `last`: the sender hands, on this view, the state of a key the receiver owned in the view
+   * before to a third member (see OwnershipLease.remainingDelayMs). Absent: it does not.
+   */
+  readonly movedOn?: true;
 }
 
 /** What the handoff needs of its server and ring. */
@@ -54,7 +59,7 @@ export interface HandoffHost {
   /** Whether this node serves `id` right now. */
   serving(id: string): boolean;
   /** `from` handed off what it owned as of view `number`, its own delay still running `remainingMs`; resolves once stored. */
-  release(from: string, number: number, remainingMs: number): Promise<void> | void;
+  release(from: string, number: number, remainingMs: number, movedOn: boolean): Promise<void> | void;
   /** `from` handed over `id` with its state as of view `number`; its delay held it back `remainingMs` more. */
   releaseKey(id: string, from: string, number: number, remainingMs: number): void;
   /** How long this node's own delays still hold `id` back (0 when not). */
@@ -96,8 +101,9 @@ interface Target {
 export class Handoff {
   readonly #h: HandoffHost;
   #stopped = false;
-  /** The view the current plan was made in. */
+  /** The view the current plan was made in, and the one before it (if known). */
   #view: View | undefined;
+  #previous: View | undefined;
   readonly #targets = new Map<string, Target>();
   readonly #inFlight = new Set<Promise<unknown>>();
 
@@ -113,6 +119,7 @@ export class Handoff {
   onView(view: View, previous: View | undefined): void {
     this.#stopped = false;
     this.#view = view;
+    this.#previous = previous;
     const selfId = this.#h.kernel.self.id;
     const plannedBefore = new Map<string, string>();
     for (const [to, t] of this.#targets) for (const id of t.ids) plannedBefore.set(id, to);
@@ -199,7 +206,7 @@ export class Handoff {
     }
     // Answered only once the states and the release are stored: the sender forgets them when we
     // answer, and a release lost in a crash would make our restart wait out the whole lock-delay.
-    const stored = m.last ? this.#h.release(from, m.number, m.remainingMs) : undefined;
+    const stored = m.last ? this.#h.release(from, m.number, m.remainingMs, m.movedOn === true) : undefined;
     await this.#h.synced();
     await stored;
     // A release cut our own delays short: whoever we passed the longer one on to hears again.
@@ -249,9 +256,27 @@ export class Handoff {
     }
   }
 
+  /**
+   * Whether this node holds the state of a key that `to` owned in the view before and that now goes
+   * to a third member (neither `to` nor this node). Without that view, any state going to a third
+   * member counts.
+   */
+  #movedOn(to: string): boolean {
+    const self = this.#h.kernel.self.id;
+    const previous = this.#previous;
+    const before = previous === undefined || previous.members.length === 0 ? undefined : viewRing(previous);
+    for (const id of this.#h.store.ids()) {
+      const now = this.#h.owner(id);
+      if (now === to || now === self || now === '') continue;
+      if (before === undefined || before.find(id).id === to) return true;
+    }
+    return false;
+  }
+
   #send(t: Target, view: View, name: string, items: readonly (readonly [string, SemaphoreSnapshot, number])[], last: boolean): void {
     const clock = this.#h.kernel.env.clock;
-    const body: HandoffMessage = { cluster: view.cluster, number: view.number, remainingMs: last ? this.#h.remainingDelayMs() : 0, last, items };
+    const movedOn = last && this.#movedOn(t.node.id);
+    const body: HandoffMessage = { cluster: view.cluster, number: view.number, remainingMs: last ? this.#h.remainingDelayMs() : 0, last, items, ...(movedOn ? { movedOn: true } : {}) };
     if (last) this.#passedOnUntil = clock.now() + body.remainingMs;
     t.busy = true;
     const plan = t.plan;
@@ -292,6 +317,8 @@ export function parseHandoff(data: unknown): HandoffMessage {
   if (typeof last !== 'boolean') throw invalidArgument('last', last, 'a boolean');
   const list = o['items'];
   if (!Array.isArray(list) || list.length > handoffBatchMax) throw invalidArgument('items', list, `an array of at most ${handoffBatchMax}`);
+  const movedOn = o['movedOn'];
+  if (movedOn !== undefined && movedOn !== true) throw invalidArgument('movedOn', movedOn, 'true or absent');
   const items = list.map((item: unknown, i): readonly [string, SemaphoreSnapshot, number] => {
     if (!Array.isArray(item) || item.length !== 3 || typeof item[0] !== 'string') throw invalidArgument(`items[${i}]`, item, '[id, state, heldMs]');
     const heldMs = item[2];
@@ -332,7 +359,7 @@ export function parseHandoff(data: unknown): HandoffMessage {
     const state: SemaphoreSnapshot = cap > n ? { n, lastToken, holders, cap } : { n, lastToken, holders };
     return [item[0], waiters === undefined ? state : { ...state, waiters }, heldMs];
   });
-  return { cluster, number, remainingMs, last, items };
+  return { cluster, number, remainingMs, last, items, ...(movedOn === true ? { movedOn: true } : {}) };
 }
 
 function readTaken(reply: unknown): string[] {

@@ -336,8 +336,8 @@ export class GossipRing extends GenServer {
   }
 
   /** `from` handed off what it owned as of view `number`; its own lock-delay still ran `remainingMs`. Resolves once that is stored. */
-  release(from: string, number: number, remainingMs: number): Promise<void> {
-    return this.#keeper.release(from, number, remainingMs);
+  release(from: string, number: number, remainingMs: number, movedOn = false): Promise<void> {
+    return this.#keeper.release(from, number, remainingMs, movedOn);
   }
 
   /** `from` handed over `key` with its state as of view `number`; its own delay held it back `remainingMs` more. */

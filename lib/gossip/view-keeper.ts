@@ -173,8 +173,8 @@ export class ViewKeeper {
    * restart re-arms only what is still held back). Resolves once it is stored; rejects when the
    * write failed (the handoff is then not acknowledged, and its sender sends it again).
    */
-  release(from: string, number: number, remainingMs: number): Promise<void> {
-    this.lease.release(from, number, remainingMs, this.#h.kernel.env.clock.now());
+  release(from: string, number: number, remainingMs: number, movedOn = false): Promise<void> {
+    this.lease.release(from, number, remainingMs, this.#h.kernel.env.clock.now(), movedOn);
     return this.#saveQueued();
   }
 

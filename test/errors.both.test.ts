@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterluckError, fromWireError, invalidArgument, toWireError } from '../lib/env/errors.js';
+import { ClusterluckError, fromWireError, invalidArgument, stacklessError, toWireError } from '../lib/env/errors.js';
 
 describe('errors', () => {
   it('invalidArgument names the field and the value it got', () => {
@@ -20,6 +20,19 @@ describe('errors', () => {
 
   it('a foreign error crosses the wire as INTERNAL without its stack', () => {
     expect(toWireError(new TypeError('boom'))).toEqual({ code: 'INTERNAL', message: 'boom' });
+  });
+
+  it('a stackless error is a whole ClusterluckError with no frames, and leaves the stack limit as it was', () => {
+    const limit = (Error as { stackTraceLimit?: number }).stackTraceLimit;
+    const err = stacklessError('TIMEOUT', 'call timed out', { fails: { timeoutMs: 'too short' } });
+    expect(err).toBeInstanceOf(ClusterluckError);
+    expect([err.code, err.message, err.fails]).toEqual(['TIMEOUT', 'call timed out', { timeoutMs: 'too short' }]);
+    // Where the engine honours the limit (V8: Node and Chromium), the stack is the first line alone.
+    if (typeof limit === 'number') expect(err.stack).toBe('ClusterluckError: call timed out');
+    expect((Error as { stackTraceLimit?: number }).stackTraceLimit).toBe(limit);
+    expect(new ClusterluckError('TIMEOUT', 'x').stack?.split('\n').length).toBeGreaterThan(1);
+    // An error a peer sent back has no local stack either: it would show only the receive path.
+    if (typeof limit === 'number') expect(fromWireError({ code: 'NOT_OWNER', message: 'moved' }).stack).toBe('ClusterluckError: moved');
   });
 
   it('a malformed wire error becomes BAD_MESSAGE, never a crash', () => {

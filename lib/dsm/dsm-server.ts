@@ -14,7 +14,7 @@ import { toHex } from '../env/bytes.js';
 import type { TimerHandle } from '../env/clock.js';
 import { TypedEventTarget } from '../env/events.js';
 import { Handoff, handoffEvent, parseHandoff, type HandoffMessage } from './handoff.js';
-import { ClusterluckError, invalidArgument, isClusterluckError, show } from '../env/errors.js';
+import { ClusterluckError, invalidArgument, isClusterluckError, show, stacklessError } from '../env/errors.js';
 import type { Random } from '../env/random.js';
 import type { Storage } from '../env/storage.js';
 import type { From } from '../kernel/actor.js';
@@ -854,7 +854,8 @@ export class DSMServer extends GenServer {
 
   #notOwner(id: string, o: Ownership): ClusterluckError {
     const why = o.state === 'not-owner' ? `${show(o.owner)} does` : o.state === 'waiting' ? `it is not serving it (${o.reason})` : '';
-    return new ClusterluckError('NOT_OWNER', `node ${show(this.kernel.self.id)} does not own ${show(id)}; ${why}`);
+    // Made at the owner for a request it will not serve (the caller re-routes): no stack to keep.
+    return stacklessError('NOT_OWNER', `node ${show(this.kernel.self.id)} does not own ${show(id)}; ${why}`);
   }
 
   /** The owner of `id` on this node's ring; NOT_A_MEMBER when this node is in no view (it left, or has not joined yet). */
@@ -884,12 +885,12 @@ export class DSMServer extends GenServer {
 /** The error a queued acquire's caller gets when its wait ended without a grant. */
 function waiterError(id: string, reason: WaiterEndReason): ClusterluckError {
   switch (reason) {
-    case 'timeout': return new ClusterluckError('TIMEOUT', `the wait for ${show(id)} reached its deadline at the owner`);
-    case 'cancelled': return new ClusterluckError('ABORTED', `the wait for ${show(id)} was cancelled`);
-    case 'destroyed': return new ClusterluckError('NOT_FOUND', `semaphore ${show(id)} was destroyed while waiting`);
-    case 'moved': return new ClusterluckError('NOT_OWNER', `semaphore ${show(id)} moved to another owner while waiting`);
-    case 'left': return new ClusterluckError('NOT_A_MEMBER', `the waiter's node left the view while waiting for ${show(id)}`);
-    case 'limit': return new ClusterluckError('INVALID_ARGUMENT', `the limit of ${show(id)} was lowered below the permits asked for`, { fails: { permits: 'at most the new n' } });
+    case 'timeout': return stacklessError('TIMEOUT', `the wait for ${show(id)} reached its deadline at the owner`);
+    case 'cancelled': return stacklessError('ABORTED', `the wait for ${show(id)} was cancelled`);
+    case 'destroyed': return stacklessError('NOT_FOUND', `semaphore ${show(id)} was destroyed while waiting`);
+    case 'moved': return stacklessError('NOT_OWNER', `semaphore ${show(id)} moved to another owner while waiting`);
+    case 'left': return stacklessError('NOT_A_MEMBER', `the waiter's node left the view while waiting for ${show(id)}`);
+    case 'limit': return stacklessError('INVALID_ARGUMENT', `the limit of ${show(id)} was lowered below the permits asked for`, { fails: { permits: 'at most the new n' } });
   }
 }
 

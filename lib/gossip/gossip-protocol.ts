@@ -184,7 +184,9 @@ export class GossipProtocol {
       ping: (target, timeoutMs) => this.ping(target, timeoutMs),
       pingReq: async (relay, target, timeoutMs) => {
         this.#h.stats.pingReqsSent++;
-        const answer = readPingReqReply(await this.#h.send.call(relay, GossipEvent.pingReq, writePingReq(this.#h.ringId(), target), timeoutMs));
+        const reply = await this.#h.send.call(relay, GossipEvent.pingReq, writePingReq(this.#h.ringId(), target), timeoutMs);
+        if (reply === undefined) return false; // the call failed: no error to make, none to read
+        const answer = readPingReqReply(reply);
         return !(answer instanceof Error) && answer.ok;
       },
       suspect: onSuspect,
@@ -198,7 +200,9 @@ export class GossipProtocol {
     if (ringId === undefined) return false;
     this.#h.stats.pingsSent++;
     const sentAtMs = this.#h.kernel.env.clock.now();
-    const ack = readPing(await this.#h.send.call(target, GossipEvent.ping, writePing(ringId, this.#h.probeView()), timeoutMs));
+    const reply = await this.#h.send.call(target, GossipEvent.ping, writePing(ringId, this.#h.probeView()), timeoutMs);
+    if (reply === undefined) return false; // the call failed (most often a timeout): nothing to read
+    const ack = readPing(reply);
     if (ack instanceof Error || ack.ring !== ringId) return false;
     const rtt = this.#h.kernel.env.clock.now() - sentAtMs;
     const before = this.rttMs.get(target.id);

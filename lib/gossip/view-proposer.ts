@@ -164,7 +164,7 @@ export class ViewProposer {
     const selfId = this.#h.kernel.self.id;
     for (const m of p.base.members) {
       const answer = m.id === selfId ? this.#h.onPaxos(req)
-        : this.#h.send.call(memberNode(m), GossipEvent.paxos, writePaxos(ring, req), this.#h.options.viewChangeTimeoutMs).then(readPaxosReply);
+        : this.#h.send.call(memberNode(m), GossipEvent.paxos, writePaxos(ring, req), this.#h.options.viewChangeTimeoutMs).then((r) => (r === undefined ? undefined : readPaxosReply(r)));
       void answer.then((reply) => {
         const current = this.#proposal;
         if (reply === undefined || reply instanceof Error || current === undefined || current.base !== p.base || compareBallots(current.ballot, p.ballot) !== 0) return;

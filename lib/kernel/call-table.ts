@@ -2,7 +2,7 @@
 // timeout, its caller's abort, or a failure of the link or peer that carries it.
 import { assert } from '../env/assert.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError, fromWireError } from '../env/errors.js';
+import { ClusterluckError, fromWireError, stacklessError } from '../env/errors.js';
 import { parseJson } from './frame.js';
 import type { Link } from './link.js';
 import { MessageKind } from './message.js';
@@ -89,7 +89,7 @@ export class CallTable {
     if (Number.isFinite(req.timeoutMs)) {
       timer = this.#clock.setTimer(req.timeoutMs, () => {
         timer = undefined;
-        pending.settle(new ClusterluckError('TIMEOUT', req.timeoutMessage()));
+        pending.settle(stacklessError('TIMEOUT', req.timeoutMessage()));
       });
     }
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,7 @@
 // crash can take them all down at once (the OS closing a dead process's sockets), and a pause
 // can hold every inbound event until the process runs again.
 import { TypedEventTarget } from '../../lib/env/events.js';
-import { ClusterluckError } from '../../lib/env/errors.js';
+import { ClusterluckError, stacklessError } from '../../lib/env/errors.js';
 import type { Connection, ConnectionEvents, ConnectionStatus, Listener, ListenerEvents, Transport } from '../../lib/env/transport.js';
 
 /** Controls of a {@link processTransport}. */
@@ -57,7 +57,7 @@ export function processTransport(inner: Transport): ProcessTransport {
       dead = true;
       held.length = 0;
       for (const l of listeners) void l.close();
-      for (const c of conns) c.inner.abort(new ClusterluckError('CONNECTION_CLOSED', 'process died'));
+      for (const c of conns) c.inner.abort(stacklessError('CONNECTION_CLOSED', 'process died'));
     },
     pause() {
       paused = true;

@@ -1,7 +1,7 @@
 // Both ends of one simulated connection and how it ends: graceful close is a FIN each way behind
 // the data, abort is an RST that travels like any packet, and a break (stall, reset, sever) ends
 // both sides at once with CONNECTION_CLOSED.
-import { ClusterluckError } from '../../lib/env/errors.js';
+import { ClusterluckError, stacklessError } from '../../lib/env/errors.js';
 import { TypedEventTarget } from '../../lib/env/events.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../lib/env/transport.js';
 import { Pipe, type PipeContext, type PipeItem, type PipeOwner } from './sim-pipe.js';
@@ -98,7 +98,7 @@ export class SimPair implements PipeOwner {
   /** A FIN (or RST) taken by `side` from its inbox. */
   control(side: SimConnection, kind: 'fin' | 'rst'): void {
     if (kind === 'rst') {
-      this.end(side, { error: new ClusterluckError('CONNECTION_CLOSED', `connection ${side.id} was reset by the peer`) });
+      this.end(side, { error: stacklessError('CONNECTION_CLOSED', `connection ${side.id} was reset by the peer`) });
       return;
     }
     this.#finReached.add(side);

@@ -2,7 +2,7 @@
 // (or, with nobody listening, an RST) takes it back, so a dial costs one round trip. A SYN that
 // meets a partition is lost and sent again after 1, 2, 4, … s until the connect timeout.
 import type { TimerHandle } from '../../lib/env/clock.js';
-import { ClusterluckError } from '../../lib/env/errors.js';
+import { ClusterluckError, stacklessError } from '../../lib/env/errors.js';
 import type { Address } from '../../lib/env/transport.js';
 import type { PairContext, SimConnection, SimPair } from './sim-connection.js';
 import { drawLatencyMs } from './sim-link.js';
@@ -65,7 +65,7 @@ class Dial {
   start(): void {
     const ctx = this.#ctx;
     this.#signal.addEventListener('abort', this.#onAbort, { once: true });
-    this.#after(ctx.connectTimeoutMs, () => this.#giveUp(new ClusterluckError('TIMEOUT',
+    this.#after(ctx.connectTimeoutMs, () => this.#giveUp(stacklessError('TIMEOUT',
       `dial from ${JSON.stringify(this.#local)} to ${JSON.stringify(this.#remote)} got no answer within ${ctx.connectTimeoutMs} ms`),
     'timed out'));
     ctx.trace({ kind: 'dial', from: this.#local, to: this.#remote });
@@ -111,7 +111,7 @@ class Dial {
     const listener = ctx.listenerAt(this.#remote);
     if (listener === undefined) {
       this.#refused = true;
-      const error = new ClusterluckError('CONNECTION_REFUSED', `nobody listens on ${JSON.stringify(this.#remote)}`);
+      const error = stacklessError('CONNECTION_REFUSED', `nobody listens on ${JSON.stringify(this.#remote)}`);
       this.#after(this.#travelMs(this.#remote, this.#local), () => this.#settle(undefined, error, 'refused'));
       return;
     }

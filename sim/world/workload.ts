@@ -4,7 +4,7 @@
 import { semaphoreLimitMax } from '../../lib/constants.js';
 import type { DSMServer } from '../../lib/dsm/dsm-server.js';
 import { lockSemaphorePrefix, type DistributedLocks } from '../../lib/dsm/locks.js';
-import { ClusterluckError } from '../../lib/env/errors.js';
+import { stacklessError } from '../../lib/env/errors.js';
 import { randomInt, type Random } from '../../lib/env/random.js';
 import { draw, type MsRange } from './faults.js';
 import type { World } from './world.js';
@@ -101,7 +101,7 @@ function acquire(world: World, random: Random, a: { dsm: DSMServer; semaphore: s
   const holdFor = random.next();
   if (abortAt !== undefined) {
     world.clock.setTimer(abortAt, () => {
-      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up'));
+      if (world.hosts.get(host)?.epoch === epoch) controller.abort(stacklessError('ABORTED', 'the client gave up'));
     });
   }
   a.dsm.acquire(semaphore, { leaseMs: a.leaseMs, timeoutMs, permits, refresh, holder, signal: controller.signal }).then(
@@ -154,7 +154,7 @@ function lockRequest(world: World, random: Random, a: { locks: DistributedLocks;
   const controller = new AbortController();
   if (!ifAvailable) {
     world.clock.setTimer(waitMs, () => {
-      if (world.hosts.get(host)?.epoch === epoch) controller.abort(new ClusterluckError('ABORTED', 'the client gave up waiting'));
+      if (world.hosts.get(host)?.epoch === epoch) controller.abort(stacklessError('ABORTED', 'the client gave up waiting'));
     });
   }
   let granted = false;

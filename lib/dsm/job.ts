@@ -85,6 +85,10 @@ const schemas: { readonly [C in DsmCommand]: Readonly<Record<keyof DsmJobs[C], C
   setLimit: { id, n: limit, ttl },
 };
 
+/** Each command's fields and checks as a list, made once: every request is checked at least twice (caller and owner). */
+const schemaFields: ReadonlyMap<string, readonly (readonly [string, Check])[]> =
+  new Map(dsmCommands.map((c) => [c, Object.entries(schemas[c]) as [string, Check][]]));
+
 const commandSet: ReadonlySet<string> = new Set(dsmCommands);
 
 /** True when `value` names a DSM command. */
@@ -109,20 +113,20 @@ export function parseJob(job: unknown, command: unknown): unknown {
       fails: { job: `must be an object, got ${show(job)}` },
     });
   }
-  const fails: Record<string, string> = {};
+  let fails: Record<string, string> | undefined;
   const out: Record<string, unknown> = {};
-  for (const [field, check] of Object.entries(schemas[command]) as [string, Check][]) {
+  for (const [field, check] of schemaFields.get(command) ?? []) {
     const value = Object.hasOwn(job, field) ? (job as Record<string, unknown>)[field] : undefined;
     const why = check(value);
     if (why === undefined) {
       if (value !== undefined) out[field] = value;
     }
-    else fails[field] = why;
+    else (fails ??= {})[field] = why;
   }
-  const bad = Object.keys(fails);
-  if (bad.length === 0) return out;
-  const detail = bad.map((f) => `${f} ${fails[f]}`).join('; ');
-  return new ClusterluckError('INVALID_ARGUMENT', `bad ${command} job: ${detail}`, { fails });
+  if (fails === undefined) return out;
+  const bad = fails;
+  const detail = Object.keys(bad).map((f) => `${f} ${bad[f]}`).join('; ');
+  return new ClusterluckError('INVALID_ARGUMENT', `bad ${command} job: ${detail}`, { fails: bad });
 }
 
 /** A wait in [min, max) ms before retrying a post (Clusterluck's `calculateWaitTime`). */

@@ -2,7 +2,7 @@
 // timeout, its caller's abort, or a failure of the link or peer that carries it.
 import { assert } from '../env/assert.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
-import { ClusterluckError, fromWireError, stacklessError } from '../env/errors.js';
+import { ClusterluckError, fromWireError, show, stacklessError } from '../env/errors.js';
 import { parseJson } from './frame.js';
 import type { Link } from './link.js';
 import { MessageKind } from './message.js';
@@ -31,20 +31,60 @@ export interface CallRequest {
   readonly peerId: string;
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
-  /** The TIMEOUT error's message. */
-  readonly timeoutMessage: () => string;
-  /** Takes the call's message out of its peer's send queue (it ended before it was sent). */
-  readonly unqueue: (peerId: string, item: Outbound) => void;
+  /** The event and actor it calls, for the TIMEOUT error's message. */
+  readonly event: string;
+  readonly name: string;
+}
+
+/** Takes a call's message out of its peer's send queue (it ended before it was sent). */
+export type Unqueue = (peerId: string, item: Outbound) => void;
+
+/**
+ * One call in the table. A class, not closures made per call: its abort listener is the object
+ * itself (`handleEvent`), so opening a call makes one closure (its timer's), not four.
+ */
+class Call implements PendingCall {
+  link: Link | undefined = undefined;
+  queued: Outbound | undefined = undefined;
+  timer: TimerHandle | undefined = undefined;
+
+  constructor(
+    readonly peerId: string,
+    readonly tag: number,
+    readonly signal: AbortSignal | undefined,
+    readonly table: Map<number, PendingCall>,
+    readonly clock: Clock,
+    readonly unqueue: Unqueue,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
+
+  settle(error: Error | undefined, value?: unknown): void {
+    if (this.table.get(this.tag) !== this) return;
+    this.table.delete(this.tag);
+    if (this.timer !== undefined) this.clock.cancelTimer(this.timer);
+    this.signal?.removeEventListener('abort', this);
+    if (this.queued !== undefined) this.unqueue(this.peerId, this.queued);
+    if (error === undefined) this.resolve(value);
+    else this.reject(error);
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.settle(this.signal?.reason as Error);
+  }
 }
 
 /** Calls by tag. Tags run from 1 to 2³²−1 and wrap, skipping tags still in use. */
 export class CallTable {
   readonly #clock: Clock;
+  readonly #unqueue: Unqueue;
   readonly #pending = new Map<number, PendingCall>();
   #nextTag = 1;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, unqueue: Unqueue) {
     this.#clock = clock;
+    this.#unqueue = unqueue;
   }
 
   /** Calls awaiting replies. */
@@ -70,30 +110,16 @@ export class CallTable {
    */
   open(tag: number, req: CallRequest, resolve: (value: unknown) => void, reject: (error: Error) => void): PendingCall {
     assert(!this.#pending.has(tag), 'a call is filed under a tag not in use');
-    let timer: TimerHandle | undefined;
-    const signal = req.signal;
-    const onAbort = (): void => pending.settle(signal?.reason as Error);
-    const pending: PendingCall = {
-      peerId: req.peerId, link: undefined, queued: undefined,
-      settle: (error, value) => {
-        if (this.#pending.get(tag) !== pending) return;
-        this.#pending.delete(tag);
-        if (timer !== undefined) this.#clock.cancelTimer(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (pending.queued !== undefined) req.unqueue(pending.peerId, pending.queued);
-        if (error === undefined) resolve(value);
-        else reject(error);
-      },
-    };
-    this.#pending.set(tag, pending);
+    const call = new Call(req.peerId, tag, req.signal, this.#pending, this.#clock, this.#unqueue, resolve, reject);
+    this.#pending.set(tag, call);
     if (Number.isFinite(req.timeoutMs)) {
-      timer = this.#clock.setTimer(req.timeoutMs, () => {
-        timer = undefined;
-        pending.settle(stacklessError('TIMEOUT', req.timeoutMessage()));
+      call.timer = this.#clock.setTimer(req.timeoutMs, () => {
+        call.timer = undefined;
+        call.settle(stacklessError('TIMEOUT', `call ${show(req.event)} to ${show(req.name)} on ${show(req.peerId)} got no reply within ${req.timeoutMs} ms`));
       });
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    return pending;
+    req.signal?.addEventListener('abort', call, { once: true });
+    return call;
   }
 
   /** Fails every call `which` picks, in the order they were made. */

@@ -72,7 +72,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     this.self = parseNodeId({ id: o.id, address: o.address }, 'options');
     if (typeof o.cookie !== 'string') throw invalidArgument('options.cookie', o.cookie, 'a string');
     this.env = o.env;
-    const calls = (this.#calls = new CallTable(o.env.clock));
+    const calls = (this.#calls = new CallTable(o.env.clock, (peerId, queued) => this.#peers.unqueue(peerId, queued)));
     const r = resolveKernelOptions({ ...o, env: o.env });
     this.frameBytesMax = r.frameBytesMax;
     this.#opts = r;
@@ -233,10 +233,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       return new Promise((resolve, reject) => {
         const tag = this.#calls.newTag();
         const item: Outbound = { kind: MessageKind.call, tag, name, payload };
-        const pending = this.#calls.open(tag, {
-          peerId: nodeId, timeoutMs, signal, unqueue: (peerId, queued) => this.#peers.unqueue(peerId, queued),
-          timeoutMessage: () => `call ${show(event)} to ${show(name)} on ${show(nodeId)} got no reply within ${timeoutMs} ms`,
-        }, resolve, reject);
+        const pending = this.#calls.open(tag, { peerId: nodeId, timeoutMs, signal, event, name }, resolve, reject);
         if (peer === undefined) queueMicrotask(() => this.#deliverLocal(item));
         else this.#peers.send(peer, item, pending);
       });

@@ -15,7 +15,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { assert } from '../env/assert.js';
-import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
+import { allocBytes, constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 import type { Hmac, HmacFactory } from '../env/crypto.js';
 
 /** The frame format version this kernel speaks. */
@@ -70,10 +70,10 @@ export function writeFrame(
   binding: Uint8Array | undefined,
   body: Uint8Array,
 ): Uint8Array {
-  const out = new Uint8Array(frameHeaderBytes + body.byteLength);
+  const out = allocBytes(frameHeaderBytes + body.byteLength);
   out[0] = frameVersion;
   out[1] = type;
-  new DataView(out.buffer).setUint32(2, seq);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(2, seq);
   if (signer !== undefined) out.set(signer.mac(type, seq, binding, body), 6);
   out.set(body, frameHeaderBytes);
   return out;

@@ -8,7 +8,7 @@
 // Payloads are UTF-8 JSON: a job `{event, data}` for call and cast, the reply value for
 // reply-ok, a WireError for reply-error, the sender's node id for auth.
 import { assert } from '../env/assert.js';
-import { constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
+import { allocBytes, constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 
 /** Message kinds. */
 export const MessageKind = { auth: 1, call: 2, cast: 3, replyOk: 4, replyError: 5 } as const;
@@ -30,8 +30,8 @@ const nameBytesMax = 0xffff;
 export function writeMessage(kind: MessageKind, tag: number, name: string, payload: Uint8Array): Uint8Array {
   const nameBytes = utf8(name);
   if (nameBytes.byteLength > nameBytesMax) throw new RangeError('actor name too long');
-  const out = new Uint8Array(headBytes + nameBytes.byteLength + payload.byteLength);
-  const view = new DataView(out.buffer);
+  const out = allocBytes(headBytes + nameBytes.byteLength + payload.byteLength);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = kind;
   view.setUint32(1, tag);
   view.setUint16(5, nameBytes.byteLength);

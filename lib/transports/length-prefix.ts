@@ -1,6 +1,7 @@
 // Length-prefixed frames on a byte stream: a u32 big-endian length, then that many bytes. Pure: no
 // I/O, no timers. The decoder takes chunks as they come (cut anywhere) and hands back whole frames,
 // so it is property-tested alone (test/length-prefix.test.ts); the TCP transport feeds it.
+import { allocBytes } from '../env/bytes.js';
 
 /** Bytes of a length prefix. */
 export const prefixBytes = 4;
@@ -63,7 +64,7 @@ export class LengthPrefixDecoder {
       }
       if (length === goodbyeLength) return { type: 'goodbye', at };
       if (length > lengthMax) return { type: 'tooLarge', length, at };
-      frame = new Uint8Array(length);
+      frame = allocBytes(length);
       if (end - at >= length) {
         frame.set(chunk.subarray(at, at + length));
         return { type: 'frame', frame, at: at + length };

@@ -2,6 +2,7 @@
 // in the sender's outbox until delivered, in order, in microtask batches; a graceful close flushes
 // both outboxes before either side sees `close`.
 import { assert } from '../env/assert.js';
+import { copyBytes } from '../env/bytes.js';
 import { ClusterluckError } from '../env/errors.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionStatus } from '../env/transport.js';
 import { AdmittedConnection } from './admitted-connection.js';
@@ -49,7 +50,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
   send(frame: Uint8Array): boolean {
     checkSend(this.id, this.#status, frame, this.#limits.frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer (a Node Buffer's slice would not copy).
-    const copy = new Uint8Array(frame);
+    const copy = copyBytes(frame);
     this.#outbox.push(copy);
     this.#bufferedBytes += copy.byteLength;
     this.scheduleFlush();

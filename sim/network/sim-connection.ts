@@ -1,6 +1,7 @@
 // Both ends of one simulated connection and how it ends: graceful close is a FIN each way behind
 // the data, abort is an RST that travels like any packet, and a break (stall, reset, sever) ends
 // both sides at once with CONNECTION_CLOSED.
+import { copyBytes } from '../../lib/env/bytes.js';
 import { ClusterluckError, stacklessError } from '../../lib/env/errors.js';
 import { TypedEventTarget } from '../../lib/env/events.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../lib/env/transport.js';
@@ -185,7 +186,7 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
     checkSend(this.id, this.#status, frame, frameBytesMax);
     // A copy, as a plain Uint8Array: the caller may reuse its buffer.
     const out = this.#pair.outOf(this);
-    out.sendFrame(new Uint8Array(frame));
+    out.sendFrame(copyBytes(frame));
     if (out.bufferedBytes < highWaterMarkBytes) return true;
     this.#drainOwed = true;
     return false;

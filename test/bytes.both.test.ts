@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocBytes, constantTimeEqual, copyBytes, fromUtf8, slabItemBytesMax, utf8 } from '../lib/env/bytes.js';
+import { allocBytes, constantTimeEqual, copyBytes, fromUtf8, slabItemBytesMax, utf8, utf8Transient } from '../lib/env/bytes.js';
 
 describe('bytes', () => {
-  it('property: utf8 and fromUtf8 agree with TextEncoder/TextDecoder for any string, short or long', () => {
+  it('property: utf8, utf8Transient and fromUtf8 agree with TextEncoder/TextDecoder for any string, short or long', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 400 }), fc.string({ minLength: 250, maxLength: 600 })), (s) => {
         const bytes = utf8(s);
         expect(bytes).toEqual(new TextEncoder().encode(s));
+        expect(utf8Transient(s)).toEqual(bytes);
         expect(fromUtf8(bytes)).toBe(new TextDecoder().decode(bytes));
       }),
       { numRuns: 500 },

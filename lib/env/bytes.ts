@@ -6,8 +6,20 @@ const shortTextMax = 256;
 
 /** UTF-8 bytes of a string. */
 export function utf8(text: string): Uint8Array {
-  if (text.length > shortTextMax) return encoder.encode(text);
-  const out = new Uint8Array(text.length);
+  return encodeShort(text, text.length > shortTextMax ? undefined : new Uint8Array(text.length));
+}
+
+/**
+ * UTF-8 bytes of a string, for a short-lived array (a message payload on its way into a frame):
+ * up to {@link slabItemBytesMax} bytes it is cut from the shared slab (see {@link allocBytes}).
+ */
+export function utf8Transient(text: string): Uint8Array {
+  return encodeShort(text, text.length > shortTextMax ? undefined : allocBytes(text.length));
+}
+
+/** `text` into `out` (one byte per character) while it is ASCII; else the native encoder's array. */
+function encodeShort(text: string, out: Uint8Array | undefined): Uint8Array {
+  if (out === undefined) return encoder.encode(text);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) return encoder.encode(text);

@@ -7,7 +7,7 @@ import { actorNameLengthMax, dialTimeoutMsDefault, nodeIdLengthMax } from '../co
 import type { NodeId } from '../core/node-id.js';
 import { parseNodeId } from '../core/node-id.js';
 import { assert } from '../env/assert.js';
-import { toHex, utf8 } from '../env/bytes.js';
+import { toHex, utf8Transient } from '../env/bytes.js';
 import { ClusterluckError, invalidArgument, show, toWireError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
@@ -266,7 +266,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
 
   /** Answers a call with an error: its code and message cross the wire, never its stack. */
   replyError(from: From, error: unknown): void {
-    this.#answer(from, MessageKind.replyError, utf8(JSON.stringify(toWireError(error))));
+    this.#answer(from, MessageKind.replyError, utf8Transient(JSON.stringify(toWireError(error))));
   }
 
   #answer(from: From, kind: MessageKind, payload: Uint8Array): void {
@@ -415,7 +415,8 @@ export function encodeJson(value: unknown, field: string): Uint8Array {
   } catch (err) {
     throw invalidArgument(field, value, `JSON-serialisable (${err instanceof Error ? err.message : 'unknown'})`);
   }
-  return text === undefined ? new Uint8Array(0) : utf8(text);
+  // Short-lived: the payload is copied into its frame (a send queue keeps a copy of its own, see Peers.send).
+  return text === undefined ? new Uint8Array(0) : utf8Transient(text);
 }
 
 /** A random actor name. */

@@ -135,8 +135,10 @@ export class Peers {
   send(peer: Peer, item: Outbound, pending: PendingCall | undefined): void {
     const link = peer.links[0];
     if (link !== undefined && !peer.congested && peer.queue.length === 0) return this.#transmit(peer, link, item);
-    if (pending !== undefined) pending.queued = item;
-    peer.queue.push(item);
+    // It may wait a while: its payload, perhaps a view on a shared slab (allocBytes), gets bytes of its own.
+    const kept: Outbound = { ...item, payload: item.payload.slice() };
+    if (pending !== undefined) pending.queued = kept;
+    peer.queue.push(kept);
     if (peer.queue.length > this.#h.sendQueueLengthMax) {
       const dropped = peer.queue.shift() as Outbound;
       this.#h.stats.queueDropped++;

@@ -31,7 +31,7 @@ function encodeShort(text: string, out: Uint8Array | undefined): Uint8Array {
 /**
  * The string of UTF-8 bytes; throws a TypeError on invalid UTF-8. Always the native decoder: a
  * string built a character at a time is a rope that `JSON.parse` must flatten first, and decoding
- * then parsing a 80–255 byte job took 1.6–4.1 µs that way against 0.5–0.6 µs (Node 20).
+ * then parsing an 80–255 byte job took 1.6–4.1 µs that way against 0.5–0.6 µs (Node 20).
  */
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
@@ -47,7 +47,7 @@ let slabUsed = 0;
  * `n` zeroed bytes for a short-lived array: a frame or message on its way out or in. Up to
  * {@link slabItemBytesMax} they are a view on a shared 16 KiB slab, as Node's Buffer pool does:
  * a typed array with a buffer of its own took about 0.7 µs to make at 80 bytes (Node 20; V8 keeps
- * only arrays up to 64 bytes on its heap) and more to collect, a view on the slab about 20 ns.
+ * only arrays up to 64 bytes on its heap) and more to collect; this function took 49–94 ns.
  * A slab lives while any array cut from it does, so copy what you keep, and never use such an
  * array's `.buffer` without its `byteOffset`.
  */

@@ -41,7 +41,8 @@ export type Unqueue = (peerId: string, item: Outbound) => void;
 
 /**
  * One call in the table. A class, not closures made per call: its abort listener is the object
- * itself (`handleEvent`), so opening a call makes one closure (its timer's), not four.
+ * itself (`handleEvent`), so opening a call makes one closure (its timer's). It made five: three
+ * here, and the unqueue and message closures the kernel passed in.
  */
 class Call implements PendingCall {
   link: Link | undefined = undefined;

@@ -135,8 +135,9 @@ export class Peers {
   send(peer: Peer, item: Outbound, pending: PendingCall | undefined): void {
     const link = peer.links[0];
     if (link !== undefined && !peer.congested && peer.queue.length === 0) return this.#transmit(peer, link, item);
-    // It may wait a while: its payload, perhaps a view on a shared slab (allocBytes), gets bytes of its own.
-    const kept: Outbound = { ...item, payload: item.payload.slice() };
+    // It may wait a while: a payload that is a view on a shared slab (allocBytes) gets bytes of its own.
+    const shared = item.payload.byteLength !== item.payload.buffer.byteLength;
+    const kept: Outbound = shared ? { ...item, payload: item.payload.slice() } : item;
     if (pending !== undefined) pending.queued = kept;
     peer.queue.push(kept);
     if (peer.queue.length > this.#h.sendQueueLengthMax) {

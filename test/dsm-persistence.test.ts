@@ -1,15 +1,17 @@
 // DSMServer with disk: a node dropped without stop() and restarted on the same storage gets its
-// semaphores and live holders back with the lease time that remains.
+// semaphores and holders back, each lease held for the time it had at its last grant, counted from
+// the restart (no clock says how long the node was down).
 import { describe, expect, it } from 'vitest';
 import { HashRing } from '../lib/core/hash-ring.js';
 import { DSMServer } from '../lib/dsm/dsm-server.js';
+import { DTable } from '../lib/table/dtable.js';
 import type { Storage } from '../lib/env/storage.js';
 import { SimDisk } from '../sim/disk/sim-disk.js';
 import { seededRandom } from '../sim/world/seeded-random.js';
 import { kernelWorld } from './support/kernels.js';
 
 describe('DSMServer persistence', () => {
-  it('a dropped owner restarted on its storage has its semaphores and live holders back, expired ones gone', async () => {
+  it('a dropped owner restarted on its storage has its semaphores and holders back, each for its whole lease from the restart', async () => {
     const world = kernelWorld('persist');
     const [a, b] = await world.mesh(['a', 'b']);
     const ring = new HashRing();
@@ -36,14 +38,80 @@ describe('DSMServer persistence', () => {
     const again = new DSMServer(source, a!, { disk: true, storage: disk.storage(), fsyncInterval: 0 }).start();
     await again.load();
 
-    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
+    // 'short' ran out while the node was down, but the restart cannot know that: it may have been
+    // renewed just before the crash, and the wall clock may have been stepped since.
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 2 });
     await expect(client.read('__proto__')).resolves.toEqual({ n: 1, active: 1 });
     await expect(client.read('doomed')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    // A slot is kept timeout·(1+ρ)² on the owner's clock: 10 s → 10.201 s after the grant.
-    await world.clock.advance(7_700);
+    // A slot is kept timeout·(1+ρ)² on the owner's clock: 1 s → 1.0201 s, 10 s → 10.201 s, from the restart.
+    await world.clock.advance(1_020);
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 2 });
+    await world.clock.advance(1);
+    await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
+    await world.clock.advance(10_201 - 1_021 - 1);
     await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 1 });
     await world.clock.advance(2);
     await expect(client.read('jobs')).resolves.toEqual({ n: 3, active: 0 });
+    await world.stopAll();
+  });
+
+  it('a wall clock stepped while the owner was up does not shorten the leases it restores (fuzz seed 12034)', async () => {
+    const world = kernelWorld('persist-wall');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing().insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('persist-wall-disk') });
+    const owner = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    await client.create('s', 1);
+    // The owner's wall clock is set back 9.5 s (an NTP step); the holder renews a 10 s lease.
+    world.clock.jumpWall(-9_500);
+    await client.post('s', 'h1', 10_000);
+    await world.clock.advance(300);
+    // Killed; it comes back 1 s later with its wall clock set right.
+    disk.crash();
+    a!.unregister('dsm');
+    world.clock.jumpWall(9_500);
+    await world.clock.advance(1_000);
+    const again = new DSMServer(source, a!, { disk: true, storage: disk.storage() }).start();
+    await again.load();
+    // h1 believes until 10 s after it sent the post on its own clock, so until 8.7 s from here.
+    for (let t = 0; t < 8_700; t += 500) {
+      await expect(client.post('s', 'h2', 1_000, undefined, undefined, 0)).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+      await world.clock.advance(500);
+    }
+    await world.stopAll();
+  });
+
+  it('a lease stored by an earlier version (a wall-clock expiry) is held for leaseMsMax·(1+ρ)² from the restart, and stored anew', async () => {
+    const world = kernelWorld('persist-legacy');
+    const [a, b] = await world.mesh(['a', 'b']);
+    const ring = new HashRing().insert(a!.self);
+    const source = { ring: () => ring };
+    const disk = new SimDisk({ random: seededRandom('persist-legacy-disk') });
+    // What an earlier version wrote: the semaphore, and a lease with a wall-clock expiry long past.
+    const table = new DTable<number | number[]>({ storage: disk.storage(), clock: world.clock, name: 'dsm', fsyncInterval: 0 });
+    table.start();
+    await table.load();
+    await table.set(JSON.stringify(['s', 's']), [1, 7]);
+    await table.set(JSON.stringify(['h', 's', 'old']), [world.clock.wallNow() - 60_000, 7]);
+    await table.stop();
+    const opts = { disk: true, storage: disk.storage(), leaseMsMax: 2_000 } as const;
+    const owner = new DSMServer(source, a!, opts).start();
+    await owner.load();
+    const client = new DSMServer(source, b!).start();
+    await expect(client.query('s')).resolves.toMatchObject({ holders: [{ holder: 'old', token: 7 }] });
+    // Stored anew in today's form: a second restart has it too.
+    await owner.stop();
+    const again = new DSMServer(source, a!, opts).start();
+    await again.load();
+    await expect(client.read('s')).resolves.toEqual({ n: 1, active: 1 });
+    // 2 s·(1.01)² = 2.0402 s from this restart.
+    await world.clock.advance(2_040);
+    await expect(client.read('s')).resolves.toEqual({ n: 1, active: 1 });
+    await world.clock.advance(1);
+    await expect(client.read('s')).resolves.toEqual({ n: 1, active: 0 });
     await world.stopAll();
   });
 

@@ -874,7 +874,7 @@ export class DSMServer extends GenServer {
 
   async #load(): Promise<void> {
     if (this.#journal === undefined) return;
-    for (const stored of await this.#journal.load()) this.#store.restore(stored);
+    for (const stored of await this.#journal.load(this.#leaseMsMax * this.#stretch)) this.#store.restore(stored);
   }
 
   #sleep(ms: number): Promise<void> {

@@ -19,11 +19,14 @@ export interface JournalOptions {
 
 // Keys are JSON arrays, so no id or holder can collide with another: ["s", id] holds
 // [n, last fencing token] or, while holders granted before n was lowered hold more, [n, last
-// fencing token, cap]; ["h", id, holder] [wall-clock expiry, token] or, for a lease of several
-// slots, [wall-clock expiry, token, permits]. Tables written before fencing tokens hold bare
-// numbers (n; expiry), read as token 0.
+// fencing token, cap]; ["l", id, holder] [ms the lease had when granted or renewed, token] or, for
+// a lease of several slots, [ms, token, permits]. Tables written before hold ["h", id, holder]
+// [wall-clock expiry, token, permits?] instead (and before fencing tokens bare numbers: n; expiry,
+// read as token 0): such a lease is held for the longest a lease can be, since its wall-clock
+// expiry says nothing once the clock has been stepped.
 const semKey = (id: string): string => JSON.stringify(['s', id]);
-const leaseKey = (id: string, holder: string): string => JSON.stringify(['h', id, holder]);
+const leaseKey = (id: string, holder: string): string => JSON.stringify(['l', id, holder]);
+const wallLeaseKey = (id: string, holder: string): string => JSON.stringify(['h', id, holder]);
 
 /** Persists a DSMServer's semaphores and leases in a DTable. */
 export class DsmJournal implements SemaphoreJournal {
@@ -47,8 +50,8 @@ export class DsmJournal implements SemaphoreJournal {
     this.#write(this.#table.set(semKey(id), cap === undefined || cap <= n ? [n, lastToken] : [n, lastToken, cap]));
   }
 
-  granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void {
-    this.#write(this.#table.set(leaseKey(id, holder), permits === 1 ? [expiresWallMs, token] : [expiresWallMs, token, permits]));
+  granted(id: string, holder: string, holdMs: number, token: number, permits: number): void {
+    this.#write(this.#table.set(leaseKey(id, holder), permits === 1 ? [holdMs, token] : [holdMs, token, permits]));
   }
 
   released(id: string, holder: string): void {
@@ -75,22 +78,35 @@ export class DsmJournal implements SemaphoreJournal {
     return this.#table.idle();
   }
 
-  /** Reads the table back; leases whose semaphore is gone are dropped from it. STORAGE_CORRUPT on a record of the wrong shape. */
-  async load(): Promise<JournaledSemaphore[]> {
+  /**
+   * Reads the table back; leases whose semaphore is gone are dropped from it, and a lease stored
+   * with a wall-clock expiry (by an earlier version) is held for `legacyHoldMs`. STORAGE_CORRUPT on
+   * a record of the wrong shape.
+   */
+  async load(legacyHoldMs: number): Promise<JournaledSemaphore[]> {
     this.#table.start();
     await this.#table.load();
     const sems = new Map<string, { id: string; n: number; lastToken: number; cap?: number; leases: HolderRecord[] }>();
-    const leases: [string, string, number, number, number][] = [];
+    const leases = new Map<string, [string, string, number, number, number]>();
+    const legacy: [string, string, number, number][] = [];
     for (const [key, value] of this.#table.entries()) {
       const k = JSON.parse(key) as unknown[];
       const [a, b, c] = record(key, value, 3);
       if (k[0] === 's') sems.set(k[1] as string, { id: k[1] as string, n: a, lastToken: b, ...(c > a ? { cap: c } : {}), leases: [] });
-      else leases.push([k[1] as string, k[2] as string, a, b, c]);
+      else if (k[0] === 'l') leases.set(key, [k[1] as string, k[2] as string, a, b, c]);
+      else legacy.push([k[1] as string, k[2] as string, b, c]);
     }
-    for (const [id, holder, expires, token, permits] of leases) {
+    // An earlier version's records are rewritten in today's form.
+    for (const [id, holder, token, permits] of legacy) {
+      this.#write(this.#table.delete(wallLeaseKey(id, holder)));
+      if (leases.has(leaseKey(id, holder))) continue;
+      this.granted(id, holder, legacyHoldMs, token, permits);
+      leases.set(leaseKey(id, holder), [id, holder, legacyHoldMs, token, permits]);
+    }
+    for (const [id, holder, holdMs, token, permits] of leases.values()) {
       const s = sems.get(id);
       if (s === undefined) this.#write(this.#table.delete(leaseKey(id, holder)));
-      else s.leases.push(permits === 1 ? [holder, expires, token] : [holder, expires, token, permits]);
+      else s.leases.push(permits === 1 ? [holder, holdMs, token] : [holder, holdMs, token, permits]);
     }
     return [...sems.values()];
   }

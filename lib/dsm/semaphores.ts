@@ -8,20 +8,26 @@ export type { SemaphoreInfo, SemaphoreSnapshot } from '../core/semaphore.js';
 export interface SemaphoreJournal {
   /** `id` exists with limit `n` and has granted tokens up to `lastToken`. */
   created(id: string, n: number, lastToken: number, cap?: number): void;
-  /** `holder` holds `permits` slots of `id` until `expiresWallMs` with `token`. */
-  granted(id: string, holder: string, expiresWallMs: number, token: number, permits: number): void;
+  /** `holder` holds `permits` slots of `id` with `token` for `holdMs` from now (on this node's clock, stretched). */
+  granted(id: string, holder: string, holdMs: number, token: number, permits: number): void;
   released(id: string, holder: string): void;
   destroyed(id: string, holders: readonly string[]): void;
 }
 
-/** A semaphore as the journal stored it: each lease's expiry on the wall clock. */
+/**
+ * A semaphore as the journal stored it: each lease with the time it had when it was last granted or
+ * renewed. A restart holds each lease that long again, from its own start: the lease may have been
+ * renewed just before the crash, and no clock says how long the node was down (the wall clock may
+ * have been stepped meanwhile: fuzz seed 12034). This is the conservative approximation Chubby's
+ * new master makes of the sessions its predecessor granted.
+ */
 export interface JournaledSemaphore {
   readonly id: string;
   readonly n: number;
   readonly lastToken: number;
   /** Slots its holders may hold above a lowered `n`. */
   readonly cap?: number;
-  /** `[holder, expiresWallMs, token, permits?]`. */
+  /** `[holder, holdMs, token, permits?]`. */
   readonly leases: readonly HolderRecord[];
 }
 
@@ -44,8 +50,7 @@ const stalledPollMs = 50;
 
 /**
  * The owner's semaphores: the pure {@link Semaphores} on this node's monotonic clock, one timer for
- * the next expiry, and the journal. Wall-clock expiries are kept only so a restart can restore the
- * time that remains.
+ * the next expiry, and the journal.
  */
 export class SemaphoreStore {
   readonly #clock: Clock;
@@ -69,7 +74,7 @@ export class SemaphoreStore {
           case 'created': journal.created(c.id, c.n, c.lastToken, c.cap); break;
           case 'granted':
             if (c.fresh) journal.created(c.id, c.n, c.lease.token);
-            journal.granted(c.id, c.holder, this.#clock.wallNow() + c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
+            journal.granted(c.id, c.holder, c.lease.expiresAt - this.#clock.now(), c.lease.token, permitsOf(c.lease));
             break;
           case 'released': journal.released(c.id, c.holder); break;
           case 'destroyed': journal.destroyed(c.id, c.holders); break;
@@ -173,11 +178,10 @@ export class SemaphoreStore {
     this.#arm();
   }
 
-  /** Restores a semaphore and its leases from storage; leases already over are dropped. */
+  /** Restores a semaphore and its leases from storage, each lease held for its stored time from now (see {@link JournaledSemaphore}). */
   restore(s: JournaledSemaphore): void {
     const now = this.#clock.now();
-    const wallNow = this.#clock.wallNow();
-    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, ...(s.cap === undefined ? {} : { cap: s.cap }), leases: s.leases.map((l): HolderRecord => [l[0], now + l[1] - wallNow, l[2], permitsOf(l)]) }, now);
+    this.#machine.restore(s.id, { n: s.n, lastToken: s.lastToken, ...(s.cap === undefined ? {} : { cap: s.cap }), leases: s.leases.map((l): HolderRecord => [l[0], now + l[1], l[2], permitsOf(l)]) }, now);
     this.#arm();
   }
 

@@ -114,7 +114,7 @@ function clusterOver(transport: 'memory' | 'webrtc'): Promise<BenchCluster> {
 }
 
 /** `npm run bench` section: W1–W4 with every node in this process (memory: 3 nodes; WebRTC: 2), the caller on a non-owner. */
-export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: 'memory' | 'webrtc'; vsRedis: boolean }): Promise<void> {
+export async function dsmBench(print: (line: string) => void, opts: { seconds: number; transport: 'memory' | 'webrtc'; vsRedis: boolean }): Promise<Figures> {
   const c = await clusterOver(opts.transport);
   const label = opts.transport === 'webrtc' ? 'webrtc transport (node-datachannel), 2 Node nodes in this process' : 'memory transport, 3 nodes in this process';
   const ours = await dsmWorkloads(c, print, { seconds: opts.seconds, callerIndex: 1, ownerIndex: 0, label });
@@ -131,6 +131,7 @@ export async function dsmBench(print: (line: string) => void, opts: { seconds: n
     await viewsW1(print);
     await dsmMemory(print);
   }
+  return ours;
 }
 
 /** Three ClusterNodes on decided views over one memory network, with or without a disk each. */

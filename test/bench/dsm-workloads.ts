@@ -1,6 +1,7 @@
 // The DSM workloads that also run in a page (the tab bench): W1 and W4 against one DSMServer,
 // measured where the caller is. No Node imports here.
 import type { DSMServer } from '../../lib/dsm/dsm-server.js';
+import type { Connection } from '../../lib/env/transport.js';
 
 /** W1's figures: cycles/s and post/close latency quantiles in ms. */
 export interface W1Figures {
@@ -170,4 +171,51 @@ export function w1Line(where: string, f: W1Figures): string {
 /** W4's line of the bench output. */
 export function w4Line(where: string, f: W4Figures): string {
   return `W4 ${where}: ${Math.round(f.perSecond).toLocaleString('en')}/s grants; longest wait ${f.longestMs.toFixed(0)} ms; grants per holder ${f.grantsMin} to ${f.grantsMax}`;
+}
+
+/** Round trips of one frame at a time: p50 and p99 in ms, and how many. */
+export interface RoundTrips {
+  readonly p50: number;
+  readonly p99: number;
+  readonly count: number;
+  readonly seconds: number;
+}
+
+/** Sends one `frameBytes` frame at a time over `conn` (whose peer echoes it) for `seconds`. */
+export function roundTrips(conn: Connection, seconds: number, frameBytes = 64): Promise<RoundTrips> {
+  const frame = new Uint8Array(frameBytes).fill(9);
+  const trips: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  return new Promise((resolve) => {
+    let sentAt = performance.now();
+    const onMessage = (): void => {
+      const now = performance.now();
+      trips.push(now - sentAt);
+      if (now < end) {
+        sentAt = performance.now();
+        conn.send(frame);
+        return;
+      }
+      conn.removeEventListener('message', onMessage);
+      trips.sort((a, b) => a - b);
+      resolve({ p50: pct(trips, 0.5), p99: pct(trips, 0.99), count: trips.length, seconds });
+    };
+    conn.addEventListener('message', onMessage);
+    conn.send(frame);
+  });
+}
+
+/** A round-trip line of the bench output. */
+export function roundTripLine(where: string, t: RoundTrips): string {
+  return `${where}, 1 frame in flight: p50 ${(t.p50 * 1000).toFixed(0)} µs, p99 ${(t.p99 * 1000).toFixed(0)} µs (${t.count.toLocaleString('en')} trips, ${Math.round(t.count / t.seconds).toLocaleString('en')}/s)`;
+}
+
+/**
+ * The WebRTC target of the performance issue: W1 (a post and a close, two round trips) within 2× of
+ * the limit the channel's own round trip sets, 1 / (2 · p50).
+ */
+export function roundTripTarget(where: string, w1PerSecond: number, t: RoundTrips): string {
+  const limit = 1000 / (2 * t.p50);
+  const ratio = w1PerSecond / limit;
+  return `target, ${where}: W1 ${Math.round(w1PerSecond).toLocaleString('en')} cycles/s is ${ratio.toFixed(2)}× the round-trip limit 1/(2 × ${(t.p50 * 1000).toFixed(0)} µs) = ${Math.round(limit).toLocaleString('en')} (≥ 0.5: ${ratio >= 0.5 ? 'met' : 'not met'})`;
 }

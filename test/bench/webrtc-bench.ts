@@ -7,11 +7,12 @@ import { webrtcTransport, type WebRtcTransport } from '../../lib/transports/webr
 import { MemorySignalHub } from '../../lib/transports/webrtc/signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
 import { echoRoundTrips, sendOneWay } from './tcp-bench.js';
+import { roundTrips, roundTripLine, type RoundTrips } from './dsm-workloads.js';
 
 const frameBytes = 64;
 
-/** Prints connect time, round trip p50/p99 and frames/s over Node↔Node data channels, ~`seconds` per figure. */
-export async function webrtcBench(print: (line: string) => void, seconds = 2): Promise<void> {
+/** Prints connect time, round trip p50/p99 and frames/s over Node↔Node data channels, ~`seconds` per figure; returns the round trips. */
+export async function webrtcBench(print: (line: string) => void, seconds = 2): Promise<RoundTrips> {
   const hub = new MemorySignalHub();
   const make = (): WebRtcTransport => webrtcTransport({ signaller: hub.signaller(), clock: systemClock(), wrtc: nodeWrtc });
   const [client, server] = [make(), make()];
@@ -39,43 +40,14 @@ export async function webrtcBench(print: (line: string) => void, seconds = 2): P
     oneWay.abort();
     echo = true;
     const conn = await dial();
-    const trips = await roundTrips(conn, seconds);
-    const ms = (q: number): string => (quantile(trips, q) * 1000).toFixed(0);
-    print(`webrtc round trip, 1 in flight: p50 ${ms(0.5)} µs, p99 ${ms(0.99)} µs (${trips.length.toLocaleString('en')} trips, ${Math.round(trips.length / seconds).toLocaleString('en')}/s)`);
+    const trips = await roundTrips(conn, seconds, frameBytes);
+    print(roundTripLine('webrtc round trip, Node ↔ Node', trips));
     const echoed = await echoRoundTrips(conn, seconds, 64);
     print(`webrtc echoed frames, 64 in flight: ${Math.round(echoed).toLocaleString('en')}/s`);
     conn.abort();
+    return trips;
   } finally {
     await client.close();
     await server.close();
   }
 }
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
-
-/** One frame at a time for `seconds`; each round trip in ms, sorted. */
-function roundTrips(conn: Connection, seconds: number): Promise<number[]> {
-  const frame = new Uint8Array(frameBytes).fill(9);
-  const trips: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  return new Promise((resolve) => {
-    let sentAt = performance.now();
-    const onMessage = (): void => {
-      const now = performance.now();
-      trips.push(now - sentAt);
-      if (now < end) {
-        sentAt = performance.now();
-        conn.send(frame);
-        return;
-      }
-      conn.removeEventListener('message', onMessage);
-      resolve(trips.sort((a, b) => a - b));
-    };
-    conn.addEventListener('message', onMessage);
-    conn.send(frame);
-  });
-}
-

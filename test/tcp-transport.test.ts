@@ -220,7 +220,7 @@ describe('tcp transport', () => {
     }
   });
 
-  it('frames sent in one tick leave in one write per KiB, on sockets without Nagle delay and with keepalive', async () => {
+  it('frames sent in one turn of the event loop leave in one write per KiB, on sockets without Nagle delay and with keepalive', async () => {
     const [write, noDelay, keepAlive] = (['write', 'setNoDelay', 'setKeepAlive'] as const).map((m) => vi.spyOn(Socket.prototype, m));
     const served = await serve(tcpTransport({ keepAliveMs: 7000 }));
     const conn = await tcpTransport({ keepAliveMs: 7000 }).dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
@@ -237,6 +237,16 @@ describe('tcp transport', () => {
       for (let i = 0; i < 200; i++) conn.send(Uint8Array.from(counting(10, i)));
       await until(() => served.frames(0).length === 270, 'all frames');
       expect(ours()).toHaveLength(3);
+      // Frames sent by two timers of one turn of the event loop (two holders whose leases end
+      // together) leave in one write, not one per timer.
+      write?.mockClear();
+      await new Promise<void>((resolve) => {
+        setTimeout(() => conn.send(Uint8Array.from(counting(10, 1))), 1);
+        setTimeout(() => conn.send(Uint8Array.from(counting(10, 2))), 1);
+        setTimeout(resolve, 1);
+      });
+      await until(() => served.frames(0).length === 272, 'the timers\' frames');
+      expect(ours()).toHaveLength(1);
       expect([noDelay?.mock.calls, keepAlive?.mock.calls]).toEqual([[[true], [true]], [[true, 7000], [true, 7000]]]);
     } finally {
       vi.restoreAllMocks();

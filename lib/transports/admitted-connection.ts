@@ -48,14 +48,19 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   /** Hands what `send` queued to the transport (its I/O). */
   protected abstract flush(): void;
 
-  /** Runs {@link flush} on a later microtask: once, however many sends ask before it runs. */
+  /** Runs {@link flush} once {@link later}, however many sends ask before it runs. */
   protected scheduleFlush(): void {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => {
+    this.later(() => {
       this.#flushQueued = false;
       this.flush();
     });
+  }
+
+  /** When a scheduled flush runs: on a later microtask, unless the transport knows a better moment. */
+  protected later(fn: () => void): void {
+    queueMicrotask(fn);
   }
 
   /** What `send` answers: true under the high-water mark; false past it, and a `drain` is then owed. */

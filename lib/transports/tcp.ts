@@ -266,6 +266,15 @@ class TcpConnection extends AdmittedConnection implements Connection {
 
   readonly #afterWrite = (): void => this.drainIfDue(this.#s.highWaterMarkBytes);
 
+  /**
+   * A flush waits for the end of this turn of the event loop (`setImmediate`, which runs once the
+   * timers and I/O callbacks due now have run), not for the next microtask: what the callbacks of
+   * one turn send to a peer leaves in one write, as when two holders' timers fire together.
+   */
+  protected override later(fn: () => void): void {
+    setImmediate(fn);
+  }
+
   /** Cuts `chunk` into frames; the state between chunks is this connection's alone. */
   #receive(chunk: Buffer): void {
     this.#idleTimer?.refresh();

@@ -109,6 +109,71 @@ describe('ClusterNode', () => {
     nodes.push(other);
   });
 
+  // Two tabs started at once (a browser-mesh flake): the joiner's keys waited out the whole
+  // lock-delay, because the founder's server, still loading its table, never sent its release.
+  // With nothing to hand over, nothing else carried it (the first case fails without the fix).
+  it.each([
+    ['a fresh founder', false],
+    ['a founder restarting on a table whose semaphores are held (they come with their holders)', true],
+  ])('a member that joins while %s is still loading its table serves its keys once the founder starts, not a lock-delay later', async (_, stored) => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork();
+    const env = (id: string, storage?: Storage) => ({ clock, random: seededRandom(id), transport: network.transport(), logger: silentLogger, ...(storage === undefined ? {} : { storage }) });
+    const disk = memoryStorage();
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    if (stored) {
+      // The founder's first life: each semaphore held by h1 for a minute.
+      const first = new ClusterNode({ id: 'f', address: 'f', cookie: 'c', dsm: { disk: true }, env: env('f1', disk) });
+      await clock.drive(first.start());
+      for (const k of keys) {
+        await clock.drive(first.dsm.create(k, 1));
+        await clock.drive(first.dsm.post(k, 'h1', 60_000));
+      }
+      await clock.drive(first.stop({ leave: false }));
+    }
+    // The founder's semaphore table loads only when the test lets it (as IndexedDB takes its time
+    // in a tab); its view is stored under another key and loads at once.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow: Storage = new Proxy(disk, {
+      get: (target, key, receiver) => key === 'read'
+        ? async (...args: Parameters<Storage['read']>) => { if (args[0].startsWith('dsm')) await gate; return target.read(...args); }
+        : Reflect.get(target, key, receiver) as unknown,
+    });
+    const founder = new ClusterNode({ id: 'f', address: 'f', cookie: 'c', dsm: { disk: true }, env: env('f2', slow) });
+    const founding = founder.start();
+    // Its kernel derives the cookie's key in real time: let real time pass too.
+    for (let i = 0; i < 2000 && !founder.gossip.isMember(); i++) {
+      await clock.advance(10);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(founder.gossip.isMember()).toBe(true);
+    expect(founder.dsm.name).toBeUndefined(); // still loading its table
+    const joiner = new ClusterNode({ id: 'j', address: 'j', cookie: 'c', env: env('j') });
+    await clock.drive(joiner.start({ seed: founder.self, syncTimeoutMs: 5000 }));
+    nodes.push(joiner);
+    expect(joiner.gossip.ring().nodes().map((n) => n.id).sort()).toEqual(['f', 'j']);
+    const moved = keys.filter((k) => joiner.gossip.find(k).id === 'j');
+    expect(moved.length).toBeGreaterThan(0);
+    // The founder owned every key before the join, so the joiner waits for its release.
+    for (const k of moved) expect(joiner.gossip.ownership(k)).toMatchObject({ state: 'waiting', reason: 'delay' });
+    open();
+    await clock.drive(founding);
+    nodes.push(founder);
+    // The lock-delay is (leaseMsMax + ownershipLeaseMs)·(1+ρ)², over a minute; the release comes within a retry.
+    for (let t = 0; t < 3000 && moved.some((k) => joiner.gossip.ownership(k).state !== 'owner'); t += 50) await clock.advance(50);
+    expect(moved.map((k) => joiner.gossip.ownership(k).state)).toEqual(moved.map(() => 'owner'));
+    for (const k of moved) {
+      if (!stored) {
+        await expect(clock.drive(founder.dsm.create(k, 1))).resolves.toBeUndefined();
+        continue;
+      }
+      // Each came with its holder: nobody else gets the slot.
+      await expect(clock.drive(founder.dsm.read(k))).resolves.toEqual({ n: 1, active: 1 });
+      await expect(clock.drive(founder.dsm.post(k, 'h2', 1000, undefined, 1000, 0))).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+    }
+  });
+
   it('until its table is loaded a node answers DSM calls NOT_RUNNING (callers retry it), then serves; a node in no view fails requests NOT_A_MEMBER', async () => {
     const clock = new VirtualClock();
     const network = new MemoryNetwork();

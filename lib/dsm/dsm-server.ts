@@ -277,6 +277,7 @@ export class DSMServer extends GenServer {
     });
     events.addEventListener('view', (e) => {
       if (this.name !== undefined) handoff.onView(e.detail.view, e.detail.previous);
+      else handoff.missed(e.detail.view, e.detail.previous);
     });
     return handoff;
   }

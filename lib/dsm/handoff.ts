@@ -111,10 +111,26 @@ export class Handoff {
     this.#h = host;
   }
 
+  /** Members owed a release by views adopted while the server was not serving (see {@link missed}). */
+  readonly #missed = new Set<string>();
+
+  /**
+   * This node adopted `view` (after `previous`) while its server was still loading its table at
+   * start: the members that may have taken keys from it then are owed a release when it starts
+   * (the table it loaded holds every grant it acknowledged). Before, a member that joined a founder
+   * still loading its table (two tabs started at once) waited out the whole lock-delay for the
+   * founder's keys. After a stop nothing is owed: the server dropped its state.
+   */
+  missed(view: View, previous: View | undefined): void {
+    if (this.#stopped) return;
+    for (const id of owedBy(view, previous, this.#h.kernel.self.id)) this.#missed.add(id);
+  }
+
   /**
    * This node adopted `view` (after `previous`). Semaphores it holds but no longer owns go to
    * their owners; members that may have taken keys from it (joiners, or everyone when it left or
-   * weights changed) get a release even when it held nothing for them.
+   * weights changed, and those of views it {@link missed}) get a release even when it held
+   * nothing for them.
    */
   onView(view: View, previous: View | undefined): void {
     this.#stopped = false;
@@ -129,12 +145,9 @@ export class Handoff {
       const owner = this.#h.owner(id) || (plannedBefore.get(id) ?? '');
       if (owner !== selfId && owner !== '') (byOwner.get(owner) ?? byOwner.set(owner, []).get(owner))?.push(id);
     }
-    const wasIn = previous?.members.find((m) => m.id === selfId);
-    const stillIn = view.members.find((m) => m.id === selfId);
-    const weightsMoved = previous !== undefined && view.members.some((m) => {
-      const before = previous.members.find((p) => p.id === m.id);
-      return before !== undefined && before.weight !== m.weight;
-    });
+    const owedTo = owedBy(view, previous, selfId);
+    for (const id of this.#missed) owedTo.add(id);
+    this.#missed.clear();
     for (const [to, t] of this.#targets) {
       if (view.members.some((m) => m.id === to)) continue;
       if (t.timer !== undefined) this.#h.kernel.env.clock.cancelTimer(t.timer);
@@ -142,8 +155,7 @@ export class Handoff {
     }
     for (const m of view.members) {
       if (m.id === selfId) continue;
-      const joined = previous !== undefined && !previous.members.some((p) => p.id === m.id);
-      const owed = wasIn !== undefined && (joined || stillIn === undefined || weightsMoved);
+      const owed = owedTo.has(m.id);
       const ids = byOwner.get(m.id) ?? [];
       let t = this.#targets.get(m.id);
       if (t === undefined && ids.length === 0 && !owed) continue;
@@ -302,6 +314,27 @@ export class Handoff {
     this.#inFlight.add(call);
     void call.finally(() => this.#inFlight.delete(call));
   }
+}
+
+/**
+ * The members of `view` that may have taken keys from `self` in the change from `previous`: the
+ * joiners, or every other member when `self` left or weights changed; none when `self` was not
+ * in `previous` (it owned nothing there) or `previous` is unknown.
+ */
+function owedBy(view: View, previous: View | undefined, self: string): Set<string> {
+  const owed = new Set<string>();
+  if (previous === undefined || !previous.members.some((m) => m.id === self)) return owed;
+  const stillIn = view.members.some((m) => m.id === self);
+  const weightsMoved = view.members.some((m) => {
+    const before = previous.members.find((p) => p.id === m.id);
+    return before !== undefined && before.weight !== m.weight;
+  });
+  for (const m of view.members) {
+    if (m.id === self) continue;
+    const joined = !previous.members.some((p) => p.id === m.id);
+    if (joined || !stillIn || weightsMoved) owed.add(m.id);
+  }
+  return owed;
 }
 
 /** Validates a handoff body; INVALID_ARGUMENT naming the bad field. */

@@ -18,7 +18,7 @@ import { MemoryNetwork } from '../../lib/transports/memory-network.js';
 import { webrtcTransport } from '../../lib/transports/webrtc/transport.js';
 import { MemorySignalHub } from '../../lib/transports/webrtc/signal-memory.js';
 import { nodeWrtc } from '../webrtc-node.js';
-import { dsmClient, loadLine, w1, w1Line, w2, w3, w4, w4Line, type W1Figures } from './dsm-workloads.js';
+import { dsmClient, loadLine, w1, w1Line, w2, w3, w4Acquire, w4Line, type W1Figures } from './dsm-workloads.js';
 import { redisWorkloads, type Figures } from './redis-bench.js';
 
 /** A running cluster for the workloads: its servers, a static ring, and how to stop it. */
@@ -69,9 +69,9 @@ export async function dsmWorkloads(c: BenchCluster, print: (line: string) => voi
   const f3 = await w3(dsmClient(dsm), ids, opts.seconds);
   print(loadLine('W3', `${where} (owners spread over the ring)`, f3));
 
-  // W4: n=2, 32 holders that retry until granted, hold 5 ms, release.
+  // W4: n=2, 32 holders queue through acquire, hold 5 ms, release.
   const w4id = idOwnedBy(c, opts.ownerIndex, 'w4');
-  const f4 = await w4(dsm, w4id, opts.seconds);
+  const f4 = await w4Acquire(dsm, w4id, opts.seconds);
   print(w4Line(where, f4));
   for (const id of [w1id, w2id, w4id, ...ids]) await dsm.destroy(id);
   return { W1: f1.perSecond, W2: f2.perSecond, W3: f3.perSecond, W4: f4.perSecond };

@@ -145,15 +145,6 @@ export async function w4Loop(seconds: number, take: (holder: number) => Promise<
   return { perSecond: total / seconds, longestMs: longest, grantsMin: Math.min(...grants), grantsMax: Math.max(...grants) };
 }
 
-/** W4: 32 holders on an n=2 semaphore `id` (created here) retry until granted, hold 5 ms, release; for `seconds`. */
-export async function w4(dsm: DSMServer, id: string, seconds: number): Promise<W4Figures> {
-  await dsm.create(id, 2);
-  return w4Loop(seconds, async (h) => {
-    await dsm.post(id, `h${h}`, 10_000);
-    return () => dsm.close(id, `h${h}`);
-  });
-}
-
 /** W4 through `acquire`: `waiters` holders on an n=2 semaphore `id` (created here) queue, hold `holdMs`, release; for `seconds`. */
 export async function w4Acquire(dsm: DSMServer, id: string, seconds: number, waiters = 32, holdMs = 5): Promise<W4Figures> {
   await dsm.create(id, 2);

@@ -58,9 +58,10 @@ export interface BuiltPages {
 
 /**
  * Builds `pages` (paths from `base`, the repository root by default) with Vite and serves the
- * result; `minify` as a production build would.
+ * result; `minify` as a production build would. `isolated` serves them cross-origin isolated
+ * (COOP and COEP), so that a page's `performance.now()` reads to 5 µs rather than 100 µs.
  */
-export async function buildPages(pages: readonly string[], base = root, minify = false): Promise<BuiltPages> {
+export async function buildPages(pages: readonly string[], base = root, minify = false, isolated = false): Promise<BuiltPages> {
   const outDir = await mkdtemp(join(tmpdir(), 'clusterluck-pages-'));
   const result = await build({
     root: base, configFile: false, logLevel: 'error',
@@ -84,11 +85,12 @@ export async function buildPages(pages: readonly string[], base = root, minify =
     }
   }
   const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server = createServer((req, res) => {
     const path = normalize(join(outDir, new URL(req.url ?? '/', 'http://x').pathname));
     if (!path.startsWith(outDir)) return void res.writeHead(403).end();
     readFile(path).then(
-      (body) => res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body),
+      (body) => res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', ...isolation }).end(body),
       () => res.writeHead(404).end(),
     );
   });

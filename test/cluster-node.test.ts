@@ -174,6 +174,28 @@ describe('ClusterNode', () => {
     }
   });
 
+  it('a node with storage keeps its table with its view: after a restart its holders still hold (a table in memory beside a stored view granted again)', async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork();
+    const disk = memoryStorage();
+    const env = (seed: string) => ({ clock, random: seededRandom(seed), transport: network.transport(), logger: silentLogger, storage: disk });
+    expect(() => new ClusterNode({ id: 'f', address: 'f', cookie: 'c', dsm: { disk: false }, env: env('x') }))
+      .toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.dsm.disk') }));
+    // No dsm options at all: the table is stored because the view is.
+    const first = new ClusterNode({ id: 'f', address: 'f', cookie: 'c', env: env('a') });
+    await clock.drive(first.start());
+    await clock.drive(first.dsm.create('k', 1));
+    await clock.drive(first.dsm.post('k', 'h1', 60_000));
+    await clock.drive(first.stop({ leave: false }));
+    const again = new ClusterNode({ id: 'f', address: 'f', cookie: 'c', env: env('b') });
+    await clock.drive(again.start());
+    nodes.push(again);
+    // The same incarnation on its stored view, serving at once: h1's slot came back with the table.
+    expect(again.gossip.ownership('k').state).toBe('owner');
+    await expect(clock.drive(again.dsm.read('k'))).resolves.toEqual({ n: 1, active: 1 });
+    await expect(clock.drive(again.dsm.post('k', 'h2', 1000, undefined, 1000, 0))).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+  });
+
   it('until its table is loaded a node answers DSM calls NOT_RUNNING (callers retry it), then serves; a node in no view fails requests NOT_A_MEMBER', async () => {
     const clock = new VirtualClock();
     const network = new MemoryNetwork();

@@ -47,7 +47,11 @@ export interface ClusterNodeOptions {
   readonly kernel?: Omit<NetKernelOptions, 'env' | 'id' | 'address' | 'cookie'>;
   /** Gossip options (interval, fanout, failure detection, auto-remove). */
   readonly gossip?: Omit<GossipRingOptions, 'ringId'>;
-  /** DSMServer options; with `disk: true` the table lives in `env.storage`. */
+  /**
+   * DSMServer options. With `env.storage` the table lives there (`disk` defaults to true, and
+   * false is INVALID_ARGUMENT: the view is stored too, and a member restarting on its stored view
+   * serves at once).
+   */
   readonly dsm?: DSMServerOptions;
   /**
    * What the node holds for its lifetime, e.g. the storage its factory opened (closed once the
@@ -82,8 +86,17 @@ export class ClusterNode {
     this.kernel = new NetKernel({ ...options.kernel, env: options.env, id: options.id, address: options.address, cookie: options.cookie });
     // The lock-delay covers the longest lease the DSM grants.
     this.gossip = new GossipRing(this.kernel, { ...(options.dsm?.leaseMsMax === undefined ? {} : { leaseMsMax: options.dsm.leaseMsMax }), ...options.gossip });
+    // With storage the gossip keeps the view across a restart, and with it this process's
+    // incarnation and vote: it then serves its keys at once, with no lock-delay, so its table must
+    // come back too. A table in memory beside a stored view granted again, after a restart, slots
+    // whose holders still held them.
     const storage = options.env.storage;
-    this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm });
+    const disk = options.dsm?.disk ?? storage !== undefined;
+    if (storage !== undefined && !disk) {
+      throw invalidArgument('options.dsm.disk', options.dsm?.disk,
+        'true or absent when env.storage is given (the view is stored, so the semaphore table must be: a restart would grant again what its holders still hold)');
+    }
+    this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm, disk });
     this.locks = new DistributedLocks(this.dsm);
     this.admin = new AdminServer(this);
     this.#held = options.held ?? [];

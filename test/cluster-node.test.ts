@@ -157,12 +157,19 @@ describe('ClusterNode', () => {
     expect(moved.length).toBeGreaterThan(0);
     // The founder owned every key before the join, so the joiner waits for its release.
     for (const k of moved) expect(joiner.gossip.ownership(k)).toMatchObject({ state: 'waiting', reason: 'delay' });
+    // A request made meanwhile waits at the joiner, and is served once the release comes (it waited
+    // for its deadline before, then failed: the flake's 'request waited 5166 ms').
+    let early: unknown = 'still waiting';
+    void joiner.dsm.read(moved[0] as string, undefined, 5000).then((r) => (early = r), (e: { code?: string }) => (early = e.code));
+    await clock.advance(500);
     open();
     await clock.drive(founding);
     nodes.push(founder);
     // The lock-delay is (leaseMsMax + ownershipLeaseMs)·(1+ρ)², over a minute; the release comes within a retry.
     for (let t = 0; t < 3000 && moved.some((k) => joiner.gossip.ownership(k).state !== 'owner'); t += 50) await clock.advance(50);
     expect(moved.map((k) => joiner.gossip.ownership(k).state)).toEqual(moved.map(() => 'owner'));
+    await clock.advance(50);
+    expect(early).toEqual(stored ? { n: 1, active: 1 } : 'NOT_FOUND');
     for (const k of moved) {
       if (!stored) {
         await expect(clock.drive(founder.dsm.create(k, 1))).resolves.toBeUndefined();

@@ -196,7 +196,7 @@ export class DSMServer extends GenServer {
   /** Resolves with `value` once the changes so far are durable (synced; written only with `safety: 'clusterluck'`). */
   readonly #durable: <T>(value: T) => T | Promise<T>;
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
-  readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number }>();
+  readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number; timer?: TimerHandle | undefined }>();
 
   constructor(gossip: RingSource, kernel: NetKernel, opts: DSMServerOptions = {}) {
     super(kernel);
@@ -245,6 +245,7 @@ export class DSMServer extends GenServer {
     gossip.events?.addEventListener('view', (e) => {
       const members = new Set(e.detail.view.members.map((m) => m.id));
       this.#store.dropCallers((c) => c === this.kernel.self.id || members.has(c));
+      this.#recheckAll(); // a key may have moved away, or come here with no delay
     });
     this.#serve();
   }
@@ -324,6 +325,7 @@ export class DSMServer extends GenServer {
     // Requests waiting for ownership to settle will not see it settle here.
     for (const [id, q] of [...this.#waiting]) {
       this.#waiting.delete(id);
+      if (q.timer !== undefined) this.kernel.env.clock.cancelTimer(q.timer);
       for (const e of q.entries) e.reject(new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
     }
     // Semaphores on their way to their new owners (after a graceful leave: all of them) go first.
@@ -759,9 +761,11 @@ export class DSMServer extends GenServer {
       for (const key of keys) this.#leases.get(key)?.revoke(`another holder stole ${show(id)}`);
       return null;
     });
-    this.handle(handoffEvent, (d, from) => {
+    this.handle(handoffEvent, async (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
-      return this.#handoff.receive(d as HandoffMessage, from.node.id);
+      const taken = await this.#handoff.receive(d as HandoffMessage, from.node.id);
+      this.#recheckAll(); // its release may have lifted a delay that requests here wait out
+      return taken;
     });
     this.handle('close', (d, from) => this.#mine(d as DsmJobs['close'], from, ({ id, holder, attempt }) => {
       store.close(id, holder, attempt);
@@ -811,6 +815,8 @@ export class DSMServer extends GenServer {
     const q = this.#waiting.get(id);
     if (q === undefined) return;
     const clock = this.kernel.env.clock;
+    if (q.timer !== undefined) clock.cancelTimer(q.timer);
+    q.timer = undefined;
     const o = this.#ownership(id);
     const now = clock.now();
     if (o.state === 'owner' || o.state === 'not-owner' || now >= q.deadline) {
@@ -828,7 +834,20 @@ export class DSMServer extends GenServer {
       return;
     }
     const untilMs = o.state === 'waiting' ? o.untilMs : undefined;
-    clock.setTimer(Math.max(1, Math.min(q.deadline, untilMs ?? now + ownershipPollMs) - now), () => this.#recheck(id));
+    q.timer = clock.setTimer(Math.max(1, Math.min(q.deadline, untilMs ?? now + ownershipPollMs) - now), () => {
+      q.timer = undefined;
+      this.#recheck(id);
+    });
+  }
+
+  /**
+   * Ownership may have settled before the time each waiting key looks again (a handoff's release
+   * lifted a lock-delay, a view moved a key away): every key looks now. Before, a request that
+   * began waiting out a joiner's delay waited until its deadline although the release had come
+   * (two tabs started at once, a browser-mesh flake: 'request waited 5166 ms').
+   */
+  #recheckAll(): void {
+    for (const id of [...this.#waiting.keys()]) this.#recheck(id);
   }
 
   #ownership(id: string): Ownership {

@@ -6,6 +6,7 @@ import type { MemberEntry } from '../core/membership.js';
 import type { NodeId } from '../core/node-id.js';
 import type { Clock, TimerHandle } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
+import { detLog10 } from '../core/det-math.js';
 
 /**
  * How long a member stays suspect before it is declared down:
@@ -14,7 +15,7 @@ import { sample, type Random } from '../env/random.js';
  * refutation back.
  */
 export function suspicionTimeoutMs(n: number, suspicionMult: number, probeIntervalMs: number): number {
-  return suspicionMult * Math.max(1, Math.log10(n + 1)) * probeIntervalMs;
+  return suspicionMult * Math.max(1, detLog10(n + 1)) * probeIntervalMs;
 }
 
 /**

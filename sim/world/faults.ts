@@ -8,6 +8,7 @@ import type { World } from './world.js';
 const joinsMax = 2;
 
 import type { FaultKind } from './fault-kinds.js';
+import { detPow } from '../../lib/core/det-math.js';
 
 export { faultKinds, type FaultKind } from './fault-kinds.js';
 
@@ -129,7 +130,7 @@ export function nemesis(world: World, random: Random, o: NemesisOptions, until: 
     const ms = draw(random, kind === 'long-partition' ? o.longFaultMs : o.faultMs);
     const nodes = kind === 'partition' || kind === 'long-partition' || kind === 'one-way' ? split(random, ids) : [victim];
     // A rate within [1/(1+ρ), 1+ρ] of real time, as the product assumes of every clock.
-    const amount = kind === 'drift' ? (1 + o.driftMax) ** (2 * random.next() - 1) : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
+    const amount = kind === 'drift' ? detPow(1 + o.driftMax, 2 * random.next() - 1) : kind === 'jump' ? randomInt(random, 20_001) - 10_000 : undefined;
     record(inject(world, { kind, nodes, ms, ...(amount === undefined ? {} : { amount }) }));
     world.clock.setTimer(draw(random, o.faultGapMs), act);
   };

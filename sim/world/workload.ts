@@ -8,6 +8,7 @@ import { stacklessError } from '../../lib/env/errors.js';
 import { randomInt, type Random } from '../../lib/env/random.js';
 import { draw, type MsRange } from './faults.js';
 import type { World } from './world.js';
+import { detLn } from '../../lib/core/det-math.js';
 
 /** What the clients draw from. */
 export interface WorkloadOptions {
@@ -35,7 +36,7 @@ export function client(world: World, random: Random, index: number, sems: string
   let k = 0;
   const host = `n${index % world.hosts.size}`;
   const next = (): void => {
-    const wait = -Math.log(1 - random.next()) * (1000 / o.opsPerSecond);
+    const wait = -detLn(1 - random.next()) * (1000 / o.opsPerSecond);
     world.clock.setTimer(wait, () => {
       if (world.clock.now() >= stopAt) return;
       const dsm = world.node(host)?.dsm;

@@ -35,7 +35,7 @@ function world(ids: string[]) {
     kernel, store, name: () => 'dsm', view: () => view7,
     owner: () => state.owner, serving: () => false,
     release: (from) => void state.released.push(from), releaseKey: () => undefined,
-    heldMs: () => 0, remainingDelayMs: () => state.delayMs, synced: () => Promise.resolve(), retryMs: 1000,
+    heldMs: () => 0, remainingDelayMs: () => state.delayMs, synced: () => Promise.resolve(), settled: () => undefined, retryMs: 1000,
   };
   const handoff = new Handoff(host);
   const view6: View = { cluster: 'k', number: 6, members: [member('a'), member('b'), member('c')], removed: [] };

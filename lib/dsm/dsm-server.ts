@@ -245,7 +245,7 @@ export class DSMServer extends GenServer {
     gossip.events?.addEventListener('view', (e) => {
       const members = new Set(e.detail.view.members.map((m) => m.id));
       this.#store.dropCallers((c) => c === this.kernel.self.id || members.has(c));
-      this.#recheckAll(); // a key may have moved away, or come here with no delay
+      this.#recheckSoon(); // a key may have moved away, or come here with no delay
     });
     this.#serve();
   }
@@ -274,6 +274,7 @@ export class DSMServer extends GenServer {
       releaseKey: (id, from, number, remainingMs) => releaseKey.call(ring, id, from, number, remainingMs),
       heldMs: (id) => heldMs.call(ring, id),
       synced: () => journal?.synced() ?? Promise.resolve(),
+      settled: () => this.#recheckSoon(),
       retryMs: 1000,
     });
     events.addEventListener('view', (e) => {
@@ -323,6 +324,8 @@ export class DSMServer extends GenServer {
       this.replyError(from, new ClusterluckError('NOT_RUNNING', 'the DSMServer is stopping'));
     }
     // Requests waiting for ownership to settle will not see it settle here.
+    if (this.#recheckTimer !== undefined) this.kernel.env.clock.cancelTimer(this.#recheckTimer);
+    this.#recheckTimer = undefined;
     for (const [id, q] of [...this.#waiting]) {
       this.#waiting.delete(id);
       if (q.timer !== undefined) this.kernel.env.clock.cancelTimer(q.timer);
@@ -761,11 +764,9 @@ export class DSMServer extends GenServer {
       for (const key of keys) this.#leases.get(key)?.revoke(`another holder stole ${show(id)}`);
       return null;
     });
-    this.handle(handoffEvent, async (d, from) => {
+    this.handle(handoffEvent, (d, from) => {
       if (this.#handoff === undefined) throw new ClusterluckError('NOT_OWNER', 'this server takes no handoffs');
-      const taken = await this.#handoff.receive(d as HandoffMessage, from.node.id);
-      this.#recheckAll(); // its release may have lifted a delay that requests here wait out
-      return taken;
+      return this.#handoff.receive(d as HandoffMessage, from.node.id);
     });
     this.handle('close', (d, from) => this.#mine(d as DsmJobs['close'], from, ({ id, holder, attempt }) => {
       store.close(id, holder, attempt);
@@ -842,13 +843,22 @@ export class DSMServer extends GenServer {
 
   /**
    * Ownership may have settled before the time each waiting key looks again (a handoff's release
-   * lifted a lock-delay, a view moved a key away): every key looks now. Before, a request that
-   * began waiting out a joiner's delay waited until its deadline although the release had come
-   * (two tabs started at once, a browser-mesh flake: 'request waited 5166 ms').
+   * lifted a lock-delay, a view moved a key away): every key looks again at once, from a timer of
+   * its own rather than inside the handoff's or the view's chain of promises (the simulator settles
+   * a bounded number of microtask turns between timers, and a longer chain ran differently in the
+   * page than in Node). Before, a request that began waiting out a joiner's delay waited until its
+   * deadline although the release had come (two tabs started at once, a browser-mesh flake:
+   * 'request waited 5166 ms').
    */
-  #recheckAll(): void {
-    for (const id of [...this.#waiting.keys()]) this.#recheck(id);
+  #recheckSoon(): void {
+    if (this.#waiting.size === 0 || this.#recheckTimer !== undefined) return;
+    this.#recheckTimer = this.kernel.env.clock.setTimer(0, () => {
+      this.#recheckTimer = undefined;
+      for (const id of [...this.#waiting.keys()]) this.#recheck(id);
+    });
   }
+
+  #recheckTimer: TimerHandle | undefined;
 
   #ownership(id: string): Ownership {
     const source = this.gossip;

@@ -68,6 +68,8 @@ export interface HandoffHost {
   remainingDelayMs(): number;
   /** Resolves once every change so far is durable. */
   synced(): Promise<void>;
+  /** A handoff was stored: its states and release may let requests waiting for ownership through now. */
+  settled(): void;
   /** Time between attempts to reach a new owner. */
   readonly retryMs: number;
 }
@@ -225,6 +227,7 @@ export class Handoff {
     if (clock.now() + this.#h.remainingDelayMs() < this.#passedOnUntil - 1) {
       for (const t of this.#targets.values()) if (t.owed) this.#pump(t);
     }
+    this.#h.settled();
     return { taken };
   }
 

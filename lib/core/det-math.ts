@@ -52,7 +52,9 @@ export function detPow(base: number, e: number): number {
   return detExp(e * detLn(base));
 }
 
+const ln10 = detLn(10);
+
 /** log10(x) for x > 0. */
 export function detLog10(x: number): number {
-  return detLn(x) / detLn(10);
+  return detLn(x) / ln10;
 }

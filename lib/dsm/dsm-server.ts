@@ -197,6 +197,8 @@ export class DSMServer extends GenServer {
   readonly #durable: <T>(value: T) => T | Promise<T>;
   /** Requests waiting for their key's ownership to settle, in arrival order, per key. */
   readonly #waiting = new Map<string, { entries: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[]; deadline: number; timer?: TimerHandle | undefined }>();
+  /** Set while a re-check of every waiting key is due (see {@link #recheckSoon}). */
+  #recheckTimer: TimerHandle | undefined;
 
   constructor(gossip: RingSource, kernel: NetKernel, opts: DSMServerOptions = {}) {
     super(kernel);
@@ -857,8 +859,6 @@ export class DSMServer extends GenServer {
       for (const id of [...this.#waiting.keys()]) this.#recheck(id);
     });
   }
-
-  #recheckTimer: TimerHandle | undefined;
 
   #ownership(id: string): Ownership {
     const source = this.gossip;

@@ -2,6 +2,8 @@
 // semaphore from its owner, whichever node is asked.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterNode } from '../lib/cluster/cluster-node.js';
+import { DSMServer, type DSMServerOptions } from '../lib/dsm/dsm-server.js';
+import { GossipRing } from '../lib/gossip/gossip-ring.js';
 import type { Storage } from '../lib/env/storage.js';
 import { NetKernel } from '../lib/kernel/net-kernel.js';
 import { utf8 } from '../lib/env/bytes.js';
@@ -201,6 +203,30 @@ describe('ClusterNode', () => {
     expect(again.gossip.ownership('k').state).toBe('owner');
     await expect(clock.drive(again.dsm.read('k'))).resolves.toEqual({ n: 1, active: 1 });
     await expect(clock.drive(again.dsm.post('k', 'h2', 1000, undefined, 1000, 0))).rejects.toMatchObject({ code: 'SEMAPHORE_FULL' });
+  });
+
+  it('a DSMServer wired by hand onto a GossipRing that stores its view must store its table too (disk: true), or it is INVALID_ARGUMENT naming opts.disk', () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork();
+    const disk = memoryStorage();
+    const env = (seed: string) => ({ clock, random: seededRandom(seed), transport: network.transport(), logger: silentLogger, storage: disk });
+    const wired = (seed: string, dsm: DSMServerOptions): { ring: GossipRing; dsm: () => DSMServer } => {
+      const kernel = new NetKernel({ id: 'f', address: 'f', cookie: 'c', env: env(seed) });
+      const ring = new GossipRing(kernel);
+      return { ring, dsm: () => new DSMServer(ring, kernel, dsm) };
+    };
+    for (const opts of [{}, { disk: false }]) {
+      expect(() => wired('x', opts).dsm()).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('opts.disk') }));
+    }
+    // Without storage the view is not stored either, and a table in memory is fine.
+    const memoryKernel = new NetKernel({ id: 'm', address: 'm', cookie: 'c', env: { clock, random: seededRandom('m'), transport: network.transport(), logger: silentLogger } });
+    const memoryRing = new GossipRing(memoryKernel);
+    expect(memoryRing.viewStored).toBe(false);
+    expect(() => new DSMServer(memoryRing, memoryKernel)).not.toThrow();
+    // With disk: true it is built (the ClusterNode test above shows such a pair's holders surviving a restart).
+    const stored = wired('y', { disk: true });
+    expect(stored.ring.viewStored).toBe(true);
+    expect(stored.dsm()).toBeInstanceOf(DSMServer);
   });
 
   it('until its table is loaded a node answers DSM calls NOT_RUNNING (callers retry it), then serves; a node in no view fails requests NOT_A_MEMBER', async () => {

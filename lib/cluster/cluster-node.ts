@@ -89,12 +89,12 @@ export class ClusterNode {
     // With storage the gossip keeps the view across a restart, and with it this process's
     // incarnation and vote: it then serves its keys at once, with no lock-delay, so its table must
     // come back too. A table in memory beside a stored view granted again, after a restart, slots
-    // whose holders still held them.
-    const storage = options.env.storage;
-    const disk = options.dsm?.disk ?? storage !== undefined;
-    if (storage !== undefined && !disk) {
+    // whose holders still held them. (The DSMServer refuses that too; this names our option.)
+    const storage = options.env.storage ?? options.gossip?.storage;
+    const disk = options.dsm?.disk ?? this.gossip.viewStored;
+    if (this.gossip.viewStored && !disk) {
       throw invalidArgument('options.dsm.disk', options.dsm?.disk,
-        'true or absent when env.storage is given (the view is stored, so the semaphore table must be: a restart would grant again what its holders still hold)');
+        'true or absent when env.storage or gossip.storage is given (the view is stored, so the semaphore table must be: a restart would grant again what its holders still hold)');
     }
     this.dsm = new DSMServer(this.gossip, this.kernel, { ...(storage === undefined ? {} : { storage }), ...options.dsm, disk });
     this.locks = new DistributedLocks(this.dsm);

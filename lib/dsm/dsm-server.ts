@@ -39,6 +39,12 @@ export interface RingSource {
   ownership?(key: string): Ownership;
   /** How long a request may wait at this node for its ownership to settle. */
   ownershipWaitMs?(): number;
+  /**
+   * Whether the ring keeps its view (and with it this node's incarnation and vote) in storage, as a
+   * GossipRing with storage does: a node restarting on it serves its keys at once, with no
+   * lock-delay, so the DSM must keep its table there too (`disk: true`).
+   */
+  readonly viewStored?: boolean;
   /** The decided view, and its `view` events (a GossipRing has both): with them the DSM hands semaphores over on view changes. */
   view?(): View | undefined;
   readonly events?: TypedEventTarget<{ view: CustomEvent<{ view: View; previous: View | undefined }> }>;
@@ -212,6 +218,11 @@ export class DSMServer extends GenServer {
     const safety = opts.safety ?? 'strict';
     if (safety !== 'strict' && safety !== 'clusterluck') throw invalidArgument('opts.safety', safety, "'strict' or 'clusterluck'");
     this.#safety = safety;
+    // A table in memory beside a stored view: after a restart the node serves at once on its stored
+    // view with an empty table, and grants again slots whose holders still hold them.
+    if (gossip.viewStored === true && opts.disk !== true) {
+      throw invalidArgument('opts.disk', opts.disk, 'true when the ring stores its view (a restart would grant again what its holders still hold)');
+    }
     if (opts.disk === true) {
       const storage = opts.storage ?? (kernel.env as { storage?: Storage }).storage;
       if (storage === undefined) throw invalidArgument('opts.storage', storage, 'a Storage when disk is true');

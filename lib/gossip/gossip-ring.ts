@@ -44,6 +44,8 @@ export class GossipRing extends GenServer {
   /** Ring changes, member state changes, join and leave. */
   readonly events = new TypedEventTarget<GossipRingEvents>();
   /** Message and probe counters. */
+  /** Whether this ring keeps its view in storage across a restart (it does when it has storage). */
+  readonly viewStored: boolean;
   readonly stats: GossipStats = { digestsSent: 0, tablesSent: 0, pingsSent: 0, pingReqsSent: 0, syncsSent: 0, probes: 0, probesFailed: 0, foreign: 0 };
   readonly #o: ResolvedGossipOptions;
   readonly #send = new GossipSender(this);
@@ -76,8 +78,10 @@ export class GossipRing extends GenServer {
       probed: (from, view) => this.#keeper.onProbe(from, view),
       inView: (id) => this.#keeper.view === undefined || memberOf(this.#keeper.view, id) !== undefined,
     });
+    const storage = options.storage ?? (kernel.env as { storage?: import('../env/storage.js').Storage }).storage;
+    this.viewStored = storage !== undefined;
     this.#keeper = new ViewKeeper({
-      kernel, send: this.#send, storage: options.storage ?? (kernel.env as { storage?: import('../env/storage.js').Storage }).storage,
+      kernel, send: this.#send, storage,
       ringId: () => this.#ringId, options: o,
       onView: (view, previous) => this.#onView(view, previous),
       unreachable: (id) => { const l = this.#table.get(id)?.liveness; return l === 'down' || l === 'removed'; },

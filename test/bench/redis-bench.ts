@@ -59,8 +59,8 @@ export async function startRedis(durable = false): Promise<{ port: number; pid: 
   } };
 }
 
-/** W4 alone through redis-semaphore (it polls every 10 ms); prints and returns the figures, or undefined without redis-server. */
-export async function redisW4(print: (line: string) => void, seconds: number, waiters = 32, holdMs = 5): Promise<{ perSecond: number } | undefined> {
+/** W4 alone through redis-semaphore (it polls every 10 ms), after `warmUpSeconds` unmeasured; prints and returns the figures, or undefined without redis-server. */
+export async function redisW4(print: (line: string) => void, seconds: number, warmUpSeconds: number, waiters = 32, holdMs = 5): Promise<{ perSecond: number } | undefined> {
   const server = await startRedis();
   if (server === undefined) {
     print('redis: redis-server is not on PATH (Debian package redis-server); skipping the comparison');
@@ -68,11 +68,13 @@ export async function redisW4(print: (line: string) => void, seconds: number, wa
   }
   const redis = new Redis({ port: server.port, host: '127.0.0.1' });
   try {
-    const f = await w4Loop(seconds, async () => {
+    const take = async (): Promise<() => Promise<void>> => {
       const s = new Semaphore(redis, 'w4', 2, { lockTimeout: 10_000, acquireTimeout: 60_000, retryInterval: 10, refreshInterval: 0 });
       await s.acquire();
       return () => s.release();
-    }, waiters, holdMs);
+    };
+    await w4Loop(warmUpSeconds, take, waiters, holdMs);
+    const f = await w4Loop(seconds, take, waiters, holdMs);
     print(w4Line('redis-semaphore (redis-server in its own process)', f));
     return { perSecond: f.perSecond };
   } finally {

@@ -1,5 +1,5 @@
 // W4 as the Leases issue measures it, every owner in its own OS process: 32 waiters on an n=2
-// semaphore, each holding 5 ms, for `seconds`, through clusterluck's `acquire` (the owner a
+// semaphore, each holding 5 ms, for `seconds` after a warm-up, through clusterluck's `acquire` (the owner a
 // `clusterluck node` process, the caller a member in this process), a minimal FIFO server (the
 // reference: one process, pushed grants, nothing else) and redis-semaphore on redis-server (it
 // polls). Prints grants/s, the longest wait and grants per waiter, then the issue's targets.
@@ -16,6 +16,12 @@ import { redisW4 } from './redis-bench.js';
 const root = join(import.meta.dirname, '..', '..');
 const waiters = 32;
 const holdMs = 5;
+/**
+ * Seconds each server runs W4 unmeasured first, the same for all three: a `clusterluck node`
+ * process and this one compile their hot paths in the first seconds (the FIFO server has almost
+ * none), and a cold start measured the JIT, not the server.
+ */
+export const w4WarmUpSeconds = (seconds: number): number => Math.min(2, seconds / 2);
 
 /** W4 against the FIFO server at `port`. */
 async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
@@ -40,10 +46,12 @@ async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
     socket.write(`${JSON.stringify({ op: 'acquire', id: 'w4', req })}\n`);
   });
   const release = (): void => void socket.write(`${JSON.stringify({ op: 'release', id: 'w4' })}\n`);
-  const figures = await w4Loop(seconds, async () => {
+  const take = async (): Promise<() => void> => {
     await acquire();
     return release;
-  }, waiters, holdMs);
+  };
+  await w4Loop(w4WarmUpSeconds(seconds), take, waiters, holdMs);
+  const figures = await w4Loop(seconds, take, waiters, holdMs);
   socket.destroy();
   return figures;
 }
@@ -63,6 +71,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
   const dir = await mkdtemp(join(tmpdir(), 'clusterluck-w4-'));
   const procs: Proc[] = [];
   let fifo: ChildProcess | undefined;
+  print(`W4: every server runs it ${w4WarmUpSeconds(seconds)} s unmeasured (its hot paths compiled), then ${seconds} s measured`);
   try {
     // The owner as `clusterluck node` in memory (as the FIFO server and Redis run here), then with a
     // data directory (every grant synced before it is answered).
@@ -73,6 +82,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
       const caller = await createCluster({ id: 'caller', cookie: 'bench', join: `127.0.0.1:${port}`, logLevel: 'error' });
       let id = '';
       for (let i = 0; ; i++) if (caller.gossip.ring().find((id = `w4-${i}`)).id === 'owner') break;
+      await w4Acquire(caller.dsm, id, w4WarmUpSeconds(seconds), waiters, holdMs);
       const f = await w4Acquire(caller.dsm, id, seconds, waiters, holdMs);
       print(w4Line(`clusterluck acquire (owner in its own process, TCP, ${disk ? 'grants synced to its data directory' : 'in memory'})`, f));
       ours ??= f;
@@ -86,7 +96,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
     const ref = await fifoW4(server.port, seconds);
     print(w4Line('minimal FIFO server (its own process, TCP)', ref));
 
-    const redis = vsRedis ? await redisW4(print, seconds, waiters, holdMs) : undefined;
+    const redis = vsRedis ? await redisW4(print, seconds, w4WarmUpSeconds(seconds), waiters, holdMs) : undefined;
     const bound = 3 * holdMs * (waiters / 2);
     print(`targets: grants per waiter max/min ${(ours.grantsMax / ours.grantsMin).toFixed(3)} (≤ 1.1); ` +
       `longest wait ${ours.longestMs.toFixed(0)} ms (≤ 3 × hold × waiters / n = ${bound} ms); ` +

@@ -10,6 +10,13 @@ export interface W1Figures {
   readonly close: { readonly p50: number; readonly p99: number };
 }
 
+/**
+ * Seconds a server runs a timed workload unmeasured before its measured run, the same for every
+ * server compared: a `clusterluck node` process and the bench process compile their hot paths in
+ * the first seconds, and a cold start measures the JIT, not the server.
+ */
+export const warmUpSeconds = (seconds: number): number => Math.min(2, seconds / 2);
+
 /** W4's figures: grants/s, the longest wait in ms, and the fewest and most grants one holder got. */
 export interface W4Figures {
   readonly perSecond: number;

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import type { ClusterNode } from '../../lib/cluster/cluster-node.js';
 import { createCluster } from '../../lib/node.js';
 import { freePort, startNode, stopAll, type Proc } from '../support/node-processes.js';
-import { dsmClient, loadLine, w1, w1Line, w2, w3, type LoadFigures, type SemaphoreClient, type W1Figures } from './dsm-workloads.js';
+import { dsmClient, loadLine, w1, w1Line, w2, w3, warmUpSeconds, type LoadFigures, type SemaphoreClient, type W1Figures } from './dsm-workloads.js';
 import { redisClient, startRedis } from './redis-bench.js';
 
 /** Clock ticks per second of /proc/PID/stat's times. */
@@ -57,13 +57,18 @@ interface Rows { W1: { f: W1Figures; cpu: Record<string, number> }; W2: { f: Loa
 /** W1–W3 through `client` on ids from `owned(prefix, i)`, metered; prints each row. */
 async function rows(print: (line: string) => void, where: string, client: SemaphoreClient, owned: (prefix: string, count: number) => string[],
   seconds: number, others: Record<string, number>, names: Record<string, string>): Promise<Rows> {
+  // Each workload runs unmeasured first (as warmUpSeconds says), then measured.
+  const warm = warmUpSeconds(seconds);
   const [w1id] = owned('w1', 1) as [string];
+  await w1(client, w1id, 1000);
   const W1 = await metered(others, () => w1(client, w1id), () => 5000);
   print(`${w1Line(where, W1.f)}; ${cpuText(W1.cpu, names)}`);
   const [w2id] = owned('w2', 1) as [string];
+  await w2(client, w2id, warm);
   const W2 = await metered(others, () => w2(client, w2id, seconds), (f) => f.cycles);
   print(`${loadLine('W2', where, W2.f)}; ${cpuText(W2.cpu, names)}`);
   const ids = owned('w3', 10_000);
+  await w3(client, ids, warm);
   const W3 = await metered(others, () => w3(client, ids, seconds), (f) => f.cycles);
   print(`${loadLine('W3', where, W3.f)}; ${cpuText(W3.cpu, names)}`);
   return { W1, W2, W3 };
@@ -93,9 +98,11 @@ export async function processBench(print: (line: string) => void, seconds: numbe
     const client = dsmClient(joined.dsm);
     const pidA = a.child.pid as number;
     const names = { self: 'caller', a: 'owner' };
+    print(`W1–W3: every server runs each workload unmeasured first (W1 1,000 cycles, durable W1 200, W2 and W3 ${warmUpSeconds(seconds)} s), then measured`);
     const ours = await rows(print, 'clusterluck, owner a `clusterluck node` process (TCP), caller a member in this one', client, ownedBy(joined, 'a'), seconds, { a: pidA }, names);
     await rows(print, 'clusterluck, caller on the owner', client, ownedBy(joined, 'caller'), seconds, {}, { self: 'caller' });
     const [durableId] = ownedBy(joined, 'd')('w1d', 1) as [string];
+    await w1(client, durableId, 200);
     const disk = await metered({ d: d.child.pid as number }, () => w1(client, durableId, 1000), () => 1000);
     print(`${w1Line('clusterluck, owner with a data directory (grants synced before the answer), caller a member in this process', disk.f)}; ${cpuText(disk.cpu, { self: 'caller', d: 'owner' })}`);
     await joined.stop({ leave: false });
@@ -119,6 +126,7 @@ export async function processBench(print: (line: string) => void, seconds: numbe
     const redisAof = new Redis({ port: aof.port, host: '127.0.0.1' });
     let theirsDisk: { f: W1Figures; cpu: Record<string, number> };
     try {
+      await w1(redisClient(redisAof), 'w1', 200);
       theirsDisk = await metered({ server: aof.pid }, () => w1(redisClient(redisAof), 'w1', 1000), () => 1000);
       print(`${w1Line('redis-semaphore, redis-server with appendfsync always', theirsDisk.f)}; ${cpuText(theirsDisk.cpu, { self: 'client', server: 'redis-server' })}`);
     } finally {

@@ -10,18 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCluster } from '../../lib/node.js';
 import { freePort, startNode, stopAll, type Proc } from '../support/node-processes.js';
-import { w4Acquire, w4Line, w4Loop, type W4Figures } from './dsm-workloads.js';
+import { w4Acquire, w4Line, w4Loop, warmUpSeconds, type W4Figures } from './dsm-workloads.js';
 import { redisW4 } from './redis-bench.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const waiters = 32;
 const holdMs = 5;
-/**
- * Seconds each server runs W4 unmeasured first, the same for all three: a `clusterluck node`
- * process and this one compile their hot paths in the first seconds (the FIFO server has almost
- * none), and a cold start measured the JIT, not the server.
- */
-export const w4WarmUpSeconds = (seconds: number): number => Math.min(2, seconds / 2);
 
 /** W4 against the FIFO server at `port`. */
 async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
@@ -50,7 +44,7 @@ async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
     await acquire();
     return release;
   };
-  await w4Loop(w4WarmUpSeconds(seconds), take, waiters, holdMs);
+  await w4Loop(warmUpSeconds(seconds), take, waiters, holdMs);
   const figures = await w4Loop(seconds, take, waiters, holdMs);
   socket.destroy();
   return figures;
@@ -71,7 +65,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
   const dir = await mkdtemp(join(tmpdir(), 'clusterluck-w4-'));
   const procs: Proc[] = [];
   let fifo: ChildProcess | undefined;
-  print(`W4: every server runs it ${w4WarmUpSeconds(seconds)} s unmeasured (its hot paths compiled), then ${seconds} s measured`);
+  print(`W4: every server runs it ${warmUpSeconds(seconds)} s unmeasured (its hot paths compiled), then ${seconds} s measured`);
   try {
     // The owner as `clusterluck node` in memory (as the FIFO server and Redis run here), then with a
     // data directory (every grant synced before it is answered).
@@ -82,7 +76,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
       const caller = await createCluster({ id: 'caller', cookie: 'bench', join: `127.0.0.1:${port}`, logLevel: 'error' });
       let id = '';
       for (let i = 0; ; i++) if (caller.gossip.ring().find((id = `w4-${i}`)).id === 'owner') break;
-      await w4Acquire(caller.dsm, id, w4WarmUpSeconds(seconds), waiters, holdMs);
+      await w4Acquire(caller.dsm, id, warmUpSeconds(seconds), waiters, holdMs);
       const f = await w4Acquire(caller.dsm, id, seconds, waiters, holdMs);
       print(w4Line(`clusterluck acquire (owner in its own process, TCP, ${disk ? 'grants synced to its data directory' : 'in memory'})`, f));
       ours ??= f;
@@ -96,7 +90,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
     const ref = await fifoW4(server.port, seconds);
     print(w4Line('minimal FIFO server (its own process, TCP)', ref));
 
-    const redis = vsRedis ? await redisW4(print, seconds, w4WarmUpSeconds(seconds), waiters, holdMs) : undefined;
+    const redis = vsRedis ? await redisW4(print, seconds, warmUpSeconds(seconds), waiters, holdMs) : undefined;
     const bound = 3 * holdMs * (waiters / 2);
     print(`targets: grants per waiter max/min ${(ours.grantsMax / ours.grantsMin).toFixed(3)} (≤ 1.1); ` +
       `longest wait ${ours.longestMs.toFixed(0)} ms (≤ 3 × hold × waiters / n = ${bound} ms); ` +

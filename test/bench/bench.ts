@@ -49,7 +49,8 @@ Sections: ${Object.keys(sections).join(', ')}.
 
   --only NAMES   run just these sections (w4: W4 through acquire, owner in its own process, beside a
                  minimal FIFO server; with --vs-redis, Redis too)
-  --seconds S    length of each timed DSM workload (default 10)
+  --seconds S    length of each timed DSM workload (default 10); with tcp and w4 every server first
+                 runs each workload unmeasured (min(2, S/2) s; W1 1,000 cycles) to compile its hot paths
   --transport T  run the DSM workloads over memory (default: every node in this process), TCP on
                  127.0.0.1, or WebRTC on loopback (implies --only dsm). tcp runs them as users deploy
                  them: the owners are clusterluck node processes (one in memory, one with a data

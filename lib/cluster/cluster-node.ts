@@ -48,9 +48,9 @@ export interface ClusterNodeOptions {
   /** Gossip options (interval, fanout, failure detection, auto-remove). */
   readonly gossip?: Omit<GossipRingOptions, 'ringId'>;
   /**
-   * DSMServer options. With `env.storage` the table lives there (`disk` defaults to true, and
-   * false is INVALID_ARGUMENT: the view is stored too, and a member restarting on its stored view
-   * serves at once).
+   * DSMServer options. With `env.storage` (or `gossip.storage`) the table is stored too (`disk`
+   * defaults to true, and false is INVALID_ARGUMENT: the view is stored, and a member restarting on
+   * its stored view serves at once).
    */
   readonly dsm?: DSMServerOptions;
   /**

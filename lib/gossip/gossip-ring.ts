@@ -43,9 +43,9 @@ import { ViewKeeper, type ViewStats } from './view-keeper.js';
 export class GossipRing extends GenServer {
   /** Ring changes, member state changes, join and leave. */
   readonly events = new TypedEventTarget<GossipRingEvents>();
-  /** Message and probe counters. */
   /** Whether this ring keeps its view in storage across a restart (it does when it has storage). */
   readonly viewStored: boolean;
+  /** Message and probe counters. */
   readonly stats: GossipStats = { digestsSent: 0, tablesSent: 0, pingsSent: 0, pingReqsSent: 0, syncsSent: 0, probes: 0, probesFailed: 0, foreign: 0 };
   readonly #o: ResolvedGossipOptions;
   readonly #send = new GossipSender(this);

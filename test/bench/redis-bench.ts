@@ -59,8 +59,8 @@ export async function startRedis(durable = false): Promise<{ port: number; pid: 
   } };
 }
 
-/** W4 alone through redis-semaphore (it polls every 10 ms), after `warmUpSeconds` unmeasured; prints and returns the figures, or undefined without redis-server. */
-export async function redisW4(print: (line: string) => void, seconds: number, warmUpSeconds: number, waiters = 32, holdMs = 5): Promise<{ perSecond: number } | undefined> {
+/** W4 alone through redis-semaphore (it polls every 10 ms), after `warmSeconds` unmeasured; prints and returns the figures, or undefined without redis-server. */
+export async function redisW4(print: (line: string) => void, seconds: number, warmSeconds: number, waiters = 32, holdMs = 5): Promise<{ perSecond: number } | undefined> {
   const server = await startRedis();
   if (server === undefined) {
     print('redis: redis-server is not on PATH (Debian package redis-server); skipping the comparison');
@@ -73,7 +73,7 @@ export async function redisW4(print: (line: string) => void, seconds: number, wa
       await s.acquire();
       return () => s.release();
     };
-    await w4Loop(warmUpSeconds, take, waiters, holdMs);
+    await w4Loop(warmSeconds, take, waiters, holdMs);
     const f = await w4Loop(seconds, take, waiters, holdMs);
     print(w4Line('redis-semaphore (redis-server in its own process)', f));
     return { perSecond: f.perSecond };

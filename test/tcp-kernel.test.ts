@@ -1,8 +1,10 @@
 // The real kernel over the real TCP transport on 127.0.0.1, with the real clock and randomness:
 // calls both ways, and a node with the wrong cookie gets nothing through.
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../lib/env/logger.js';
-import { GenServer } from '../lib/kernel/gen-server.js';
+import { GenServer, noReply } from '../lib/kernel/gen-server.js';
+import type { From } from '../lib/kernel/actor.js';
 import { NetKernel } from '../lib/kernel/net-kernel.js';
 import { cryptoRandom } from '../lib/platform/crypto-random.js';
 import { systemClock } from '../lib/platform/system-clock.js';
@@ -16,6 +18,18 @@ class Echo extends GenServer {
     this.handle('echo', (data) => {
       this.seen.push(data);
       return { from: kernel.self.id, data };
+    });
+  }
+}
+
+/** Answers nothing until told: its calls wait in `parked`. */
+class Parker extends GenServer {
+  readonly parked: From[] = [];
+  constructor(kernel: NetKernel) {
+    super(kernel);
+    this.handle('park', (_data, from) => {
+      this.parked.push(from);
+      return noReply;
     });
   }
 }
@@ -51,6 +65,28 @@ describe('NetKernel over TCP', () => {
     await expect(a.call({ node: 'b', name: 'echo' }, 'echo', { n: 1 }, { timeoutMs: 5000 })).resolves.toEqual({ from: 'b', data: { n: 1 } });
     await expect(b.call({ node: 'a', name: 'echo' }, 'echo', ['two'], { timeoutMs: 5000 })).resolves.toEqual({ from: 'a', data: ['two'] });
     expect([echoA.seen, echoB.seen]).toEqual([[['two']], [{ n: 1 }]]);
+  });
+
+  it('an answer given later with `now` reaches the socket before reply returns; one without waits for the end of the turn', async () => {
+    const [a] = await node('a');
+    const [b] = await node('b');
+    const parker = new Parker(b).start('parker');
+    const parked = parker.parked;
+    a.connect(b.self);
+    await until(() => a.isConnected('b') && b.isConnected('a'), 'both sides connected');
+    const answers = [a.call({ node: 'b', name: 'parker' }, 'park', 1, { timeoutMs: 5000 }), a.call({ node: 'b', name: 'parker' }, 'park', 2, { timeoutMs: 5000 })];
+    await until(() => parked.length === 2, 'both calls parked');
+    const write = vi.spyOn(Socket.prototype, 'write');
+    try {
+      const [later, now] = parked as [From, From];
+      parker.reply(later, 'later');
+      expect(write).not.toHaveBeenCalled();
+      parker.reply(now, 'now', true);
+      expect(write).toHaveBeenCalledTimes(1); // both answers, in one write
+    } finally {
+      vi.restoreAllMocks();
+    }
+    await expect(Promise.all(answers)).resolves.toEqual(['later', 'now']);
   });
 
   it('a kernel with the wrong cookie never connects and never reaches an actor', async () => {

@@ -255,6 +255,32 @@ describe('tcp transport', () => {
     }
   });
 
+  it('flushNow hands what was queued to the socket at once, in one write, and the turn\'s later frames still leave together', async () => {
+    const write = vi.spyOn(Socket.prototype, 'write');
+    const served = await serve(tcpTransport());
+    const conn = await tcpTransport().dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
+    try {
+      const ours = (): unknown[] => write.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
+      write.mockClear();
+      conn.send(Uint8Array.from(counting(10, 1)));
+      conn.send(Uint8Array.from(counting(10, 2)));
+      expect(ours()).toHaveLength(0); // queued for the end of the turn
+      conn.flushNow?.();
+      expect(ours()).toHaveLength(1); // both, before flushNow returned
+      conn.flushNow?.(); // nothing queued: no empty write
+      conn.send(Uint8Array.from(counting(10, 3)));
+      conn.send(Uint8Array.from(counting(10, 4)));
+      expect(ours()).toHaveLength(1);
+      await until(() => served.frames(0).length === 4, 'the four frames');
+      expect(ours()).toHaveLength(2);
+      expect(served.frames(0)).toEqual([1, 2, 3, 4].map((i) => counting(10, i)));
+    } finally {
+      vi.restoreAllMocks();
+      conn.abort();
+      await served.stop();
+    }
+  });
+
   it('property: frames sent over many ticks arrive intact and in order, however they fill the send buffers they share', async () => {
     // A send buffer serves many ticks (each flush writes what was added since the last); a frame
     // that does not fit starts a new one, and one over 64 KiB gets its own.

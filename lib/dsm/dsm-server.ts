@@ -601,11 +601,12 @@ export class DSMServer extends GenServer {
     if (from === undefined) return;
     this.#queued.delete(k);
     if (o.type !== 'granted') return this.replyError(from, waiterError(o.id, o.reason));
-    // Answered in this turn when nothing is to sync: the grant goes out ahead of the answer to the
-    // release that freed its slot, so the next holder's node takes it first.
+    // Answered in this turn when nothing is to sync, and sent at once: the grant leaves ahead of
+    // the answer to the release that freed its slot (and of the rest of this turn), so the next
+    // holder's node takes it first. A handover is the release's trip plus this one.
     const token = this.#durable(o.lease.token);
-    if (!(token instanceof Promise)) return this.reply(from, token);
-    token.then((t) => this.reply(from, t), (err: unknown) => this.replyError(from, err));
+    if (!(token instanceof Promise)) return this.reply(from, token, true);
+    token.then((t) => this.reply(from, t, true), (err: unknown) => this.replyError(from, err));
   }
 
   #describe(id: string): SemaphoreState {

@@ -61,6 +61,12 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   readonly bufferedBytes: number;
   /** Queues one frame; returns false when the caller should wait for `drain`. */
   send(frame: Uint8Array): boolean;
+  /**
+   * Hands every queued frame to the network now, not at the end of this turn of the event loop:
+   * for a frame someone is waiting on that was sent outside their request (a grant pushed to a
+   * waiter). Optional: a transport whose sends already leave at once has nothing to do.
+   */
+  flushNow?(): void;
   /** Graceful close; resolves once the connection is closed. */
   close(): Promise<void>;
   /** Immediate close; `error` defaults to an ABORTED error. */

@@ -140,9 +140,9 @@ export class GenServer implements Actor {
     this.kernel.cast(dest, event, data);
   }
 
-  /** Answers a call whose handler returned {@link noReply}. */
-  reply(from: From, data: unknown): void {
-    this.kernel.reply(from, data);
+  /** Answers a call whose handler returned {@link noReply}; `now` as in {@link NetKernel.reply}. */
+  reply(from: From, data: unknown, now = false): void {
+    this.kernel.reply(from, data, now);
     this.#answeredLater(from, undefined);
   }
 

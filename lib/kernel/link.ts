@@ -116,6 +116,11 @@ export class Link {
     return this.#sendRaw(frame);
   }
 
+  /** Hands what this link queued to the network now (see Connection.flushNow). */
+  flushNow(): void {
+    this.conn.flushNow?.();
+  }
+
   /** Bytes a message of this size takes on the wire. */
   static frameBytes(name: string, payloadBytes: number): number {
     return frameHeaderBytes + 7 + utf8(name).byteLength + payloadBytes;

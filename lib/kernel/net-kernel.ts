@@ -250,8 +250,12 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     else this.#peers.send(this.#peerFor(dest.node), item, undefined);
   }
 
-  /** Answers a call with `data`. Replying to a cast is counted and ignored, never a crash. */
-  reply(from: From, data: unknown): void {
+  /**
+   * Answers a call with `data`. Replying to a cast is counted and ignored, never a crash. `now`:
+   * the answer leaves at once instead of with the rest of this turn's frames (see
+   * Connection.flushNow), for an answer that ends a wait rather than a request being served.
+   */
+  reply(from: From, data: unknown, now = false): void {
     let payload: Uint8Array;
     try {
       payload = encodeJson(data, 'reply');
@@ -262,6 +266,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       return this.replyError(from, new ClusterluckError('MESSAGE_TOO_LARGE', `reply of ${payload.byteLength} bytes exceeds ${this.frameBytesMax}`));
     }
     this.#answer(from, MessageKind.replyOk, payload);
+    if (now && from instanceof From) from.link?.flushNow();
   }
 
   /** Answers a call with an error: its code and message cross the wire, never its stack. */

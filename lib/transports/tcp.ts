@@ -193,6 +193,10 @@ class TcpConnection extends AdmittedConnection implements Connection {
     return this.sendAnswer(this.#s.highWaterMarkBytes);
   }
 
+  flushNow(): void {
+    this.flush();
+  }
+
   /** Flushes, then says goodbye. */
   protected override beginClose(): void {
     this.#status = 'closing';

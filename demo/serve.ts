@@ -83,8 +83,16 @@ async function main(argv: string[]): Promise<void> {
   // Vite's dependency cache of this run, its own: two runs (or a run and the tests) never share one.
   const cacheDir = await mkdtemp(join(tmpdir(), 'clusterluck-demo-vite-'));
   // Removed after the stop, and once more at exit: a dependency optimisation still running when
-  // the server closed may write into it after the first removal.
-  process.once('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
+  // the server closed (esbuild writes its files) may write into it during and after the first
+  // removal, which then meets a directory that is not empty: retried, as Node's rm can.
+  const removal = { recursive: true, force: true, maxRetries: 10, retryDelay: 20 } as const;
+  process.once('exit', () => {
+    try {
+      rmSync(cacheDir, removal);
+    } catch {
+      // Exiting anyway: a temporary directory left behind is not worth a failed exit.
+    }
+  });
   let stopping: Promise<void> | undefined;
   const stopAll = (): Promise<void> => (stopping ??= (async () => {
     console.log('\nstopping the page server, the Node member and the PeerJS server …');
@@ -92,7 +100,7 @@ async function main(argv: string[]): Promise<void> {
       await vite?.close();
       await cluster?.stop();
     } finally {
-      await rm(cacheDir, { recursive: true, force: true });
+      await rm(cacheDir, removal);
     }
     console.log('stopped.');
   })());

@@ -83,8 +83,9 @@ async function main(argv: string[]): Promise<void> {
   // Vite's dependency cache of this run, its own: two runs (or a run and the tests) never share one.
   const cacheDir = await mkdtemp(join(tmpdir(), 'clusterluck-demo-vite-'));
   // Removed after the stop, and once more at exit: a dependency optimisation still running when
-  // the server closed (esbuild writes its files) may write into it during and after the first
-  // removal, which then meets a directory that is not empty: retried, as Node's rm can.
+  // the server closed (Vite's bundler writes from threads of its own) may write into it during
+  // and after the first removal, which then meets a directory that is not empty: retried, as
+  // Node's rm can.
   const removal = { recursive: true, force: true, maxRetries: 10, retryDelay: 20 } as const;
   process.once('exit', () => {
     try {

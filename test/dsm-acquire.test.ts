@@ -2,10 +2,11 @@
 // at the owner and get their grant pushed in arrival order, permits are atomic and not overtaken,
 // aborted and timed-out waits leave nothing behind, a lease is released only through its object,
 // refresh keeps it, and its signal says when it is lost.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DSMServer } from '../lib/dsm/dsm-server.js';
 import type { Lease } from '../lib/dsm/lease.js';
 import { ClusterluckError } from '../lib/env/errors.js';
+import { Link } from '../lib/kernel/link.js';
 import { dsmCluster, type DsmCluster } from './support/dsm-cluster.js';
 
 let cluster: DsmCluster;
@@ -68,6 +69,24 @@ describe('dsm.acquire', () => {
     expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
     expect(new Set([first.token, ...tokens]).size).toBe(4);
     await drive(holder.release());
+  });
+
+  it('sends a waiter\'s grant at once (flushNow on the link to its node); other answers leave with their turn', async () => {
+    const { owner, servers } = await setup('g', 1);
+    const first = (await drive(owner.acquire('g', { leaseMs: 5000 }))) as Lease;
+    const waiter = servers[0] as DSMServer;
+    const flushes = vi.spyOn(Link.prototype, 'flushNow');
+    try {
+      await drive(waiter.read('g'));
+      const wait = waiter.acquire('g', { leaseMs: 5000 });
+      await run(20);
+      expect(flushes).not.toHaveBeenCalled();
+      await drive(first.release());
+      expect(await drive(wait)).not.toBeNull();
+      expect(flushes.mock.contexts.map((l) => (l as Link).peer?.id)).toEqual([waiter.kernel.self.id]);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('takes k permits at once, and a k-permit head is overtaken neither by a later acquire nor by a post', async () => {

@@ -266,7 +266,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
       return this.replyError(from, new ClusterluckError('MESSAGE_TOO_LARGE', `reply of ${payload.byteLength} bytes exceeds ${this.frameBytesMax}`));
     }
     this.#answer(from, MessageKind.replyOk, payload);
-    if (now && from instanceof From) from.link?.flushNow();
+    if (now) from.link?.flushNow();
   }
 
   /** Answers a call with an error: its code and message cross the wire, never its stack. */

@@ -6,7 +6,9 @@
 // client in this process. Each row gives throughput and latency, and the CPU each process spent per
 // cycle: this process from `process.cpuUsage()`, the others from /proc/PID/stat.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,6 +17,7 @@ import { createCluster } from '../../lib/node.js';
 import { freePort, startNode, stopAll, type Proc } from '../support/node-processes.js';
 import { dsmClient, loadLine, w1, w1Line, w2, w3, warmUpSeconds, type LoadFigures, type SemaphoreClient, type W1Figures } from './dsm-workloads.js';
 import { redisClient, startRedis } from './redis-bench.js';
+import { startBenchServer } from './w4-bench.js';
 
 /** Clock ticks per second of /proc/PID/stat's times. */
 const ticksPerSecond = (() => {
@@ -50,6 +53,53 @@ async function metered<F>(others: Record<string, number>, work: () => Promise<F>
 
 const cpuText = (cpu: Record<string, number>, names: Record<string, string>): string =>
   `CPU per cycle: ${Object.entries(cpu).map(([k, us]) => `${names[k] ?? k} ${Math.round(us).toLocaleString('en')} µs`).join(', ')}`;
+
+/** Round trips/s of one message at a time between two Node processes, its p50 in ms, and this process's CPU µs per trip. */
+interface Floor { readonly perSecond: number; readonly p50: number; readonly cpuUs: number }
+
+/**
+ * The floor under W1: one `bytes`-byte message at a time (about a post's frame) to a Node process
+ * that only writes back what it reads (echo-server.ts), unmeasured for `warm` s, then for `seconds`.
+ */
+async function echoFloor(port: number, seconds: number, warm: number, bytes = 160): Promise<Floor> {
+  const socket = createConnection({ port, host: '127.0.0.1' });
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const message = Buffer.alloc(bytes, 7);
+  const run = (ms: number): Promise<number[]> => new Promise((resolve) => {
+    const trips: number[] = [];
+    let got = 0;
+    let sentAt = performance.now();
+    const end = sentAt + ms;
+    const onData = (chunk: Buffer): void => {
+      got += chunk.byteLength;
+      if (got < bytes) return;
+      got -= bytes;
+      const now = performance.now();
+      trips.push(now - sentAt);
+      if (now >= end) {
+        socket.off('data', onData);
+        return resolve(trips);
+      }
+      sentAt = now;
+      socket.write(message);
+    };
+    socket.on('data', onData);
+    socket.write(message);
+  });
+  try {
+    await run(warm * 1000);
+    const cpu = ownCpuUs();
+    const started = performance.now();
+    const trips = await run(seconds * 1000);
+    const elapsedS = (performance.now() - started) / 1000;
+    const cpuUs = (ownCpuUs() - cpu) / trips.length;
+    trips.sort((a, b) => a - b);
+    return { perSecond: trips.length / elapsedS, p50: trips[Math.floor(trips.length / 2)] as number, cpuUs };
+  } finally {
+    socket.destroy();
+  }
+}
 
 /** One W1–W3 row set's figures. */
 interface Rows { W1: { f: W1Figures; cpu: Record<string, number> }; W2: { f: LoadFigures; cpu: Record<string, number> }; W3: { f: LoadFigures; cpu: Record<string, number> } }
@@ -108,6 +158,17 @@ export async function processBench(print: (line: string) => void, seconds: numbe
     await joined.stop({ leave: false });
     caller = undefined;
     await stopAll(procs);
+
+    const echo = await startBenchServer('echo-server.ts');
+    let floor: Floor;
+    try {
+      floor = await echoFloor(echo.port, seconds, warmUpSeconds(seconds));
+    } finally {
+      echo.child.kill('SIGKILL');
+    }
+    print(`floor: one 160-byte message at a time to a Node process that only writes back what it reads (test/bench/echo-server.ts): ` +
+      `${Math.round(floor.perSecond).toLocaleString('en')} round trips/s, p50 ${floor.p50.toFixed(3)} ms, client CPU ${Math.round(floor.cpuUs)} µs per trip; ` +
+      `W1 is two round trips, so no Node owner answering each request exceeds ${Math.round(floor.perSecond / 2).toLocaleString('en')} cycles/s (clusterluck's W1: ${(ours.W1.f.perSecond / (floor.perSecond / 2)).toFixed(2)}× that)`);
     if (!vsRedis) return;
 
     const server = await startRedis();
@@ -136,9 +197,9 @@ export async function processBench(print: (line: string) => void, seconds: numbe
 
     const x = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
     print(`targets (owner in its own process, caller on a non-owner): ` +
-      `W1 ${x(ours.W1.f.perSecond, theirs.W1.f.perSecond)} (≥ 1.5×), post p99 ${ours.W1.f.post.p99.toFixed(2)} ms vs ${theirs.W1.f.post.p99.toFixed(2)} ms (no worse); ` +
+      `W1 ${x(ours.W1.f.perSecond, theirs.W1.f.perSecond)} (≥ 1.5×; the floor's ceiling ${x(floor.perSecond / 2, theirs.W1.f.perSecond)}), post p99 ${ours.W1.f.post.p99.toFixed(2)} ms vs ${theirs.W1.f.post.p99.toFixed(2)} ms (no worse); ` +
       `W2 ${x(ours.W2.f.perSecond, theirs.W2.f.perSecond)} (≥ 1.5×); W3 ${x(ours.W3.f.perSecond, theirs.W3.f.perSecond)} (≥ 1.5×); ` +
-      `caller CPU per W1 cycle ${x(ours.W1.cpu['self'] as number, theirs.W1.cpu['self'] as number)} the ioredis client's (≤ 1×); ` +
+      `caller CPU per W1 cycle ${x(ours.W1.cpu['self'] as number, theirs.W1.cpu['self'] as number)} the ioredis client's (≤ 1×; the floor's client, two trips: ${x(2 * floor.cpuUs, theirs.W1.cpu['self'] as number)}); ` +
       `W1 durable ${x(disk.f.perSecond, theirsDisk.f.perSecond)} Redis with appendfsync always`);
   } finally {
     await caller?.stop({ leave: false });

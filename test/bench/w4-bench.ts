@@ -50,12 +50,13 @@ async function fifoW4(port: number, seconds: number): Promise<W4Figures> {
   return figures;
 }
 
-async function startFifoServer(): Promise<{ port: number; child: ChildProcess }> {
+/** Starts one of the bench's own servers (`file` under test/bench, taking its port) in its own process; resolves once it listens. */
+export async function startBenchServer(file: string): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/bench/fifo-server.ts'), String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/bench', file), String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => (d.toString().includes('listening') ? resolve() : undefined));
-    child.once('exit', (code) => reject(new Error(`the FIFO server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
   return { port, child };
 }
@@ -85,7 +86,7 @@ export async function w4Processes(print: (line: string) => void, seconds: number
     }
     if (ours === undefined) throw new Error('unreachable');
 
-    const server = await startFifoServer();
+    const server = await startBenchServer('fifo-server.ts');
     fifo = server.child;
     const ref = await fifoW4(server.port, seconds);
     print(w4Line('minimal FIFO server (its own process, TCP)', ref));

@@ -5,7 +5,6 @@ import { invalidArgument } from './env/errors.js';
 import { consoleLogger, type LogFormat, type LogLevel } from './platform/console-logger.js';
 import { cryptoRandom } from './platform/crypto-random.js';
 import { fsStorage } from './platform/storage/fs-storage.node.js';
-import { nodeHmac } from './platform/hmac.node.js';
 import { systemClock } from './platform/system-clock.js';
 import { tcpTransport, type TcpTransportOptions } from './transports/tcp.js';
 import type { WebRtcImplementation } from './transports/webrtc/transport.js';
@@ -51,7 +50,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Clus
   const dsm = { ...(storage === undefined ? {} : { disk: true, path: options.dataDir }), ...options.dsm };
   // The data directory is closed once the node has stopped: nothing writes to it after stop() resolves.
   const held = [...(options.held ?? []), ...(storage === undefined ? [] : [{ release: () => storage.close() }])];
-  const node = new ClusterNode({ ...options, kernel: { hmac: nodeHmac, ...options.kernel }, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm, held });
+  const node = new ClusterNode({ ...options, env, address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, dsm, held });
   const join = options.join;
   try {
     return await node.start(join === undefined ? {} : { seed: join.includes('@') ? parseNodeWord(join, 'join') : (n) => n.kernel.connectAddress(join) });
@@ -75,14 +74,14 @@ export interface CreateWebRtcClusterOptions extends Omit<WebRtcNodeOptions, 'sto
 
 /**
  * Starts a Node member of a WebRTC cluster (the one browser tabs form with `createBrowserNode`):
- * the same node as {@link createWebRtcNode}, with native HMAC, console logging and file persistence.
+ * the same node as {@link createWebRtcNode}, with console logging and file persistence.
  */
 export async function createWebRtcCluster(options: CreateWebRtcClusterOptions): Promise<WebRtcClusterNode> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', options, 'an options object');
   if (typeof options.wrtc?.RTCPeerConnection !== 'function') throw invalidArgument('wrtc', options.wrtc, 'RTC classes such as node-datachannel/polyfill');
   const storage = options.dataDir === undefined ? undefined : fsStorage(options.dataDir);
   return createWebRtcNode({
-    ...options, kernel: { hmac: nodeHmac, ...options.kernel },
+    ...options,
     logger: consoleLogger(options.id ?? 'webrtc', options.logLevel ?? 'info', options.logFormat ?? 'text'),
     ...(storage === undefined ? {} : { storage }),
     held: [...(options.held ?? []), ...(storage === undefined ? [] : [{ release: () => storage.close() }])],

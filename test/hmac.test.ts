@@ -18,4 +18,12 @@ describe('HMAC-SHA256', () => {
       expect(portableHmac(key)(parts)).toEqual(nodeHmac(key)(parts));
     }));
   });
+
+  it('property: one portable Hmac, used again and again (it reuses its state and output), gives each message its own MAC', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.array(fc.array(fc.uint8Array({ maxLength: 150 }), { maxLength: 3 }), { minLength: 2, maxLength: 12 }), (key, messages) => {
+      const portable = portableHmac(key);
+      const native = nodeHmac(key);
+      for (const parts of messages) expect(Uint8Array.from(portable(parts))).toEqual(Uint8Array.from(native(parts)));
+    }));
+  });
 });

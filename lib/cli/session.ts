@@ -6,7 +6,6 @@ import { toHex } from '../env/bytes.js';
 import { silentLogger } from '../env/logger.js';
 import { NetKernel } from '../kernel/net-kernel.js';
 import { cryptoRandom } from '../platform/crypto-random.js';
-import { nodeHmac } from '../platform/hmac.node.js';
 import { systemClock } from '../platform/system-clock.js';
 import { tcpTransport } from '../transports/tcp.js';
 
@@ -26,7 +25,7 @@ export async function openSession(address: string, cookie: string, timeoutMs = 5
   const random = cryptoRandom();
   const kernel = new NetKernel({
     env: { clock: systemClock(), random, transport: tcpTransport(), logger: silentLogger },
-    id: `cli-${toHex(random.bytes(6))}`, address: '127.0.0.1:0', cookie, hmac: nodeHmac,
+    id: `cli-${toHex(random.bytes(6))}`, address: '127.0.0.1:0', cookie,
   });
   await kernel.start();
   let target: NodeId;

@@ -32,13 +32,21 @@ export const FrameType = { hello: 1, data: 2 } as const;
 /** A value of {@link FrameType}. */
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-/** HMAC-SHA256 in plain JavaScript (@noble/hashes): synchronous, the same in every runtime. */
+/**
+ * HMAC-SHA256 in plain JavaScript (@noble/hashes): synchronous, the same in every runtime. The key's
+ * padded blocks are hashed once; each MAC copies that state into one reused instance and writes
+ * into one reused buffer, so a frame's MAC allocates nothing (the returned bytes are overwritten
+ * by the next call, as {@link Hmac} allows).
+ */
 export const portableHmac: HmacFactory = (key) => {
   const base = hmac.create(sha256, key);
+  let h = base.clone();
+  const out = new Uint8Array(macBytes);
   return (parts) => {
-    const h = base.clone();
+    h = base._cloneInto(h);
     for (const p of parts) h.update(p);
-    return h.digest();
+    h.digestInto(out);
+    return out;
   };
 };
 

@@ -27,7 +27,7 @@ export interface NetKernelOptions {
   readonly handshakeTimeoutMs?: number;
   /** How long one dial may take. @default 10000 */
   readonly dialTimeoutMs?: number;
-  /** HMAC-SHA256 implementation; Node's entry passes its native one. @default portableHmac */
+  /** HMAC-SHA256 implementation (Node's native one is `nodeHmac`, slower here: see its comment). @default portableHmac */
   readonly hmac?: HmacFactory;
   /**
    * Decode what is encoded and assert it reads back as written: every frame and message this

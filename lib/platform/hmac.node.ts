@@ -1,4 +1,7 @@
-// Node's native HMAC-SHA256 for the kernel's frames: several times faster than portable JS.
+// Node's native HMAC-SHA256, for whoever wants it (pass it as `kernel.hmac`) and as the tests'
+// reference for the portable one. It is not the default: each MAC builds a native Hmac object that
+// the garbage collector must then track, and in a running node that costs more than portableHmac's
+// allocation-free JavaScript (the README's Performance section has the figures).
 import { createHmac } from 'node:crypto';
 import type { HmacFactory } from '../env/crypto.js';
 

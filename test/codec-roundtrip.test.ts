@@ -4,7 +4,7 @@
 // `checkCodecs` on: they pass on what the codecs write and fail on what they do not.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameSigner, FrameType, checkFrame, checkHello, nonceBytes, readFrame, readHello, verifyFrame, writeFrame, writeHello } from '../lib/kernel/frame.js';
+import { FrameSigner, FrameType, batchEntryBytes, checkFrame, checkHello, nonceBytes, readBatch, readFrame, readHello, verifyFrame, writeBatch, writeFrame, writeHello } from '../lib/kernel/frame.js';
 import { MessageKind, checkMessage, readMessage, writeMessage } from '../lib/kernel/message.js';
 import { decodeSnapshot, encodeSnapshot } from '../lib/table/snapshot-codec.js';
 import { checkRecord, encodeChange, encodeRecord } from '../lib/table/log-codec.js';
@@ -33,7 +33,7 @@ const viewState: fc.Arbitrary<StoredViewState> = fc.oneof(
 
 describe('decode(encode(x)) = x', () => {
   it('a frame reads back with its type, sequence and body, and its MAC verifies under the same binding only', () => {
-    fc.assert(fc.property(fc.constantFrom(FrameType.hello, FrameType.data), fc.nat({ max: 0xffffffff }), bytes(64), bytes(300), (type, seq, binding, body) => {
+    fc.assert(fc.property(fc.constantFrom(FrameType.hello, FrameType.data, FrameType.batch), fc.nat({ max: 0xffffffff }), bytes(64), bytes(300), (type, seq, binding, body) => {
       const frame = writeFrame(signer, type, seq, binding, body);
       const f = readFrame(frame);
       expect(f).toMatchObject({ type, seq });
@@ -42,6 +42,24 @@ describe('decode(encode(x)) = x', () => {
       expect(f !== undefined && verifyFrame(signer, f, new Uint8Array([...binding, 1]))).toBe(false);
       checkFrame(frame, type, seq, body);
     }), { numRuns: 300 });
+  });
+
+  it('a batch body reads back as its messages; lengths that do not add up to the body read as malformed', () => {
+    fc.assert(fc.property(fc.array(bytes(120), { minLength: 1, maxLength: 8 }), fc.nat(), (messages, cut) => {
+      const size = messages.reduce((n, m) => n + batchEntryBytes(m.byteLength), 0);
+      const body = writeBatch(messages, size);
+      expect(readBatch(body)).toEqual(messages);
+      // Any shorter body ends inside an entry, unless it ends exactly after one (then fewer messages).
+      const short = body.subarray(0, cut % body.byteLength);
+      const got = readBatch(short);
+      if (got !== undefined) expect(got).toEqual(messages.slice(0, got.length));
+      // A length one byte too long runs past the end.
+      const long = body.slice();
+      new DataView(long.buffer).setUint32(size - batchEntryBytes((messages.at(-1) as Uint8Array).byteLength), (messages.at(-1) as Uint8Array).byteLength + 1);
+      expect(readBatch(long)).toBeUndefined();
+    }), { numRuns: 300 });
+    expect(readBatch(new Uint8Array(0))).toBeUndefined();
+    expect(readBatch(new Uint8Array([0, 0, 0]))).toBeUndefined();
   });
 
   it('a hello reads back with its id, address and nonce', () => {

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClusterluckError } from '../lib/env/errors.js';
 import type { Connection } from '../lib/env/transport.js';
 import type { From } from '../lib/kernel/actor.js';
+import { FrameType, readBatch, readFrame } from '../lib/kernel/frame.js';
 import { GenServer, noReply } from '../lib/kernel/gen-server.js';
+import { readMessage } from '../lib/kernel/message.js';
+import { MemoryConnection } from '../lib/transports/memory-connection.js';
 import type { NetKernel } from '../lib/kernel/net-kernel.js';
 import { kernelWorld, until, type KernelWorld } from './support/kernels.js';
 
@@ -286,6 +289,39 @@ describe('NetKernel', () => {
     await until(() => a.isConnected('b'));
     expect(a.isDown('b')).toBe(false);
     await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'back')).resolves.toBe('back');
+  });
+
+  it('what one turn sends to a node leaves as one batch frame (one MAC, one sequence number), delivered in order; a message alone leaves as a data frame; a batch past 1 KiB leaves at once', async () => {
+    const [a, , echo] = await pair();
+    const sent = vi.spyOn(MemoryConnection.prototype, 'send');
+    const framesFrom = (self: string): Uint8Array[] =>
+      sent.mock.calls.flatMap(([frame], i) => ((sent.mock.contexts[i] as MemoryConnection).localAddress === self ? [frame] : []));
+    try {
+      for (let i = 0; i < 10; i++) a.cast({ node: 'b', name: 'echo' }, 'note', i);
+      await until(() => echo.casts.length === 10);
+      expect(echo.casts).toEqual([...Array(10).keys()]);
+      const ten = framesFrom('a').map((f) => readFrame(f));
+      expect(ten.map((f) => f?.type)).toEqual([FrameType.batch]);
+      expect(readBatch(ten[0]?.body as Uint8Array)?.map((m) => readMessage(m)?.kind)).toHaveLength(10);
+
+      sent.mockClear();
+      a.cast({ node: 'b', name: 'echo' }, 'note', 'alone');
+      await until(() => echo.casts.length === 11);
+      expect(framesFrom('a').map((f) => readFrame(f)?.type)).toEqual([FrameType.data]);
+
+      sent.mockClear();
+      const big = 'x'.repeat(300);
+      for (let i = 0; i < 10; i++) a.cast({ node: 'b', name: 'echo' }, 'note', `${i}${big}`);
+      await until(() => echo.casts.length === 21);
+      expect(echo.casts.slice(11)).toEqual([...Array(10).keys()].map((i) => `${i}${big}`));
+      const frames = framesFrom('a').map((f) => readFrame(f));
+      // Each batch leaves once it holds 1 KiB: three of these 330-byte messages and more than a header.
+      expect(frames.length).toBeGreaterThanOrEqual(3);
+      expect(frames.flatMap((f) => (f?.type === FrameType.batch ? readBatch(f.body) ?? [] : [f?.body])).length).toBe(10);
+      for (const f of frames) expect(f?.body.byteLength).toBeLessThan(1024 + 400);
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it('property: concurrent calls from many nodes each get their own reply', async () => {

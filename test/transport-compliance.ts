@@ -197,6 +197,47 @@ export function transportCompliance(name: string, factory: TransportFactory): vo
       expect([client.closes().map((c) => c.error), accepted.closes().map((c) => c.error)]).toEqual([[undefined], [undefined]]);
     });
 
+    it('beforeFlush (where offered): fn runs once, before the flush, and what it sends follows what was sent before', async ({ skip }) => {
+      const [client, accepted] = await connect(await serve());
+      if (client.conn.beforeFlush === undefined) return skip();
+      let runs = 0;
+      client.conn.send(bytes([1]));
+      client.conn.beforeFlush(() => {
+        runs++;
+        client.conn.send(bytes([3]));
+      });
+      client.conn.send(bytes([2]));
+      expect(runs).toBe(0);
+      await frameCount(accepted, 3);
+      expect(runs).toBe(1);
+      expectFrames(accepted.frames(), [bytes([1]), bytes([2]), bytes([3])]);
+      // Asked with nothing else sent, it still runs: the connection flushes for it.
+      client.conn.beforeFlush(() => client.conn.send(bytes([4])));
+      await frameCount(accepted, 4);
+      expect(runs).toBe(1);
+      expectFrames(accepted.frames().slice(3), [bytes([4])]);
+    });
+
+    it('beforeFlush (where offered): a close begun in the same turn sends what fn sends before the close; an abort drops it', async ({ skip }) => {
+      const server = await serve();
+      const [client, accepted] = await connect(server);
+      if (client.conn.beforeFlush === undefined) return skip();
+      client.conn.beforeFlush(() => client.conn.send(bytes([7])));
+      await client.conn.close();
+      await closed(accepted);
+      expectFrames(accepted.frames(), [bytes([7])]);
+      expect(accepted.closes().map((c) => c.error)).toEqual([undefined]);
+      const [other, otherAccepted] = await connect(server);
+      let ran = false;
+      other.conn.beforeFlush?.(() => {
+        ran = true;
+      });
+      other.conn.abort();
+      await closed(otherAccepted);
+      await sleep(20);
+      expect(ran).toBe(false);
+    });
+
     it('closing both ends at once closes each exactly once without error', async () => {
       const [client, accepted] = await connect(await serve());
       client.conn.send(bytes([1]));

@@ -67,6 +67,15 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
    * waiter). Optional: a transport whose sends already leave at once has nothing to do.
    */
   flushNow?(): void;
+  /**
+   * Runs `fn` once, just before this connection next hands its queued frames to the network (at
+   * the end of this turn of the event loop, at `flushNow`, or as a graceful `close` begins), and
+   * makes sure that flush happens. `fn` may `send`: those frames leave in that flush. For a sender
+   * that packs what one turn sends into one frame (the kernel's batches). Dropped once the
+   * connection is no longer open (an abort).
+   * Optional: without it every message is a frame of its own.
+   */
+  beforeFlush?(fn: () => void): void;
   /** Graceful close; resolves once the connection is closed. */
   close(): Promise<void>;
   /** Immediate close; `error` defaults to an ABORTED error. */

@@ -1,10 +1,11 @@
 // Kernel frames: pure read/write functions, no I/O (the y-protocols shape).
 //
 //   0      u8   version (frameVersion)
-//   1      u8   type: hello | data
+//   1      u8   type: hello | data | batch
 //   2..5   u32  sequence number, big-endian (hello: 0; data: 1, 2, 3, ... per connection)
 //   6..37  32 B HMAC-SHA256 over the cluster cookie
-//   38..   body
+//   38..   body: a hello's, one message (data), or several (batch: each `u32 length | message`,
+//          big-endian, as many as fill the body)
 //
 // A hello is not signed (its MAC field is zero): nothing derived from the cookie goes out before
 // both sides' nonces are known. Every data frame's MAC covers version, type, sequence, body and
@@ -19,7 +20,7 @@ import { allocBytes, constantTimeEqual, fromUtf8, utf8 } from '../env/bytes.js';
 import type { Hmac, HmacFactory } from '../env/crypto.js';
 
 /** The frame format version this kernel speaks. */
-export const frameVersion = 2;
+export const frameVersion = 3;
 /** Bytes before the body. */
 export const frameHeaderBytes = 38;
 /** Bytes of a connection nonce. */
@@ -27,8 +28,11 @@ export const nonceBytes = 16;
 
 const macBytes = 32;
 
-/** Frame types. */
-export const FrameType = { hello: 1, data: 2 } as const;
+/**
+ * Frame types. A batch carries the messages a link sent in one turn of the event loop, to one
+ * peer, under one MAC and one sequence number (see Link.send).
+ */
+export const FrameType = { hello: 1, data: 2, batch: 3 } as const;
 /** A value of {@link FrameType}. */
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -107,9 +111,40 @@ export interface RawFrame {
 export function readFrame(bytes: Uint8Array): RawFrame | undefined {
   if (bytes.byteLength < frameHeaderBytes || bytes[0] !== frameVersion) return undefined;
   const type = bytes[1];
-  if (type !== FrameType.hello && type !== FrameType.data) return undefined;
+  if (type !== FrameType.hello && type !== FrameType.data && type !== FrameType.batch) return undefined;
   const seq = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(2);
   return { type, seq, mac: bytes.subarray(6, 6 + macBytes), body: bytes.subarray(frameHeaderBytes) };
+}
+
+/** Bytes a message takes in a batch body: its length, then itself. */
+export const batchEntryBytes = (messageBytes: number): number => 4 + messageBytes;
+
+/** A batch frame's body: each message after its length. */
+export function writeBatch(messages: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = allocBytes(bytes);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, m.byteLength);
+    out.set(m, at + 4);
+    at += batchEntryBytes(m.byteLength);
+  }
+  assert(at === bytes, 'a batch body is exactly as long as its entries');
+  return out;
+}
+
+/** A batch frame's messages (views on `body`), or undefined when the lengths do not add up to the body (never throws). */
+export function readBatch(body: Uint8Array): Uint8Array[] | undefined {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < body.byteLength;) {
+    if (at + 4 > body.byteLength) return undefined;
+    const end = at + batchEntryBytes(view.getUint32(at));
+    if (end > body.byteLength) return undefined;
+    out.push(body.subarray(at + 4, end));
+    at = end;
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** Asserts that a frame just written reads back with the type, sequence and body it was written with (encode-then-decode). */

@@ -22,6 +22,8 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   #admitted: boolean;
   #admitting = false;
   #flushQueued = false;
+  /** What runs before the next flush (see Connection.beforeFlush). */
+  #beforeFlush: (() => void)[] = [];
   #drainOwed = false;
   #closeDetail: CloseDetail | undefined;
   #closeTold = false;
@@ -47,6 +49,26 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
 
   /** Hands what `send` queued to the transport (its I/O). */
   protected abstract flush(): void;
+
+  /** See Connection.beforeFlush. */
+  beforeFlush(fn: () => void): void {
+    if (this.status !== 'open') return;
+    this.#beforeFlush.push(fn);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Runs (once each) what asked to run before this flush, while the connection is open (after that
+   * nothing more may be sent, and it is dropped). A transport's {@link flush} calls it first, and so
+   * does every graceful end before the status leaves `open`.
+   */
+  protected runBeforeFlush(): void {
+    if (this.#beforeFlush.length === 0) return;
+    const fns = this.#beforeFlush;
+    this.#beforeFlush = [];
+    if (this.status !== 'open') return;
+    for (const fn of fns) fn();
+  }
 
   /** Runs {@link flush} once {@link later}, however many sends ask before it runs. */
   protected scheduleFlush(): void {
@@ -80,7 +102,10 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   /** Closes gracefully (see Connection): what was sent still arrives; resolves once `close` was told. */
   close(): Promise<void> {
     this.admitSoon();
-    if (this.status === 'open') this.beginClose();
+    if (this.status === 'open') {
+      this.runBeforeFlush(); // what was packed this turn is sent, so it arrives before the close
+      this.beginClose();
+    }
     return this.#whenClosed;
   }
 

@@ -92,6 +92,7 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
 
   /** Delivers the frames queued when it starts (later ones go in a later batch), then settles close. */
   protected override flush(): void {
+    this.runBeforeFlush();
     const peer = this.#peer();
     if (this.pair.ended || !peer.admitted) return;
     for (let n = this.#outbox.length; n > 0 && !this.pair.ended; n--) {
@@ -107,7 +108,10 @@ export class MemoryConnection extends AdmittedConnection implements Connection {
     if (this.#closeCalled && !this.pair.closing) {
       // Our close marker has reached the peer: it may send no more, and flushes what it has.
       this.pair.closing = true;
-      if (peer.#status === 'open') peer.#status = 'closing';
+      if (peer.#status === 'open') {
+        peer.runBeforeFlush();
+        peer.#status = 'closing';
+      }
       peer.scheduleFlush();
     }
     if (this.pair.closing && peer.#outbox.length === 0) endPair(this.pair, {}, {});

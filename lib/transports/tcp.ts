@@ -238,7 +238,10 @@ class TcpConnection extends AdmittedConnection implements Connection {
   #goodbyeFromPeer(): void {
     // The peer will send no more: what we queued still goes out, then our goodbye.
     this.#goodbyeReceived = true;
-    if (this.#status === 'open') this.#status = 'closing';
+    if (this.#status === 'open') {
+      this.runBeforeFlush();
+      this.#status = 'closing';
+    }
     this.#sayGoodbye();
   }
 
@@ -256,6 +259,7 @@ class TcpConnection extends AdmittedConnection implements Connection {
   }
 
   protected override flush(): void {
+    this.runBeforeFlush();
     if (this.#queuedBytes === 0 || this.#status === 'closed') return;
     this.#seal();
     const batches = this.#batches;

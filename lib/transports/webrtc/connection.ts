@@ -126,7 +126,10 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
       // The peer sends no more frames: what we queued still goes out, then our goodbye and the ack.
       this.#goodbyeReceived = true;
       this.#ackOwed = true;
-      if (this.#status === 'open') this.#status = 'closing';
+      if (this.#status === 'open') {
+        this.runBeforeFlush();
+        this.#status = 'closing';
+      }
       this.#startCloseTimer();
       this.flush();
     } else if (record.kind === 'goodbyeAck' && this.#goodbyeReceived && this.#goodbyeSent && !this.#ackReceived) {
@@ -165,6 +168,7 @@ export class WebRtcConnection extends AdmittedConnection implements Connection {
 
   /** Moves queued chunks into the channel up to its cap, then any goodbye and ack that are due. */
   protected override flush(): void {
+    this.runBeforeFlush();
     if (this.#ended) return;
     try {
       while (!this.#outbox.isEmpty && this.#channel.bufferedAmount < channelBytesMax) {

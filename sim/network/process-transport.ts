@@ -86,9 +86,12 @@ class ProcessListener extends TypedEventTarget<ListenerEvents> implements Listen
 
 class ProcessConnection extends TypedEventTarget<ConnectionEvents> implements Connection {
   readonly inner: Connection;
+  /** The inner connection's, when it has one: it runs in this process's turn, as the send that asked for it. */
+  readonly beforeFlush?: (fn: () => void) => void;
   constructor(inner: Connection, deliver: (fn: () => void) => void, forget: () => void) {
     super();
     this.inner = inner;
+    if (inner.beforeFlush !== undefined) this.beforeFlush = (fn) => inner.beforeFlush?.(fn);
     inner.addEventListener('message', (e) => deliver(() => this.emit('message', e.detail)));
     inner.addEventListener('drain', () => deliver(() => this.dispatchEvent(new Event('drain'))));
     inner.addEventListener('close', (e) => {

@@ -156,6 +156,8 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
   #closeDispatched = false;
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
+  /** What runs before this turn's frames are final (see Connection.beforeFlush). */
+  #beforeFlush: (() => void)[] = [];
 
   constructor(pair: SimPair, id: string, local: Address, remote: Address, outbound: boolean) {
     super();
@@ -192,6 +194,23 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
     return false;
   }
 
+  /**
+   * See Connection.beforeFlush. The pipe takes each frame as it is sent, so the flush `fn` runs
+   * before is the next microtask, as the memory transport's; the kernel's batches form as over TCP.
+   */
+  beforeFlush(fn: () => void): void {
+    if (this.#status !== 'open') return;
+    this.#beforeFlush.push(fn);
+    if (this.#beforeFlush.length === 1) queueMicrotask(() => this.#runBeforeFlush());
+  }
+
+  #runBeforeFlush(): void {
+    const fns = this.#beforeFlush;
+    this.#beforeFlush = [];
+    if (this.#status !== 'open') return;
+    for (const fn of fns) fn();
+  }
+
   close(): Promise<void> {
     if (this.#status === 'open') this.startClosing();
     return this.#closed;
@@ -203,6 +222,7 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
 
   /** Internal: no more sends; a FIN follows what is queued. */
   startClosing(): void {
+    this.#runBeforeFlush(); // what was packed this turn goes ahead of the FIN
     this.#status = 'closing';
     this.#pair.outOf(this).sendControl('fin');
   }

@@ -281,6 +281,26 @@ describe('tcp transport', () => {
     }
   });
 
+  it('what beforeFlush sends leaves in the flush it ran before: one end-of-turn flush, one write, no second flush scheduled', async () => {
+    const served = await serve(tcpTransport());
+    const conn = await tcpTransport().dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
+    const immediate = vi.spyOn(globalThis, 'setImmediate');
+    const write = vi.spyOn(Socket.prototype, 'write');
+    try {
+      const ours = (): unknown[] => write.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
+      conn.send(Uint8Array.from(counting(10, 1)));
+      conn.beforeFlush?.(() => conn.send(Uint8Array.from(counting(10, 2))));
+      await until(() => served.frames(0).length === 2, 'the two frames');
+      expect(served.frames(0)).toEqual([1, 2].map((i) => counting(10, i)));
+      expect(ours()).toHaveLength(1);
+      expect(immediate).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.restoreAllMocks();
+      conn.abort();
+      await served.stop();
+    }
+  });
+
   it('property: frames sent over many ticks arrive intact and in order, however they fill the send buffers they share', async () => {
     // A send buffer serves many ticks (each flush writes what was added since the last); a frame
     // that does not fit starts a new one, and one over 64 KiB gets its own.

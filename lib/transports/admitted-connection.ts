@@ -75,6 +75,8 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
     if (this.#flushQueued) return;
     this.#flushQueued = true;
     this.later(() => {
+      // What runs before the flush may send: while the flag is still up, those sends schedule no second flush.
+      this.runBeforeFlush();
       this.#flushQueued = false;
       this.flush();
     });

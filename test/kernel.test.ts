@@ -3,9 +3,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClusterluckError } from '../lib/env/errors.js';
 import type { Connection } from '../lib/env/transport.js';
 import type { From } from '../lib/kernel/actor.js';
-import { FrameType, readBatch, readFrame } from '../lib/kernel/frame.js';
+import { FrameSigner, FrameType, nonceBinding, readBatch, readFrame, writeFrame, writeHello } from '../lib/kernel/frame.js';
+import { Link } from '../lib/kernel/link.js';
 import { GenServer, noReply } from '../lib/kernel/gen-server.js';
-import { readMessage } from '../lib/kernel/message.js';
+import { MessageKind, readMessage, writeMessage } from '../lib/kernel/message.js';
+import { VirtualClock } from '../sim/clock/virtual-clock.js';
 import { MemoryConnection } from '../lib/transports/memory-connection.js';
 import type { NetKernel } from '../lib/kernel/net-kernel.js';
 import { kernelWorld, until, type KernelWorld } from './support/kernels.js';
@@ -322,6 +324,37 @@ describe('NetKernel', () => {
     } finally {
       sent.mockRestore();
     }
+  });
+
+  it('a ready link whose connection is closing packs nothing more: send says false, as it did for a frame', () => {
+    // A connection that records what is asked of it; the test plays the peer's hello and auth.
+    const conn = Object.assign(new EventTarget(), {
+      status: 'open' as 'open' | 'closing', outbound: true, remoteAddress: 'b', hooks: [] as (() => void)[], sent: [] as Uint8Array[],
+      send(frame: Uint8Array): boolean { this.sent.push(frame); return true; },
+      beforeFlush(fn: () => void): void { this.hooks.push(fn); },
+    });
+    const key = new Uint8Array(32).fill(3);
+    const ours = new Uint8Array(16).fill(1);
+    const theirs = new Uint8Array(16).fill(2);
+    let ready = false;
+    const link = new Link(conn as unknown as Connection, {
+      self: { id: 'a', address: 'a' }, signer: new FrameSigner(key), nonce: ours, clock: new VirtualClock(),
+      frameBytesMax: 1 << 20, handshakeTimeoutMs: 5000, idLengthMax: 256, checkCodecs: true,
+    }, { ready: () => void (ready = true), message: () => undefined, closed: () => undefined, drop: () => undefined, drain: () => undefined });
+    const arrive = (frame: Uint8Array): boolean => conn.dispatchEvent(new CustomEvent('message', { detail: frame }));
+    arrive(writeFrame(undefined, FrameType.hello, 0, undefined, writeHello({ id: 'b', address: 'b', nonce: theirs })));
+    arrive(writeFrame(new FrameSigner(key), FrameType.data, 1, nonceBinding(ours, theirs), writeMessage(MessageKind.auth, 0, '', new TextEncoder().encode('"b"'))));
+    expect(ready).toBe(true);
+    expect(link.send(MessageKind.cast, 0, 'x', new Uint8Array([1]))).toBe(true);
+    expect(conn.hooks).toHaveLength(1);
+    conn.status = 'closing';
+    expect(link.send(MessageKind.cast, 0, 'x', new Uint8Array([2]))).toBe(false);
+    expect(conn.hooks).toHaveLength(1);
+    conn.status = 'open'; // only to see what the batch held
+    (conn.hooks[0] as () => void)();
+    const last = readFrame(conn.sent.at(-1) as Uint8Array);
+    expect(last?.type).toBe(FrameType.data); // message 1 alone: message 2 never joined it
+    expect(readMessage(last?.body as Uint8Array)?.payload).toEqual(new Uint8Array([1]));
   });
 
   it('property: concurrent calls from many nodes each get their own reply', async () => {

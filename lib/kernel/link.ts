@@ -127,6 +127,8 @@ export class Link {
    */
   send(kind: MessageKind, tag: number, name: string, payload: Uint8Array): boolean {
     if (this.#sendBinding === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
+    // Closing or closed (its close event is on its way): nothing more leaves, and the sender hears so.
+    if (!this.open) return false;
     const body = writeMessage(kind, tag, name, payload);
     if (this.#opts.checkCodecs) checkMessage(body, kind, tag, name, payload);
     const conn = this.conn;

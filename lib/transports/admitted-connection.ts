@@ -11,6 +11,7 @@
 // (flow control), WebRTC keeps the chunks of at most one high-water mark in flight.
 import { TypedEventTarget, type AnyListener, type ListenerOptions } from '../env/events.js';
 import type { Address, CloseDetail, ConnectionEvents, ConnectionStatus } from '../env/transport.js';
+import { FlushHooks } from './flush-hooks.js';
 
 /** A connection whose inbound events wait until its owner listens (accepted ones never wait). */
 export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEvents> {
@@ -23,7 +24,7 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   #admitting = false;
   #flushQueued = false;
   /** What runs before the next flush (see Connection.beforeFlush). */
-  #beforeFlush: (() => void)[] = [];
+  readonly #beforeFlush = new FlushHooks();
   #drainOwed = false;
   #closeDetail: CloseDetail | undefined;
   #closeTold = false;
@@ -53,7 +54,7 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
   /** See Connection.beforeFlush. */
   beforeFlush(fn: () => void): void {
     if (this.status !== 'open') return;
-    this.#beforeFlush.push(fn);
+    this.#beforeFlush.add(fn);
     this.scheduleFlush();
   }
 
@@ -63,11 +64,7 @@ export abstract class AdmittedConnection extends TypedEventTarget<ConnectionEven
    * does every graceful end before the status leaves `open`.
    */
   protected runBeforeFlush(): void {
-    if (this.#beforeFlush.length === 0) return;
-    const fns = this.#beforeFlush;
-    this.#beforeFlush = [];
-    if (this.status !== 'open') return;
-    for (const fn of fns) fn();
+    this.#beforeFlush.run(this.status === 'open');
   }
 
   /** Runs {@link flush} once {@link later}, however many sends ask before it runs. */

@@ -5,6 +5,7 @@ import { copyBytes } from '../../lib/env/bytes.js';
 import { ClusterluckError, stacklessError } from '../../lib/env/errors.js';
 import { TypedEventTarget } from '../../lib/env/events.js';
 import { checkSend, type Address, type CloseDetail, type Connection, type ConnectionEvents, type ConnectionStatus } from '../../lib/env/transport.js';
+import { FlushHooks } from '../../lib/transports/flush-hooks.js';
 import { Pipe, type PipeContext, type PipeItem, type PipeOwner } from './sim-pipe.js';
 
 /** What a pair needs from its network besides what its pipes need. */
@@ -157,7 +158,7 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
   /** What runs before this turn's frames are final (see Connection.beforeFlush). */
-  #beforeFlush: (() => void)[] = [];
+  readonly #beforeFlush = new FlushHooks();
 
   constructor(pair: SimPair, id: string, local: Address, remote: Address, outbound: boolean) {
     super();
@@ -200,15 +201,11 @@ export class SimConnection extends TypedEventTarget<ConnectionEvents> implements
    */
   beforeFlush(fn: () => void): void {
     if (this.#status !== 'open') return;
-    this.#beforeFlush.push(fn);
-    if (this.#beforeFlush.length === 1) queueMicrotask(() => this.#runBeforeFlush());
+    if (this.#beforeFlush.add(fn)) queueMicrotask(() => this.#runBeforeFlush());
   }
 
   #runBeforeFlush(): void {
-    const fns = this.#beforeFlush;
-    this.#beforeFlush = [];
-    if (this.#status !== 'open') return;
-    for (const fn of fns) fn();
+    this.#beforeFlush.run(this.#status === 'open');
   }
 
   close(): Promise<void> {

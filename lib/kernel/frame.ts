@@ -2,7 +2,7 @@
 //
 //   0      u8   version (frameVersion)
 //   1      u8   type: hello | data | batch
-//   2..5   u32  sequence number, big-endian (hello: 0; data: 1, 2, 3, ... per connection)
+//   2..5   u32  sequence number, big-endian (hello: 0; data and batch frames: 1, 2, 3, ... per connection)
 //   6..37  32 B HMAC-SHA256 over the cluster cookie
 //   38..   body: a hello's, one message (data), or several (batch: each `u32 length | message`,
 //          big-endian, as many as fill the body)

@@ -100,7 +100,10 @@ class Peer implements RtcPeer {
     pc.oniceconnectionstatechange = () => {
       const state = pc.iceConnectionState;
       if (state === 'failed') this.destroy(withCode(new Error('ICE connection failed'), 'ERR_ICE_CONNECTION_FAILURE'));
-      else if (state === 'closed') this.destroy(withCode(new Error('ICE connection closed'), 'ERR_ICE_CONNECTION_CLOSED'));
+      // Our own close clears this handler first, so 'closed' here is the remote's close (node-datachannel
+      // reads the state when asked, so a late event of any kind may read it): the same end as the
+      // channel's close, no failure. Whether it was graceful, the connection's goodbyes say.
+      else if (state === 'closed') this.destroy();
       else if (state === 'connected' || state === 'completed') this.#maybeReady();
     };
     if (options.initiator) {

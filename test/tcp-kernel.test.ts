@@ -67,7 +67,7 @@ describe('NetKernel over TCP', () => {
     expect([echoA.seen, echoB.seen]).toEqual([[['two']], [{ n: 1 }]]);
   });
 
-  it('an answer given later with `now` reaches the socket before reply returns; one without waits for the end of the turn', async () => {
+  it('an answer given later with `now` reaches the socket before reply returns; one without waits for the connection\'s flush', async () => {
     const [a] = await node('a');
     const [b] = await node('b');
     const parker = new Parker(b).start('parker');

@@ -220,33 +220,47 @@ describe('tcp transport', () => {
     }
   });
 
-  it('frames sent in one turn of the event loop leave in one write per KiB, on sockets without Nagle delay and with keepalive', async () => {
+  it('frames sent by one callback, or by the promises it settles, leave in one write per KiB before the next callback, on sockets without Nagle delay and with keepalive', async () => {
     const [write, noDelay, keepAlive] = (['write', 'setNoDelay', 'setKeepAlive'] as const).map((m) => vi.spyOn(Socket.prototype, m));
     const served = await serve(tcpTransport({ keepAliveMs: 7000 }));
     const conn = await tcpTransport({ keepAliveMs: 7000 }).dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
     try {
       const ours = (): unknown[] | undefined => write?.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
-      // 70 frames of 4 + 10 bytes (980, under flushAtBytes): one write at the end of the tick.
+      // 70 frames of 4 + 10 bytes (980, under flushAtBytes): one write once this callback is done.
       write?.mockClear();
       for (let i = 0; i < 70; i++) conn.send(Uint8Array.from(counting(10, i)));
       await until(() => served.frames(0).length === 70, 'the first 70 frames');
       expect(ours()).toHaveLength(1);
-      // 200 more (2,800 bytes): a write as each KiB fills (after 74 frames, then 148), and the 52 left at the end of the tick.
+      // 200 more (2,800 bytes): a write as each KiB fills (after 74 frames, then 148), and the 52 left once this callback is done.
       expect(flushAtBytes).toBe(1024);
       write?.mockClear();
       for (let i = 0; i < 200; i++) conn.send(Uint8Array.from(counting(10, i)));
       await until(() => served.frames(0).length === 270, 'all frames');
       expect(ours()).toHaveLength(3);
-      // Frames sent by two timers of one turn of the event loop (two holders whose leases end
-      // together) leave in one write, not one per timer.
+      // What the promises a callback settled send after their awaits (a chunk's answers, and the
+      // requests they lead to) leaves in one write, not one per microtask, and before the next
+      // callback of the event loop runs (a timer's release does not wait for the poll phase's reads).
       write?.mockClear();
+      let writesByNextCallback = -1;
       await new Promise<void>((resolve) => {
-        setTimeout(() => conn.send(Uint8Array.from(counting(10, 1))), 1);
-        setTimeout(() => conn.send(Uint8Array.from(counting(10, 2))), 1);
-        setTimeout(resolve, 1);
+        setTimeout(() => {
+          // Queued before the sends: it sees the write only if the flush does not wait for the end of the turn.
+          setImmediate(() => {
+            writesByNextCallback = ours()?.length ?? -1;
+            resolve();
+          });
+          void Promise.resolve().then(async () => {
+            conn.send(Uint8Array.from(counting(10, 1)));
+            await null;
+            conn.send(Uint8Array.from(counting(10, 2)));
+            await Promise.resolve();
+            conn.send(Uint8Array.from(counting(10, 3)));
+          });
+        }, 1);
       });
-      await until(() => served.frames(0).length === 272, 'the timers\' frames');
+      await until(() => served.frames(0).length === 273, 'the callback\'s frames');
       expect(ours()).toHaveLength(1);
+      expect(writesByNextCallback).toBe(1);
       expect([noDelay?.mock.calls, keepAlive?.mock.calls]).toEqual([[[true], [true]], [[true, 7000], [true, 7000]]]);
     } finally {
       vi.restoreAllMocks();
@@ -264,7 +278,7 @@ describe('tcp transport', () => {
       write.mockClear();
       conn.send(Uint8Array.from(counting(10, 1)));
       conn.send(Uint8Array.from(counting(10, 2)));
-      expect(ours()).toHaveLength(0); // queued for the end of the turn
+      expect(ours()).toHaveLength(0); // queued for the flush
       conn.flushNow?.();
       expect(ours()).toHaveLength(1); // both, before flushNow returned
       conn.flushNow?.(); // nothing queued: no empty write
@@ -281,10 +295,11 @@ describe('tcp transport', () => {
     }
   });
 
-  it('what beforeFlush sends leaves in the flush it ran before: one end-of-turn flush, one write, no second flush scheduled', async () => {
+  it('what beforeFlush sends leaves in the flush it ran before: one scheduled flush, one write, no second flush scheduled', async () => {
     const served = await serve(tcpTransport());
     const conn = await tcpTransport().dial(served.listener.address, { signal: AbortSignal.timeout(5000) });
-    const immediate = vi.spyOn(globalThis, 'setImmediate');
+    // The connection's one way to schedule a flush (a protected method, spied on this object alone).
+    const later = vi.spyOn(conn as unknown as { later(fn: () => void): void }, 'later');
     const write = vi.spyOn(Socket.prototype, 'write');
     try {
       const ours = (): unknown[] => write.mock.contexts.filter((s) => (s as Socket).localPort === Number(conn.localAddress.split(':')[1]));
@@ -293,7 +308,7 @@ describe('tcp transport', () => {
       await until(() => served.frames(0).length === 2, 'the two frames');
       expect(served.frames(0)).toEqual([1, 2].map((i) => counting(10, i)));
       expect(ours()).toHaveLength(1);
-      expect(immediate).toHaveBeenCalledTimes(1);
+      expect(later).toHaveBeenCalledTimes(1);
     } finally {
       vi.restoreAllMocks();
       conn.abort();

@@ -62,16 +62,17 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   /** Queues one frame; returns false when the caller should wait for `drain`. */
   send(frame: Uint8Array): boolean;
   /**
-   * Hands every queued frame to the network now, not at the end of this turn of the event loop:
-   * for a frame someone is waiting on that was sent outside their request (a grant pushed to a
-   * waiter). Optional: a transport whose sends already leave at once has nothing to do.
+   * Hands every queued frame to the network now, not at the transport's own flush (TCP's comes once
+   * the callback that sent has returned): for a frame someone is waiting on that was sent outside
+   * their request (a grant pushed to a waiter). Optional: a transport whose sends already leave
+   * at once has nothing to do.
    */
   flushNow?(): void;
   /**
    * Runs `fn` once, just before this connection next hands its queued frames to the network (at
-   * the end of this turn of the event loop, at `flushNow`, or as a graceful `close` begins), and
+   * the transport's own flush, at `flushNow`, or as a graceful `close` begins), and
    * makes sure that flush happens. `fn` may `send`: those frames leave in that flush. For a sender
-   * that packs what one turn sends into one frame (the kernel's batches). Dropped once the
+   * that packs what was sent before the flush into one frame (the kernel's batches). Dropped once the
    * connection is no longer open (an abort).
    * Optional: without it every message is a frame of its own.
    */

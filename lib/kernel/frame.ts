@@ -29,8 +29,8 @@ export const nonceBytes = 16;
 const macBytes = 32;
 
 /**
- * Frame types. A batch carries the messages a link sent in one turn of the event loop, to one
- * peer, under one MAC and one sequence number (see Link.send).
+ * Frame types. A batch carries the messages a link sent one peer before its connection's flush,
+ * under one MAC and one sequence number (see Link.send).
  */
 export const FrameType = { hello: 1, data: 2, batch: 3 } as const;
 /** A value of {@link FrameType}. */

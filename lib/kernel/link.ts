@@ -70,7 +70,7 @@ export class Link {
   #sendBinding: Uint8Array | undefined;
   #recvBinding: Uint8Array | undefined;
   #handshakeTimer: TimerHandle | undefined;
-  /** Messages sent this turn, waiting for the connection's flush to leave as one frame (see {@link send}). */
+  /** Messages sent since the last flush, waiting for the connection's flush to leave as one frame (see {@link send}). */
   #batch: Uint8Array[] = [];
   /** Their bytes in a batch body. */
   #batchBytes = 0;
@@ -119,11 +119,11 @@ export class Link {
 
   /**
    * Sends one message; returns the transport's backpressure answer. Once the link is ready, on a
-   * connection that offers `beforeFlush`, the messages of one turn of the event loop wait for the
-   * connection's flush and leave as one frame: one MAC and one sequence number for all of them
-   * (a batch; alone, a message leaves as a data frame as before). What a turn sends leaves in one
-   * write either way: this saves the MAC and framing per message (the Performance issue's shared
-   * frames). The answer is then the connection's to the last frame sent, false until it drains.
+   * connection that offers `beforeFlush`, messages wait for the connection's flush (TCP: once the
+   * callback that sent has returned; memory and WebRTC: the next microtask) and leave as one
+   * frame: one MAC and one sequence number for all of them (a batch; alone, a message leaves as a
+   * data frame as before). They would leave in one write either way: this saves the MAC and
+   * framing per message (the Performance issue's shared frames). The answer is then the connection's to the last frame sent, false until it drains.
    */
   send(kind: MessageKind, tag: number, name: string, payload: Uint8Array): boolean {
     if (this.#sendBinding === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');
@@ -137,7 +137,7 @@ export class Link {
     if (this.#batch.length === 0) conn.beforeFlush(this.#sendBatch);
     this.#batch.push(body);
     this.#batchBytes += batchEntryBytes(body.byteLength);
-    // A long turn's messages start out before it ends, as frames did (a transport writes once it holds a KiB).
+    // Many messages start out before the flush, as frames did (a transport writes once it holds a KiB).
     if (this.#batchBytes >= batchBytesEager) this.#sendBatch();
     return this.#sendAnswer;
   }

@@ -252,7 +252,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
 
   /**
    * Answers a call with `data`. Replying to a cast is counted and ignored, never a crash. `now`:
-   * the answer leaves at once instead of with the rest of this turn's frames (see
+   * the answer leaves at once instead of with the frames sent after it before the flush (see
    * Connection.flushNow), for an answer that ends a wait rather than a request being served.
    */
   reply(from: From, data: unknown, now = false): void {

@@ -32,7 +32,7 @@ writeLengthPrefix(goodbyeBytes, 0, goodbyeLength);
  */
 const batchBytes = 64 * 1024;
 /**
- * Queued bytes at which a send writes at once rather than at the end of the tick. A tick that
+ * Queued bytes at which a send writes at once rather than at the flush. A tick that
  * answers a whole batch of requests (W3's 32 workers) otherwise writes nothing until it has
  * answered the last, and the peer idles meanwhile: the two processes took turns. Writing every
  * KiB lets the peer start on the first requests while the rest are being made (W3 from about
@@ -275,12 +275,15 @@ class TcpConnection extends AdmittedConnection implements Connection {
   readonly #afterWrite = (): void => this.drainIfDue(this.#s.highWaterMarkBytes);
 
   /**
-   * A flush waits for the end of this turn of the event loop (`setImmediate`, which runs once the
-   * timers and I/O callbacks due now have run), not for the next microtask: what the callbacks of
-   * one turn send to a peer leaves in one write, as when two holders' timers fire together.
+   * A flush waits until the callback that sent (a read, a timer) has returned (`process.nextTick`),
+   * not for the end of the event loop's turn (`setImmediate`, as before): a release sent from a
+   * timer then waited for the poll phase after it, and for every read that phase ran first. A send
+   * made in a promise's reaction (a caller's next request, after the answer to its last) queues
+   * the tick from a microtask, so it runs once the microtask queue is empty: what the promises a
+   * chunk's answers settled send leaves in one write. W1 rose; see the README.
    */
   protected override later(fn: () => void): void {
-    setImmediate(fn);
+    process.nextTick(fn);
   }
 
   /** Cuts `chunk` into frames; the state between chunks is this connection's alone. */

@@ -70,9 +70,9 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   flushNow?(): void;
   /**
    * Runs `fn` once, just before this connection next hands its queued frames to the network (at
-   * the transport's own flush, at `flushNow`, or as a graceful `close` begins), and
-   * makes sure that flush happens. `fn` may `send`: those frames leave in that flush. For a sender
-   * that packs what was sent before the flush into one frame (the kernel's batches). Dropped once the
+   * the transport's own flush, at `flushNow`, or as a graceful `close` begins), and makes sure
+   * that flush happens. `fn` may `send`: those frames leave in that flush. For a sender that packs
+   * what was sent before the flush into one frame (the kernel's batches). Dropped once the
    * connection is no longer open (an abort).
    * Optional: without it every message is a frame of its own.
    */

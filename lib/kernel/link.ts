@@ -123,7 +123,8 @@ export class Link {
    * callback that sent has returned; memory and WebRTC: the next microtask) and leave as one
    * frame: one MAC and one sequence number for all of them (a batch; alone, a message leaves as a
    * data frame as before). They would leave in one write either way: this saves the MAC and
-   * framing per message (the Performance issue's shared frames). The answer is then the connection's to the last frame sent, false until it drains.
+   * framing per message (the Performance issue's shared frames). The answer is then the
+   * connection's to the last frame sent, false until it drains.
    */
   send(kind: MessageKind, tag: number, name: string, payload: Uint8Array): boolean {
     if (this.#sendBinding === undefined) throw new ClusterluckError('NOT_CONNECTED', 'link has no peer yet');

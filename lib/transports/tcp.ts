@@ -32,8 +32,8 @@ writeLengthPrefix(goodbyeBytes, 0, goodbyeLength);
  */
 const batchBytes = 64 * 1024;
 /**
- * Queued bytes at which a send writes at once rather than at the flush. A tick that
- * answers a whole batch of requests (W3's 32 workers) otherwise writes nothing until it has
+ * Queued bytes at which a send writes at once rather than at the flush. A tick that answers
+ * a whole batch of requests (W3's 32 workers) otherwise writes nothing until it has
  * answered the last, and the peer idles meanwhile: the two processes took turns. Writing every
  * KiB lets the peer start on the first requests while the rest are being made (W3 from about
  * 8,400 to 13,000 cycles/s, owner in another process); a smaller batch still leaves in one write.

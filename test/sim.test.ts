@@ -41,6 +41,16 @@ describe('checkFencing', () => {
   });
 });
 
+describe('the ownership sampler', () => {
+  it('only looks: the same seed sampled every 10 ms or every 7 ms runs the same (it once gave chains of promises longer than one settle extra turns)', async () => {
+    const every10 = await simulate({ seed: '1', sampleMs: 10 });
+    const every7 = await simulate({ seed: '1', sampleMs: 7 });
+    expect(every7.ownershipSamples).toBeGreaterThan(every10.ownershipSamples);
+    expect(every7.traceHash).toBe(every10.traceHash);
+    expect(every7.violations).toEqual(every10.violations);
+  });
+});
+
 describe('amnesia (owners crash and restart without their tables)', () => {
   const amnesia: Omit<SimulationOptions, 'seed'> = { ...scenarios.amnesia, durationMs: 20_000, clients: 12 };
 

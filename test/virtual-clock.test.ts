@@ -151,6 +151,40 @@ describe('VirtualClock', () => {
     expect(seen).toEqual([gap - 1, 2 * gap - 1, 3 * gap - 1, 5 * gap + 1]);
   });
 
+  it('a probe fires in order but takes no microtask turns: the timers around it see what they saw without it', async () => {
+    // A chain longer than one settle: how far it got when each timer fires, with and without probes.
+    const run = async (probes: boolean): Promise<{ seen: number[]; probed: number[] }> => {
+      const clock = new VirtualClock();
+      let turns = 0;
+      let counting = true;
+      const chain = (): void => {
+        if (!counting) return;
+        turns++;
+        void Promise.resolve().then(chain);
+      };
+      const seen: number[] = [];
+      const probed: number[] = [];
+      clock.setTimer(1, () => {
+        seen.push(turns);
+        void Promise.resolve().then(chain);
+      });
+      if (probes) for (const at of [1, 1.5, 1.5, 2]) clock.setProbe(at, () => probed.push(turns));
+      clock.setTimer(2, () => seen.push(turns));
+      clock.setTimer(3, () => seen.push(turns));
+      await clock.advance(3);
+      counting = false;
+      return { seen, probed };
+    };
+    const without = await run(false);
+    const withProbes = await run(true);
+    expect(withProbes.seen).toEqual(without.seen);
+    // No turns between the first timer's settle and the second timer, probes or not: every probe
+    // saw the chain where that settle left it, as the second timer did.
+    const left = settleTurnsDefault + 1;
+    expect(without.seen).toEqual([0, left, 2 * left]);
+    expect(withProbes.probed).toEqual([left, left, left, left]);
+  });
+
   it('runUntilIdle jumps from timer to timer and stops at its limit', async () => {
     const clock = new VirtualClock();
     expect(await clock.runUntilIdle()).toBe(0);

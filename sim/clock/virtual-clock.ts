@@ -36,6 +36,8 @@ interface VirtualTimer {
   readonly deadline: number;
   readonly sequence: number;
   readonly fn: () => void;
+  /** Set by {@link VirtualClock.setProbe}: no microtask turns after it. */
+  readonly probe: boolean;
   live: boolean;
 }
 
@@ -84,9 +86,23 @@ export class VirtualClock implements Clock {
 
   /** Calls `fn` when virtual time reaches now + `delayMs` (negative: at once; non-finite: 2^31−1, as the system clock). */
   setTimer(delayMs: number, fn: () => void): TimerHandle {
+    return this.#set(delayMs, fn, false);
+  }
+
+  /**
+   * A timer for code that only looks (a checker's sampler): it fires in order as any timer does,
+   * but the run gives it no microtask turns after it, so the next timer fires as if it were not
+   * there. Looking at any rate then leaves the run, and its trace, as it was. `fn` must not start
+   * work that needs those turns; what it queues runs in the turns after the next timer.
+   */
+  setProbe(delayMs: number, fn: () => void): TimerHandle {
+    return this.#set(delayMs, fn, true);
+  }
+
+  #set(delayMs: number, fn: () => void, probe: boolean): TimerHandle {
     if (typeof fn !== 'function') throw invalidArgument('fn', fn, 'a function');
     const delay = Number.isFinite(delayMs) ? Math.max(0, delayMs) : timeoutMsMax;
-    const timer: VirtualTimer = { deadline: this.#now + delay, sequence: this.#sequence++, fn, live: true };
+    const timer: VirtualTimer = { deadline: this.#now + delay, sequence: this.#sequence++, fn, probe, live: true };
     this.#heap.push(timer);
     this.#live++;
     return timer as unknown as TimerHandle;
@@ -157,7 +173,7 @@ export class VirtualClock implements Clock {
         this.#live--;
         this.#now = Math.max(this.#now, next.deadline);
         next.fn();
-        await settle();
+        if (!next.probe) await settle();
       }
       // `advance` always ends at `until`; `runUntilIdle` only when it stopped at its limit.
       if ((mode === 'advance' || this.#live > 0) && Number.isFinite(until)) {

@@ -239,7 +239,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationSu
         world.emit({ type: 'violation', at: now, violation: v });
       }
     }
-    world.clock.setTimer(o.sampleMs, sample);
+    world.clock.setProbe(o.sampleMs, sample);
   };
   sample();
   // Create through n0 as an application would at start-up: retrying while ownership settles.

@@ -141,7 +141,13 @@ interface Semaphore {
   n: number;
   /** Slots its holders may hold: `n`, or more while holders granted before `n` was lowered hold them. */
   cap: number;
-  lastToken: number;
+  /**
+   * The last fencing token minted, or null before the first. Not 0: V8 stores a field that has
+   * only held small integers in place, but once this field has held a token in any semaphore
+   * (tokens pass 2^31 from view 1 on), it boxes the field in every semaphore made afterwards: 16
+   * bytes each, even at 0. A field that has held null is never boxed (only a token is).
+   */
+  lastToken: number | null;
   /**
    * Its holders: none, the one lease (which names its holder), or a Map once two hold. Most
    * semaphores have at most one holder and never pay for a Map.
@@ -302,7 +308,7 @@ export class Semaphores {
       throw new ClusterluckError('ALREADY_EXISTS', `semaphore ${show(id)} exists with n=${existing.n}, not ${n}`);
     }
     this.#room();
-    this.#semaphores.set(id, { id, n, cap: n, lastToken: 0, holders: undefined, used: 0, queue: undefined });
+    this.#semaphores.set(id, { id, n, cap: n, lastToken: null, holders: undefined, used: 0, queue: undefined });
     this.#onChange({ type: 'created', id, n, lastToken: 0 });
   }
 
@@ -531,7 +537,8 @@ export class Semaphores {
     if (s === undefined) return undefined;
     const holders: HolderRecord[] = [];
     for (const [holder, lease] of holderMap(s)) holders.push(lease.permits === undefined ? [holder, lease.expiresAt - now, lease.token] : [holder, lease.expiresAt - now, lease.token, lease.permits]);
-    const state: SemaphoreSnapshot = s.cap > s.n ? { n: s.n, lastToken: s.lastToken, holders, cap: s.cap } : { n: s.n, lastToken: s.lastToken, holders };
+    const lastToken = s.lastToken ?? 0;
+    const state: SemaphoreSnapshot = s.cap > s.n ? { n: s.n, lastToken, holders, cap: s.cap } : { n: s.n, lastToken, holders };
     if (s.queue === undefined) return state;
     const waiters = s.queue.slice(0, handedWaitersMax).map((w): WaiterRecord => [w.key, w.caller, w.permits, w.leaseMs, Number.isFinite(w.deadline) ? Math.max(0, w.deadline - now) : null]);
     return { ...state, waiters };
@@ -578,9 +585,10 @@ export class Semaphores {
     }
     const incoming = Math.max(state.lastToken, ...state.holders.map((h) => h[2]));
     const ours = this.#semaphores.get(id);
-    if (ours !== undefined && ours.lastToken > incoming) return;
-    const same = ours !== undefined && ours.lastToken === incoming && ours.n === state.n;
-    if (!same) this.#replace(id, state.n, Math.max(ours?.lastToken ?? 0, incoming), true, cap);
+    const ourLast = ours?.lastToken ?? 0;
+    if (ours !== undefined && ourLast > incoming) return;
+    const same = ours !== undefined && ourLast === incoming && ours.n === state.n;
+    if (!same) this.#replace(id, state.n, Math.max(ourLast, incoming), true, cap);
     const s = this.#semaphores.get(id) as Semaphore;
     s.cap = Math.max(s.cap, cap);
     for (const h of state.holders) {
@@ -628,7 +636,7 @@ export class Semaphores {
   }
 
   #nextToken(id: string, s: Semaphore, base: number): number {
-    const token = Math.max(s.lastToken + 1, base);
+    const token = Math.max((s.lastToken ?? 0) + 1, base);
     if (token - base >= tokenSpan) {
       throw new ClusterluckError('INTERNAL', `semaphore ${show(id)} granted ${tokenSpan} fencing tokens in this view; the next view renews them`);
     }

@@ -163,6 +163,24 @@ describe('NetKernel', () => {
     await expect(p).rejects.toThrow('late');
   });
 
+  it('a call drops its listener on the caller\'s signal when it ends (replied, failed or timed out), so one signal can serve every call in flight', async () => {
+    const [a] = await pair();
+    const shared = new AbortController().signal;
+    const listening = new Set<unknown>();
+    vi.spyOn(shared, 'addEventListener').mockImplementation((_type, listener) => void listening.add(listener));
+    vi.spyOn(shared, 'removeEventListener').mockImplementation((_type, listener) => void listening.delete(listener));
+    const to = { node: 'b', name: 'echo' };
+    const calls = [
+      a.call(to, 'echo', 1, { signal: shared }),
+      a.call(to, 'fail', 1, { signal: shared }).catch((e: unknown) => e),
+      a.call(to, 'hold', 1, { signal: shared, timeoutMs: 100 }).catch((e: unknown) => e),
+    ];
+    expect(listening.size).toBe(3);
+    await world.clock.advance(101);
+    expect(await Promise.all(calls)).toMatchObject([1, { code: 'SEMAPHORE_FULL' }, { code: 'TIMEOUT' }]);
+    expect(listening.size).toBe(0);
+  });
+
   it('a message larger than frameBytesMax is refused on send with MESSAGE_TOO_LARGE', async () => {
     const [a] = await pair({ frameBytesMax: 4096 });
     await expect(a.call({ node: 'b', name: 'echo' }, 'echo', 'x'.repeat(5000))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });

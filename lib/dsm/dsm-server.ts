@@ -541,7 +541,7 @@ export class DSMServer extends GenServer {
       // holds nothing anywhere, and only an earlier grant may need letting go.
       this.#releaseUnlessHeld(id, holder, named.attempt, granted === false && sends.count === 1);
       if (attempt >= tries) {
-        throw new ClusterluckError('SEMAPHORE_FULL', `semaphore ${show(id)} gave holder ${show(holder)} no slot in ${attempt + 1} attempt(s)`);
+        throw stacklessError('SEMAPHORE_FULL', `semaphore ${show(id)} gave holder ${show(holder)} no slot in ${attempt + 1} attempt(s)`);
       }
       await this.#sleep(calculateWaitTime(this.#opts.minWaitTimeout, this.#opts.maxWaitTimeout, () => this.kernel.env.random.next()));
     }
@@ -678,7 +678,7 @@ export class DSMServer extends GenServer {
       const name = this.#name();
       try {
         // An owner the failure detector holds down would not answer: no request waits on it.
-        if (this.kernel.isDown(owner.id)) throw new ClusterluckError('UNREACHABLE', `the owner of ${show(job.id)}, ${show(owner.id)}, is held down by the failure detector`);
+        if (this.kernel.isDown(owner.id)) throw stacklessError('UNREACHABLE', `the owner of ${show(job.id)}, ${show(owner.id)}, is held down by the failure detector`);
         if (signal?.aborted === true) throw signal.reason;
         if (sends !== undefined) sends.count++;
         return await this.call({ node: owner, name }, command, sent, signal === undefined ? { timeoutMs: leftMs } : { timeoutMs: leftMs, signal });

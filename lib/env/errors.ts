@@ -52,10 +52,12 @@ export class ClusterluckError extends Error {
 /**
  * A {@link ClusterluckError} that captures no stack trace, for errors whose stack would show only
  * the event loop, never the code that asked: a call's timer that fired, an error a peer sent back,
- * a wait the owner ended. Capturing one took about 4.5 µs (Node 20, a simulator's stack depth),
+ * a wait the owner ended; and for the outcomes a busy or faulty cluster answers by the thousand,
+ * whose code and message say all there is: a semaphore with no free slot, an owner held down,
+ * a connection that closed. Capturing one took about 4.5 µs (Node 20, a simulator's stack depth),
  * and the simulator made several thousand such errors a seed.
  */
-export function stacklessError(code: ErrorCode, message: string, options?: { fails?: Record<string, string> }): ClusterluckError {
+export function stacklessError(code: ErrorCode, message: string, options?: { cause?: unknown; fails?: Record<string, string> }): ClusterluckError {
   // V8's knob (Node, Chromium); elsewhere the error keeps whatever stack the engine gives it.
   const v8 = Error as { stackTraceLimit?: number };
   const limit = v8.stackTraceLimit;

@@ -12,6 +12,12 @@ export class GossipSender {
   readonly #server: GenServer;
   /** One controller per call in flight (not one shared signal, which would collect a listener per call). */
   readonly #calls = new Set<AbortController>();
+  /**
+   * Controllers of calls that ended without an abort, for the next calls: a call's listener goes
+   * when it ends (the kernel's call table removes it), so a reused signal carries none. Making
+   * one per probe cost an AbortSignal and its EventTarget each time.
+   */
+  readonly #idle: AbortController[] = [];
 
   /** A sender for `server` (its `name` is the destination name). */
   constructor(server: GenServer) {
@@ -22,14 +28,15 @@ export class GossipSender {
   async call(node: NodeId, event: string, data: unknown, timeoutMs: number): Promise<unknown> {
     const name = this.#server.name;
     if (name === undefined) return undefined;
-    const controller = new AbortController();
+    const controller = this.#idle.pop() ?? new AbortController();
     this.#calls.add(controller);
     try {
       return await this.#server.call({ node, name }, event, data, { timeoutMs, signal: controller.signal });
     } catch {
       return undefined;
     } finally {
-      this.#calls.delete(controller);
+      // Not after abortAll(), which took it out and aborted it.
+      if (this.#calls.delete(controller)) this.#idle.push(controller);
     }
   }
 

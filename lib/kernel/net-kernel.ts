@@ -8,7 +8,7 @@ import type { NodeId } from '../core/node-id.js';
 import { parseNodeId } from '../core/node-id.js';
 import { assert } from '../env/assert.js';
 import { toHex, utf8Transient } from '../env/bytes.js';
-import { ClusterluckError, invalidArgument, show, toWireError } from '../env/errors.js';
+import { ClusterluckError, invalidArgument, show, stacklessError, toWireError } from '../env/errors.js';
 import { TypedEventTarget } from '../env/events.js';
 import type { Connection, Listener } from '../env/transport.js';
 import { From, type Actor, type CallOptions, type Dest } from './actor.js';
@@ -396,7 +396,7 @@ export class NetKernel extends TypedEventTarget<NetKernelEvents> {
     record?.identifying?.reject(new ClusterluckError('CONNECTION_CLOSED',
       `connection to ${link.conn.remoteAddress} closed before it authenticated (is the cookie right?)`, error === undefined ? undefined : { cause: error }));
     const id = record?.dialFor ?? link.peer?.id;
-    const closed = new ClusterluckError('CONNECTION_CLOSED', `connection to ${show(id ?? link.conn.remoteAddress)} closed before the reply`, error === undefined ? undefined : { cause: error });
+    const closed = stacklessError('CONNECTION_CLOSED', `connection to ${show(id ?? link.conn.remoteAddress)} closed before the reply`, error === undefined ? undefined : { cause: error });
     this.#calls.fail(closed, (p) => p.link === link);
     if (id !== undefined) this.#peers.linkDown(link, id, closed);
   }

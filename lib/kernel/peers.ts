@@ -5,7 +5,7 @@ import { reconnectDelayMsMax, reconnectDelayMsMin } from '../constants.js';
 import type { NodeId } from '../core/node-id.js';
 import type { TimerHandle } from '../env/clock.js';
 import type { Env } from '../env/env.js';
-import { ClusterluckError, show } from '../env/errors.js';
+import { ClusterluckError, show, stacklessError } from '../env/errors.js';
 import type { Connection } from '../env/transport.js';
 import type { CallTable, Outbound, PendingCall } from './call-table.js';
 import type { Hello } from './frame.js';
@@ -86,7 +86,7 @@ export class Peers {
   disconnect(id: string): void {
     const peer = this.#peers.get(id);
     if (peer === undefined) return;
-    this.#forget(peer, new ClusterluckError('CONNECTION_CLOSED', `disconnected from ${show(id)}`));
+    this.#forget(peer, stacklessError('CONNECTION_CLOSED', `disconnected from ${show(id)}`));
     for (const link of peer.links) void link.conn.close();
     if (peer.links.length === 0) this.#peers.delete(id);
   }
@@ -278,5 +278,5 @@ function newPeer(node: NodeId, wanted: boolean): Peer {
 
 /** A call to `nodeId` that cannot go anywhere now. */
 export function unreachable(nodeId: string, why: string): ClusterluckError {
-  return new ClusterluckError('UNREACHABLE', `node ${show(nodeId)} is unreachable: ${why}`);
+  return stacklessError('UNREACHABLE', `node ${show(nodeId)} is unreachable: ${why}`);
 }

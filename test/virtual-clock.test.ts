@@ -2,6 +2,24 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { settle, settleTurnsDefault, VirtualClock, virtualWallEpochMsDefault } from '../sim/clock/virtual-clock.js';
 
+/** A promise chain that re-queues itself once a microtask turn from `start()` until `stop()`; `turns` counts its steps. */
+function turnCounter(): { readonly turns: number; start(): void; stop(): void } {
+  let turns = 0;
+  let counting = true;
+  const step = (): void => {
+    if (!counting) return;
+    turns++;
+    void Promise.resolve().then(step);
+  };
+  return {
+    get turns() {
+      return turns;
+    },
+    start: () => void Promise.resolve().then(step),
+    stop: () => void (counting = false),
+  };
+}
+
 describe('VirtualClock', () => {
   it('timers with equal deadlines fire in the order they were set', async () => {
     const clock = new VirtualClock();
@@ -110,17 +128,11 @@ describe('VirtualClock', () => {
   it('settle gives other microtask chains exactly its turns, as a loop of awaits did (the trace hashes depend on it)', async () => {
     // How many turns a chain that re-queues itself gets while `wait` runs, then the awaiting code resumes.
     const turnsSeen = async (wait: () => Promise<void>): Promise<number> => {
-      let turns = 0;
-      let stop = false;
-      const chain = (): void => {
-        if (stop) return;
-        turns++;
-        void Promise.resolve().then(chain);
-      };
-      void Promise.resolve().then(chain);
+      const chain = turnCounter();
+      chain.start();
       await wait();
-      stop = true;
-      return turns;
+      chain.stop();
+      return chain.turns;
     };
     const awaitLoop = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) await Promise.resolve();
@@ -132,21 +144,15 @@ describe('VirtualClock', () => {
 
   it('a timer, the next timer and the end of a run are each settleTurnsDefault + 1 microtask turns apart (the trace hashes depend on it)', async () => {
     const clock = new VirtualClock();
-    let turns = 0;
-    let counting = true;
-    const chain = (): void => {
-      if (!counting) return;
-      turns++;
-      void Promise.resolve().then(chain);
-    };
+    const chain = turnCounter();
     const seen: number[] = [];
-    clock.setTimer(1, () => seen.push(turns));
-    clock.setTimer(1, () => seen.push(turns));
-    clock.setTimer(2, () => seen.push(turns));
-    const advanced = clock.advance(5).then(() => seen.push(turns));
-    void Promise.resolve().then(chain);
+    clock.setTimer(1, () => seen.push(chain.turns));
+    clock.setTimer(1, () => seen.push(chain.turns));
+    clock.setTimer(2, () => seen.push(chain.turns));
+    const advanced = clock.advance(5).then(() => seen.push(chain.turns));
+    chain.start();
     await advanced;
-    counting = false;
+    chain.stop();
     const gap = settleTurnsDefault + 1;
     expect(seen).toEqual([gap - 1, 2 * gap - 1, 3 * gap - 1, 5 * gap + 1]);
   });
@@ -155,24 +161,18 @@ describe('VirtualClock', () => {
     // A chain longer than one settle: how far it got when each timer fires, with and without probes.
     const run = async (probes: boolean): Promise<{ seen: number[]; probed: number[] }> => {
       const clock = new VirtualClock();
-      let turns = 0;
-      let counting = true;
-      const chain = (): void => {
-        if (!counting) return;
-        turns++;
-        void Promise.resolve().then(chain);
-      };
+      const chain = turnCounter();
       const seen: number[] = [];
       const probed: number[] = [];
       clock.setTimer(1, () => {
-        seen.push(turns);
-        void Promise.resolve().then(chain);
+        seen.push(chain.turns);
+        chain.start();
       });
-      if (probes) for (const at of [1, 1.5, 1.5, 2]) clock.setProbe(at, () => probed.push(turns));
-      clock.setTimer(2, () => seen.push(turns));
-      clock.setTimer(3, () => seen.push(turns));
+      if (probes) for (const at of [1, 1.5, 1.5, 2]) clock.setProbe(at, () => probed.push(chain.turns));
+      clock.setTimer(2, () => seen.push(chain.turns));
+      clock.setTimer(3, () => seen.push(chain.turns));
       await clock.advance(3);
-      counting = false;
+      chain.stop();
       return { seen, probed };
     };
     const without = await run(false);
